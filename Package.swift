@@ -1,0 +1,78 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "MediaWorker",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "media-worker", targets: ["media-worker"]),
+        .library(name: "MediaWorker", targets: ["MediaWorker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    ],
+    targets: [
+        // FFmpeg's libraries, found through pkg-config; only CFFmpegShim includes them.
+        .systemLibrary(
+            name: "CLibAV",
+            pkgConfig: "libavformat",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libswresample-dev"])]
+        ),
+        // hiredis 0.14; only QueueClient includes it.
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .target(
+            name: "CFFmpegShim",
+            dependencies: ["CLibAV"],
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Wno-unused-parameter"])],
+            linkerSettings: [
+                .linkedLibrary("avformat"), .linkedLibrary("avcodec"), .linkedLibrary("avutil"),
+                .linkedLibrary("swscale"), .linkedLibrary("swresample"),
+            ]
+        ),
+        .target(
+            name: "QueueClient",
+            dependencies: [
+                "CHiredis",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "MediaWorker",
+            dependencies: [
+                "CFFmpegShim",
+                "QueueClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "media-worker",
+            dependencies: ["MediaWorker"]
+        ),
+        // Starts private redis-server and moto_server processes for tests and benchmarks.
+        .target(
+            name: "TestSupport",
+            dependencies: [],
+            resources: [.copy("Scripts")]
+        ),
+        .testTarget(name: "CFFmpegShimTests", dependencies: ["CFFmpegShim", "TestSupport"]),
+        .testTarget(name: "QueueClientTests", dependencies: ["QueueClient", "TestSupport"]),
+        .testTarget(name: "MediaWorkerTests", dependencies: ["MediaWorker", "media-worker", "TestSupport"]),
+    ]
+)

@@ -1,0 +1,122 @@
+/*
+ * CFFmpegShim: the only code in MediaWorker that calls libav*.
+ *
+ * Rules of this interface: opaque handles, an `mw_` prefix, every function
+ * returns an mw_status and fills a caller-owned message buffer, progress by
+ * callback, cancellation by a token the caller owns. No global state is
+ * changed except by mw_log_set_level, which the caller calls explicitly.
+ */
+#ifndef MW_SHIM_H
+#define MW_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes. Stable: their names appear (as strings) in events and logs. */
+typedef enum mw_status {
+    MW_OK = 0,
+    MW_E_INVALID_ARGUMENT = 1,
+    MW_E_INPUT_NOT_FOUND = 2,
+    MW_E_INPUT_EMPTY = 3,
+    MW_E_INPUT_UNREADABLE = 4,
+    MW_E_FORMAT_UNRECOGNIZED = 5,
+    MW_E_FORMAT_NOT_ALLOWED = 6,
+    MW_E_INPUT_CORRUPT = 7,
+    MW_E_NO_MEDIA_STREAMS = 8,
+    MW_E_TOO_MANY_STREAMS = 9,
+    MW_E_DIMENSIONS_TOO_LARGE = 10,
+    MW_E_DURATION_TOO_LONG = 11,
+    MW_E_TIMEOUT = 12,
+    MW_E_CANCELED = 13,
+    MW_E_OUT_OF_MEMORY = 14,
+    MW_E_INTERNAL = 15,
+} mw_status;
+
+/* A short stable name for a status, e.g. "MEDIA_FORMAT_NOT_ALLOWED". */
+const char *mw_status_name(mw_status status);
+
+/* Limits applied to untrusted input before and while it is read. */
+typedef struct mw_limits {
+    int32_t max_width;        /* pixels; default 8192 */
+    int32_t max_height;       /* pixels; default 8192 */
+    int64_t max_pixels;       /* width*height; default 8192*8192 */
+    int64_t max_duration_us;  /* default 6 h */
+    int32_t max_streams;      /* default 16; never more than MW_MAX_STREAMS */
+    int64_t timeout_ms;       /* wall time for the whole operation; 0 = none */
+} mw_limits;
+
+void mw_limits_init_default(mw_limits *limits);
+
+/* Cancellation: the caller creates a token, may cancel it from any thread,
+ * and frees it after the operation using it has returned. */
+typedef struct mw_cancel_token mw_cancel_token;
+mw_cancel_token *mw_cancel_token_new(void);
+void mw_cancel_token_cancel(mw_cancel_token *token);
+int mw_cancel_token_is_canceled(const mw_cancel_token *token);
+void mw_cancel_token_free(mw_cancel_token *token);
+
+/* libav*'s own log output; AV_LOG_* levels (-8 quiet ... 48 debug). */
+void mw_log_set_level(int level);
+
+/* ---- probe ---- */
+
+#define MW_MAX_STREAMS 64
+
+typedef enum mw_media_type {
+    MW_MEDIA_OTHER = 0,
+    MW_MEDIA_VIDEO = 1,
+    MW_MEDIA_AUDIO = 2,
+    MW_MEDIA_SUBTITLE = 3,
+    MW_MEDIA_DATA = 4,
+} mw_media_type;
+
+typedef struct mw_stream_info {
+    int32_t index;
+    int32_t media_type;            /* mw_media_type */
+    char codec[32];                /* e.g. "h264", "aac" */
+    char profile[48];              /* e.g. "High", "" when unknown */
+    int32_t level;                 /* codec level, -99 when unknown */
+    int64_t bit_rate;              /* bits/s, 0 when unknown */
+    int64_t duration_us;           /* -1 when unknown */
+    /* video */
+    int32_t width, height;
+    int32_t sar_num, sar_den;      /* 0/1 when unknown */
+    int32_t avg_fps_num, avg_fps_den;
+    int32_t real_fps_num, real_fps_den;
+    char pix_fmt[32];
+    int32_t bit_depth;             /* bits per component (video) or per sample (audio), 0 unknown */
+    int32_t rotation_deg;          /* clockwise rotation a player applies: 0, 90, 180, 270 */
+    int32_t is_attached_picture;   /* cover art, not a real video track */
+    char field_order[16];          /* "progressive", "tt", "bb", "tb", "bt", "" unknown */
+    /* audio */
+    int32_t sample_rate;
+    int32_t channels;
+    char channel_layout[64];
+    char sample_fmt[16];
+} mw_stream_info;
+
+typedef struct mw_media_info {
+    char container[64];            /* demuxer name as ffprobe prints it */
+    int64_t duration_us;           /* -1 when unknown */
+    int64_t bit_rate;
+    int64_t size_bytes;
+    int32_t stream_count;
+    mw_stream_info streams[MW_MAX_STREAMS];
+} mw_media_info;
+
+/* Reads the container and stream parameters of a local file. Only the file
+ * protocol and a whitelist of demuxers are allowed; limits are enforced. */
+mw_status mw_probe_file(const char *path, const mw_limits *limits, mw_cancel_token *cancel,
+                        mw_media_info *out, char *message, size_t message_size);
+
+/* The demuxers an input may be opened with, comma-separated. */
+const char *mw_allowed_input_formats(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

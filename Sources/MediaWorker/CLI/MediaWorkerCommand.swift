@@ -1,0 +1,13 @@
+import ArgumentParser
+
+/// `media-worker`: the daemon and its operator commands.
+public struct MediaWorkerCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "media-worker",
+        abstract: "Media-processing worker: transcode, HLS, keyframes, thumbnails, compose.",
+        version: MediaWorkerVersion.current,
+        subcommands: [RunCommand.self, ProbeCommand.self],
+        defaultSubcommand: nil)
+
+    public init() {}
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+import QueueClient
+
+/// Everything the daemon reads from its environment. See the README's table.
+public struct WorkerConfiguration: Sendable {
+    public static let defaultRedisURL = "redis://127.0.0.1:6379/0"
+
+    public var redisURL: RedisURL
+    public var httpHost: String
+    public var httpPort: Int
+    /// Root of local-directory storage (`file://` URLs are confined to it).
+    public var storageRoot: String
+    /// Prefix of every Redis key (`<prefix>:{<queue>}:...`).
+    public var queuePrefix: String
+    public var queues: [String]
+    public var concurrency: Int
+    public var logLevel: Logger.Level
+    public var workerID: String
+    public var aws: AWSSettings
+
+    public init(environment: [String: String]) throws(ConfigurationError) {
+        func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+
+        do {
+            redisURL = try RedisURL(parsing: value("MW_REDIS_URL") ?? Self.defaultRedisURL)
+        } catch {
+            throw ConfigurationError(variable: "MW_REDIS_URL", reason: "\(error)")
+        }
+
+        (httpHost, httpPort) = try Self.parseAddress(value("MW_HTTP_ADDR") ?? "127.0.0.1:8080")
+        storageRoot = value("MW_STORAGE_ROOT") ?? "./var/storage"
+        queuePrefix = value("MW_QUEUE_PREFIX") ?? "mw"
+        guard queuePrefix.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw ConfigurationError(variable: "MW_QUEUE_PREFIX", reason: "use letters, digits, '-', '_' or '.'")
+        }
+        queues = try Self.parseQueues(value("MW_QUEUES") ?? "default", variable: "MW_QUEUES")
+        concurrency = try Self.parsePositive(value("MW_CONCURRENCY") ?? "1", variable: "MW_CONCURRENCY", max: 256)
+        let levelName = value("MW_LOG_LEVEL") ?? "info"
+        guard let level = Logger.Level(rawValue: levelName.lowercased()) else {
+            throw ConfigurationError(variable: "MW_LOG_LEVEL", reason: "one of trace, debug, info, notice, warning, error, critical")
+        }
+        logLevel = level
+        workerID = value("MW_WORKER_ID") ?? Self.defaultWorkerID()
+        aws = AWSSettings(environment: environment)
+    }
+
+    /// `host:port`, `[v6]:port` or `:port` (all interfaces).
+    static func parseAddress(_ text: String) throws(ConfigurationError) -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (0...65535).contains(port) else {
+            throw ConfigurationError(variable: "MW_HTTP_ADDR", reason: "expected host:port, got '\(text)'")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    static func parseQueues(_ text: String, variable: String) throws(ConfigurationError) -> [String] {
+        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !names.isEmpty else { throw ConfigurationError(variable: variable, reason: "name at least one queue") }
+        for name in names where !name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) {
+            throw ConfigurationError(variable: variable, reason: "queue name '\(name)' may use letters, digits, '-', '_' or '.'")
+        }
+        return names
+    }
+
+    static func parsePositive(_ text: String, variable: String, max: Int) throws(ConfigurationError) -> Int {
+        guard let number = Int(text), number >= 1, number <= max else {
+            throw ConfigurationError(variable: variable, reason: "expected a whole number from 1 to \(max), got '\(text)'")
+        }
+        return number
+    }
+
+    static func defaultWorkerID() -> String {
+        let host = ProcessInfo.processInfo.hostName
+        return "\(host)-\(getpid())-\(UInt32.random(in: 0...UInt32.max) & 0xffff)"
+    }
+}

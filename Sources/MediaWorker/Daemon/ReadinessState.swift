@@ -1,0 +1,39 @@
+import Synchronization
+
+/// What `/readyz` reports: whether this worker should be given work now.
+public final class ReadinessState: Sendable {
+    public struct Report: Codable, Sendable, Equatable {
+        public var ready: Bool
+        public var redis: Bool
+        public var draining: Bool
+        public var detail: String?
+    }
+
+    private struct State {
+        var redisReachable = false
+        var draining = false
+        var detail: String?
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func setRedis(reachable: Bool, detail: String? = nil) {
+        state.withLock {
+            $0.redisReachable = reachable
+            $0.detail = detail
+        }
+    }
+
+    /// Once draining, a worker stays unready until it exits.
+    public func startDraining() {
+        state.withLock { $0.draining = true }
+    }
+
+    public var report: Report {
+        state.withLock { s in
+            Report(ready: s.redisReachable && !s.draining, redis: s.redisReachable, draining: s.draining, detail: s.detail)
+        }
+    }
+}

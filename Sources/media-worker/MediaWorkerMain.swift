@@ -1,0 +1,8 @@
+import MediaWorker
+
+@main
+enum MediaWorkerMain {
+    static func main() async {
+        await MediaWorkerCommand.main()
+    }
+}
