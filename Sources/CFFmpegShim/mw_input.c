@@ -2,6 +2,7 @@
 #include "mw_internal.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <libavutil/avstring.h>
@@ -37,6 +38,46 @@ static mw_status check_stream_limits(const AVFormatContext *ctx, const mw_limits
                            "stream %u declares %dx%d pixels, over the limit of %dx%d", i, par->width,
                            par->height, limits->max_width, limits->max_height);
         }
+    }
+    return MW_OK;
+}
+
+static uint32_t read_be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+static uint32_t read_be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
+
+/* A still image's decoder refuses oversized pictures without saying why, so the size a
+ * PNG or JPEG header declares is checked here to report it as what it is. */
+static mw_status check_declared_image_size(AVIOContext *io, const mw_limits *limits,
+                                           char *message, size_t message_size) {
+    uint8_t head[65536];
+    if (avio_seek(io, 0, SEEK_SET) < 0) return MW_OK;
+    int n = avio_read(io, head, sizeof(head));
+    if (n < 24) return MW_OK;
+    int64_t width = -1, height = -1;
+    if (!memcmp(head, "\x89PNG\r\n\x1a\n", 8) && !memcmp(head + 12, "IHDR", 4)) {
+        width = read_be32(head + 16);
+        height = read_be32(head + 20);
+    } else if (head[0] == 0xFF && head[1] == 0xD8) {
+        for (int i = 2; i + 9 < n;) {
+            if (head[i] != 0xFF) break;
+            uint8_t marker = head[i + 1];
+            if (marker == 0xFF) { i++; continue; }
+            uint32_t length = read_be16(head + i + 2);
+            /* SOF0..SOF15 carry the frame size; C4 (DHT), C8 (JPG) and CC (DAC) do not. */
+            if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC) {
+                height = read_be16(head + i + 5);
+                width = read_be16(head + i + 7);
+                break;
+            }
+            if (length < 2) break;
+            i += 2 + (int)length;
+        }
+    }
+    if (width < 0) return MW_OK;
+    if (width > limits->max_width || height > limits->max_height || width * height > limits->max_pixels) {
+        return mw_fail(message, message_size, MW_E_DIMENSIONS_TOO_LARGE,
+                       "image declares %" PRId64 "x%" PRId64 " pixels, over the limit of %dx%d", width, height,
+                       limits->max_width, limits->max_height);
     }
     return MW_OK;
 }
@@ -83,7 +124,9 @@ mw_status mw_open_input(const char *path, const mw_limits *limits_in, mw_interru
                          "input cannot be opened: %s", av_err2str(ret));
         goto end;
     }
-    ret = av_probe_input_buffer2(probe_io, &format, url, NULL, 0, 0);
+    /* By content only: a name ending in .jpg must not select image2 (file patterns),
+     * and random bytes named .mp4 must not be taken for MP4. */
+    ret = av_probe_input_buffer2(probe_io, &format, "", NULL, 0, 0);
     if (ret < 0 || !format) {
         status = interrupt->fired ? (mw_status)interrupt->fired : MW_E_FORMAT_UNRECOGNIZED;
         mw_fail(message, message_size, status, "input is not a recognised media format");
@@ -94,6 +137,7 @@ mw_status mw_open_input(const char *path, const mw_limits *limits_in, mw_interru
                          "input format '%s' is not allowed", format->name);
         goto end;
     }
+    if ((status = check_declared_image_size(probe_io, &limits, message, message_size)) != MW_OK) goto end;
     avio_closep(&probe_io);
 
     ctx = avformat_alloc_context();
