@@ -68,9 +68,9 @@ let package = Package(
         // Starts private redis-server and moto_server processes for tests and benchmarks.
         .target(
             name: "TestSupport",
-            dependencies: [],
-            resources: [.copy("Scripts")]
+            dependencies: []
         ),
+        .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
         .testTarget(name: "CFFmpegShimTests", dependencies: ["CFFmpegShim", "TestSupport"]),
         .testTarget(name: "QueueClientTests", dependencies: ["QueueClient", "TestSupport"]),
         .testTarget(name: "MediaWorkerTests", dependencies: ["MediaWorker", "media-worker", "TestSupport"]),

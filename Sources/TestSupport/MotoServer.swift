@@ -1,0 +1,95 @@
+import Foundation
+
+/// A private moto_server (S3 and IAM) from the project venv, verifying SigV4 signatures:
+/// it starts with INITIAL_NO_AUTH_ACTION_COUNT so that only the IAM calls creating the
+/// test user and key go unauthenticated (scripts/test/moto_bootstrap.py proves a wrong
+/// secret is refused before handing out the key).
+public final class MotoServer: Sendable {
+    public struct Credentials: Codable, Sendable {
+        public let accessKeyID: String
+        public let secretAccessKey: String
+        public let region: String
+        public let endpoint: String
+
+        enum CodingKeys: String, CodingKey {
+            case accessKeyID = "access_key_id"
+            case secretAccessKey = "secret_access_key"
+            case region, endpoint
+        }
+
+        /// The standard AWS variables for a worker or a tool pointed at this server.
+        public var environment: [String: String] {
+            ["AWS_ACCESS_KEY_ID": accessKeyID, "AWS_SECRET_ACCESS_KEY": secretAccessKey,
+             "AWS_REGION": region, "AWS_ENDPOINT_URL_S3": endpoint]
+        }
+    }
+
+    public let port: Int
+    public let credentials: Credentials
+    private let process: ManagedServerProcess
+
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
+
+    private init(port: Int, credentials: Credentials, process: ManagedServerProcess) {
+        self.port = port
+        self.credentials = credentials
+        self.process = process
+    }
+
+    /// Starts a server and creates `buckets` with the test key.
+    public static func start(buckets: [String] = [], environment: [String: String] = [:]) async throws -> MotoServer {
+        let motoServer = ProjectPaths.venvBin.appendingPathComponent("moto_server").path
+        let python = ProjectPaths.venvBin.appendingPathComponent("python").path
+        guard FileManager.default.isExecutableFile(atPath: motoServer) else {
+            throw TestEnvironmentError.missing(what: "moto_server (\(motoServer))", hint: "run `make deps` (creates .venv with moto[server])")
+        }
+        let port = try LoopbackPort.free()
+        let directory = try makeTestDirectory("moto")
+        var serverEnvironment = environment
+        serverEnvironment["INITIAL_NO_AUTH_ACTION_COUNT"] = "3"
+        serverEnvironment["AWS_ACCESS_KEY_ID"] = nil
+        serverEnvironment["AWS_SECRET_ACCESS_KEY"] = nil
+        let process = try ManagedServerProcess(
+            name: "moto_server", executable: motoServer, arguments: ["-H", "127.0.0.1", "-p", String(port)],
+            environment: serverEnvironment, directory: directory)
+        do {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !LoopbackPort.accepts(port) {
+                guard process.isRunning, ContinuousClock.now < deadline else {
+                    throw TestEnvironmentError.serverFailed(name: "moto_server on port \(port)", detail: process.logTail())
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let script = ProjectPaths.scripts.appendingPathComponent("test/moto_bootstrap.py").path
+            let result = try await CommandRunner.run(python, [script, "http://127.0.0.1:\(port)"] + buckets, timeout: .seconds(60))
+            guard result.succeeded, let line = result.stdout.split(separator: "\n").last else {
+                throw TestEnvironmentError.serverFailed(name: "moto_server bootstrap", detail: result.stderr + result.stdout)
+            }
+            let credentials = try JSONDecoder().decode(Credentials.self, from: Data(line.utf8))
+            return MotoServer(port: port, credentials: credentials, process: process)
+        } catch {
+            await process.stop()
+            throw error
+        }
+    }
+
+    /// Runs `body` with a fresh server and stops it afterwards, whether `body` succeeds or throws.
+    public static func with<T>(buckets: [String] = [], _ body: (MotoServer) async throws -> T) async throws -> T {
+        let server = try await start(buckets: buckets)
+        do {
+            let result = try await body(server)
+            await server.stop()
+            return result
+        } catch {
+            await server.stop()
+            throw error
+        }
+    }
+
+    public var isRunning: Bool { process.isRunning }
+
+    public func stop() async {
+        await process.stop()
+        try? FileManager.default.removeItem(at: process.directory)
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Synchronization
+
+/// A private redis-server on a free loopback port with its own temp dir.
+/// No persistence unless `appendOnly` is asked for; stopped by `stop()` or with the test process.
+public final class RedisServer: Sendable {
+    public struct Options: Sendable {
+        public var appendOnly = false
+        public var password: String? = nil
+        /// Also listen on a unix socket inside the server's directory.
+        public var unixSocket = false
+        public init(appendOnly: Bool = false, password: String? = nil, unixSocket: Bool = false) {
+            self.appendOnly = appendOnly
+            self.password = password
+            self.unixSocket = unixSocket
+        }
+    }
+
+    public let port: Int
+    public let directory: URL
+    public let options: Options
+    private let process: Mutex<ManagedServerProcess?>
+
+    public var url: String {
+        let auth = options.password.map { ":\($0)@" } ?? ""
+        return "redis://\(auth)127.0.0.1:\(port)/0"
+    }
+    public var unixSocketPath: String { directory.appendingPathComponent("redis.sock").path }
+
+    private init(port: Int, directory: URL, options: Options) {
+        self.port = port
+        self.directory = directory
+        self.options = options
+        self.process = Mutex(nil)
+    }
+
+    /// Starts a server; retries on another port if the chosen one was taken meanwhile.
+    public static func start(_ options: Options = Options()) async throws -> RedisServer {
+        let executable = try ProjectPaths.tool("redis-server", package: "redis-server")
+        _ = try ProjectPaths.tool("redis-cli", package: "redis-tools")
+        var lastError: Error?
+        for _ in 0..<5 {
+            let server = RedisServer(port: try LoopbackPort.free(), directory: try makeTestDirectory("redis"), options: options)
+            do {
+                try await server.launch(executable: executable)
+                return server
+            } catch {
+                lastError = error
+                await server.stop()
+            }
+        }
+        throw lastError ?? TestEnvironmentError.serverFailed(name: "redis-server", detail: "unknown")
+    }
+
+    /// Runs `body` with a fresh server and stops it afterwards, whether `body` succeeds or throws.
+    public static func with<T>(_ options: Options = Options(), _ body: (RedisServer) async throws -> T) async throws -> T {
+        let server = try await start(options)
+        do {
+            let result = try await body(server)
+            await server.stop()
+            return result
+        } catch {
+            await server.stop()
+            throw error
+        }
+    }
+
+    private func launch(executable: String) async throws {
+        var arguments = [
+            "--bind", "127.0.0.1", "--port", String(port), "--dir", directory.path,
+            "--save", "", "--appendonly", options.appendOnly ? "yes" : "no", "--appendfsync", "everysec",
+            "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning",
+        ]
+        if let password = options.password { arguments += ["--requirepass", password] }
+        if options.unixSocket { arguments += ["--unixsocket", unixSocketPath, "--unixsocketperm", "700"] }
+        let server = try ManagedServerProcess(name: "redis-server", executable: executable, arguments: arguments, directory: directory)
+        process.withLock { $0 = server }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            guard server.isRunning else { break }
+            if await ping() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestEnvironmentError.serverFailed(name: "redis-server on port \(port)", detail: server.logTail())
+    }
+
+    /// Whether the server answers PING (through redis-cli, independent of our client).
+    public func ping() async -> Bool {
+        (try? await cli(["PING"]))?.trimmingCharacters(in: .whitespacesAndNewlines) == "PONG"
+    }
+
+    /// Runs a command through redis-cli and returns its raw output.
+    @discardableResult
+    public func cli(_ arguments: [String]) async throws -> String {
+        var base = ["-h", "127.0.0.1", "-p", String(port)]
+        if let password = options.password { base += ["--no-auth-warning", "-a", password] }
+        let result = try await CommandRunner.run(try ProjectPaths.tool("redis-cli", package: "redis-tools"), base + arguments, timeout: .seconds(10))
+        return result.stdout
+    }
+
+    public var serverPID: pid_t? { process.withLock { $0?.serverPID } }
+
+    /// Starts the server again after `stop()`, same port and directory (and so the same AOF).
+    public func restart() async throws {
+        await stop()
+        try await launch(executable: try ProjectPaths.tool("redis-server", package: "redis-server"))
+    }
+
+    public func stop() async {
+        let current = process.withLock { p -> ManagedServerProcess? in let c = p; p = nil; return c }
+        await current?.stop()
+    }
+
+    /// Stops the server and removes its directory.
+    public func remove() async {
+        await stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
