@@ -30,7 +30,7 @@ ff -f lavfi -i "testsrc2=size=1280x720:rate=30:duration=3" -f lavfi -i "sine=dur
    "${x264[@]}" -pix_fmt yuv420p -c:a aac "${bx[@]}" landscape.tmp.mp4
 ff -i landscape.tmp.mp4 -c copy -metadata:s:v:0 rotate=270 "${bx[@]}" portrait-rotate90.mp4; rm landscape.tmp.mp4
 # Odd dimensions need 4:4:4 in H.264 (4:2:0 requires even sizes); testsrc2 itself rounds to even.
-ff -f lavfi -i "testsrc2=size=854x480:rate=25:duration=2" -vf scale=853:479 "${x264[@]}" -pix_fmt yuv444p "${bx[@]}" odd-853x479.mp4
+ff -f lavfi -i "testsrc2=size=854x480:rate=25:duration=2" -vf scale=853:479,setsar=1 "${x264[@]}" -pix_fmt yuv444p "${bx[@]}" odd-853x479.mp4
 # Interlaced, top field first, coded as fields.
 ff -f lavfi -i "testsrc2=size=720x576:rate=50:duration=2" -vf "tinterlace=mode=interleave_top,setfield=tff" \
    "${x264[@]}" -flags +ildct+ilme -x264opts tff=1 -pix_fmt yuv420p "${bx[@]}" interlaced-576i.mp4

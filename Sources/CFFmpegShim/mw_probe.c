@@ -35,7 +35,7 @@ static const char *field_order_name(enum AVFieldOrder order) {
     }
 }
 
-static void fill_stream(const AVStream *st, mw_stream_info *info) {
+static void fill_stream(AVFormatContext *ctx, AVStream *st, mw_stream_info *info) {
     const AVCodecParameters *par = st->codecpar;
     memset(info, 0, sizeof(*info));
     info->index = st->index;
@@ -56,8 +56,8 @@ static void fill_stream(const AVStream *st, mw_stream_info *info) {
     if (par->codec_type == AVMEDIA_TYPE_VIDEO) {
         info->width = par->width;
         info->height = par->height;
-        AVRational sar = par->sample_aspect_ratio;
-        if (sar.num <= 0 || sar.den <= 0) sar = st->sample_aspect_ratio;
+        /* The container's value wins over the codec's, as in ffprobe. */
+        AVRational sar = av_guess_sample_aspect_ratio(ctx, st, NULL);
         info->sar_num = sar.num > 0 && sar.den > 0 ? sar.num : 0;
         info->sar_den = sar.num > 0 && sar.den > 0 ? sar.den : 1;
         info->avg_fps_num = st->avg_frame_rate.num;
@@ -98,7 +98,7 @@ mw_status mw_probe_file(const char *path, const mw_limits *limits, mw_cancel_tok
     out->bit_rate = ctx->bit_rate;
     out->size_bytes = ctx->pb ? avio_size(ctx->pb) : -1;
     out->stream_count = (int32_t)ctx->nb_streams;
-    for (unsigned i = 0; i < ctx->nb_streams; i++) fill_stream(ctx->streams[i], &out->streams[i]);
+    for (unsigned i = 0; i < ctx->nb_streams; i++) fill_stream(ctx, ctx->streams[i], &out->streams[i]);
 
     avformat_close_input(&ctx);
     return MW_OK;

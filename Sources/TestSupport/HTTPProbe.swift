@@ -1,6 +1,6 @@
 import Foundation
 
-/// A minimal HTTP/1.0 GET over a loopback socket: enough to check the daemon's health
+/// A minimal HTTP GET (Connection: close) over a loopback socket: enough to check the daemon's health
 /// endpoints without a client library that could hide what the server really sent.
 public enum HTTPProbe {
     public struct Response: Sendable {
@@ -22,7 +22,7 @@ public enum HTTPProbe {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
         guard connected else { throw TestEnvironmentError.serverFailed(name: "http on port \(port)", detail: "connection refused") }
-        let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
         var data: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)

@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `media-worker run` as a process, against a private redis-server.
+@Suite("media-worker run")
+struct DaemonTests {
+    struct RunningWorker {
+        let process: ChildProcess
+        let port: Int
+        let log: String
+
+        func get(_ path: String) throws -> HTTPProbe.Response { try HTTPProbe.get(port: port, path: path) }
+
+        /// Polls until `condition` holds or `timeout` passes.
+        func eventually(_ timeout: Duration = .seconds(10), _ condition: () throws -> Bool) async -> Bool {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                if (try? condition()) == true { return true }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            return false
+        }
+
+        var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+    }
+
+    private func startWorker(redisURL: String, directory: URL) throws -> RunningWorker {
+        let port = try LoopbackPort.free()
+        let log = directory.appendingPathComponent("worker.log").path
+        let process = try ChildProcess.spawn(
+            try ProjectPaths.executable("media-worker"), ["run"],
+            environment: [
+                "MW_REDIS_URL": redisURL, "MW_HTTP_ADDR": "127.0.0.1:\(port)",
+                "MW_STORAGE_ROOT": directory.appendingPathComponent("storage").path, "MW_WORKER_ID": "test-worker",
+            ],
+            stdout: log)
+        return RunningWorker(process: process, port: port, log: log)
+    }
+
+    @Test("serves health, readiness and metrics; follows Redis going away and back; stops on SIGTERM")
+    func lifecycle() async throws {
+        let directory = try makeTestDirectory("daemon")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await RedisServer.with { redis in
+            let worker = try startWorker(redisURL: redis.url, directory: directory)
+            defer { worker.process.signal(SIGKILL) }
+
+            #expect(await worker.eventually { try worker.get("/healthz").status == 200 }, "\(worker.logText)")
+            #expect(await worker.eventually { try worker.get("/readyz").status == 200 })
+            #expect(try worker.get("/readyz").body.contains("\"ready\":true"))
+            #expect(await worker.eventually { try worker.get("/metrics").body.contains("mw_redis_up 1") })
+
+            await redis.stop()
+            #expect(await worker.eventually { try worker.get("/readyz").status == 503 })
+            #expect(try worker.get("/healthz").status == 200)
+            #expect(try worker.get("/metrics").body.contains("mw_redis_up 0"))
+
+            try await redis.restart()
+            #expect(await worker.eventually { try worker.get("/readyz").status == 200 })
+            #expect(await worker.eventually { try worker.get("/metrics").body.contains("mw_redis_reconnects_total 1") })
+
+            worker.process.signal(SIGTERM)
+            let status = await worker.process.wait(timeout: .seconds(15))
+            #expect(status == 0, "\(worker.logText)")
+
+            let lines = worker.logText.split(separator: "\n")
+            #expect(!lines.isEmpty)
+            for line in lines {
+                let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                #expect(object?["level"] != nil && object?["msg"] != nil, "not a JSON log line: \(line)")
+            }
+            #expect(worker.logText.contains("\"msg\":\"redis unreachable\""))
+            #expect(worker.logText.contains("\"msg\":\"worker stopped\""))
+        }
+    }
+
+    @Test("SIGINT stops it as cleanly as SIGTERM")
+    func sigint() async throws {
+        let directory = try makeTestDirectory("daemon")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await RedisServer.with { redis in
+            let worker = try startWorker(redisURL: redis.url, directory: directory)
+            defer { worker.process.signal(SIGKILL) }
+            #expect(await worker.eventually { try worker.get("/readyz").status == 200 }, "\(worker.logText)")
+            worker.process.signal(SIGINT)
+            #expect(await worker.process.wait(timeout: .seconds(15)) == 0)
+        }
+    }
+
+    @Test("a bad setting stops it at once with the variable named")
+    func badConfiguration() async throws {
+        let result = try await CommandRunner.run(
+            try ProjectPaths.executable("media-worker"), ["run"], environment: ["MW_REDIS_URL": "http://localhost"])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix("error CONFIG_INVALID: MW_REDIS_URL: "), "\(result.stderr)")
+    }
+
+    @Test("--version prints the version")
+    func version() async throws {
+        let result = try await CommandRunner.run(try ProjectPaths.executable("media-worker"), ["--version"])
+        #expect(result.succeeded)
+        #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
+    }
+}

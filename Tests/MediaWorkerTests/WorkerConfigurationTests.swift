@@ -1,0 +1,84 @@
+import Logging
+import MediaWorker
+import QueueClient
+import Testing
+
+@Suite("WorkerConfiguration")
+struct WorkerConfigurationTests {
+    @Test("defaults for `make run`")
+    func defaults() throws {
+        let configuration = try WorkerConfiguration(environment: [:])
+        #expect(configuration.redisURL == RedisURL(endpoint: .tcp(host: "127.0.0.1", port: 6379)))
+        #expect(configuration.httpHost == "127.0.0.1" && configuration.httpPort == 8080)
+        #expect(configuration.storageRoot == "./var/storage")
+        #expect(configuration.queues == ["default"])
+        #expect(configuration.concurrency == 1)
+        #expect(configuration.logLevel == .info)
+        #expect(configuration.aws.region == "us-east-1")
+        #expect(!configuration.workerID.isEmpty)
+    }
+
+    @Test("every variable is read")
+    func everyVariable() throws {
+        let configuration = try WorkerConfiguration(environment: [
+            "MW_REDIS_URL": "redis://:pw@10.0.0.5:6380/2", "MW_HTTP_ADDR": ":9090", "MW_STORAGE_ROOT": "/srv/media",
+            "MW_QUEUES": "high, default", "MW_CONCURRENCY": "4", "MW_LOG_LEVEL": "debug", "MW_WORKER_ID": "w-1",
+            "MW_QUEUE_PREFIX": "media", "AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "topsecret",
+            "AWS_SESSION_TOKEN": "token", "AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL": "http://generic:9000",
+            "AWS_ENDPOINT_URL_S3": "http://minio:9000",
+        ])
+        #expect(configuration.redisURL.password == "pw" && configuration.redisURL.database == 2)
+        #expect(configuration.httpHost == "0.0.0.0" && configuration.httpPort == 9090)
+        #expect(configuration.storageRoot == "/srv/media")
+        #expect(configuration.queues == ["high", "default"])
+        #expect(configuration.concurrency == 4)
+        #expect(configuration.logLevel == .debug)
+        #expect(configuration.workerID == "w-1")
+        #expect(configuration.queuePrefix == "media")
+        #expect(configuration.aws.accessKeyID == "AKIA" && configuration.aws.secretAccessKey == "topsecret")
+        #expect(configuration.aws.sessionToken == "token" && configuration.aws.region == "eu-west-1")
+        #expect(configuration.aws.endpointURL == "http://minio:9000")
+    }
+
+    @Test("AWS_ENDPOINT_URL is the fallback endpoint")
+    func genericEndpoint() throws {
+        let configuration = try WorkerConfiguration(environment: ["AWS_ENDPOINT_URL": "http://generic:9000"])
+        #expect(configuration.aws.endpointURL == "http://generic:9000")
+    }
+
+    @Test("the AWS settings never print the secret or token")
+    func secretsRedacted() throws {
+        let configuration = try WorkerConfiguration(environment: ["AWS_SECRET_ACCESS_KEY": "topsecret", "AWS_SESSION_TOKEN": "tok3n"])
+        #expect(!configuration.aws.description.contains("topsecret"))
+        #expect(!configuration.aws.description.contains("tok3n"))
+    }
+
+    @Test("bad values name their variable", arguments: [
+        ("MW_REDIS_URL", "http://localhost"), ("MW_HTTP_ADDR", "localhost"), ("MW_HTTP_ADDR", "h:70000"),
+        ("MW_CONCURRENCY", "0"), ("MW_CONCURRENCY", "many"), ("MW_QUEUES", " , "), ("MW_QUEUES", "a b"),
+        ("MW_LOG_LEVEL", "loud"), ("MW_QUEUE_PREFIX", "a:b"),
+    ])
+    func refused(variable: String, value: String) {
+        #expect {
+            try WorkerConfiguration(environment: [variable: value])
+        } throws: { error in
+            (error as? ConfigurationError)?.variable == variable
+        }
+    }
+}
+
+@Suite("ReadinessState")
+struct ReadinessStateTests {
+    @Test("ready only with Redis reachable and not draining")
+    func readiness() {
+        let state = ReadinessState()
+        #expect(!state.report.ready)
+        state.setRedis(reachable: true)
+        #expect(state.report.ready)
+        state.setRedis(reachable: false, detail: "REDIS_CONNECTION: refused")
+        #expect(!state.report.ready && state.report.detail == "REDIS_CONNECTION: refused")
+        state.setRedis(reachable: true)
+        state.startDraining()
+        #expect(!state.report.ready && state.report.draining)
+    }
+}
