@@ -9,7 +9,7 @@ leftovers() {
   done
 }
 for _ in $(seq 1 20); do
-  [ -z "$(leftovers)" ] && { echo "no test servers left running"; exit 0; }
+  [ -z "$(leftovers)" ] && exit 0
   sleep 0.25
 done
 echo "test servers still running after the tests:" >&2
