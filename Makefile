@@ -10,8 +10,11 @@ run: build
 
 test: deps fixtures
 	swift build --build-tests
-	swift test $(SWIFT_TEST_FLAGS)
-	@scripts/test/check-no-leftovers.sh
+	@# Test servers keep their temp dirs under a per-run TMPDIR: the leftover check looks only there.
+	@run_tmp=$$(mktemp -d /tmp/mw-run.XXXXXX); status=0; \
+	  TMPDIR=$$run_tmp swift test $(SWIFT_TEST_FLAGS) || status=$$?; \
+	  scripts/test/check-no-leftovers.sh $$run_tmp || status=1; \
+	  rm -rf $$run_tmp; exit $$status
 
 deps:
 	@scripts/install-deps.sh

@@ -33,7 +33,7 @@ public actor RedisConnection {
         self.url = url
         self.options = options
         self.executor = DedicatedThreadExecutor(name: "redis-connection")
-        try await connect()
+        try connect()
     }
 
     deinit {

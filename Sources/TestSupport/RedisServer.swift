@@ -46,21 +46,21 @@ public final class RedisServer: Sendable {
                 return server
             } catch {
                 lastError = error
-                await server.stop()
+                await server.remove()
             }
         }
         throw lastError ?? TestEnvironmentError.serverFailed(name: "redis-server", detail: "unknown")
     }
 
-    /// Runs `body` with a fresh server and stops it afterwards, whether `body` succeeds or throws.
+    /// Runs `body` with a fresh server, then stops it and removes its directory, whether `body` succeeds or throws.
     public static func with<T>(_ options: Options = Options(), _ body: (RedisServer) async throws -> T) async throws -> T {
         let server = try await start(options)
         do {
             let result = try await body(server)
-            await server.stop()
+            await server.remove()
             return result
         } catch {
-            await server.stop()
+            await server.remove()
             throw error
         }
     }

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Fails when a test left a redis-server or moto_server behind. Test servers are started
-# with their working directory in a temp dir named mw-test-*, which is what this looks for.
+# usage: check-no-leftovers.sh RUN_TMPDIR
+# Fails when a test left a redis-server or moto_server behind. Test servers run with their
+# working directory in RUN_TMPDIR/mw-test-*, which is what this looks for.
+run_tmp="${1:?usage: check-no-leftovers.sh RUN_TMPDIR}"
 leftovers() {
   for proc in /proc/[0-9]*; do
     case "$(readlink "$proc/cwd" 2>/dev/null)" in
-      */mw-test-*) echo "${proc#/proc/} $(tr '\0' ' ' < "$proc/cmdline" 2>/dev/null)" ;;
+      "$run_tmp"/mw-test-*) echo "${proc#/proc/} $(tr '\0' ' ' < "$proc/cmdline" 2>/dev/null)" ;;
     esac
   done
 }
