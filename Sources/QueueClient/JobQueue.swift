@@ -1,0 +1,271 @@
+import Foundation
+
+/// Settings shared by every queue of a worker.
+public struct QueueOptions: Sendable {
+    /// First part of every key: `<prefix>:{<queue>}:...`.
+    public var prefix: String = "mw"
+    /// How long a delivery holds its job without a heartbeat.
+    public var lease: Duration = .seconds(30)
+    /// Stalls (expired leases) after which a job is dead as a poison pill.
+    public var maxStalls: Int = 2
+    /// How long completed and canceled job records are kept.
+    public var retention: Duration = .seconds(24 * 3600)
+    /// How long dead jobs are kept for `dead list` / `dead retry`.
+    public var deadRetention: Duration = .seconds(30 * 24 * 3600)
+    /// Approximate length the event stream is trimmed to (`XADD MAXLEN ~`).
+    public var eventsMaxLength: Int = 100_000
+
+    public init() {}
+}
+
+/// One named queue in Redis and every transition on it. All keys share the hash tag
+/// `{<queue>}`; each transition is one Lua script (see `QueueScript`).
+public struct JobQueue: Sendable {
+    public let name: String
+    public let options: QueueOptions
+    public let client: RedisClient
+    /// Who makes the changes (worker id, or "cli"): recorded in events and leases.
+    public let actor: String
+
+    public init(name: String, options: QueueOptions = QueueOptions(), client: RedisClient, actor: String) {
+        self.name = name
+        self.options = options
+        self.client = client
+        self.actor = actor
+    }
+
+    public var keyBase: String { "\(options.prefix):{\(name)}:" }
+    /// Where producers `RPUSH` job JSON.
+    public var inboxKey: String { keyBase + "inbox" }
+    /// The Redis Stream of this queue's events.
+    public var eventsKey: String { keyBase + "events" }
+    public func claimedKey(worker: String) -> String { keyBase + "claimed:" + worker }
+    public func jobKey(_ id: String) -> String { keyBase + "job:" + id }
+
+    /// The inbox item that wakes an idle worker; it carries no job.
+    public static let wakeMarker = "mw:wake"
+
+    private func run(_ script: QueueScript, _ arguments: [String]) async throws(RedisError) -> RedisReply {
+        try await client.run(script, keys: [inboxKey], arguments: commonArguments() + arguments)
+    }
+
+    private func commonArguments() -> [String] {
+        [
+            keyBase, name, actor, UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased(),
+            String(options.eventsMaxLength), String(options.retention.milliseconds),
+            String(options.deadRetention.milliseconds),
+        ]
+    }
+
+    // MARK: inbox
+
+    /// Moves up to `max` inbox items to `worker`'s claimed list and returns them.
+    public func claim(max: Int, worker: String) async throws(RedisError) -> [[UInt8]] {
+        let reply = try await run(.claim, [claimedKey(worker: worker), String(max)])
+        return (reply.array ?? []).compactMap { if case .bulk(let bytes) = $0 { return bytes } else { return nil } }
+    }
+
+    /// Blocks on the inbox (on `blockingClient`, a connection kept for it) until an item arrives
+    /// or `timeout` passes; the item is moved to `worker`'s claimed list in the same step.
+    public func waitForItem(blockingClient: RedisClient, worker: String, timeout: Duration) async throws(RedisError) -> [UInt8]? {
+        let seconds = String(format: "%.3f", max(0.01, timeout.seconds))
+        let reply = try await blockingClient.blockingCommand(
+            ["BLMOVE", inboxKey, claimedKey(worker: worker), "LEFT", "RIGHT", seconds], wait: timeout)
+        if case .bulk(let bytes) = reply { return bytes }
+        return nil
+    }
+
+    /// The oldest item of `worker`'s claimed list, if any (claimed but not yet ingested).
+    public func oldestClaimed(worker: String) async throws(RedisError) -> [UInt8]? {
+        let reply = try await client.command(["LINDEX", claimedKey(worker: worker), "0"])
+        if case .bulk(let bytes) = reply { return bytes }
+        return nil
+    }
+
+    /// Turns the oldest claimed item into jobs (or a dead rejected job), removing it from the claimed list.
+    /// Returns per job "queued", "delayed" or "duplicate" (or "dead" for a rejected item).
+    @discardableResult
+    public func ingest(_ decision: InboxDecision, worker: String) async throws(RedisError) -> [String] {
+        let claimed = claimedKey(worker: worker)
+        switch decision {
+        case .jobs(let jobs):
+            var arguments = [claimed, String(jobs.count)]
+            for job in jobs {
+                arguments += [
+                    job.id, job.type, job.priority.rawValue, String(job.maxAttempts), String(job.runAtMilliseconds ?? 0),
+                    String(job.timeoutSeconds), job.payload, job.metadataJSON, job.fileID ?? "", job.movieID ?? "",
+                ]
+            }
+            return (try await run(.ingest, arguments).array ?? []).compactMap(\.string)
+        case .rejected(let item):
+            let excerpt = try await client.command(["LINDEX", claimed, "0"])
+            let payload: String
+            if case .bulk(let bytes) = excerpt {
+                payload = String(decoding: bytes.prefix(65536), as: UTF8.self) + (bytes.count > 65536 ? "…(\(bytes.count) bytes)" : "")
+            } else {
+                payload = ""
+            }
+            let reply = try await run(.ingestInvalid, [claimed, item.id, item.type ?? "", item.code, item.message, payload, item.metadataJSON])
+            return [reply.string ?? ""]
+        case .ignored:
+            try await client.command(["LPOP", claimed])
+            return []
+        }
+    }
+
+    /// Registers `worker`'s claimed list so that other workers can recover it if `worker` dies.
+    public func registerClaimer(worker: String) async throws(RedisError) {
+        try await client.command(["SADD", keyBase + "claimers", claimedKey(worker: worker)])
+    }
+
+    /// The claimed lists of every worker that registered one.
+    public func claimedLists() async throws(RedisError) -> [String] {
+        (try await client.command(["SMEMBERS", keyBase + "claimers"]).array ?? []).compactMap(\.string)
+    }
+
+    /// Puts a (dead) worker's claimed items back at the head of the inbox.
+    public func requeueClaimed(list: String) async throws(RedisError) -> Int {
+        Int(try await run(.requeueClaimed, [list]).integer ?? 0)
+    }
+
+    // MARK: running jobs
+
+    /// Promotes due jobs, recovers expired leases, and takes up to `max` waiting jobs.
+    public func fetch(max: Int) async throws(RedisError) -> FetchResult {
+        let reply = try await run(.fetch, [String(options.lease.milliseconds), String(max), String(options.maxStalls)])
+        guard let items = reply.array, items.count >= 2 else { throw .unexpectedReply("fetch answered \(reply)") }
+        let strings = items.map { $0.string ?? "" }
+        let wake = Int64(strings[0]) ?? -1
+        var deliveries: [Delivery] = []
+        var index = 2
+        while index + 12 <= strings.count {
+            let f = Array(strings[index..<index + 12])
+            deliveries.append(Delivery(
+                queue: name, id: f[0], token: f[1], attempt: Int(f[2]) ?? 1, maxAttempts: Int(f[3]) ?? 1, type: f[4],
+                payload: f[5], metadataJSON: f[6].isEmpty ? "{}" : f[6], timeoutSeconds: Int(f[7]) ?? 0,
+                fileID: f[8].isEmpty ? nil : f[8], movieID: f[9].isEmpty ? nil : f[9],
+                metaMovieID: f[10].isEmpty ? nil : f[10], createdAtMilliseconds: Int64(f[11]) ?? 0))
+            index += 12
+        }
+        return FetchResult(deliveries: deliveries, moreWaiting: strings[1] == "1", nextWake: wake >= 0 ? .milliseconds(wake) : nil)
+    }
+
+    /// Extends the leases of running jobs; one status per delivery, in order.
+    public func heartbeat(_ deliveries: [(id: String, token: String)]) async throws(RedisError) -> [LeaseStatus] {
+        guard !deliveries.isEmpty else { return [] }
+        let reply = try await run(.heartbeat, [String(options.lease.milliseconds)] + deliveries.flatMap { [$0.id, $0.token] })
+        return (reply.array ?? []).map { LeaseStatus(rawValue: Int($0.integer ?? 0)) ?? .lost }
+    }
+
+    /// Records progress (JSON object) and appends JobProgress. False: the lease is lost.
+    public func progress(id: String, token: String, json: String) async throws(RedisError) -> Bool {
+        try await run(.progress, [id, token, json]).integer == 1
+    }
+
+    /// Records what the job learned of its input (`file_id`, `meta_movie_id`) for its later events.
+    public func annotate(id: String, token: String, fields: [String: String]) async throws(RedisError) -> Bool {
+        try await run(.annotate, [id, token] + fields.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] }).integer == 1
+    }
+
+    /// Completes the job and appends its terminal event with `dataJSON`. False: stale token, nothing changed.
+    public func complete(id: String, token: String, dataJSON: String) async throws(RedisError) -> Bool {
+        try await run(.finish, [id, token, "completed", dataJSON]).integer == 1
+    }
+
+    /// Ends a job whose cancellation its worker has seen. False: stale token.
+    public func acknowledgeCancel(id: String, token: String, dataJSON: String = "{}") async throws(RedisError) -> Bool {
+        try await run(.finish, [id, token, "canceled", dataJSON]).integer == 1
+    }
+
+    /// Records a failed attempt: retry after `retryDelay` if `retryable` and attempts remain, else dead.
+    public func fail(
+        id: String, token: String, code: String, message: String, retryable: Bool, retryDelay: Duration
+    ) async throws(RedisError) -> FailOutcome {
+        let reply = try await run(.fail, [id, token, code, message, retryable ? "1" : "0", String(retryDelay.milliseconds)])
+        let parts = (reply.array ?? []).compactMap(\.string)
+        switch parts.first {
+        case "retry": return .retryScheduled(atMilliseconds: Int64(parts.count > 1 ? parts[1] : "") ?? 0)
+        case "dead": return .dead
+        default: return .stale
+        }
+    }
+
+    /// Hands a running job back to the front of waiting at once (shutdown). False: stale token.
+    public func release(id: String, token: String) async throws(RedisError) -> Bool {
+        try await run(.release, [id, token]).integer == 1
+    }
+
+    // MARK: operators
+
+    public func cancel(id: String) async throws(RedisError) -> CancelOutcome {
+        let answer = try await run(.cancel, [id]).string ?? ""
+        guard let outcome = CancelOutcome(rawValue: answer) else { throw .unexpectedReply("cancel answered '\(answer)'") }
+        return outcome
+    }
+
+    public func record(id: String) async throws(RedisError) -> JobRecord? {
+        let reply = try await client.command(["HGETALL", jobKey(id)])
+        let items = (reply.array ?? []).map { $0.string ?? "" }
+        guard !items.isEmpty else { return nil }
+        var fields: [String: String] = [:]
+        for index in stride(from: 0, to: items.count - 1, by: 2) { fields[items[index]] = items[index + 1] }
+        return JobRecord(fields: fields)
+    }
+
+    /// Dead jobs, newest first.
+    public func deadJobs(limit: Int = 100) async throws(RedisError) -> [JobRecord] {
+        let ids = (try await client.command(["ZREVRANGE", keyBase + "dead", "0", String(max(0, limit - 1))]).array ?? []).compactMap(\.string)
+        var records: [JobRecord] = []
+        for id in ids { if let record = try await record(id: id) { records.append(record) } }
+        return records
+    }
+
+    public func deadJobIDs() async throws(RedisError) -> [String] {
+        (try await client.command(["ZRANGE", keyBase + "dead", "0", "-1"]).array ?? []).compactMap(\.string)
+    }
+
+    /// A dead job back to waiting with fresh attempts. False: not dead, or an invalid payload.
+    public func retryDead(id: String) async throws(RedisError) -> Bool {
+        try await run(.deadRetry, [id]).integer == 1
+    }
+
+    /// Deletes every dead job; returns how many.
+    public func purgeDead() async throws(RedisError) -> Int {
+        var total = 0
+        while true {
+            let deleted = Int(try await run(.deadPurge, ["1000"]).integer ?? 0)
+            total += deleted
+            if deleted == 0 { return total }
+        }
+    }
+
+    public func counts() async throws(RedisError) -> QueueCounts {
+        let replies = try await client.pipeline([
+            ["LLEN", inboxKey], ["LLEN", keyBase + "wait:high"], ["LLEN", keyBase + "wait:normal"], ["LLEN", keyBase + "wait:low"],
+            ["ZCARD", keyBase + "scheduled"], ["ZCARD", keyBase + "active"], ["ZCARD", keyBase + "completed"],
+            ["ZCARD", keyBase + "dead"], ["ZCARD", keyBase + "canceled"],
+        ])
+        let n = replies.map { Int($0.integer ?? 0) }
+        return QueueCounts(inbox: n[0], waiting: n[1] + n[2] + n[3], scheduled: n[4], active: n[5], completed: n[6], dead: n[7], canceled: n[8])
+    }
+
+    /// Counters kept by the scripts: duplicates, invalid, retries, stalls_recovered.
+    public func statistics() async throws(RedisError) -> [String: Int] {
+        let items = (try await client.command(["HGETALL", keyBase + "stats"]).array ?? []).map { $0.string ?? "" }
+        var stats: [String: Int] = [:]
+        for index in stride(from: 0, to: items.count - 1, by: 2) { stats[items[index]] = Int(items[index + 1]) ?? 0 }
+        return stats
+    }
+}
+
+extension Duration {
+    public var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
+    public var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Metrics
+
+/// A Redis connection that reconnects on demand and runs queue scripts by SHA.
+///
+/// Calls fail fast with `RedisError.connection` while Redis is away; the next call tries to
+/// connect again. Callers that must not lose a state change retry with backoff
+/// (`withRedisRetry`). Scripts are loaded once per server and reloaded on NOSCRIPT
+/// (a restarted Redis without persistence has forgotten them).
+public actor RedisClient {
+    public let url: RedisURL
+    public let options: RedisConnection.Options
+    private var connection: RedisConnection?
+    private var scriptSHAs: [String: String] = [:]
+    private var everConnected = false
+    private let reconnects = Counter(label: "mw_redis_reconnects_total")
+    /// Told about every reply or connection failure (the worker's readiness follows it).
+    private let onHealth: (@Sendable (Bool) -> Void)?
+
+    public init(url: RedisURL, options: RedisConnection.Options = .init(), onHealth: (@Sendable (Bool) -> Void)? = nil) {
+        self.url = url
+        self.options = options
+        self.onHealth = onHealth
+    }
+
+    private func connected() async throws(RedisError) -> RedisConnection {
+        if let connection, await connection.isConnected { return connection }
+        if let connection { await connection.close() }
+        connection = nil
+        do {
+            let fresh = try await RedisConnection(url: url, options: options)
+            if everConnected { reconnects.increment() }
+            everConnected = true
+            connection = fresh
+            return fresh
+        } catch {
+            onHealth?(false)
+            throw error
+        }
+    }
+
+    private func observe<T>(_ body: (RedisConnection) async throws(RedisError) -> T) async throws(RedisError) -> T {
+        let connection = try await connected()
+        do {
+            let result = try await body(connection)
+            onHealth?(true)
+            return result
+        } catch {
+            if error.isConnectionError { onHealth?(false) } else { onHealth?(true) }
+            throw error
+        }
+    }
+
+    @discardableResult
+    public func command(_ arguments: [String]) async throws(RedisError) -> RedisReply {
+        try await observe { connection throws(RedisError) in try await connection.command(arguments) }
+    }
+
+    public func pipeline(_ commands: [[String]]) async throws(RedisError) -> [RedisReply] {
+        try await observe { connection throws(RedisError) in try await connection.pipeline(commands) }
+    }
+
+    /// A blocking command on this client's connection (the caller keeps a client for blocking).
+    public func blockingCommand(_ arguments: [String], wait: Duration) async throws(RedisError) -> RedisReply {
+        try await observe { connection throws(RedisError) in try await connection.blockingCommand(arguments, wait: wait) }
+    }
+
+    /// Runs a script; an error reply from the script throws `.server`.
+    public func run(_ script: QueueScript, keys: [String], arguments: [String]) async throws(RedisError) -> RedisReply {
+        let replies = try await runPipelined([(script, keys, arguments)])
+        if case .error(let message) = replies[0] { throw .server(message) }
+        return replies[0]
+    }
+
+    /// Runs several scripts in one round trip; error replies are returned in place.
+    public func runPipelined(_ calls: [(QueueScript, [String], [String])]) async throws(RedisError) -> [RedisReply] {
+        for (script, _, _) in calls where scriptSHAs[script.name] == nil {
+            try await load(script)
+        }
+        func commands() -> [[String]] {
+            calls.map { script, keys, arguments in
+                ["EVALSHA", scriptSHAs[script.name]!, String(keys.count)] + keys + arguments
+            }
+        }
+        var replies = try await pipeline(commands())
+        let forgotten = replies.contains { reply in
+            if case .error(let message) = reply { return message.hasPrefix("NOSCRIPT") }
+            return false
+        }
+        if forgotten {
+            // Redis restarted (or SCRIPT FLUSH): load again and rerun only the refused calls.
+            // A refused EVALSHA did not run, so rerunning it cannot apply a transition twice.
+            scriptSHAs.removeAll()
+            for (script, _, _) in calls where scriptSHAs[script.name] == nil { try await load(script) }
+            let all = commands()
+            for (index, reply) in replies.enumerated() {
+                if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
+                    replies[index] = try await pipeline([all[index]])[0]
+                }
+            }
+        }
+        return replies
+    }
+
+    private func load(_ script: QueueScript) async throws(RedisError) {
+        let reply = try await command(["SCRIPT", "LOAD", script.source])
+        guard let sha = reply.string else { throw .unexpectedReply("SCRIPT LOAD answered \(reply)") }
+        scriptSHAs[script.name] = sha
+    }
+
+    public func close() async {
+        await connection?.close()
+        connection = nil
+    }
+}
+
+/// Retries `body` while Redis is unreachable, with exponential backoff (100 ms doubling to
+/// 5 s), until it succeeds, fails otherwise, or `deadline` passes. For calls that finish a
+/// job: an outage must delay them, not lose them.
+public func withRedisRetry<T>(
+    until deadline: ContinuousClock.Instant = .now + .seconds(3600),
+    _ body: () async throws(RedisError) -> T
+) async throws -> T {
+    var delay = Duration.milliseconds(100)
+    while true {
+        let failure: RedisError
+        do {
+            return try await body()
+        } catch {
+            failure = error
+        }
+        guard failure.isConnectionError, ContinuousClock.now + delay < deadline else { throw failure }
+        try await Task.sleep(for: delay)
+        delay = min(delay * 2, .seconds(5))
+    }
+}

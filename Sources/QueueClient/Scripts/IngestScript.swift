@@ -1,0 +1,91 @@
+/// inbox item → job(s). One claimed inbox item may hold several jobs (a MinIO record
+/// batch): they are created together, and the item leaves the claimed list in the same step.
+/// A job id that exists already (live or retained) is a duplicate: ignored and counted.
+///
+/// ARGV 8: claimed list, 9: number of jobs, then per job 10 fields: id, type, priority,
+/// max_attempts, run_at_ms (0 = now), timeout_s, payload, metadata, file_id, movie_id.
+/// Returns per job: "queued", "delayed" or "duplicate".
+extension QueueScript {
+    static let ingest = QueueScript(name: "ingest", body: #"""
+    redis.call('LPOP', ARGV[8])
+    local results = {}
+    for i = 0, tonumber(ARGV[9]) - 1 do
+      local at = 10 + i * 10
+      local id = ARGV[at]
+      local key = job_key(id)
+      if redis.call('EXISTS', key) == 1 then
+        redis.call('HINCRBY', base .. 'stats', 'duplicates', 1)
+        results[#results + 1] = 'duplicate'
+      else
+        local priority = ARGV[at + 2]
+        local run_at = tonumber(ARGV[at + 4])
+        redis.call('HSET', key, 'id', id, 'type', ARGV[at + 1], 'queue', queue, 'priority', priority,
+          'attempts', 0, 'max_attempts', ARGV[at + 3], 'stalls', 0, 'token', 0, 'created_at', now,
+          'run_at', math.max(run_at, now), 'timeout_s', ARGV[at + 5], 'payload', ARGV[at + 6],
+          'metadata', ARGV[at + 7], 'history', '[]', 'cancel', 0)
+        if ARGV[at + 8] ~= '' then redis.call('HSET', key, 'file_id', ARGV[at + 8]) end
+        if ARGV[at + 9] ~= '' then redis.call('HSET', key, 'movie_id', ARGV[at + 9]) end
+        if run_at > now then
+          redis.call('HSET', key, 'state', 'delayed')
+          redis.call('ZADD', base .. 'scheduled', run_at, id)
+          emit('JobDelayed', id, '{"run_at":"' .. iso8601(run_at) .. '"}')
+          results[#results + 1] = 'delayed'
+        else
+          make_waiting(id, priority, false)
+          emit('JobQueued', id, '{"priority":' .. cjson.encode(priority) .. '}')
+          results[#results + 1] = 'queued'
+        end
+      end
+    end
+    return results
+    """#)
+
+    /// An inbox item that is not a valid job becomes a dead job with the reason: it never
+    /// crashes a worker and never blocks the inbox.
+    ///
+    /// ARGV 8: claimed list, 9: id, 10: type ("" when unknown), 11: error code, 12: message,
+    /// 13: the payload (an excerpt when large), 14: metadata JSON.
+    /// Returns "dead" or "duplicate".
+    static let ingestInvalid = QueueScript(name: "ingest_invalid", body: #"""
+    redis.call('LPOP', ARGV[8])
+    local id = ARGV[9]
+    local key = job_key(id)
+    if redis.call('EXISTS', key) == 1 then
+      redis.call('HINCRBY', base .. 'stats', 'duplicates', 1)
+      return 'duplicate'
+    end
+    redis.call('HSET', key, 'id', id, 'type', ARGV[10], 'queue', queue, 'priority', 'normal', 'attempts', 0,
+      'max_attempts', 0, 'stalls', 0, 'token', 0, 'created_at', now, 'run_at', now, 'timeout_s', 0,
+      'payload', ARGV[13], 'metadata', ARGV[14], 'history', '[]', 'cancel', 0,
+      'error_code', ARGV[11], 'error_message', ARGV[12])
+    append_history(id, ARGV[11], ARGV[12])
+    make_terminal(id, 'dead')
+    redis.call('HINCRBY', base .. 'stats', 'invalid', 1)
+    emit(outcome_event(ARGV[10], 'Failed'), id, '{"error_code":' .. cjson.encode(ARGV[11]) ..
+      ',"message":' .. cjson.encode(ARGV[12]) .. ',"retryable":false,"attempts":0}')
+    return 'dead'
+    """#)
+
+    /// Moves up to N inbox items to this worker's claimed list (reliable: a crash leaves them
+    /// there for `requeueClaimed`) and returns them.
+    /// ARGV 8: claimed list, 9: max items.
+    static let claim = QueueScript(name: "claim", body: #"""
+    local items = {}
+    for _ = 1, tonumber(ARGV[9]) do
+      local item = redis.call('LMOVE', base .. 'inbox', ARGV[8], 'LEFT', 'RIGHT')
+      if not item then break end
+      items[#items + 1] = item
+    end
+    if #items > 0 then redis.call('SADD', base .. 'claimers', ARGV[8]) end
+    return items
+    """#)
+
+    /// Puts a claimed list back at the head of the inbox, in order (its worker is gone).
+    /// ARGV 8: claimed list. Returns how many items moved.
+    static let requeueClaimed = QueueScript(name: "requeue_claimed", body: #"""
+    local moved = 0
+    while redis.call('LMOVE', ARGV[8], base .. 'inbox', 'RIGHT', 'LEFT') do moved = moved + 1 end
+    redis.call('SREM', base .. 'claimers', ARGV[8])
+    return moved
+    """#)
+}

@@ -1,0 +1,116 @@
+/// Shared head of every queue script: the common arguments, the server clock, RFC 3339
+/// formatting, event ids and the event envelope. Every script works on one queue's keys,
+/// all named `<prefix>:{<queue>}:...`, so one hash slot: the queue runs on Redis Cluster.
+///
+/// Common ARGV: 1 key base (`mw:{default}:`), 2 queue name, 3 actor (worker id or "cli"),
+/// 4 event-id seed (32 hex digits of a random UUIDv4 from Swift: Lua has no good randomness),
+/// 5 events stream MAXLEN (approximate), 6 retention of finished jobs (ms),
+/// 7 retention of dead jobs (ms). Script-specific arguments start at ARGV[8].
+enum LuaPrelude {
+    static let source = #"""
+    local base = ARGV[1]
+    local queue = ARGV[2]
+    local actor = ARGV[3]
+    local seed = ARGV[4]
+    local events_maxlen = ARGV[5]
+    local retention_ms = tonumber(ARGV[6])
+    local dead_retention_ms = tonumber(ARGV[7])
+    local clock = redis.call('TIME')
+    local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+
+    local function iso8601(ms)
+      local seconds = math.floor(ms / 1000)
+      local days = math.floor(seconds / 86400)
+      local of_day = seconds - days * 86400
+      -- civil_from_days (H. Hinnant)
+      local z = days + 719468
+      local era = math.floor(z / 146097)
+      local doe = z - era * 146097
+      local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+      local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+      local mp = math.floor((5 * doy + 2) / 153)
+      local day = doy - math.floor((153 * mp + 2) / 5) + 1
+      local month = mp < 10 and mp + 3 or mp - 9
+      local year = yoe + era * 400 + (month <= 2 and 1 or 0)
+      return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', year, month, day,
+        math.floor(of_day / 3600), math.floor(of_day % 3600 / 60), of_day % 60, ms % 1000)
+    end
+    local occurred_at = iso8601(now)
+
+    local events_made = 0
+    local seed_tail = tonumber(string.sub(seed, 25, 32), 16)
+    local function event_id()
+      events_made = events_made + 1
+      local hex = string.sub(seed, 1, 24) .. string.format('%08x', (seed_tail + events_made) % 4294967296)
+      return string.sub(hex, 1, 8) .. '-' .. string.sub(hex, 9, 12) .. '-' .. string.sub(hex, 13, 16) .. '-' ..
+        string.sub(hex, 17, 20) .. '-' .. string.sub(hex, 21, 32)
+    end
+
+    local function job_key(id) return base .. 'job:' .. id end
+
+    local type_names = { transcode = 'Transcode', thumbnails = 'Thumbnails', keyframes = 'Keyframes',
+      compose = 'Compose', probe = 'Probe', noop = 'Noop' }
+    -- TranscodeCompleted, KeyframesFailed, ... ; JobFailed for a payload of no known type.
+    local function outcome_event(job_type, outcome)
+      return (type_names[job_type] or 'Job') .. outcome
+    end
+
+    -- Appends one event to the queue's stream, in the envelope of the design: the job's
+    -- metadata is copied in, and transcode events carry file_id and meta_movie_id.
+    -- data_json is raw JSON text, inserted as is.
+    local function emit(event_type, id, data_json)
+      local job = redis.call('HMGET', job_key(id), 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id')
+      local parts = { '{"event_id":"', event_id(), '","type":', cjson.encode(event_type),
+        ',"job_id":', cjson.encode(id), ',"queue":', cjson.encode(queue),
+        ',"occurred_at":"', occurred_at, '","attempt":', tostring(tonumber(job[1]) or 0),
+        ',"worker_id":', cjson.encode(actor), ',"metadata":', job[2] or '{}' }
+      if job[3] == 'transcode' then
+        parts[#parts + 1] = ',"file_id":' .. (job[4] and cjson.encode(job[4]) or 'null')
+        parts[#parts + 1] = ',"meta_movie_id":' .. (job[5] and cjson.encode(job[5]) or 'null')
+      end
+      parts[#parts + 1] = ',"data":' .. (data_json or '{}') .. '}'
+      redis.call('XADD', base .. 'events', 'MAXLEN', '~', events_maxlen, '*',
+        'type', event_type, 'job_id', id, 'event', table.concat(parts))
+    end
+
+    local function append_history(id, code, message)
+      local key = job_key(id)
+      local history = redis.call('HGET', key, 'history') or '[]'
+      local entry = '{"at":"' .. occurred_at .. '","attempt":' .. tostring(tonumber(redis.call('HGET', key, 'attempts')) or 0) ..
+        ',"worker_id":' .. cjson.encode(actor) .. ',"error_code":' .. cjson.encode(code) .. ',"message":' .. cjson.encode(message) .. '}'
+      if history == '[]' then history = '[' .. entry .. ']' else history = string.sub(history, 1, -2) .. ',' .. entry .. ']' end
+      redis.call('HSET', key, 'history', history)
+    end
+
+    -- An idle worker blocks on the inbox; a marker there wakes one when a job becomes
+    -- waiting by another way than the inbox (retry, release, stall, dead-letter retry).
+    local wake_marker = 'mw:wake'
+    local function wake()
+      if redis.call('LLEN', base .. 'inbox') == 0 then redis.call('RPUSH', base .. 'inbox', wake_marker) end
+    end
+
+    local function make_waiting(id, priority, at_front)
+      redis.call('HSET', job_key(id), 'state', 'waiting', 'worker', '', 'lease_until', 0)
+      if at_front then
+        redis.call('LPUSH', base .. 'wait:' .. priority, id)
+      else
+        redis.call('RPUSH', base .. 'wait:' .. priority, id)
+      end
+    end
+
+    -- Every terminal state: indexed by finish time, expiring after its retention.
+    local function make_terminal(id, state)
+      local key = job_key(id)
+      redis.call('HSET', key, 'state', state, 'finished_at', now, 'lease_until', 0)
+      redis.call('ZREM', base .. 'active', id)
+      redis.call('ZADD', base .. state, now, id)
+      redis.call('PEXPIRE', key, state == 'dead' and dead_retention_ms or retention_ms)
+    end
+
+    -- The delivery with this token is the job's current one: fencing for every worker call.
+    local function holds_lease(id, token)
+      local job = redis.call('HMGET', job_key(id), 'state', 'token')
+      return job[1] == 'active' and job[2] == token
+    end
+    """#
+}
