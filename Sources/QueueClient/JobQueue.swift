@@ -42,8 +42,8 @@ public struct JobQueue: Sendable {
     public func claimedKey(worker: String) -> String { keyBase + "claimed:" + worker }
     public func jobKey(_ id: String) -> String { keyBase + "job:" + id }
 
-    /// The inbox item that wakes an idle worker; it carries no job.
-    public static let wakeMarker = "mw:wake"
+    /// The list idle workers block on: a marker is pushed when jobs become waiting.
+    public var markerKey: String { keyBase + "marker" }
 
     private func run(_ script: QueueScript, _ arguments: [String]) async throws(RedisError) -> RedisReply {
         try await client.run(script, keys: [inboxKey], arguments: commonArguments() + arguments)

@@ -13,6 +13,9 @@ public actor RedisClient {
     private var connection: RedisConnection?
     private var scriptSHAs: [String: String] = [:]
     private var everConnected = false
+    /// The server's id for the current connection (`CLIENT ID`): another client can end a
+    /// blocking call of this one early with `CLIENT UNBLOCK`.
+    public private(set) var connectionID: Int64?
     private let reconnects = Counter(label: "mw_redis_reconnects_total")
     /// Told about every reply or connection failure (the worker's readiness follows it).
     private let onHealth: (@Sendable (Bool) -> Void)?
@@ -29,6 +32,7 @@ public actor RedisClient {
         connection = nil
         do {
             let fresh = try await RedisConnection(url: url, options: options)
+            connectionID = try await fresh.command(["CLIENT", "ID"]).integer
             if everConnected { reconnects.increment() }
             everConnected = true
             connection = fresh
@@ -108,6 +112,12 @@ public actor RedisClient {
         scriptSHAs[script.name] = sha
     }
 
+    /// Ends the blocking calls of other clients at once, as if they had timed out.
+    public func unblock(connectionIDs: [Int64]) async throws(RedisError) {
+        guard !connectionIDs.isEmpty else { return }
+        _ = try await pipeline(connectionIDs.map { ["CLIENT", "UNBLOCK", String($0)] })
+    }
+
     public func close() async {
         await connection?.close()
         connection = nil
@@ -119,6 +129,7 @@ public actor RedisClient {
 /// job: an outage must delay them, not lose them.
 public func withRedisRetry<T>(
     until deadline: ContinuousClock.Instant = .now + .seconds(3600),
+    isolation: isolated (any Actor)? = #isolation,
     _ body: () async throws(RedisError) -> T
 ) async throws -> T {
     var delay = Duration.milliseconds(100)

@@ -54,11 +54,14 @@ struct DaemonTests {
             await redis.stop()
             #expect(await worker.eventually { try worker.get("/readyz").status == 503 })
             #expect(try worker.get("/healthz").status == 200)
-            #expect(try worker.get("/metrics").body.contains("mw_redis_up 0"))
+            #expect(await worker.eventually { try worker.get("/metrics").body.contains("mw_redis_up 0") })
 
             try await redis.restart()
             #expect(await worker.eventually { try worker.get("/readyz").status == 200 })
-            #expect(await worker.eventually { try worker.get("/metrics").body.contains("mw_redis_reconnects_total 1") })
+            #expect(await worker.eventually {
+                let line = try worker.get("/metrics").body.split(separator: "\n").first { $0.hasPrefix("mw_redis_reconnects_total ") }
+                return (line?.split(separator: " ").last.flatMap { Double($0) } ?? 0) >= 1
+            })
 
             worker.process.signal(SIGTERM)
             let status = await worker.process.wait(timeout: .seconds(15))

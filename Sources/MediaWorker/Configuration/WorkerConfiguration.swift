@@ -18,6 +18,15 @@ public struct WorkerConfiguration: Sendable {
     public var logLevel: Logger.Level
     public var workerID: String
     public var aws: AWSSettings
+    /// Where jobs made from MinIO notifications write their outputs.
+    public var defaultOutputURL: String?
+    public var lease: Duration
+    public var maxStalls: Int
+    public var gracePeriod: Duration
+    public var retryBase: Duration
+    public var retryCap: Duration
+    public var retention: Duration
+    public var eventsMaxLength: Int
 
     public init(environment: [String: String]) throws(ConfigurationError) {
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
@@ -42,7 +51,39 @@ public struct WorkerConfiguration: Sendable {
         }
         logLevel = level
         workerID = value("MW_WORKER_ID") ?? Self.defaultWorkerID()
+        guard JobDecoder.isSafeIdentifier(workerID) else {
+            throw ConfigurationError(variable: "MW_WORKER_ID", reason: "use 1-128 letters, digits, '.', '_', ':' or '-'")
+        }
         aws = AWSSettings(environment: environment)
+        defaultOutputURL = value("MW_DEFAULT_OUTPUT_URL")
+        if let output = defaultOutputURL, !JobDecoder.isStorageURL(output) {
+            throw ConfigurationError(variable: "MW_DEFAULT_OUTPUT_URL", reason: "expected s3://bucket/prefix/ or file:///path/")
+        }
+        lease = try Self.parseSeconds(value("MW_LEASE_S") ?? "30", variable: "MW_LEASE_S", range: 0.1...3600)
+        maxStalls = try Self.parsePositive(value("MW_MAX_STALLS") ?? "2", variable: "MW_MAX_STALLS", max: 100)
+        gracePeriod = try Self.parseSeconds(value("MW_GRACE_S") ?? "30", variable: "MW_GRACE_S", range: 0...86400)
+        retryBase = try Self.parseSeconds(value("MW_RETRY_BASE_S") ?? "5", variable: "MW_RETRY_BASE_S", range: 0...86400)
+        retryCap = try Self.parseSeconds(value("MW_RETRY_CAP_S") ?? "600", variable: "MW_RETRY_CAP_S", range: 0...7 * 86400)
+        retention = try Self.parseSeconds(value("MW_RETENTION_S") ?? "86400", variable: "MW_RETENTION_S", range: 1...365 * 86400)
+        eventsMaxLength = try Self.parsePositive(value("MW_EVENTS_MAXLEN") ?? "100000", variable: "MW_EVENTS_MAXLEN", max: 100_000_000)
+    }
+
+    static func parseSeconds(_ text: String, variable: String, range: ClosedRange<Double>) throws(ConfigurationError) -> Duration {
+        guard let seconds = Double(text), range.contains(seconds) else {
+            throw ConfigurationError(variable: variable, reason: "expected seconds from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
+        }
+        return .milliseconds(Int64(seconds * 1000))
+    }
+
+    /// The queue settings these variables describe.
+    public var queueOptions: QueueOptions {
+        var options = QueueOptions()
+        options.prefix = queuePrefix
+        options.lease = lease
+        options.maxStalls = maxStalls
+        options.retention = retention
+        options.eventsMaxLength = eventsMaxLength
+        return options
     }
 
     /// `host:port`, `[v6]:port` or `:port` (all interfaces).

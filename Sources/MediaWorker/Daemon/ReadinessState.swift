@@ -11,6 +11,7 @@ public final class ReadinessState: Sendable {
 
     private struct State {
         var redisReachable = false
+        var lastRedisSuccess: ContinuousClock.Instant?
         var draining = false
         var detail: String?
     }
@@ -23,7 +24,19 @@ public final class ReadinessState: Sendable {
         state.withLock {
             $0.redisReachable = reachable
             $0.detail = detail
+            if reachable { $0.lastRedisSuccess = .now }
         }
+    }
+
+    /// Every Redis reply (or connection failure) the worker sees: its own traffic proves
+    /// Redis alive, so the health monitor need not add a PING of its own.
+    public func recordRedis(success: Bool) {
+        setRedis(reachable: success, detail: success ? nil : "REDIS_CONNECTION: the last command could not reach Redis")
+    }
+
+    /// How long ago Redis last answered, if ever.
+    public var sinceLastRedisSuccess: Duration? {
+        state.withLock { $0.lastRedisSuccess.map { ContinuousClock.now - $0 } }
     }
 
     /// Once draining, a worker stays unready until it exits.

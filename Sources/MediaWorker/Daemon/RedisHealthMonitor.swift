@@ -3,45 +3,43 @@ import Metrics
 import QueueClient
 import ServiceLifecycle
 
-/// Pings Redis once a second on a connection of its own and keeps `/readyz` honest.
-/// On graceful shutdown it marks the worker as draining before it stops.
+/// Keeps `/readyz` honest about Redis. The worker's own traffic proves Redis alive most of
+/// the time; only when nothing answered for `quietPeriod` does it PING on a connection of
+/// its own, so an idle worker adds no commands.
 public struct RedisHealthMonitor: Service {
     let url: RedisURL
     let readiness: ReadinessState
     let logger: Logger
     let interval: Duration
+    let quietPeriod: Duration
 
-    public init(url: RedisURL, readiness: ReadinessState, logger: Logger, interval: Duration = .seconds(1)) {
+    public init(url: RedisURL, readiness: ReadinessState, logger: Logger, interval: Duration = .seconds(1), quietPeriod: Duration = .seconds(5)) {
         self.url = url
         self.readiness = readiness
         self.logger = logger
         self.interval = interval
+        self.quietPeriod = quietPeriod
     }
 
     public func run() async throws {
         let up = Gauge(label: "mw_redis_up")
-        let reconnects = Counter(label: "mw_redis_reconnects_total")
-        var connection: RedisConnection?
+        let client = RedisClient(url: url, options: .init(connectTimeout: .seconds(1), commandTimeout: .seconds(1)))
         var wasReachable: Bool?
 
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                var reachable = false
-                var detail: String?
-                do {
-                    if connection == nil {
-                        connection = try await RedisConnection(url: url, options: .init(connectTimeout: .seconds(1), commandTimeout: .seconds(1)))
-                        if wasReachable == false { reconnects.increment() }
-                    } else if await connection?.isConnected == false {
-                        try await connection?.reconnect()
-                        reconnects.increment()
+                let quiet = readiness.sinceLastRedisSuccess.map { $0 >= quietPeriod } ?? true
+                if quiet || readiness.report.redis == false {
+                    do {
+                        let reply = try await client.command(["PING"])
+                        readiness.setRedis(reachable: reply == .status("PONG"))
+                    } catch {
+                        readiness.setRedis(reachable: false, detail: "\(error)")
                     }
-                    let reply = try await connection?.command(["PING"])
-                    reachable = reply == .status("PONG")
-                } catch {
-                    detail = "\(error)"
                 }
-                readiness.setRedis(reachable: reachable, detail: detail)
+                let report = readiness.report
+                let reachable = report.redis
+                let detail = report.detail
                 up.record(reachable ? 1 : 0)
                 if reachable != wasReachable {
                     if reachable {
@@ -56,6 +54,6 @@ public struct RedisHealthMonitor: Service {
         } onGracefulShutdown: {
             readiness.startDraining()
         }
-        await connection?.close()
+        await client.close()
     }
 }

@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import QueueClient
 import ServiceLifecycle
 
 /// Assembles the daemon's services and runs them until SIGTERM or SIGINT.
@@ -29,12 +30,19 @@ public struct WorkerDaemon {
             },
             logger: logger)
         let monitor = RedisHealthMonitor(url: configuration.redisURL, readiness: readiness, logger: logger)
+        var settings = JobWorkerSettings(workerID: configuration.workerID, queues: configuration.queues, concurrency: configuration.concurrency)
+        settings.queueOptions = configuration.queueOptions
+        settings.retryPolicy = RetryPolicy(base: configuration.retryBase, cap: configuration.retryCap)
+        settings.gracePeriod = configuration.gracePeriod
+        let worker = JobWorker(
+            settings: settings, redisURL: configuration.redisURL, handlers: Self.handlers(),
+            decoder: JobDecoder(defaultOutputURL: configuration.defaultOutputURL), readiness: readiness, logger: logger)
 
-        // Graceful shutdown runs in reverse order: the monitor starts draining first,
-        // the HTTP server stays up to report it and stops last.
+        // Graceful shutdown runs in reverse order: the worker drains first (reporting not
+        // ready), the HTTP server stays up to say so and stops last.
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: http), .init(service: monitor)],
+                services: [.init(service: http), .init(service: monitor), .init(service: worker)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 cancellationSignals: [],
                 logger: logger))
@@ -45,5 +53,10 @@ public struct WorkerDaemon {
         ])
         try await group.run()
         logger.info("worker stopped")
+    }
+
+    /// The job types this build runs.
+    static func handlers() -> [String: any JobHandler] {
+        [JobType.noop.rawValue: NoopJobHandler()]
     }
 }

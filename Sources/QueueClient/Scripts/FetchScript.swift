@@ -83,6 +83,7 @@ extension QueueScript {
     for _, priority in ipairs({ 'high', 'normal', 'low' }) do
       if redis.call('LLEN', base .. 'wait:' .. priority) > 0 then out[2] = '1' end
     end
+    if out[2] == '1' then wake() end
     -- When the next delayed job is due, or the next lease expires: an idle worker wakes then.
     local next_wake = nil
     for _, set in ipairs({ 'scheduled', 'active' }) do

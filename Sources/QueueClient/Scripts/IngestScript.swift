@@ -37,6 +37,8 @@ extension QueueScript {
         end
       end
     end
+    -- A delayed job wakes an idle worker too: it learns when to look again.
+    if #results > 0 then wake() end
     return results
     """#)
 

@@ -82,11 +82,10 @@ enum LuaPrelude {
       redis.call('HSET', key, 'history', history)
     end
 
-    -- An idle worker blocks on the inbox; a marker there wakes one when a job becomes
-    -- waiting by another way than the inbox (retry, release, stall, dead-letter retry).
-    local wake_marker = 'mw:wake'
+    -- Idle workers block on the marker list; one marker wakes one of them, and its fetch
+    -- leaves a marker again while jobs remain waiting, so the wake-up passes along.
     local function wake()
-      if redis.call('LLEN', base .. 'inbox') == 0 then redis.call('RPUSH', base .. 'inbox', wake_marker) end
+      if redis.call('LLEN', base .. 'marker') == 0 then redis.call('RPUSH', base .. 'marker', '1') end
     end
 
     local function make_waiting(id, priority, at_front)

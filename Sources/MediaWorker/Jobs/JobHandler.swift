@@ -1,0 +1,81 @@
+import Foundation
+import Logging
+import QueueClient
+
+/// Runs one type of job. It returns the data of the job's completion event, or throws a
+/// `JobFailure` (or any error, taken as a retryable internal failure). It must stop soon
+/// after its task is cancelled (cancel request, lost lease, timeout, shutdown).
+public protocol JobHandler: Sendable {
+    func run(_ job: JobContext) async throws -> JSONValue
+}
+
+/// A failed attempt, with the code that appears in events and logs.
+public struct JobFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    public var code: String
+    public var message: String
+    /// Worth another attempt (I/O, storage 5xx, timeouts) or not (invalid job, bad media).
+    public var retryable: Bool
+
+    public init(code: String, message: String, retryable: Bool) {
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+    }
+
+    public var description: String { "\(code): \(message)" }
+
+    public static func invalidJob(_ message: String) -> JobFailure {
+        JobFailure(code: "JOB_INVALID", message: message, retryable: false)
+    }
+}
+
+/// What a handler gets: the delivery, its decoded envelope, progress and annotations.
+public struct JobContext: Sendable {
+    public let delivery: Delivery
+    public let envelope: JSONValue
+    public let logger: Logger
+    let reporter: ProgressReporter
+
+    public var id: String { delivery.id }
+    public var options: [String: JSONValue] { envelope["options"]?.objectValue ?? [:] }
+
+    /// Progress as a fraction (0...1) with optional details; throttled to one event a second.
+    public func progress(_ fraction: Double, details: [String: JSONValue] = [:]) async {
+        await reporter.report(fraction: fraction, details: details)
+    }
+
+    /// Records what the job learned of its input (e.g. `meta_movie_id`) for all its later events.
+    public func annotate(_ fields: [String: String]) async throws {
+        try await reporter.annotate(fields)
+    }
+}
+
+/// Sends a job's progress to its queue at most once a second (the last value wins).
+actor ProgressReporter {
+    private let queue: JobQueue
+    private let delivery: Delivery
+    private let interval: Duration
+    private var lastSent: ContinuousClock.Instant?
+
+    init(queue: JobQueue, delivery: Delivery, interval: Duration = .seconds(1)) {
+        self.queue = queue
+        self.delivery = delivery
+        self.interval = interval
+    }
+
+    func report(fraction: Double, details: [String: JSONValue]) async {
+        let now = ContinuousClock.now
+        if let lastSent, now - lastSent < interval, fraction < 1 { return }
+        lastSent = now
+        var data = details
+        data["percent"] = .number((min(max(fraction, 0), 1) * 1000).rounded() / 10)
+        // Progress is advisory: a failure to send it must not fail the job.
+        _ = try? await queue.progress(id: delivery.id, token: delivery.token, json: JSONValue.object(data).jsonText)
+    }
+
+    func annotate(_ fields: [String: String]) async throws {
+        _ = try await withRedisRetry { () throws(RedisError) in
+            try await queue.annotate(id: delivery.id, token: delivery.token, fields: fields)
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Logging
+import Metrics
+import QueueClient
+
+/// How one delivery ended, before it is reported to the queue.
+enum JobOutcome: Sendable {
+    case succeeded(JSONValue)
+    case failed(JobFailure)
+    case stopped(StopReason)
+    case timedOut
+}
+
+extension JobWorker {
+    /// Runs one delivery to its end and reports that end to the queue (retrying through a
+    /// Redis outage for as long as the lease could still be ours).
+    func execute(_ delivery: Delivery, queue: JobQueue, signal: StopSignal) async {
+        var logger = self.logger
+        logger[metadataKey: "job_id"] = "\(delivery.id)"
+        logger[metadataKey: "job_type"] = "\(delivery.type)"
+        logger[metadataKey: "attempt"] = "\(delivery.attempt)"
+        let started = ContinuousClock.now
+        let outcome = await outcome(of: delivery, queue: queue, signal: signal, logger: logger)
+        let elapsed = ContinuousClock.now - started
+        await running.remove(delivery)
+
+        let deadline = ContinuousClock.now + settings.queueOptions.lease * 2
+        let label: String
+        do {
+            switch outcome {
+            case .succeeded(let data):
+                let accepted = try await withRedisRetry(until: deadline) { () throws(RedisError) in
+                    try await queue.complete(id: delivery.id, token: delivery.token, dataJSON: data.jsonText)
+                }
+                label = accepted ? "completed" : "stale"
+                logger.info(accepted ? "job completed" : "job result refused: its lease was given to another delivery",
+                            metadata: ["duration_s": "\(elapsed.seconds)"])
+            case .failed(let failure):
+                label = try await reportFailure(failure, delivery: delivery, queue: queue, deadline: deadline, logger: logger)
+            case .timedOut:
+                let failure = JobFailure(code: "JOB_TIMEOUT", message: "the job ran longer than its timeout of \(delivery.timeoutSeconds) s", retryable: true)
+                label = try await reportFailure(failure, delivery: delivery, queue: queue, deadline: deadline, logger: logger)
+            case .stopped(.cancelRequested):
+                _ = try await withRedisRetry(until: deadline) { () throws(RedisError) in
+                    try await queue.acknowledgeCancel(id: delivery.id, token: delivery.token)
+                }
+                label = "canceled"
+                logger.info("job canceled")
+            case .stopped(.leaseLost):
+                label = "lease_lost"
+                logger.warning("job stopped: its lease was given to another delivery")
+            case .stopped(.shutdown):
+                _ = try await withRedisRetry(until: deadline) { () throws(RedisError) in
+                    try await queue.release(id: delivery.id, token: delivery.token)
+                }
+                label = "released"
+                logger.notice("job handed back for another worker (shutdown)")
+            }
+        } catch {
+            label = "unreported"
+            logger.error("could not report the job's end to Redis; its lease will expire and it will run again", metadata: ["error": "\(error)"])
+        }
+        Counter(label: "mw_jobs_total", dimensions: [("type", delivery.type), ("outcome", label)]).increment()
+        Timer(label: "mw_job_duration_seconds", dimensions: [("type", delivery.type)], preferredDisplayUnit: .seconds)
+            .recordNanoseconds(Int64(elapsed.seconds * 1e9))
+    }
+
+    private func reportFailure(
+        _ failure: JobFailure, delivery: Delivery, queue: JobQueue, deadline: ContinuousClock.Instant, logger: Logger
+    ) async throws -> String {
+        let delay = settings.retryPolicy.delay(afterAttempt: delivery.attempt)
+        let result = try await withRedisRetry(until: deadline) { () throws(RedisError) in
+            try await queue.fail(id: delivery.id, token: delivery.token, code: failure.code, message: failure.message,
+                                 retryable: failure.retryable, retryDelay: delay)
+        }
+        let metadata: Logger.Metadata = ["error_code": "\(failure.code)", "error": "\(failure.message)", "retryable": "\(failure.retryable)"]
+        switch result {
+        case .retryScheduled:
+            Counter(label: "mw_job_retries_total", dimensions: [("type", delivery.type)]).increment()
+            logger.warning("job failed; retry scheduled", metadata: metadata.merging(["retry_in_s": "\(delay.seconds)"]) { $1 })
+            return "retry"
+        case .dead:
+            Counter(label: "mw_jobs_dead_total", dimensions: [("type", delivery.type)]).increment()
+            logger.error("job failed for good (dead letter)", metadata: metadata)
+            return "dead"
+        case .stale:
+            logger.warning("job failure refused: its lease was given to another delivery", metadata: metadata)
+            return "stale"
+        }
+    }
+
+    /// Races the handler against a stop request and the job's timeout.
+    private func outcome(of delivery: Delivery, queue: JobQueue, signal: StopSignal, logger: Logger) async -> JobOutcome {
+        guard let handler = handlers[delivery.type] else {
+            return .failed(JobFailure(code: "JOB_TYPE_UNSUPPORTED", message: "this worker does not run '\(delivery.type)' jobs", retryable: false))
+        }
+        let envelope: JSONValue
+        do {
+            envelope = try JSONDecoder().decode(JSONValue.self, from: Data(delivery.payload.utf8))
+        } catch {
+            return .failed(.invalidJob("the stored job is not JSON"))
+        }
+        let context = JobContext(delivery: delivery, envelope: envelope, logger: logger,
+                                 reporter: ProgressReporter(queue: queue, delivery: delivery))
+        logger.info("job started")
+        return await withTaskGroup(of: JobOutcome?.self) { race in
+            race.addTask {
+                do {
+                    return .succeeded(try await handler.run(context))
+                } catch let failure as JobFailure {
+                    return .failed(failure)
+                } catch is CancellationError {
+                    return nil
+                } catch {
+                    return .failed(JobFailure(code: "JOB_INTERNAL", message: "\(error)", retryable: true))
+                }
+            }
+            race.addTask { await signal.wait().map(JobOutcome.stopped) }
+            if delivery.timeoutSeconds > 0 {
+                race.addTask {
+                    try? await Task.sleep(for: .seconds(delivery.timeoutSeconds))
+                    return Task.isCancelled ? nil : .timedOut
+                }
+            }
+            var first: JobOutcome?
+            while first == nil, let next = await race.next() {
+                first = next
+            }
+            race.cancelAll()
+            // A stop that arrived while the handler was unwinding still wins: its reason decides the report.
+            if case .failed = first, let reason = signal.reason { first = .stopped(reason) }
+            return first ?? .stopped(signal.reason ?? .shutdown)
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import QueueClient
+
+/// The jobs this worker runs now: for heartbeats, stop requests, slots and `/status`.
+actor RunningJobs {
+    struct Entry: Sendable {
+        let delivery: Delivery
+        let signal: StopSignal
+        let started: Date
+    }
+
+    private var entries: [String: Entry] = [:]
+    private var slotWaiters: [CheckedContinuation<Void, Never>] = []
+    private var emptyWaiters: [CheckedContinuation<Void, Never>] = []
+
+    static func key(_ delivery: Delivery) -> String { delivery.queue + "/" + delivery.id }
+
+    var count: Int { entries.count }
+    var all: [Entry] { Array(entries.values) }
+
+    func add(_ delivery: Delivery, signal: StopSignal) {
+        entries[Self.key(delivery)] = Entry(delivery: delivery, signal: signal, started: Date())
+    }
+
+    func remove(_ delivery: Delivery) {
+        entries[Self.key(delivery)] = nil
+        let waiters = slotWaiters
+        slotWaiters.removeAll()
+        for waiter in waiters { waiter.resume() }
+        if entries.isEmpty {
+            let waiters = emptyWaiters
+            emptyWaiters.removeAll()
+            for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    func stop(queue: String, id: String, reason: StopReason) {
+        entries[queue + "/" + id]?.signal.stop(reason)
+    }
+
+    func stopAll(_ reason: StopReason) {
+        for entry in entries.values { entry.signal.stop(reason) }
+    }
+
+    /// Returns once fewer than `limit` jobs run, or at once after `wakeWaiters`.
+    func waitForSlot(limit: Int) async {
+        guard entries.count >= limit else { return }
+        await withCheckedContinuation { slotWaiters.append($0) }
+    }
+
+    /// Wakes whoever waits for a slot (used when draining starts).
+    func wakeWaiters() {
+        let waiters = slotWaiters
+        slotWaiters.removeAll()
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once no job runs.
+    func waitUntilEmpty() async {
+        guard !entries.isEmpty else { return }
+        await withCheckedContinuation { emptyWaiters.append($0) }
+    }
+}
