@@ -76,6 +76,6 @@ let package = Package(
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
         .testTarget(name: "CFFmpegShimTests", dependencies: ["CFFmpegShim", "TestSupport"]),
         .testTarget(name: "QueueClientTests", dependencies: ["QueueClient", "TestSupport"]),
-        .testTarget(name: "MediaWorkerTests", dependencies: ["MediaWorker", "media-worker", "TestSupport"]),
+        .testTarget(name: "MediaWorkerTests", dependencies: ["MediaWorker", "QueueClient", "media-worker", "TestSupport"]),
     ]
 )

@@ -6,7 +6,10 @@ public struct MediaWorkerCommand: AsyncParsableCommand {
         commandName: "media-worker",
         abstract: "Media-processing worker: transcode, HLS, keyframes, thumbnails, compose.",
         version: MediaWorkerVersion.current,
-        subcommands: [RunCommand.self, ProbeCommand.self],
+        subcommands: [
+            RunCommand.self, ProbeCommand.self, EnqueueCommand.self, StatusCommand.self, CancelCommand.self,
+            DeadCommand.self, WorkersCommand.self, EventsCommand.self,
+        ],
         defaultSubcommand: nil)
 
     public init() {}

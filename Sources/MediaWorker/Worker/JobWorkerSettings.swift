@@ -9,7 +9,7 @@ public struct JobWorkerSettings: Sendable {
     public var queueOptions = QueueOptions()
     public var retryPolicy = RetryPolicy()
     /// How often running jobs' leases are extended (and cancel requests seen).
-    public var heartbeatInterval: Duration = .seconds(1)
+    public var heartbeatInterval: Duration = .milliseconds(500)
     /// Longest an idle worker blocks before it looks again (delayed jobs, expired leases).
     public var idleWait: Duration = .seconds(4)
     /// Longest an inbox reader blocks; shutdown interrupts it at once.

@@ -1,0 +1,222 @@
+import Foundation
+import QueueClient
+import Testing
+import TestSupport
+
+/// The queue's promises, checked with real worker processes and a real redis-server.
+@Suite("Queue with worker processes", .serialized)
+struct QueueProcessTests {
+    /// Short leases and retries so that recovery happens within a test's time.
+    static let fastSettings = ["MW_LEASE_S": "1", "MW_RETRY_BASE_S": "0.05", "MW_RETRY_CAP_S": "0.2", "MW_GRACE_S": "1"]
+
+    func withWorkers(
+        count: Int, redis options: RedisServer.Options = .init(), environment: [String: String] = fastSettings,
+        _ body: (RedisServer, [WorkerProcess], QueueProbe, URL) async throws -> Void
+    ) async throws {
+        let directory = try makeTestDirectory("workers")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await RedisServer.with(options) { redis in
+            var workers: [WorkerProcess] = []
+            defer { for worker in workers { worker.process.signal(SIGKILL) } }
+            for index in 0..<count {
+                workers.append(try WorkerProcess.start(redisURL: redis.url, id: "w\(index)", directory: directory, environment: environment))
+            }
+            for worker in workers {
+                let ready = await worker.waitUntilReady()
+                #expect(ready, "worker \(worker.id) not ready: \(worker.logText)")
+            }
+            let probe = try QueueProbe(redisURL: redis.url)
+            try await body(redis, workers, probe, directory)
+            await probe.queue.client.close()
+        }
+    }
+
+    @Test("a worker killed with SIGKILL mid-job loses nothing: the job completes once, elsewhere")
+    func sigkillMidJob() async throws {
+        try await withWorkers(count: 2) { _, workers, probe, _ in
+            try await probe.push(#"{"id":"long","type":"noop","options":{"duration_ms":2500}}"#)
+            #expect(await eventually { try await probe.queue.record(id: "long")?.state == .active })
+            let owner = try #require(try await probe.queue.record(id: "long")?.fields["worker"])
+            let victim = try #require(workers.first { $0.id == owner })
+            victim.process.signal(SIGKILL)
+            #expect(await eventually(.seconds(20)) { try await probe.queue.record(id: "long")?.state == .completed })
+            let record = try #require(try await probe.queue.record(id: "long"))
+            #expect(record.fields["worker"] != owner)
+            #expect(try await probe.terminalEvents()["long"] == ["NoopCompleted"])
+            #expect(try await probe.events().contains { $0["type"] as? String == "JobStalled" })
+        }
+    }
+
+    @Test("a redis-server restart (AOF) mid-run loses nothing and doubles nothing")
+    func redisRestartMidRun() async throws {
+        try await withWorkers(count: 2, redis: .init(appendOnly: true), environment: Self.fastSettings.merging(["MW_CONCURRENCY": "4", "MW_LEASE_S": "5"]) { $1 }) { redis, _, probe, _ in
+            let total = 300
+            for index in 0..<total {
+                try await probe.push(#"{"id":"r\#(index)","type":"noop","options":{"duration_ms":20}}"#)
+            }
+            #expect(await eventually(.seconds(30)) { try await probe.queue.counts().completed >= total / 3 })
+            try await redis.restart()
+            #expect(await eventually(.seconds(60)) { try await probe.queue.counts().completed == total })
+            let terminal = try await probe.terminalEvents()
+            #expect(terminal.count == total)
+            #expect(terminal.values.allSatisfy { $0 == ["NoopCompleted"] })
+            let counts = try await probe.queue.counts()
+            #expect(counts.waiting == 0 && counts.active == 0 && counts.inbox == 0 && counts.scheduled == 0)
+        }
+    }
+
+    @Test("4 workers × concurrency 8 on 1,000 jobs: exactly one terminal event per job")
+    func manyWorkersManyJobs() async throws {
+        try await withWorkers(count: 4, environment: Self.fastSettings.merging(["MW_CONCURRENCY": "8"]) { $1 }) { _, _, probe, _ in
+            for index in 0..<1000 {
+                let json: String
+                switch index % 20 {
+                case 0: json = #"{"id":"m\#(index)","type":"noop","max_attempts":2,"options":{"fail_with":{"code":"DRILL_RETRY","retryable":true}}}"#
+                case 1: json = #"{"id":"m\#(index)","type":"noop","options":{"fail_with":{"code":"DRILL_PERMANENT","retryable":false}}}"#
+                case 2: json = #"{"id":"m\#(index)","type":"noop","priority":"high","options":{"duration_ms":30}}"#
+                default: json = #"{"id":"m\#(index)","type":"noop"}"#
+                }
+                try await probe.push(json)
+            }
+            #expect(await eventually(.seconds(60)) {
+                let counts = try await probe.queue.counts()
+                return counts.completed + counts.dead == 1000
+            })
+            let counts = try await probe.queue.counts()
+            #expect(counts.completed == 900 && counts.dead == 100)
+            #expect(counts.waiting == 0 && counts.active == 0 && counts.scheduled == 0 && counts.inbox == 0)
+            let terminal = try await probe.terminalEvents()
+            #expect(terminal.count == 1000)
+            #expect(terminal.values.allSatisfy { $0.count == 1 })
+            let retried = try #require(try await probe.queue.record(id: "m0"))
+            #expect(retried.state == .dead && retried.attempts == 2 && retried.errorCode == "DRILL_RETRY")
+            let permanent = try #require(try await probe.queue.record(id: "m1"))
+            #expect(permanent.state == .dead && permanent.attempts == 1)
+        }
+    }
+
+    @Test("an idle worker issues about one Redis command a second and wakes at once for new work")
+    func idleWorker() async throws {
+        try await withWorkers(count: 1, environment: [:]) { redis, _, probe, directory in
+            try await Task.sleep(for: .seconds(2))
+            let monitorLog = directory.appendingPathComponent("monitor.log").path
+            let monitor = try ChildProcess.spawn(
+                try ProjectPaths.tool("redis-cli", package: "redis-tools"), ["-p", String(redis.port), "MONITOR"], stdout: monitorLog)
+            try await Task.sleep(for: .seconds(10))
+            monitor.signal(SIGTERM)
+            await monitor.wait(timeout: .seconds(5))
+            // Commands a client sent; a script's own calls show as [0 lua].
+            let commands = try String(contentsOfFile: monitorLog, encoding: .utf8).split(separator: "\n")
+                .filter { $0.contains("\"") && !$0.contains(" lua]") }
+            #expect(commands.count <= 15, "idle worker sent \(commands.count) commands in 10 s:\n\(commands.joined(separator: "\n"))")
+
+            let pushed = ContinuousClock.now
+            try await probe.push(#"{"id":"wake","type":"noop"}"#)
+            #expect(await eventually(.seconds(5), every: .milliseconds(10)) { try await probe.queue.record(id: "wake")?.state == .completed })
+            #expect(ContinuousClock.now - pushed < .seconds(1), "an idle worker took \(ContinuousClock.now - pushed) to pick up a job")
+        }
+    }
+
+    @Test("SIGTERM: a job that ends within the grace period completes; one that does not is handed back")
+    func gracefulShutdown() async throws {
+        try await withWorkers(count: 1, environment: Self.fastSettings.merging(["MW_GRACE_S": "2", "MW_LEASE_S": "30"]) { $1 }) { redis, workers, probe, directory in
+            try await probe.push(#"{"id":"short","type":"noop","options":{"duration_ms":800}}"#)
+            #expect(await eventually { try await probe.queue.record(id: "short")?.state == .active })
+            workers[0].process.signal(SIGTERM)
+            #expect(await workers[0].process.wait(timeout: .seconds(10)) == 0, "\(workers[0].logText)")
+            #expect(try await probe.queue.record(id: "short")?.state == .completed)
+
+            let second = try WorkerProcess.start(redisURL: redis.url, id: "second", directory: directory,
+                                                 environment: Self.fastSettings.merging(["MW_GRACE_S": "1", "MW_LEASE_S": "30"]) { $1 })
+            defer { second.process.signal(SIGKILL) }
+            try await probe.push(#"{"id":"long","type":"noop","options":{"duration_ms":20000}}"#)
+            #expect(await eventually { try await probe.queue.record(id: "long")?.state == .active })
+            let stopping = ContinuousClock.now
+            second.process.signal(SIGTERM)
+            #expect(await second.process.wait(timeout: .seconds(10)) == 0, "\(second.logText)")
+            #expect(ContinuousClock.now - stopping < .seconds(6))
+            let handedBack = try #require(try await probe.queue.record(id: "long"))
+            #expect(handedBack.state == .waiting && handedBack.attempts == 0)
+            #expect(try await probe.events().contains { $0["type"] as? String == "JobReleased" && $0["job_id"] as? String == "long" })
+        }
+    }
+
+    @Test("cancel reaches a running job within a second; waiting ones end at once")
+    func cancelRunningJob() async throws {
+        try await withWorkers(count: 1) { _, _, probe, _ in
+            try await probe.push(#"{"id":"c1","type":"noop","options":{"duration_ms":20000}}"#)
+            #expect(await eventually { try await probe.queue.record(id: "c1")?.state == .active })
+            let asked = ContinuousClock.now
+            let result = try await CommandRunner.run(try ProjectPaths.executable("media-worker"), ["cancel", "c1"],
+                                                     environment: ["MW_REDIS_URL": probe.queue.client.url.description])
+            #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "cancel_requested", "\(result.stderr)")
+            #expect(await eventually(.seconds(3), every: .milliseconds(20)) { try await probe.queue.record(id: "c1")?.state == .canceled })
+            #expect(ContinuousClock.now - asked < .milliseconds(1500))
+            #expect(try await probe.terminalEvents()["c1"] == ["NoopCanceled"])
+        }
+    }
+
+    @Test("invalid payloads become dead jobs with a reason; the worker keeps serving")
+    func invalidPayloads() async throws {
+        try await withWorkers(count: 1) { _, workers, probe, _ in
+            try await probe.push("{not json")
+            try await probe.push("[1, 2]")
+            try await probe.push(#"{"id":"unknown-type","type":"transmogrify"}"#)
+            try await probe.push(#"{"id":"bad-attempts","type":"noop","max_attempts":-3}"#)
+            try await probe.push(bytes: [0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x7D])
+            try await probe.push(String(repeating: "[", count: 100_000))
+            try await probe.push(#"{"type":"noop","metadata":{"pad":""#) // cut short
+            try await probe.push(#"{"id":"big","type":"noop","metadata":{"pad":"\#(String(repeating: "x", count: 2 << 20))"}}"#)
+            try await probe.push(#"{"id":"fine","type":"noop"}"#)
+            #expect(await eventually(.seconds(10)) { try await probe.queue.record(id: "fine")?.state == .completed })
+            let dead = try await probe.queue.deadJobs()
+            let codes = Set(dead.compactMap(\.errorCode))
+            #expect(dead.count == 8, "\(dead.map(\.fields))")
+            #expect(codes.isSuperset(of: ["JOB_INVALID_JSON", "JOB_INVALID_NOTIFICATION", "JOB_UNKNOWN_TYPE", "JOB_INVALID_FIELD",
+                                          "JOB_INVALID_UTF8", "JOB_TOO_DEEP", "JOB_TOO_LARGE"]), "\(codes)")
+            #expect(try await probe.queue.record(id: "unknown-type")?.errorCode == "JOB_UNKNOWN_TYPE")
+            #expect(try workers[0].get("/healthz").status == 200)
+        }
+    }
+
+    @Test("operator commands: enqueue, status, dead list/retry/purge, workers, events")
+    func operatorCommands() async throws {
+        try await withWorkers(count: 1) { redis, _, probe, _ in
+            let cli = try ProjectPaths.executable("media-worker")
+            let env = ["MW_REDIS_URL": redis.url]
+            let enqueued = try await CommandRunner.run(cli, ["enqueue", #"{"type":"noop","metadata":{"movie":"m-1"}}"#], environment: env)
+            #expect(enqueued.succeeded, "\(enqueued.stderr)")
+            let id = enqueued.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(UUID(uuidString: id) != nil)
+            #expect(await eventually { try await probe.queue.record(id: id)?.state == .completed })
+            let status = try await CommandRunner.run(cli, ["status", id], environment: env)
+            let record = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+            #expect(record["state"] as? String == "completed")
+            #expect((record["metadata"] as? [String: Any])?["movie"] as? String == "m-1")
+
+            let refused = try await CommandRunner.run(cli, ["enqueue", #"{"type":"noop","max_attempts":0}"#], environment: env)
+            #expect(refused.status == 1 && refused.stderr.hasPrefix("error JOB_INVALID_FIELD"))
+
+            _ = try await CommandRunner.run(cli, ["enqueue", #"{"id":"doomed","type":"noop","options":{"fail_with":{"code":"DRILL"}}}"#], environment: env)
+            #expect(await eventually { try await probe.queue.record(id: "doomed")?.state == .dead })
+            let list = try await CommandRunner.run(cli, ["dead", "list"], environment: env)
+            #expect(list.stdout.contains(#""error_code":"DRILL""#), "\(list.stdout)")
+            let retry = try await CommandRunner.run(cli, ["dead", "retry", "--all"], environment: env)
+            #expect(retry.stdout.contains("retried 1"))
+            #expect(await eventually {
+                let record = try await probe.queue.record(id: "doomed")
+                return record?.state == .dead && record?.fields["history"]?.components(separatedBy: "DRILL").count == 3
+            })
+            let purge = try await CommandRunner.run(cli, ["dead", "purge"], environment: env)
+            #expect(purge.stdout.contains("purged 1"))
+
+            let workers = try await CommandRunner.run(cli, ["workers"], environment: env)
+            #expect(workers.stdout.contains(#""id":"w0""#), "\(workers.stdout)")
+            let events = try await CommandRunner.run(cli, ["events"], environment: env)
+            let lines = events.stdout.split(separator: "\n")
+            #expect(lines.contains { $0.contains(#""type":"NoopCompleted""#) && $0.contains(id) })
+            let missing = try await CommandRunner.run(cli, ["status", "nope"], environment: env)
+            #expect(missing.status == 1 && missing.stderr.hasPrefix("error JOB_NOT_FOUND"))
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import QueueClient
+import TestSupport
+
+/// A `media-worker run` process started by a test, with its own HTTP port and log.
+struct WorkerProcess {
+    let id: String
+    let process: ChildProcess
+    let port: Int
+    let log: String
+
+    static func start(redisURL: String, id: String = "w-\(UUID().uuidString.prefix(6))", directory: URL, environment: [String: String] = [:]) throws -> WorkerProcess {
+        let port = try LoopbackPort.free()
+        let log = directory.appendingPathComponent("\(id).log").path
+        var variables = [
+            "MW_REDIS_URL": redisURL, "MW_HTTP_ADDR": "127.0.0.1:\(port)", "MW_WORKER_ID": id,
+            "MW_STORAGE_ROOT": directory.appendingPathComponent("storage").path,
+        ]
+        variables.merge(environment) { _, new in new }
+        let process = try ChildProcess.spawn(try ProjectPaths.executable("media-worker"), ["run"], environment: variables, stdout: log)
+        return WorkerProcess(id: id, process: process, port: port, log: log)
+    }
+
+    func get(_ path: String) throws -> HTTPProbe.Response { try HTTPProbe.get(port: port, path: path) }
+
+    /// Waits until the worker reports ready.
+    func waitUntilReady(timeout: Duration = .seconds(20)) async -> Bool {
+        await eventually(timeout) { try get("/readyz").status == 200 }
+    }
+
+    var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+}
+
+/// Polls until `condition` holds or `timeout` passes.
+func eventually(_ timeout: Duration = .seconds(10), every interval: Duration = .milliseconds(100), _ condition: () async throws -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if (try? await condition()) == true { return true }
+        try? await Task.sleep(for: interval)
+    }
+    return (try? await condition()) == true
+}
+
+/// Reading a queue's state and events from a test, through the project's own client.
+struct QueueProbe {
+    let queue: JobQueue
+
+    init(redisURL: String, queue name: String = "default") throws {
+        queue = JobQueue(name: name, client: RedisClient(url: try RedisURL(parsing: redisURL)), actor: "test")
+    }
+
+    /// What a producer in any language does: one RPUSH of the job's JSON.
+    func push(_ json: String) async throws {
+        try await queue.client.command(["RPUSH", queue.inboxKey, json])
+    }
+
+    /// Pushes raw bytes (not necessarily UTF-8) as a producer could.
+    func push(bytes: [UInt8]) async throws {
+        let connection = try await RedisConnection(url: queue.client.url)
+        try await connection.command(bytes: [Array("RPUSH".utf8), Array(queue.inboxKey.utf8), bytes])
+        await connection.close()
+    }
+
+    func events() async throws -> [[String: Any]] {
+        let reply = try await queue.client.command(["XRANGE", queue.eventsKey, "-", "+"])
+        return (reply.array ?? []).compactMap { entry in
+            let fields = entry.array?[1].array?.map { $0.string ?? "" } ?? []
+            guard let index = fields.firstIndex(of: "event"), index + 1 < fields.count else { return nil }
+            return try? JSONSerialization.jsonObject(with: Data(fields[index + 1].utf8)) as? [String: Any]
+        }
+    }
+
+    /// Terminal events (…Completed, …Failed, …Canceled) by job id.
+    func terminalEvents() async throws -> [String: [String]] {
+        var byJob: [String: [String]] = [:]
+        for event in try await events() {
+            guard let type = event["type"] as? String, let id = event["job_id"] as? String else { continue }
+            if type.hasSuffix("Completed") || type.hasSuffix("Failed") || type.hasSuffix("Canceled") {
+                byJob[id, default: []].append(type)
+            }
+        }
+        return byJob
+    }
+}
