@@ -82,35 +82,45 @@ public struct JobQueue: Sendable {
         return nil
     }
 
-    /// Turns the oldest claimed item into jobs (or a dead rejected job), removing it from the claimed list.
-    /// Returns per job "queued", "delayed" or "duplicate" (or "dead" for a rejected item).
+    /// Turns claimed items (oldest first, in claim order) into jobs, or dead rejected jobs,
+    /// removing each from the claimed list in the same step; all in one round trip.
+    /// Returns per item, per job: "queued", "delayed", "duplicate" (or "dead" for a rejected item).
     @discardableResult
-    public func ingest(_ decision: InboxDecision, worker: String) async throws(RedisError) -> [String] {
+    public func ingest(_ items: [(item: [UInt8], decision: InboxDecision)], worker: String) async throws(RedisError) -> [[String]] {
         let claimed = claimedKey(worker: worker)
-        switch decision {
-        case .jobs(let jobs):
-            var arguments = [claimed, String(jobs.count)]
-            for job in jobs {
-                arguments += [
-                    job.id, job.type, job.priority.rawValue, String(job.maxAttempts), String(job.runAtMilliseconds ?? 0),
-                    String(job.timeoutSeconds), job.payload, job.metadataJSON, job.fileID ?? "", job.movieID ?? "",
-                ]
+        let common = commonArguments()
+        let calls: [(QueueScript, [String], [String])] = items.map { item, decision in
+            switch decision {
+            case .jobs(let jobs):
+                var arguments = common + [claimed, String(jobs.count)]
+                for job in jobs {
+                    arguments += [
+                        job.id, job.type, job.priority.rawValue, String(job.maxAttempts), String(job.runAtMilliseconds ?? 0),
+                        String(job.timeoutSeconds), job.payload, job.metadataJSON, job.fileID ?? "", job.movieID ?? "",
+                    ]
+                }
+                return (.ingest, [inboxKey], arguments)
+            case .rejected(let rejected):
+                let excerpt = String(decoding: item.prefix(65536), as: UTF8.self) + (item.count > 65536 ? "…(\(item.count) bytes)" : "")
+                return (.ingestInvalid, [inboxKey], common + [claimed, rejected.id, rejected.type ?? "", rejected.code, rejected.message, excerpt, rejected.metadataJSON])
+            case .ignored:
+                return (.ingest, [inboxKey], common + [claimed, "0"])
             }
-            return (try await run(.ingest, arguments).array ?? []).compactMap(\.string)
-        case .rejected(let item):
-            let excerpt = try await client.command(["LINDEX", claimed, "0"])
-            let payload: String
-            if case .bulk(let bytes) = excerpt {
-                payload = String(decoding: bytes.prefix(65536), as: UTF8.self) + (bytes.count > 65536 ? "…(\(bytes.count) bytes)" : "")
-            } else {
-                payload = ""
-            }
-            let reply = try await run(.ingestInvalid, [claimed, item.id, item.type ?? "", item.code, item.message, payload, item.metadataJSON])
-            return [reply.string ?? ""]
-        case .ignored:
-            try await client.command(["LPOP", claimed])
-            return []
         }
+        let replies = try await client.runPipelined(calls)
+        return try replies.map { reply throws(RedisError) in
+            switch reply {
+            case .error(let message): throw .server(message)
+            case .array(let items): return items.compactMap(\.string)
+            default: return [reply.string ?? ""]
+            }
+        }
+    }
+
+    /// One claimed item; see `ingest(_:worker:)`.
+    @discardableResult
+    public func ingest(_ decision: InboxDecision, item: [UInt8], worker: String) async throws(RedisError) -> [String] {
+        try await ingest([(item: item, decision: decision)], worker: worker)[0]
     }
 
     /// Registers `worker`'s claimed list so that other workers can recover it if `worker` dies.
@@ -133,8 +143,14 @@ public struct JobQueue: Sendable {
     /// Promotes due jobs, recovers expired leases, and takes up to `max` waiting jobs.
     public func fetch(max: Int) async throws(RedisError) -> FetchResult {
         let reply = try await run(.fetch, [String(options.lease.milliseconds), String(max), String(options.maxStalls)])
-        guard let items = reply.array, items.count >= 2 else { throw .unexpectedReply("fetch answered \(reply)") }
-        let strings = items.map { $0.string ?? "" }
+        guard let items = reply.array else { throw .unexpectedReply("fetch answered \(reply)") }
+        return try parseFetch(items.map { $0.string ?? "" }[...])
+    }
+
+    /// A fetch reply: next_wake_ms, more_waiting, then 12 fields per job.
+    private func parseFetch(_ strings: ArraySlice<String>) throws(RedisError) -> FetchResult {
+        guard strings.count >= 2 else { throw .unexpectedReply("a fetch reply is too short") }
+        let strings = Array(strings)
         let wake = Int64(strings[0]) ?? -1
         var deliveries: [Delivery] = []
         var index = 2
@@ -169,25 +185,44 @@ public struct JobQueue: Sendable {
 
     /// Completes the job and appends its terminal event with `dataJSON`. False: stale token, nothing changed.
     public func complete(id: String, token: String, dataJSON: String) async throws(RedisError) -> Bool {
-        try await run(.finish, [id, token, "completed", dataJSON]).integer == 1
+        try await complete(id: id, token: token, dataJSON: dataJSON, thenFetch: 0).accepted
+    }
+
+    /// Completes the job and, in the same round trip, takes up to `thenFetch` next jobs.
+    public func complete(id: String, token: String, dataJSON: String, thenFetch: Int) async throws(RedisError) -> (accepted: Bool, next: FetchResult?) {
+        let strings = try await run(.finish, [id, token, "completed", dataJSON] + fetchArguments(thenFetch)).array?.map { $0.string ?? "" } ?? []
+        return (strings.first == "1", thenFetch > 0 ? try parseFetch(strings.dropFirst()) : nil)
     }
 
     /// Ends a job whose cancellation its worker has seen. False: stale token.
     public func acknowledgeCancel(id: String, token: String, dataJSON: String = "{}") async throws(RedisError) -> Bool {
-        try await run(.finish, [id, token, "canceled", dataJSON]).integer == 1
+        try await run(.finish, [id, token, "canceled", dataJSON]).array?.first?.integer == 1
     }
 
     /// Records a failed attempt: retry after `retryDelay` if `retryable` and attempts remain, else dead.
     public func fail(
         id: String, token: String, code: String, message: String, retryable: Bool, retryDelay: Duration
     ) async throws(RedisError) -> FailOutcome {
-        let reply = try await run(.fail, [id, token, code, message, retryable ? "1" : "0", String(retryDelay.milliseconds)])
-        let parts = (reply.array ?? []).compactMap(\.string)
+        try await fail(id: id, token: token, code: code, message: message, retryable: retryable, retryDelay: retryDelay, thenFetch: 0).outcome
+    }
+
+    /// `fail`, then up to `thenFetch` next jobs in the same round trip.
+    public func fail(
+        id: String, token: String, code: String, message: String, retryable: Bool, retryDelay: Duration, thenFetch: Int
+    ) async throws(RedisError) -> (outcome: FailOutcome, next: FetchResult?) {
+        let reply = try await run(.fail, [id, token, code, message, retryable ? "1" : "0", String(retryDelay.milliseconds)] + fetchArguments(thenFetch))
+        let parts = (reply.array ?? []).map { $0.string ?? "" }
+        let outcome: FailOutcome
         switch parts.first {
-        case "retry": return .retryScheduled(atMilliseconds: Int64(parts.count > 1 ? parts[1] : "") ?? 0)
-        case "dead": return .dead
-        default: return .stale
+        case "retry": outcome = .retryScheduled(atMilliseconds: Int64(parts.count > 1 ? parts[1] : "") ?? 0)
+        case "dead": outcome = .dead
+        default: outcome = .stale
         }
+        return (outcome, thenFetch > 0 ? try parseFetch(parts.dropFirst(2)) : nil)
+    }
+
+    private func fetchArguments(_ count: Int) -> [String] {
+        count > 0 ? [String(count), String(options.lease.milliseconds), String(options.maxStalls)] : []
     }
 
     /// Hands a running job back to the front of waiting at once (shutdown). False: stale token.

@@ -55,13 +55,55 @@ public actor RedisClient {
         }
     }
 
+    /// Sends one command; an error reply throws `.server`.
     @discardableResult
     public func command(_ arguments: [String]) async throws(RedisError) -> RedisReply {
-        try await observe { connection throws(RedisError) in try await connection.command(arguments) }
+        let reply = try await pipeline([arguments])[0]
+        if case .error(let message) = reply { throw .server(message) }
+        return reply
     }
 
+    private struct Waiter {
+        let commands: [[String]]
+        let continuation: CheckedContinuation<Result<[RedisReply], RedisError>, Never>
+    }
+
+    private var waiting: [Waiter] = []
+    private var sending = false
+
+    /// Sends commands in one round trip; error replies are returned in place.
+    ///
+    /// Auto-pipelining: while one round trip is on the wire, calls from other tasks wait
+    /// and then all go out together in the next one. Many jobs finishing at once cost one
+    /// round trip, not one each, and order per caller is kept.
     public func pipeline(_ commands: [[String]]) async throws(RedisError) -> [RedisReply] {
-        try await observe { connection throws(RedisError) in try await connection.pipeline(commands) }
+        guard !commands.isEmpty else { return [] }
+        if sending {
+            return try await withCheckedContinuation { waiting.append(Waiter(commands: commands, continuation: $0)) }.get()
+        }
+        sending = true
+        let own = await send(commands)
+        while !waiting.isEmpty {
+            let batch = waiting
+            waiting.removeAll()
+            let result = await send(batch.flatMap(\.commands))
+            var offset = 0
+            for waiter in batch {
+                let count = waiter.commands.count
+                waiter.continuation.resume(returning: result.map { Array($0[offset..<offset + count]) })
+                offset += count
+            }
+        }
+        sending = false
+        return try own.get()
+    }
+
+    private func send(_ commands: [[String]]) async -> Result<[RedisReply], RedisError> {
+        do {
+            return .success(try await observe { connection throws(RedisError) in try await connection.pipeline(commands) })
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// A blocking command on this client's connection (the caller keeps a client for blocking).

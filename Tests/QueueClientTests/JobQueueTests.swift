@@ -30,7 +30,7 @@ struct JobQueueTests {
         try await queue.client.command(["RPUSH", queue.inboxKey, "{}"])
         let claimed = try await queue.claim(max: 1, worker: Self.worker)
         #expect(claimed.count == 1)
-        return try await queue.ingest(.jobs(jobs), worker: Self.worker)
+        return try await queue.ingest(.jobs(jobs), item: claimed[0], worker: Self.worker)
     }
 
     func events(_ queue: JobQueue) async throws -> [[String: Any]] {
@@ -269,8 +269,8 @@ struct JobQueueTests {
     func invalidItem() async throws {
         try await withQueue { queue, _ in
             try await queue.client.command(["RPUSH", queue.inboxKey, "{not json"])
-            _ = try await queue.claim(max: 1, worker: Self.worker)
-            let result = try await queue.ingest(.rejected(RejectedItem(id: "bad-1", type: nil, code: "JOB_INVALID_JSON", message: "unexpected end")), worker: Self.worker)
+            let claimed = try await queue.claim(max: 1, worker: Self.worker)
+            let result = try await queue.ingest(.rejected(RejectedItem(id: "bad-1", type: nil, code: "JOB_INVALID_JSON", message: "unexpected end")), item: claimed[0], worker: Self.worker)
             #expect(result == ["dead"])
             let record = try #require(try await queue.record(id: "bad-1"))
             #expect(record.state == .dead && record.errorCode == "JOB_INVALID_JSON")

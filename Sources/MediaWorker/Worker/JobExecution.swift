@@ -12,9 +12,34 @@ enum JobOutcome: Sendable {
 }
 
 extension JobWorker {
+    /// One slot's work: runs a delivery, and while its report brings back a next job
+    /// (complete-and-fetch in one round trip), runs that one too.
+    func runLane(_ first: Delivery, queue: JobQueue, signal: StopSignal) async {
+        var current: (Delivery, StopSignal)? = (first, signal)
+        while let (delivery, signal) = current {
+            current = nil
+            guard let next = await execute(delivery, queue: queue, signal: signal) else {
+                await running.remove(delivery)
+                return
+            }
+            if isDraining {
+                // Taken while shutdown began: hand it straight back.
+                await running.remove(delivery)
+                _ = try? await withRedisRetry(until: .now + settings.queueOptions.lease) { () throws(RedisError) in
+                    try await queue.release(id: next.id, token: next.token)
+                }
+                return
+            }
+            let nextSignal = StopSignal()
+            await running.replace(delivery, with: next, signal: nextSignal)
+            current = (next, nextSignal)
+        }
+    }
+
     /// Runs one delivery to its end and reports that end to the queue (retrying through a
-    /// Redis outage for as long as the lease could still be ours).
-    func execute(_ delivery: Delivery, queue: JobQueue, signal: StopSignal) async {
+    /// Redis outage for as long as the lease could still be ours). Returns the next job
+    /// the report fetched, if any.
+    func execute(_ delivery: Delivery, queue: JobQueue, signal: StopSignal) async -> Delivery? {
         var logger = self.logger
         logger[metadataKey: "job_id"] = "\(delivery.id)"
         logger[metadataKey: "job_type"] = "\(delivery.type)"
@@ -22,24 +47,26 @@ extension JobWorker {
         let started = ContinuousClock.now
         let outcome = await outcome(of: delivery, queue: queue, signal: signal, logger: logger)
         let elapsed = ContinuousClock.now - started
-        await running.remove(delivery)
+        let fetchNext = isDraining ? 0 : 1
+        var next: Delivery?
 
         let deadline = ContinuousClock.now + settings.queueOptions.lease * 2
         let label: String
         do {
             switch outcome {
             case .succeeded(let data):
-                let accepted = try await withRedisRetry(until: deadline) { () throws(RedisError) in
-                    try await queue.complete(id: delivery.id, token: delivery.token, dataJSON: data.jsonText)
+                let (accepted, fetched) = try await withRedisRetry(until: deadline) { () throws(RedisError) in
+                    try await queue.complete(id: delivery.id, token: delivery.token, dataJSON: data.jsonText, thenFetch: fetchNext)
                 }
+                next = fetched?.deliveries.first
                 label = accepted ? "completed" : "stale"
                 logger.info(accepted ? "job completed" : "job result refused: its lease was given to another delivery",
                             metadata: ["duration_s": "\(elapsed.seconds)"])
             case .failed(let failure):
-                label = try await reportFailure(failure, delivery: delivery, queue: queue, deadline: deadline, logger: logger)
+                (label, next) = try await reportFailure(failure, delivery: delivery, queue: queue, deadline: deadline, fetchNext: fetchNext, logger: logger)
             case .timedOut:
                 let failure = JobFailure(code: "JOB_TIMEOUT", message: "the job ran longer than its timeout of \(delivery.timeoutSeconds) s", retryable: true)
-                label = try await reportFailure(failure, delivery: delivery, queue: queue, deadline: deadline, logger: logger)
+                (label, next) = try await reportFailure(failure, delivery: delivery, queue: queue, deadline: deadline, fetchNext: fetchNext, logger: logger)
             case .stopped(.cancelRequested):
                 _ = try await withRedisRetry(until: deadline) { () throws(RedisError) in
                     try await queue.acknowledgeCancel(id: delivery.id, token: delivery.token)
@@ -63,29 +90,31 @@ extension JobWorker {
         Counter(label: "mw_jobs_total", dimensions: [("type", delivery.type), ("outcome", label)]).increment()
         Timer(label: "mw_job_duration_seconds", dimensions: [("type", delivery.type)], preferredDisplayUnit: .seconds)
             .recordNanoseconds(Int64(elapsed.seconds * 1e9))
+        return next
     }
 
     private func reportFailure(
-        _ failure: JobFailure, delivery: Delivery, queue: JobQueue, deadline: ContinuousClock.Instant, logger: Logger
-    ) async throws -> String {
+        _ failure: JobFailure, delivery: Delivery, queue: JobQueue, deadline: ContinuousClock.Instant, fetchNext: Int, logger: Logger
+    ) async throws -> (String, Delivery?) {
         let delay = settings.retryPolicy.delay(afterAttempt: delivery.attempt)
-        let result = try await withRedisRetry(until: deadline) { () throws(RedisError) in
+        let (result, fetched) = try await withRedisRetry(until: deadline) { () throws(RedisError) in
             try await queue.fail(id: delivery.id, token: delivery.token, code: failure.code, message: failure.message,
-                                 retryable: failure.retryable, retryDelay: delay)
+                                 retryable: failure.retryable, retryDelay: delay, thenFetch: fetchNext)
         }
+        let next = fetched?.deliveries.first
         let metadata: Logger.Metadata = ["error_code": "\(failure.code)", "error": "\(failure.message)", "retryable": "\(failure.retryable)"]
         switch result {
         case .retryScheduled:
             Counter(label: "mw_job_retries_total", dimensions: [("type", delivery.type)]).increment()
             logger.warning("job failed; retry scheduled", metadata: metadata.merging(["retry_in_s": "\(delay.seconds)"]) { $1 })
-            return "retry"
+            return ("retry", next)
         case .dead:
             Counter(label: "mw_jobs_dead_total", dimensions: [("type", delivery.type)]).increment()
             logger.error("job failed for good (dead letter)", metadata: metadata)
-            return "dead"
+            return ("dead", next)
         case .stale:
             logger.warning("job failure refused: its lease was given to another delivery", metadata: metadata)
-            return "stale"
+            return ("stale", next)
         }
     }
 

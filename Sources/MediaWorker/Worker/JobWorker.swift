@@ -92,26 +92,30 @@ public final class JobWorker: Service, Sendable {
         let worker = settings.workerID
         let items = Counter(label: "mw_inbox_items_total", dimensions: [("queue", queue.name)])
         var backoff = Duration.milliseconds(100)
+        // Items left in our claimed list (by a failed round trip) are ingested first.
+        var checkLeftovers = true
         try? await queue.registerClaimer(worker: worker)
         while !isDraining {
             do {
-                if let leftover = try await queue.oldestClaimed(worker: worker) {
-                    try await ingest(leftover, into: queue)
+                if checkLeftovers, let leftover = try await queue.oldestClaimed(worker: worker) {
+                    try await ingest([leftover], into: queue)
                     items.increment()
                     continue
                 }
+                checkLeftovers = false
                 let batch = try await queue.claim(max: settings.ingestBatch, worker: worker)
                 if batch.isEmpty {
-                    // The item (if any) lands in our claimed list and is ingested as a leftover next turn.
-                    _ = try await queue.waitForItem(blockingClient: blocking, worker: worker, timeout: settings.inboxWait)
+                    if let item = try await queue.waitForItem(blockingClient: blocking, worker: worker, timeout: settings.inboxWait) {
+                        try await ingest([item], into: queue)
+                        items.increment()
+                    }
                     continue
                 }
-                for item in batch {
-                    try await ingest(item, into: queue)
-                    items.increment()
-                }
+                try await ingest(batch, into: queue)
+                items.increment(by: Int64(batch.count))
                 backoff = .milliseconds(100)
             } catch {
+                checkLeftovers = true
                 if isDraining { break }
                 logger.warning("inbox read failed; retrying", metadata: ["queue": "\(queue.name)", "error": "\(error)"])
                 try? await Task.sleep(for: backoff)
@@ -121,9 +125,15 @@ public final class JobWorker: Service, Sendable {
         await blocking.close()
     }
 
-    private func ingest(_ item: [UInt8], into queue: JobQueue) async throws {
-        let decision = decoder.decide(item)
-        let results = try await queue.ingest(decision, worker: settings.workerID)
+    private func ingest(_ batch: [[UInt8]], into queue: JobQueue) async throws {
+        let decisions = batch.map { (item: $0, decision: decoder.decide($0)) }
+        let outcomes = try await queue.ingest(decisions, worker: settings.workerID)
+        for ((_, decision), results) in zip(decisions, outcomes) {
+            report(decision, results: results, queue: queue)
+        }
+    }
+
+    private func report(_ decision: InboxDecision, results: [String], queue: JobQueue) {
         switch decision {
         case .rejected(let rejected):
             Counter(label: "mw_jobs_rejected_total", dimensions: [("queue", queue.name), ("code", rejected.code)]).increment()
@@ -158,7 +168,7 @@ public final class JobWorker: Service, Sendable {
                     for delivery in result.deliveries {
                         let signal = StopSignal()
                         await running.add(delivery, signal: signal)
-                        group.addTask { await self.execute(delivery, queue: queue, signal: signal) }
+                        group.addTask { await self.runLane(delivery, queue: queue, signal: signal) }
                     }
                     started += result.deliveries.count
                     free -= result.deliveries.count

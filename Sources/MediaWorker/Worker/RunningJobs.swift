@@ -22,6 +22,12 @@ actor RunningJobs {
         entries[Self.key(delivery)] = Entry(delivery: delivery, signal: signal, started: Date())
     }
 
+    /// A lane moves on to its next job without giving up its slot.
+    func replace(_ finished: Delivery, with next: Delivery, signal: StopSignal) {
+        entries[Self.key(finished)] = nil
+        entries[Self.key(next)] = Entry(delivery: next, signal: signal, started: Date())
+    }
+
     func remove(_ delivery: Delivery) {
         entries[Self.key(delivery)] = nil
         let waiters = slotWaiters

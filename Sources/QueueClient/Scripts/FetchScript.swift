@@ -1,99 +1,108 @@
-extension QueueScript {
-    /// The worker's one call to get work, which also keeps the queue moving:
-    /// 1. delayed and retry-scheduled jobs that are due become waiting;
-    /// 2. expired leases (a dead or stuck worker) go back to the front of waiting (a stall),
-    ///    or to dead once a job stalled more than max_stalls times (a poison pill);
-    /// 3. finished-job indexes are pruned to their retention;
-    /// 4. up to N waiting jobs, high before normal before low, become active with a lease,
-    ///    a new fencing token and one more attempt.
-    ///
-    /// ARGV 8: lease ms, 9: max jobs, 10: max stalls.
-    /// Returns { next_wake_ms (-1: none), more_waiting (0/1), then 12 fields per job:
-    ///   id, token, attempt, max_attempts, type, payload, metadata, timeout_s, file_id,
-    ///   movie_id, meta_movie_id, created_at }.
-    static let fetch = QueueScript(name: "fetch", body: #"""
-    local lease_ms = tonumber(ARGV[8])
-    local max_jobs = tonumber(ARGV[9])
-    local max_stalls = tonumber(ARGV[10])
-
-    local due = redis.call('ZRANGEBYSCORE', base .. 'scheduled', '-inf', now, 'LIMIT', 0, 1000)
-    for _, id in ipairs(due) do
-      redis.call('ZREM', base .. 'scheduled', id)
-      local priority = redis.call('HGET', job_key(id), 'priority')
-      if priority then
-        make_waiting(id, priority, false)
-        emit('JobQueued', id, '{"priority":' .. cjson.encode(priority) .. ',"scheduled":true}')
+/// Taking work, shared by `fetch` and by `finish`/`fail` with a follow-up fetch (a worker
+/// that finishes a job asks for the next one in the same round trip, as BullMQ does).
+enum LuaTake {
+    static let source = #"""
+    -- Due delayed and retry-scheduled jobs become waiting; expired leases (a dead or stuck
+    -- worker) go back to the front of waiting as a stall, or to dead once a job stalled
+    -- more than max_stalls times (a poison pill).
+    local function promote_and_recover(max_stalls)
+      local due = redis.call('ZRANGEBYSCORE', base .. 'scheduled', '-inf', now, 'LIMIT', 0, 1000)
+      for _, id in ipairs(due) do
+        redis.call('ZREM', base .. 'scheduled', id)
+        local priority = redis.call('HGET', job_key(id), 'priority')
+        if priority then
+          make_waiting(id, priority, false)
+          emit('JobQueued', id, '{"priority":' .. cjson.encode(priority) .. ',"scheduled":true}')
+        end
       end
-    end
-
-    local expired = redis.call('ZRANGEBYSCORE', base .. 'active', '-inf', now, 'LIMIT', 0, 100)
-    for _, id in ipairs(expired) do
-      local key = job_key(id)
-      redis.call('ZREM', base .. 'active', id)
-      local job = redis.call('HMGET', key, 'state', 'priority', 'worker')
-      if job[1] == 'active' then
-        local stalls = redis.call('HINCRBY', key, 'stalls', 1)
-        redis.call('HINCRBY', base .. 'stats', 'stalls_recovered', 1)
-        local message = 'the lease of worker ' .. tostring(job[3]) .. ' expired (stall ' .. stalls .. ')'
-        append_history(id, 'JOB_STALLED', message)
-        if stalls > max_stalls then
-          local reason = 'stalled ' .. stalls .. ' times: a poison pill (the worker running it keeps dying)'
-          redis.call('HSET', key, 'error_code', 'JOB_STALLED', 'error_message', reason)
-          make_terminal(id, 'dead')
-          local job_type = redis.call('HGET', key, 'type')
-          emit(outcome_event(job_type, 'Failed'), id, '{"error_code":"JOB_STALLED","message":' ..
-            cjson.encode(reason) .. ',"retryable":false,"attempts":' .. (redis.call('HGET', key, 'attempts') or '0') .. '}')
-        else
-          make_waiting(id, job[2], true)
-          emit('JobStalled', id, '{"stalls":' .. stalls .. ',"previous_worker_id":' .. cjson.encode(job[3] or '') .. '}')
+      local expired = redis.call('ZRANGEBYSCORE', base .. 'active', '-inf', now, 'LIMIT', 0, 100)
+      for _, id in ipairs(expired) do
+        local key = job_key(id)
+        redis.call('ZREM', base .. 'active', id)
+        local job = redis.call('HMGET', key, 'state', 'priority', 'worker')
+        if job[1] == 'active' then
+          local stalls = redis.call('HINCRBY', key, 'stalls', 1)
+          redis.call('HINCRBY', base .. 'stats', 'stalls_recovered', 1)
+          append_history(id, 'JOB_STALLED', 'the lease of worker ' .. tostring(job[3]) .. ' expired (stall ' .. stalls .. ')')
+          if stalls > max_stalls then
+            local reason = 'stalled ' .. stalls .. ' times: a poison pill (the worker running it keeps dying)'
+            redis.call('HSET', key, 'error_code', 'JOB_STALLED', 'error_message', reason)
+            make_terminal(id, 'dead')
+            emit(outcome_event(redis.call('HGET', key, 'type'), 'Failed'), id, '{"error_code":"JOB_STALLED","message":' ..
+              cjson.encode(reason) .. ',"retryable":false,"attempts":' .. (redis.call('HGET', key, 'attempts') or '0') .. '}')
+          else
+            make_waiting(id, job[2], true)
+            emit('JobStalled', id, '{"stalls":' .. stalls .. ',"previous_worker_id":' .. cjson.encode(job[3] or '') .. '}')
+          end
         end
       end
     end
 
+    -- Up to max_jobs waiting jobs, high before normal before low, become active with a
+    -- lease, a new fencing token and one more attempt. Appends to `out`:
+    -- next_wake_ms (-1: none), more_waiting (0/1), then 12 fields per job:
+    -- id, token, attempt, max_attempts, type, payload, metadata, timeout_s, file_id,
+    -- movie_id, meta_movie_id, created_at.
+    local function take_waiting(max_jobs, lease_ms, out)
+      local header = #out
+      out[header + 1] = '-1'
+      out[header + 2] = '0'
+      local taken = 0
+      for _, priority in ipairs({ 'high', 'normal', 'low' }) do
+        local list = base .. 'wait:' .. priority
+        while taken < max_jobs do
+          local id = redis.call('LPOP', list)
+          if not id then break end
+          local key = job_key(id)
+          if redis.call('HGET', key, 'state') == 'waiting' then
+            local token = redis.call('INCR', base .. 'token')
+            local attempt = redis.call('HINCRBY', key, 'attempts', 1)
+            redis.call('HSET', key, 'state', 'active', 'token', token, 'worker', actor,
+              'lease_until', now + lease_ms, 'started_at', now, 'cancel', 0)
+            redis.call('ZADD', base .. 'active', now + lease_ms, id)
+            emit('JobStarted', id, '{}')
+            local job = redis.call('HMGET', key, 'max_attempts', 'type', 'payload', 'metadata', 'timeout_s',
+              'file_id', 'movie_id', 'meta_movie_id', 'created_at')
+            out[#out + 1] = id
+            out[#out + 1] = tostring(token)
+            out[#out + 1] = tostring(attempt)
+            for f = 1, 9 do out[#out + 1] = job[f] or '' end
+            taken = taken + 1
+          end
+        end
+      end
+      for _, priority in ipairs({ 'high', 'normal', 'low' }) do
+        if redis.call('LLEN', base .. 'wait:' .. priority) > 0 then out[header + 2] = '1' end
+      end
+      if out[header + 2] == '1' then wake() end
+      -- When the next delayed job is due, or the next lease expires: an idle worker wakes then.
+      local next_wake = nil
+      for _, set in ipairs({ 'scheduled', 'active' }) do
+        local first = redis.call('ZRANGE', base .. set, 0, 0, 'WITHSCORES')
+        if first[2] then
+          local at = tonumber(first[2])
+          if not next_wake or at < next_wake then next_wake = at end
+        end
+      end
+      if next_wake then out[header + 1] = tostring(math.max(0, next_wake - now)) end
+    end
+    """#
+}
+
+extension QueueScript {
+    /// The worker's call to get work, which also keeps the queue moving: promotes due jobs,
+    /// recovers expired leases, prunes finished-job indexes to their retention, and takes up
+    /// to N waiting jobs (see `LuaTake`).
+    ///
+    /// ARGV 8: lease ms, 9: max jobs, 10: max stalls.
+    /// Returns { next_wake_ms, more_waiting, 12 fields per job }.
+    static let fetch = QueueScript(name: "fetch", body: #"""
+    promote_and_recover(tonumber(ARGV[10]))
     redis.call('ZREMRANGEBYSCORE', base .. 'completed', '-inf', now - retention_ms)
     redis.call('ZREMRANGEBYSCORE', base .. 'canceled', '-inf', now - retention_ms)
     redis.call('ZREMRANGEBYSCORE', base .. 'dead', '-inf', now - dead_retention_ms)
-
-    local out = { '-1', '0' }
-    local taken = 0
-    for _, priority in ipairs({ 'high', 'normal', 'low' }) do
-      local list = base .. 'wait:' .. priority
-      while taken < max_jobs do
-        local id = redis.call('LPOP', list)
-        if not id then break end
-        local key = job_key(id)
-        if redis.call('HGET', key, 'state') == 'waiting' then
-          local token = redis.call('INCR', base .. 'token')
-          local attempt = redis.call('HINCRBY', key, 'attempts', 1)
-          redis.call('HSET', key, 'state', 'active', 'token', token, 'worker', actor,
-            'lease_until', now + lease_ms, 'started_at', now, 'cancel', 0)
-          redis.call('ZADD', base .. 'active', now + lease_ms, id)
-          emit('JobStarted', id, '{}')
-          local job = redis.call('HMGET', key, 'max_attempts', 'type', 'payload', 'metadata', 'timeout_s',
-            'file_id', 'movie_id', 'meta_movie_id', 'created_at')
-          out[#out + 1] = id
-          out[#out + 1] = tostring(token)
-          out[#out + 1] = tostring(attempt)
-          for f = 1, 9 do out[#out + 1] = job[f] or '' end
-          taken = taken + 1
-        end
-      end
-    end
-
-    for _, priority in ipairs({ 'high', 'normal', 'low' }) do
-      if redis.call('LLEN', base .. 'wait:' .. priority) > 0 then out[2] = '1' end
-    end
-    if out[2] == '1' then wake() end
-    -- When the next delayed job is due, or the next lease expires: an idle worker wakes then.
-    local next_wake = nil
-    for _, set in ipairs({ 'scheduled', 'active' }) do
-      local first = redis.call('ZRANGE', base .. set, 0, 0, 'WITHSCORES')
-      if first[2] then
-        local at = tonumber(first[2])
-        if not next_wake or at < next_wake then next_wake = at end
-      end
-    end
-    if next_wake then out[1] = tostring(math.max(0, next_wake - now)) end
+    local out = {}
+    take_waiting(tonumber(ARGV[9]), tonumber(ARGV[8]), out)
     return out
     """#)
 }

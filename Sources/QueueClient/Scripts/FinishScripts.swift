@@ -2,32 +2,51 @@ extension QueueScript {
     /// Ends a running job as completed or canceled (after its worker saw the cancel request),
     /// appending its terminal event (e.g. TranscodeCompleted) in the same step. Fenced: a
     /// stale token is refused, so a job has exactly one terminal event.
-    /// ARGV 8: id, 9: token, 10: "completed" or "canceled", 11: event data JSON.
-    /// Returns 1, or 0 for a stale token.
+    /// With a fetch count above 0, it then takes the worker's next jobs in the same step.
+    ///
+    /// ARGV 8: id, 9: token, 10: "completed" or "canceled", 11: event data JSON,
+    /// 12: jobs to fetch next (0: none), 13: lease ms, 14: max stalls.
+    /// Returns { 1, or 0 for a stale token; then, when fetching, the fetch reply }.
     static let finish = QueueScript(name: "finish", body: #"""
     local id = ARGV[8]
-    if not holds_lease(id, ARGV[9]) then return 0 end
-    local key = job_key(id)
-    local outcome = ARGV[10]
-    if outcome == 'completed' then
-      redis.call('HSET', key, 'result', ARGV[11])
-      make_terminal(id, 'completed')
-      emit(outcome_event(redis.call('HGET', key, 'type'), 'Completed'), id, ARGV[11])
-    else
-      make_terminal(id, 'canceled')
-      emit(outcome_event(redis.call('HGET', key, 'type'), 'Canceled'), id, ARGV[11])
+    local out = { 0 }
+    if holds_lease(id, ARGV[9]) then
+      local key = job_key(id)
+      if ARGV[10] == 'completed' then
+        redis.call('HSET', key, 'result', ARGV[11])
+        make_terminal(id, 'completed')
+        emit(outcome_event(redis.call('HGET', key, 'type'), 'Completed'), id, ARGV[11])
+      else
+        make_terminal(id, 'canceled')
+        emit(outcome_event(redis.call('HGET', key, 'type'), 'Canceled'), id, ARGV[11])
+      end
+      out[1] = 1
     end
-    return 1
+    local fetch_max = tonumber(ARGV[12] or '0') or 0
+    if fetch_max > 0 then
+      promote_and_recover(tonumber(ARGV[14]))
+      take_waiting(fetch_max, tonumber(ARGV[13]), out)
+    end
+    return out
     """#)
 
     /// A failed attempt: retried later (state failed, scheduled with backoff) when the error
     /// is retryable and attempts remain; otherwise dead, with its terminal event (e.g.
     /// TranscodeFailed). Fenced like finish.
     /// ARGV 8: id, 9: token, 10: error code, 11: message, 12: retryable "1"/"0",
-    /// 13: retry delay ms. Returns {"retry", retry_at_ms}, {"dead"} or {"stale"}.
+    /// 13: retry delay ms, 14: jobs to fetch next (0: none), 15: lease ms, 16: max stalls.
+    /// Returns { "retry" | "dead" | "stale", retry_at_ms or "", then, when fetching, the fetch reply }.
     static let fail = QueueScript(name: "fail", body: #"""
+    local function then_fetch(out)
+      local fetch_max = tonumber(ARGV[14] or '0') or 0
+      if fetch_max > 0 then
+        promote_and_recover(tonumber(ARGV[16]))
+        take_waiting(fetch_max, tonumber(ARGV[15]), out)
+      end
+      return out
+    end
     local id = ARGV[8]
-    if not holds_lease(id, ARGV[9]) then return { 'stale' } end
+    if not holds_lease(id, ARGV[9]) then return then_fetch({ 'stale', '' }) end
     local key = job_key(id)
     local code, message = ARGV[10], ARGV[11]
     append_history(id, code, message)
@@ -42,12 +61,12 @@ extension QueueScript {
       redis.call('HINCRBY', base .. 'stats', 'retries', 1)
       emit('JobRetryScheduled', id, '{"error_code":' .. cjson.encode(code) .. ',"message":' .. cjson.encode(message) ..
         ',"retry_at":"' .. iso8601(retry_at) .. '","attempts":' .. attempts .. ',"max_attempts":' .. max_attempts .. '}')
-      return { 'retry', tostring(retry_at) }
+      return then_fetch({ 'retry', tostring(retry_at) })
     end
     make_terminal(id, 'dead')
     emit(outcome_event(job[3], 'Failed'), id, '{"error_code":' .. cjson.encode(code) .. ',"message":' ..
       cjson.encode(message) .. ',"retryable":' .. (ARGV[12] == '1' and 'true' or 'false') .. ',"attempts":' .. attempts .. '}')
-    return { 'dead' }
+    return then_fetch({ 'dead', '' })
     """#)
 
     /// Cancels a job: waiting or scheduled ones end at once (terminal event appended); a

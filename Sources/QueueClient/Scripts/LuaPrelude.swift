@@ -17,8 +17,10 @@ enum LuaPrelude {
     local dead_retention_ms = tonumber(ARGV[7])
     local clock = redis.call('TIME')
     local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+    local now_micros = tonumber(clock[2]) % 1000
 
-    local function iso8601(ms)
+    -- RFC 3339 UTC with microseconds; sub_ms adds the microseconds below the millisecond.
+    local function iso8601(ms, sub_ms)
       local seconds = math.floor(ms / 1000)
       local days = math.floor(seconds / 86400)
       local of_day = seconds - days * 86400
@@ -32,10 +34,10 @@ enum LuaPrelude {
       local day = doy - math.floor((153 * mp + 2) / 5) + 1
       local month = mp < 10 and mp + 3 or mp - 9
       local year = yoe + era * 400 + (month <= 2 and 1 or 0)
-      return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', year, month, day,
-        math.floor(of_day / 3600), math.floor(of_day % 3600 / 60), of_day % 60, ms % 1000)
+      return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%06dZ', year, month, day,
+        math.floor(of_day / 3600), math.floor(of_day % 3600 / 60), of_day % 60, (ms % 1000) * 1000 + (sub_ms or 0))
     end
-    local occurred_at = iso8601(now)
+    local occurred_at = iso8601(now, now_micros)
 
     local events_made = 0
     local seed_tail = tonumber(string.sub(seed, 25, 32), 16)

@@ -6,7 +6,7 @@ public struct QueueScript: Sendable, Hashable {
 
     init(name: String, body: String) {
         self.name = name
-        self.source = LuaPrelude.source + "\n-- " + name + "\n" + body
+        self.source = LuaPrelude.source + "\n" + LuaTake.source + "\n-- " + name + "\n" + body
     }
 
     public static let all: [QueueScript] = [
