@@ -89,32 +89,49 @@ public struct JobQueue: Sendable {
     public func ingest(_ items: [(item: [UInt8], decision: InboxDecision)], worker: String) async throws(RedisError) -> [[String]] {
         let claimed = claimedKey(worker: worker)
         let common = commonArguments()
-        let calls: [(QueueScript, [String], [String])] = items.map { item, decision in
+        // Runs of good items go in one script call; a rejected item in a call of its own. The
+        // calls run in order, so each pops its own items off the head of the claimed list.
+        var calls: [(QueueScript, [String], [String])] = []
+        var run: [String] = []
+        var runItems = 0
+        func flushRun() {
+            guard runItems > 0 else { return }
+            calls.append((.ingest, [inboxKey], common + [claimed, String(runItems)] + run))
+            run = []
+            runItems = 0
+        }
+        for (item, decision) in items {
             switch decision {
             case .jobs(let jobs):
-                var arguments = common + [claimed, String(jobs.count)]
+                run.append(String(jobs.count))
                 for job in jobs {
-                    arguments += [
+                    run += [
                         job.id, job.type, job.priority.rawValue, String(job.maxAttempts), String(job.runAtMilliseconds ?? 0),
                         String(job.timeoutSeconds), job.payload, job.metadataJSON, job.fileID ?? "", job.movieID ?? "",
                     ]
                 }
-                return (.ingest, [inboxKey], arguments)
-            case .rejected(let rejected):
-                let excerpt = String(decoding: item.prefix(65536), as: UTF8.self) + (item.count > 65536 ? "…(\(item.count) bytes)" : "")
-                return (.ingestInvalid, [inboxKey], common + [claimed, rejected.id, rejected.type ?? "", rejected.code, rejected.message, excerpt, rejected.metadataJSON])
+                runItems += 1
             case .ignored:
-                return (.ingest, [inboxKey], common + [claimed, "0"])
+                run.append("0")
+                runItems += 1
+            case .rejected(let rejected):
+                flushRun()
+                let excerpt = String(decoding: item.prefix(65536), as: UTF8.self) + (item.count > 65536 ? "…(\(item.count) bytes)" : "")
+                calls.append((.ingestInvalid, [inboxKey], common + [claimed, rejected.id, rejected.type ?? "", rejected.code, rejected.message, excerpt, rejected.metadataJSON]))
             }
         }
+        flushRun()
         let replies = try await client.runPipelined(calls)
-        return try replies.map { reply throws(RedisError) in
-            switch reply {
-            case .error(let message): throw .server(message)
-            case .array(let items): return items.compactMap(\.string)
-            default: return [reply.string ?? ""]
+        var results: [[String]] = []
+        for (call, reply) in zip(calls, replies) {
+            if case .error(let message) = reply { throw .server(message) }
+            if call.0 == .ingestInvalid {
+                results.append([reply.string ?? ""])
+            } else {
+                for item in reply.array ?? [] { results.append((item.array ?? []).compactMap(\.string)) }
             }
         }
+        return results
     }
 
     /// One claimed item; see `ingest(_:worker:)`.

@@ -156,6 +156,17 @@ struct QueueProcessTests {
         }
     }
 
+    @Test("a job over its timeout_s is stopped and fails with JOB_TIMEOUT")
+    func jobTimeout() async throws {
+        try await withWorkers(count: 1) { _, _, probe, _ in
+            try await probe.push(#"{"id":"slow","type":"noop","timeout_s":1,"max_attempts":1,"options":{"duration_ms":30000}}"#)
+            #expect(await eventually(.seconds(5)) { try await probe.queue.record(id: "slow")?.state == .dead })
+            let record = try #require(try await probe.queue.record(id: "slow"))
+            #expect(record.errorCode == "JOB_TIMEOUT")
+            #expect(try await probe.terminalEvents()["slow"] == ["NoopFailed"])
+        }
+    }
+
     @Test("invalid payloads become dead jobs with a reason; the worker keeps serving")
     func invalidPayloads() async throws {
         try await withWorkers(count: 1) { _, workers, probe, _ in

@@ -8,7 +8,6 @@ enum JobOutcome: Sendable {
     case succeeded(JSONValue)
     case failed(JobFailure)
     case stopped(StopReason)
-    case timedOut
 }
 
 extension JobWorker {
@@ -64,7 +63,7 @@ extension JobWorker {
                             metadata: ["duration_s": "\(elapsed.seconds)"])
             case .failed(let failure):
                 (label, next) = try await reportFailure(failure, delivery: delivery, queue: queue, deadline: deadline, fetchNext: fetchNext, logger: logger)
-            case .timedOut:
+            case .stopped(.timeout):
                 let failure = JobFailure(code: "JOB_TIMEOUT", message: "the job ran longer than its timeout of \(delivery.timeoutSeconds) s", retryable: true)
                 (label, next) = try await reportFailure(failure, delivery: delivery, queue: queue, deadline: deadline, fetchNext: fetchNext, logger: logger)
             case .stopped(.cancelRequested):
@@ -118,7 +117,7 @@ extension JobWorker {
         }
     }
 
-    /// Races the handler against a stop request and the job's timeout.
+    /// Races the handler against a stop request (cancel, lost lease, timeout, shutdown).
     private func outcome(of delivery: Delivery, queue: JobQueue, signal: StopSignal, logger: Logger) async -> JobOutcome {
         guard let handler = handlers[delivery.type] else {
             return .failed(JobFailure(code: "JOB_TYPE_UNSUPPORTED", message: "this worker does not run '\(delivery.type)' jobs", retryable: false))
@@ -144,13 +143,8 @@ extension JobWorker {
                     return .failed(JobFailure(code: "JOB_INTERNAL", message: "\(error)", retryable: true))
                 }
             }
+            // The job's timeout is watched by the heartbeat task (one timer for all jobs).
             race.addTask { await signal.wait().map(JobOutcome.stopped) }
-            if delivery.timeoutSeconds > 0 {
-                race.addTask {
-                    try? await Task.sleep(for: .seconds(delivery.timeoutSeconds))
-                    return Task.isCancelled ? nil : .timedOut
-                }
-            }
             var first: JobOutcome?
             while first == nil, let next = await race.next() {
                 first = next

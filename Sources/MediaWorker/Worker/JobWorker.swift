@@ -221,6 +221,11 @@ public final class JobWorker: Service, Sendable {
         while true {
             let entries = await running.all
             if isDraining && entries.isEmpty { break }
+            let now = Date()
+            for entry in entries where entry.delivery.timeoutSeconds > 0
+                && now.timeIntervalSince(entry.started) > Double(entry.delivery.timeoutSeconds) {
+                entry.signal.stop(.timeout)
+            }
             for queue in queues {
                 let mine = entries.filter { $0.delivery.queue == queue.name }
                 guard !mine.isEmpty else { continue }

@@ -8,6 +8,8 @@ public enum StopReason: String, Sendable {
     case leaseLost = "lease_lost"
     /// The worker is shutting down and the grace period is over: hand the job back.
     case shutdown
+    /// It ran longer than its `timeout_s`.
+    case timeout
 }
 
 /// A one-shot signal that one task of a job waits on beside its handler: the first `stop` wins.

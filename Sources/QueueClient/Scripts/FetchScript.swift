@@ -54,37 +54,44 @@ enum LuaTake {
           local id = redis.call('LPOP', list)
           if not id then break end
           local key = job_key(id)
-          if redis.call('HGET', key, 'state') == 'waiting' then
+          local job = redis.call('HMGET', key, 'state', 'max_attempts', 'type', 'payload', 'metadata', 'timeout_s',
+            'file_id', 'movie_id', 'meta_movie_id', 'created_at', 'attempts')
+          if job[1] == 'waiting' then
             local token = redis.call('INCR', base .. 'token')
-            local attempt = redis.call('HINCRBY', key, 'attempts', 1)
-            redis.call('HSET', key, 'state', 'active', 'token', token, 'worker', actor,
+            local attempt = (tonumber(job[11]) or 0) + 1
+            redis.call('HSET', key, 'state', 'active', 'token', token, 'worker', actor, 'attempts', attempt,
               'lease_until', now + lease_ms, 'started_at', now, 'cancel', 0)
             redis.call('ZADD', base .. 'active', now + lease_ms, id)
-            emit('JobStarted', id, '{}')
-            local job = redis.call('HMGET', key, 'max_attempts', 'type', 'payload', 'metadata', 'timeout_s',
-              'file_id', 'movie_id', 'meta_movie_id', 'created_at')
+            emit('JobStarted', id, '{}', { attempt, job[5], job[3], job[7], job[9] })
             out[#out + 1] = id
             out[#out + 1] = tostring(token)
             out[#out + 1] = tostring(attempt)
-            for f = 1, 9 do out[#out + 1] = job[f] or '' end
+            for f = 2, 10 do out[#out + 1] = job[f] or '' end
             taken = taken + 1
           end
         end
       end
-      for _, priority in ipairs({ 'high', 'normal', 'low' }) do
-        if redis.call('LLEN', base .. 'wait:' .. priority) > 0 then out[header + 2] = '1' end
-      end
-      if out[header + 2] == '1' then wake() end
-      -- When the next delayed job is due, or the next lease expires: an idle worker wakes then.
-      local next_wake = nil
-      for _, set in ipairs({ 'scheduled', 'active' }) do
-        local first = redis.call('ZRANGE', base .. set, 0, 0, 'WITHSCORES')
-        if first[2] then
-          local at = tonumber(first[2])
-          if not next_wake or at < next_wake then next_wake = at end
+      if taken == max_jobs then
+        -- Jobs may remain: say so, and pass the wake-up on to another idle worker.
+        for _, priority in ipairs({ 'high', 'normal', 'low' }) do
+          if redis.call('LLEN', base .. 'wait:' .. priority) > 0 then
+            out[header + 2] = '1'
+            wake()
+            break
+          end
         end
+      else
+        -- The wait lists are empty: when is the next delayed job due, or the next lease to expire?
+        local next_wake = nil
+        for _, set in ipairs({ 'scheduled', 'active' }) do
+          local first = redis.call('ZRANGE', base .. set, 0, 0, 'WITHSCORES')
+          if first[2] then
+            local at = tonumber(first[2])
+            if not next_wake or at < next_wake then next_wake = at end
+          end
+        end
+        if next_wake then out[header + 1] = tostring(math.max(0, next_wake - now)) end
       end
-      if next_wake then out[header + 1] = tostring(math.max(0, next_wake - now)) end
     end
     """#
 }

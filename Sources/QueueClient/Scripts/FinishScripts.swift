@@ -10,15 +10,15 @@ extension QueueScript {
     static let finish = QueueScript(name: "finish", body: #"""
     local id = ARGV[8]
     local out = { 0 }
-    if holds_lease(id, ARGV[9]) then
-      local key = job_key(id)
+    local job = redis.call('HMGET', job_key(id), 'state', 'token', 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id')
+    if job[1] == 'active' and job[2] == ARGV[9] then
+      local known = { job[3], job[4], job[5], job[6], job[7] }
       if ARGV[10] == 'completed' then
-        redis.call('HSET', key, 'result', ARGV[11])
-        make_terminal(id, 'completed')
-        emit(outcome_event(redis.call('HGET', key, 'type'), 'Completed'), id, ARGV[11])
+        make_terminal(id, 'completed', { 'result', ARGV[11] })
+        emit(outcome_event(job[5], 'Completed'), id, ARGV[11], known)
       else
         make_terminal(id, 'canceled')
-        emit(outcome_event(redis.call('HGET', key, 'type'), 'Canceled'), id, ARGV[11])
+        emit(outcome_event(job[5], 'Canceled'), id, ARGV[11], known)
       end
       out[1] = 1
     end

@@ -1,45 +1,59 @@
-/// inbox item → job(s). One claimed inbox item may hold several jobs (a MinIO record
-/// batch): they are created together, and the item leaves the claimed list in the same step.
-/// A job id that exists already (live or retained) is a duplicate: ignored and counted.
+/// inbox items → jobs. Each claimed item may hold several jobs (a MinIO record batch) or
+/// none (an ignored record): they are created together, and the item leaves the claimed
+/// list in the same step. A job id that exists already (live or retained) is a duplicate:
+/// ignored and counted.
 ///
-/// ARGV 8: claimed list, 9: number of jobs, then per job 10 fields: id, type, priority,
-/// max_attempts, run_at_ms (0 = now), timeout_s, payload, metadata, file_id, movie_id.
-/// Returns per job: "queued", "delayed" or "duplicate".
+/// ARGV 8: claimed list, 9: number of items, then per item: its number of jobs, then per
+/// job 10 fields: id, type, priority, max_attempts, run_at_ms (0 = now), timeout_s,
+/// payload, metadata, file_id, movie_id.
+/// Returns per item an array with per job "queued", "delayed" or "duplicate".
 extension QueueScript {
     static let ingest = QueueScript(name: "ingest", body: #"""
-    redis.call('LPOP', ARGV[8])
-    local results = {}
-    for i = 0, tonumber(ARGV[9]) - 1 do
-      local at = 10 + i * 10
-      local id = ARGV[at]
-      local key = job_key(id)
-      if redis.call('EXISTS', key) == 1 then
-        redis.call('HINCRBY', base .. 'stats', 'duplicates', 1)
-        results[#results + 1] = 'duplicate'
-      else
-        local priority = ARGV[at + 2]
-        local run_at = tonumber(ARGV[at + 4])
-        redis.call('HSET', key, 'id', id, 'type', ARGV[at + 1], 'queue', queue, 'priority', priority,
-          'attempts', 0, 'max_attempts', ARGV[at + 3], 'stalls', 0, 'token', 0, 'created_at', now,
-          'run_at', math.max(run_at, now), 'timeout_s', ARGV[at + 5], 'payload', ARGV[at + 6],
-          'metadata', ARGV[at + 7], 'history', '[]', 'cancel', 0)
-        if ARGV[at + 8] ~= '' then redis.call('HSET', key, 'file_id', ARGV[at + 8]) end
-        if ARGV[at + 9] ~= '' then redis.call('HSET', key, 'movie_id', ARGV[at + 9]) end
-        if run_at > now then
-          redis.call('HSET', key, 'state', 'delayed')
-          redis.call('ZADD', base .. 'scheduled', run_at, id)
-          emit('JobDelayed', id, '{"run_at":"' .. iso8601(run_at) .. '"}')
-          results[#results + 1] = 'delayed'
+    local all = {}
+    local created = 0
+    local at = 10
+    for item = 1, tonumber(ARGV[9]) do
+      redis.call('LPOP', ARGV[8])
+      local results = {}
+      local count = tonumber(ARGV[at])
+      at = at + 1
+      for _ = 1, count do
+        local id = ARGV[at]
+        local key = job_key(id)
+        if redis.call('EXISTS', key) == 1 then
+          redis.call('HINCRBY', base .. 'stats', 'duplicates', 1)
+          results[#results + 1] = 'duplicate'
         else
-          make_waiting(id, priority, false)
-          emit('JobQueued', id, '{"priority":' .. cjson.encode(priority) .. '}')
-          results[#results + 1] = 'queued'
+          local job_type, priority, run_at = ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 4])
+          local file_id, movie_id = ARGV[at + 8], ARGV[at + 9]
+          local delayed = run_at > now
+          local fields = { 'HSET', key, 'id', id, 'type', job_type, 'queue', queue, 'priority', priority,
+            'attempts', 0, 'max_attempts', ARGV[at + 3], 'stalls', 0, 'token', 0, 'created_at', now,
+            'run_at', math.max(run_at, now), 'timeout_s', ARGV[at + 5], 'payload', ARGV[at + 6],
+            'metadata', ARGV[at + 7], 'history', '[]', 'cancel', 0, 'worker', '', 'lease_until', 0,
+            'state', delayed and 'delayed' or 'waiting' }
+          if file_id ~= '' then fields[#fields + 1] = 'file_id'; fields[#fields + 1] = file_id end
+          if movie_id ~= '' then fields[#fields + 1] = 'movie_id'; fields[#fields + 1] = movie_id end
+          redis.call(unpack(fields))
+          local known = { 0, ARGV[at + 7], job_type, file_id ~= '' and file_id or false, false }
+          if delayed then
+            redis.call('ZADD', base .. 'scheduled', run_at, id)
+            emit('JobDelayed', id, '{"run_at":"' .. iso8601(run_at) .. '"}', known)
+            results[#results + 1] = 'delayed'
+          else
+            redis.call('RPUSH', base .. 'wait:' .. priority, id)
+            emit('JobQueued', id, '{"priority":' .. cjson.encode(priority) .. '}', known)
+            results[#results + 1] = 'queued'
+          end
+          created = created + 1
         end
+        at = at + 10
       end
+      all[#all + 1] = results
     end
     -- A delayed job wakes an idle worker too: it learns when to look again.
-    if #results > 0 then wake() end
-    return results
+    if created > 0 then wake() end
+    return all
     """#)
 
     /// An inbox item that is not a valid job becomes a dead job with the reason: it never

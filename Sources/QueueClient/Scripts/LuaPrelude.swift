@@ -59,9 +59,10 @@ enum LuaPrelude {
 
     -- Appends one event to the queue's stream, in the envelope of the design: the job's
     -- metadata is copied in, and transcode events carry file_id and meta_movie_id.
-    -- data_json is raw JSON text, inserted as is.
-    local function emit(event_type, id, data_json)
-      local job = redis.call('HMGET', job_key(id), 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id')
+    -- data_json is raw JSON text, inserted as is. `known` may carry the job's
+    -- { attempts, metadata, type, file_id, meta_movie_id } when the caller has read them.
+    local function emit(event_type, id, data_json, known)
+      local job = known or redis.call('HMGET', job_key(id), 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id')
       local parts = { '{"event_id":"', event_id(), '","type":', cjson.encode(event_type),
         ',"job_id":', cjson.encode(id), ',"queue":', cjson.encode(queue),
         ',"occurred_at":"', occurred_at, '","attempt":', tostring(tonumber(job[1]) or 0),
@@ -100,9 +101,12 @@ enum LuaPrelude {
     end
 
     -- Every terminal state: indexed by finish time, expiring after its retention.
-    local function make_terminal(id, state)
+    -- `extra` holds more field, value pairs to set in the same HSET.
+    local function make_terminal(id, state, extra)
       local key = job_key(id)
-      redis.call('HSET', key, 'state', state, 'finished_at', now, 'lease_until', 0)
+      local fields = { 'HSET', key, 'state', state, 'finished_at', now, 'lease_until', 0 }
+      if extra then for _, value in ipairs(extra) do fields[#fields + 1] = value end end
+      redis.call(unpack(fields))
       redis.call('ZREM', base .. 'active', id)
       redis.call('ZADD', base .. state, now, id)
       redis.call('PEXPIRE', key, state == 'dead' and dead_retention_ms or retention_ms)
