@@ -51,10 +51,24 @@ public struct JobQueue: Sendable {
 
     private func commonArguments() -> [String] {
         [
-            keyBase, name, actor, UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased(),
+            keyBase, name, actor, Self.randomSeed(),
             String(options.eventsMaxLength), String(options.retention.milliseconds),
             String(options.deadRetention.milliseconds),
         ]
+    }
+
+    /// 32 hex digits of a random UUIDv4: the seed of the event ids a script makes.
+    static func randomSeed() -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        withUnsafeBytes(of: UUID().uuid) { bytes in
+            for byte in bytes {
+                out.append(digits[Int(byte >> 4)])
+                out.append(digits[Int(byte & 0x0F)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     // MARK: inbox

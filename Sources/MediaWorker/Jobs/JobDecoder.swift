@@ -47,14 +47,13 @@ public struct JobDecoder: Sendable {
         guard String(validating: bytes, as: UTF8.self) != nil else {
             throw JobRejection(.invalidUTF8, "payload is not valid UTF-8")
         }
-        let depth = JSONValue.nestingDepth(of: bytes, limit: limits.maxDepth)
-        guard depth <= limits.maxDepth else {
-            throw JobRejection(.tooDeep, "payload nests deeper than \(limits.maxDepth) levels")
-        }
         do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+            return try JSONValue.parse(bytes, maxDepth: limits.maxDepth)
         } catch {
-            throw JobRejection(.invalidJSON, "payload is not JSON: \(Self.describe(error))")
+            if error.reason.hasPrefix("nesting deeper") {
+                throw JobRejection(.tooDeep, "payload nests deeper than \(limits.maxDepth) levels")
+            }
+            throw JobRejection(.invalidJSON, "payload is not JSON: \(error)")
         }
     }
 
@@ -181,12 +180,6 @@ public struct JobDecoder: Sendable {
         return try? Date(text, strategy: Date.ISO8601FormatStyle())
     }
 
-    static func describe(_ error: Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            return context.underlyingError.map { "\($0.localizedDescription)" } ?? context.debugDescription
-        }
-        return "\(error)"
-    }
 }
 
 extension JobDecoder {

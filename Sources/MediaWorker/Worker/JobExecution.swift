@@ -124,7 +124,7 @@ extension JobWorker {
         }
         let envelope: JSONValue
         do {
-            envelope = try JSONDecoder().decode(JSONValue.self, from: Data(delivery.payload.utf8))
+            envelope = try JSONValue.parse(delivery.payload)
         } catch {
             return .failed(.invalidJob("the stored job is not JSON"))
         }
