@@ -156,6 +156,47 @@ struct QueueProcessTests {
         }
     }
 
+    @Test("several queues: the first named is served first when slots are scarce; progress is throttled")
+    func queuePrecedence() async throws {
+        try await withWorkers(count: 1, environment: Self.fastSettings.merging(["MW_QUEUES": "urgent,default"]) { $1 }) { redis, _, probe, _ in
+            let urgent = try QueueProbe(redisURL: redis.url, queue: "urgent")
+            try await probe.push(#"{"id":"blocker","type":"noop","options":{"duration_ms":2600}}"#)
+            #expect(await eventually { try await probe.queue.record(id: "blocker")?.state == .active })
+            for index in 0..<3 { try await probe.push(#"{"id":"d\#(index)","type":"noop"}"#) }
+            for index in 0..<3 { try await urgent.push(#"{"id":"u\#(index)","type":"noop"}"#) }
+            #expect(await eventually(.seconds(10)) {
+                let done = try await probe.queue.counts().completed
+                let urgentDone = try await urgent.queue.counts().completed
+                return done == 4 && urgentDone == 3
+            })
+            let startedAt: (QueueProbe, String) async throws -> String = { probe, id in
+                try #require(try await probe.queue.record(id: id)?.fields["started_at"])
+            }
+            let lastUrgent = try await [0, 1, 2].asyncMap { try await Int64(startedAt(urgent, "u\($0)"))! }.max()!
+            let firstDefault = try await [0, 1, 2].asyncMap { try await Int64(startedAt(probe, "d\($0)"))! }.min()!
+            #expect(lastUrgent <= firstDefault)
+            let progress = try await probe.events().filter { $0["type"] as? String == "JobProgress" && $0["job_id"] as? String == "blocker" }
+            #expect((2...4).contains(progress.count), "\(progress.count) progress events for a 2.6 s job")
+            await urgent.queue.client.close()
+        }
+    }
+
+    @Test("events --follow prints new events as they happen")
+    func eventsFollow() async throws {
+        try await withWorkers(count: 1) { redis, _, probe, directory in
+            let output = directory.appendingPathComponent("follow.out").path
+            let follower = try ChildProcess.spawn(try ProjectPaths.executable("media-worker"), ["events", "--follow"],
+                                                  environment: ["MW_REDIS_URL": redis.url], stdout: output)
+            defer { follower.signal(SIGKILL) }
+            try await Task.sleep(for: .milliseconds(500))
+            try await probe.push(#"{"id":"followed","type":"noop"}"#)
+            #expect(await eventually {
+                let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+                return text.contains(#""type":"NoopCompleted""#) && text.contains("followed")
+            })
+        }
+    }
+
     @Test("a job over its timeout_s is stopped and fails with JOB_TIMEOUT")
     func jobTimeout() async throws {
         try await withWorkers(count: 1) { _, _, probe, _ in

@@ -46,7 +46,9 @@ extension JobWorker {
         let started = ContinuousClock.now
         let outcome = await outcome(of: delivery, queue: queue, signal: signal, logger: logger)
         let elapsed = ContinuousClock.now - started
-        let fetchNext = isDraining ? 0 : 1
+        // The next job comes in the same round trip only from the first queue: for a later
+        // queue the dispatcher must look at the earlier ones first (queue precedence).
+        let fetchNext = isDraining || queue.name != settings.queues.first ? 0 : 1
         var next: Delivery?
 
         let deadline = ContinuousClock.now + settings.queueOptions.lease * 2
