@@ -104,14 +104,14 @@ struct JobQueueTests {
         try await withQueue { queue, _ in
             try await add(queue, job("t1", type: "transcode", maxAttempts: 2))
             let first = try #require(try await queue.fetch(max: 1).deliveries.first)
-            let outcome = try await queue.fail(id: "t1", token: first.token, code: "STORAGE_UNAVAILABLE", message: "503", retryable: true, retryDelay: .milliseconds(150))
+            let outcome = try await queue.fail(id: "t1", token: first.token, code: "STORAGE_UNAVAILABLE", message: "503", retryable: true, retryDelay: .milliseconds(1000))
             guard case .retryScheduled = outcome else { Issue.record("expected a retry, got \(outcome)"); return }
             #expect(try await queue.record(id: "t1")?.state == .failed)
             let early = try await queue.fetch(max: 1)
             #expect(early.deliveries.isEmpty)
             let wake = try #require(early.nextWake)
-            #expect(wake <= .milliseconds(150))
-            try await Task.sleep(for: .milliseconds(200))
+            #expect(wake <= .milliseconds(1000))
+            try await Task.sleep(for: wake + .milliseconds(50))
             let second = try #require(try await queue.fetch(max: 1).deliveries.first)
             #expect(second.attempt == 2 && second.token != first.token)
             #expect(try await queue.fail(id: "t1", token: second.token, code: "STORAGE_UNAVAILABLE", message: "503 again", retryable: true, retryDelay: .zero) == .dead)
@@ -156,11 +156,11 @@ struct JobQueueTests {
         try await withQueue { queue, _ in
             let serverNow = try await queue.client.command(["TIME"]).array!.map { Int64($0.string!)! }
             let nowMs = serverNow[0] * 1000 + serverNow[1] / 1000
-            #expect(try await add(queue, job("d1", runAt: nowMs + 400)) == ["delayed"])
+            #expect(try await add(queue, job("d1", runAt: nowMs + 1500)) == ["delayed"])
             let early = try await queue.fetch(max: 1)
             #expect(early.deliveries.isEmpty)
             let wake = try #require(early.nextWake)
-            #expect(wake > .milliseconds(200) && wake <= .milliseconds(400))
+            #expect(wake > .zero && wake <= .milliseconds(1500))
             try await Task.sleep(for: wake + .milliseconds(50))
             #expect(try await queue.fetch(max: 1).deliveries.map(\.id) == ["d1"])
         }
@@ -199,11 +199,11 @@ struct JobQueueTests {
 
     @Test("heartbeats keep a lease alive")
     func heartbeatsKeepLease() async throws {
-        try await withQueue({ $0.lease = .milliseconds(300) }) { queue, _ in
+        try await withQueue({ $0.lease = .milliseconds(1500) }) { queue, _ in
             try await add(queue, job("h1"))
             let delivery = try #require(try await queue.fetch(max: 1).deliveries.first)
             for _ in 0..<6 {
-                try await Task.sleep(for: .milliseconds(100))
+                try await Task.sleep(for: .milliseconds(400))
                 #expect(try await queue.heartbeat([(id: "h1", token: delivery.token)]) == [.held])
                 #expect(try await queue.fetch(max: 1).deliveries.isEmpty)
             }
