@@ -5,60 +5,27 @@ import TestSupport
 /// `media-worker run` as a process, against a private redis-server.
 @Suite("media-worker run")
 struct DaemonTests {
-    struct RunningWorker {
-        let process: ChildProcess
-        let port: Int
-        let log: String
-
-        func get(_ path: String) throws -> HTTPProbe.Response { try HTTPProbe.get(port: port, path: path) }
-
-        /// Polls until `condition` holds or `timeout` passes.
-        func eventually(_ timeout: Duration = .seconds(10), _ condition: () throws -> Bool) async -> Bool {
-            let deadline = ContinuousClock.now + timeout
-            while ContinuousClock.now < deadline {
-                if (try? condition()) == true { return true }
-                try? await Task.sleep(for: .milliseconds(100))
-            }
-            return false
-        }
-
-        var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
-    }
-
-    private func startWorker(redisURL: String, directory: URL) throws -> RunningWorker {
-        let port = try LoopbackPort.free()
-        let log = directory.appendingPathComponent("worker.log").path
-        let process = try ChildProcess.spawn(
-            try ProjectPaths.executable("media-worker"), ["run"],
-            environment: [
-                "MW_REDIS_URL": redisURL, "MW_HTTP_ADDR": "127.0.0.1:\(port)",
-                "MW_STORAGE_ROOT": directory.appendingPathComponent("storage").path, "MW_WORKER_ID": "test-worker",
-            ],
-            stdout: log)
-        return RunningWorker(process: process, port: port, log: log)
-    }
-
     @Test("serves health, readiness and metrics; follows Redis going away and back; stops on SIGTERM")
     func lifecycle() async throws {
         let directory = try makeTestDirectory("daemon")
         defer { try? FileManager.default.removeItem(at: directory) }
         try await RedisServer.with { redis in
-            let worker = try startWorker(redisURL: redis.url, directory: directory)
+            let worker = try WorkerProcess.start(redisURL: redis.url, id: "test-worker", directory: directory)
             defer { worker.process.signal(SIGKILL) }
 
-            #expect(await worker.eventually { try worker.get("/healthz").status == 200 }, "\(worker.logText)")
-            #expect(await worker.eventually { try worker.get("/readyz").status == 200 })
+            #expect(await eventually { try worker.get("/healthz").status == 200 }, "\(worker.logText)")
+            #expect(await eventually { try worker.get("/readyz").status == 200 })
             #expect(try worker.get("/readyz").body.contains("\"ready\":true"))
-            #expect(await worker.eventually { try worker.get("/metrics").body.contains("mw_redis_up 1") })
+            #expect(await eventually { try worker.get("/metrics").body.contains("mw_redis_up 1") })
 
             await redis.stop()
-            #expect(await worker.eventually { try worker.get("/readyz").status == 503 })
+            #expect(await eventually { try worker.get("/readyz").status == 503 })
             #expect(try worker.get("/healthz").status == 200)
-            #expect(await worker.eventually { try worker.get("/metrics").body.contains("mw_redis_up 0") })
+            #expect(await eventually { try worker.get("/metrics").body.contains("mw_redis_up 0") })
 
             try await redis.restart()
-            #expect(await worker.eventually { try worker.get("/readyz").status == 200 })
-            #expect(await worker.eventually {
+            #expect(await eventually { try worker.get("/readyz").status == 200 })
+            #expect(await eventually {
                 let line = try worker.get("/metrics").body.split(separator: "\n").first { $0.hasPrefix("mw_redis_reconnects_total ") }
                 return (line?.split(separator: " ").last.flatMap { Double($0) } ?? 0) >= 1
             })
@@ -83,9 +50,9 @@ struct DaemonTests {
         let directory = try makeTestDirectory("daemon")
         defer { try? FileManager.default.removeItem(at: directory) }
         try await RedisServer.with { redis in
-            let worker = try startWorker(redisURL: redis.url, directory: directory)
+            let worker = try WorkerProcess.start(redisURL: redis.url, id: "test-worker", directory: directory)
             defer { worker.process.signal(SIGKILL) }
-            #expect(await worker.eventually { try worker.get("/readyz").status == 200 }, "\(worker.logText)")
+            #expect(await eventually { try worker.get("/readyz").status == 200 }, "\(worker.logText)")
             worker.process.signal(SIGINT)
             #expect(await worker.process.wait(timeout: .seconds(15)) == 0)
         }
