@@ -37,7 +37,7 @@ let package = Package(
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Wno-unused-parameter"])],
             linkerSettings: [
                 .linkedLibrary("avformat"), .linkedLibrary("avcodec"), .linkedLibrary("avutil"),
-                .linkedLibrary("swscale"), .linkedLibrary("swresample"),
+                .linkedLibrary("swscale"), .linkedLibrary("swresample"), .linkedLibrary("m"),
             ]
         ),
         .target(

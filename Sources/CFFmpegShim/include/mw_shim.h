@@ -116,6 +116,67 @@ mw_status mw_probe_file(const char *path, const mw_limits *limits, mw_cancel_tok
 /* The demuxers an input may be opened with, comma-separated. */
 const char *mw_allowed_input_formats(void);
 
+/* ---- still images: keyframes, thumbnails, poster, storyboard ---- */
+
+/* Output images: JPEG, upright (display matrix applied), square pixels (SAR applied),
+ * fitted into a bounding box without upscaling. */
+typedef struct mw_image_spec {
+    int32_t max_width;   /* 0: no limit */
+    int32_t max_height;  /* 0: no limit */
+    int32_t quality;     /* JPEG qscale, 2 (best) .. 31; default 3 */
+} mw_image_spec;
+
+void mw_image_spec_init_default(mw_image_spec *spec);
+
+/* Called for each image written: its index, presentation time, size and path. */
+typedef void (*mw_image_callback)(void *user, int32_t index, double time_s, int32_t width,
+                                  int32_t height, const char *path);
+/* Called with the fraction done (0..1). */
+typedef void (*mw_progress_callback)(void *user, double fraction);
+
+typedef struct mw_keyframe_options {
+    int32_t max_count;        /* 0: no limit */
+    double min_interval_s;    /* skip keyframes closer than this to the last one kept */
+    double scene_threshold;   /* 0..1: keep a keyframe only if it differs this much from the last kept; 0: all */
+} mw_keyframe_options;
+
+/* Decodes only keyframes (AVDISCARD_NONKEY on the decoder) and writes the kept
+ * ones as <output_dir>/<prefix><index>.jpg. */
+mw_status mw_extract_keyframes(const char *input, const char *output_dir, const char *prefix,
+                               const mw_keyframe_options *options, const mw_image_spec *spec,
+                               const mw_limits *limits, mw_cancel_token *cancel,
+                               mw_image_callback on_image, mw_progress_callback on_progress, void *user,
+                               char *message, size_t message_size);
+
+/* Thumbnails at the given times (seconds), or, with times NULL, `count` evenly spaced
+ * ones; each by a seek backward to a keyframe and decoding forward to the time. */
+mw_status mw_extract_thumbnails(const char *input, const char *output_dir, const char *prefix,
+                                const double *times, int32_t count, const mw_image_spec *spec,
+                                const mw_limits *limits, mw_cancel_token *cancel,
+                                mw_image_callback on_image, mw_progress_callback on_progress, void *user,
+                                char *message, size_t message_size);
+
+/* A representative frame: among candidates across the duration, the one with the most
+ * detail that is neither black nor flat. Writes `output_path`; fills its time. */
+mw_status mw_extract_poster(const char *input, const char *output_path, const mw_image_spec *spec,
+                            const mw_limits *limits, mw_cancel_token *cancel, double *chosen_time_s,
+                            char *message, size_t message_size);
+
+typedef struct mw_storyboard_info {
+    int32_t tile_width, tile_height;
+    int32_t columns, rows, count;
+    double interval_s;
+    double duration_s;
+} mw_storyboard_info;
+
+/* A sprite sheet JPEG of one tile every `interval_s` (at most `max_tiles`, `columns`
+ * per row), tiles `tile_width` wide with the display aspect; fills `info` for the WebVTT. */
+mw_status mw_make_storyboard(const char *input, const char *sprite_path, int32_t tile_width,
+                             int32_t columns, double interval_s, int32_t max_tiles,
+                             const mw_limits *limits, mw_cancel_token *cancel,
+                             mw_progress_callback on_progress, void *user, mw_storyboard_info *info,
+                             char *message, size_t message_size);
+
 #ifdef __cplusplus
 }
 #endif
