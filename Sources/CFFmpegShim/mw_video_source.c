@@ -18,6 +18,7 @@ mw_status mw_video_source_open(mw_video_source *source, const char *path, const 
                                mw_cancel_token *cancel, int keyframes_only, char *message, size_t message_size) {
     memset(source, 0, sizeof(*source));
     source->stream_index = -1;
+    source->last_time = -1;
     mw_interrupt_init(&source->interrupt, cancel, limits ? limits->timeout_ms : 0);
     mw_status status = mw_open_input(path, limits, &source->interrupt, &source->format, message, message_size);
     if (status != MW_OK) return status;
@@ -35,10 +36,12 @@ mw_status mw_video_source_open(mw_video_source *source, const char *path, const 
     for (unsigned i = 0; i < source->format->nb_streams; i++) {
         if ((int)i != index) source->format->streams[i]->discard = AVDISCARD_ALL;
     }
-    /* Only the decoder skips non-key frames. Setting AVDISCARD_NONKEY on the stream too would
-     * spare reading their packets, but FFmpeg 5.1's MP4 demuxer then pairs the packets it keeps
-     * with the composition offsets of the ones it dropped: keyframe times come out a frame
-     * or two late (a test compares them with ffprobe's). */
+    /* Keyframes only: non-key packets are dropped before the decoder, which also skips
+     * non-key frames (AVDISCARD_NONKEY). The stream's own discard flag is not used: FFmpeg
+     * 5.1's MP4 demuxer then pairs the packets it keeps with the composition offsets of the
+     * ones it dropped, and keyframe times come out a frame or two late (a test compares
+     * them with ffprobe's). */
+    source->keyframes_only = keyframes_only;
 
     source->decoder = avcodec_alloc_context3(codec);
     source->packet = av_packet_alloc();
@@ -89,7 +92,10 @@ mw_status mw_video_source_next(mw_video_source *source, AVFrame *frame, int *end
         if (ret < 0)
             return mw_fail(message, message_size, mw_status_from_averror(ret, &source->interrupt),
                            "input cannot be read: %s", av_err2str(ret));
-        if (source->packet->stream_index == source->stream_index) {
+        /* Non-key packets are dropped here rather than by the demuxer (see open). */
+        int wanted = source->packet->stream_index == source->stream_index &&
+                     (!source->keyframes_only || (source->packet->flags & AV_PKT_FLAG_KEY));
+        if (wanted) {
             ret = avcodec_send_packet(source->decoder, source->packet);
             /* A damaged packet is skipped: the next keyframe recovers the picture. */
             if (ret < 0 && ret != AVERROR(EAGAIN) && ret != AVERROR_INVALIDDATA) {
@@ -113,6 +119,7 @@ mw_status mw_video_source_seek(mw_video_source *source, double time_s, char *mes
         return mw_fail(message, message_size, mw_status_from_averror(ret, &source->interrupt), "cannot seek: %s", av_err2str(ret));
     avcodec_flush_buffers(source->decoder);
     source->draining = 0;
+    source->last_time = -1;
     return MW_OK;
 }
 

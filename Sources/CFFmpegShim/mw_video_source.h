@@ -16,6 +16,8 @@ typedef struct mw_video_source {
     mw_interrupt interrupt;
     AVPacket *packet;
     int draining;          /* end of input reached, decoder being flushed */
+    double last_time;      /* time of the last frame decoded, -1 after a seek */
+    int keyframes_only;    /* non-key packets are not decoded */
 } mw_video_source;
 
 mw_status mw_video_source_open(mw_video_source *source, const char *path, const mw_limits *limits,

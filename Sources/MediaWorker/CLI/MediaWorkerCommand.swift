@@ -8,7 +8,7 @@ public struct MediaWorkerCommand: AsyncParsableCommand {
         version: MediaWorkerVersion.current,
         subcommands: [
             RunCommand.self, ProbeCommand.self, EnqueueCommand.self, StatusCommand.self, CancelCommand.self,
-            DeadCommand.self, WorkersCommand.self, EventsCommand.self,
+            DeadCommand.self, WorkersCommand.self, EventsCommand.self, KeyframesCommand.self, ThumbnailsCommand.self,
         ],
         defaultSubcommand: nil)
 
