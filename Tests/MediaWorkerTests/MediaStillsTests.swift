@@ -127,6 +127,37 @@ struct MediaStillsTests {
         }
     }
 
+    @Test("Swift task cancellation reaches the media loop within 500 ms; a timeout has its own code")
+    func cancellationAndTimeout() async throws {
+        try await withDirectory { directory in
+            let input = try ProjectPaths.fixture("h264-aac-1080p30-10s.mp4")
+            let times = (0..<3000).map { Double($0 % 100) / 10 }  // seeks back and forth: seconds of work
+            let progress = ProgressLog()
+            let task = Task {
+                try await MediaStills.thumbnails(input: input, outputDirectory: directory, times: times, image: ImageSpec(maxWidth: 64),
+                                                 progress: { progress.append($0) })
+            }
+            try await Task.sleep(for: .milliseconds(400))
+            let canceled = ContinuousClock.now
+            task.cancel()
+            let result = await task.result
+            let stopped = ContinuousClock.now - canceled
+            #expect(stopped < .milliseconds(500), "stopped \(stopped) after the cancel")
+            guard case .failure(let error) = result else { Issue.record("finished despite the cancel"); return }
+            #expect((error as? MediaError)?.code == .canceled)
+            let fractions = progress.values
+            #expect(!fractions.isEmpty && zip(fractions, fractions.dropFirst()).allSatisfy { $0 <= $1 })
+
+            var limits = MediaLimits()
+            limits.timeout = .milliseconds(300)
+            await #expect {
+                _ = try await MediaStills.thumbnails(input: input, outputDirectory: directory, times: times, image: ImageSpec(maxWidth: 64), limits: limits)
+            } throws: { error in
+                (error as? MediaError)?.code == .timeout
+            }
+        }
+    }
+
     @Test("inputs without video and bad inputs give their error codes", arguments: [
         ("audio-only.m4a", MediaError.Code.noStreams), ("bad-truncated-no-moov.mp4", .inputCorrupt),
         ("bad-disguised-playlist.mp4", .formatNotAllowed), ("bad-zero-bytes.mp4", .inputEmpty),
@@ -142,4 +173,12 @@ struct MediaStillsTests {
             #expect(leftovers.isEmpty, "partial output left: \(leftovers)")
         }
     }
+}
+
+/// Progress values seen from the shim's thread.
+final class ProgressLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [Double] = []
+    func append(_ value: Double) { lock.lock(); stored.append(value); lock.unlock() }
+    var values: [Double] { lock.lock(); defer { lock.unlock() }; return stored }
 }
