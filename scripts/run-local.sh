@@ -30,7 +30,8 @@ export MW_HTTP_ADDR="${MW_HTTP_ADDR:-127.0.0.1:8080}"
 cat >&2 <<TXT
 run: health on http://${MW_HTTP_ADDR}/healthz, readiness on /readyz, metrics on /metrics
 run: storage root ${MW_STORAGE_ROOT}; stop with Ctrl-C
-run: first job:  redis-cli RPUSH 'mw:{default}:inbox' '{"type":"probe","input":{"url":"file://${MW_STORAGE_ROOT}/in.mp4"}}'
+run: first job:  redis-cli RPUSH 'mw:{default}:inbox' '{"id":"hello","type":"noop","options":{"duration_ms":1500}}'
+run: then:       .build/release/media-worker status hello   (and: media-worker events)
 TXT
 .build/release/media-worker run "$@" &
 worker_pid=$!

@@ -2,6 +2,7 @@
 #include "mw_video_source.h"
 #include "mw_image.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,10 +77,7 @@ mw_status mw_extract_keyframes(const char *input, const char *output_dir, const 
             av_free(path);
             if (status != MW_OK) break;
             if (opts.scene_threshold > 0) {
-                int width, height;
-                mw_image_fit(frame->width, frame->height, source.sar, source.rotation, 160, 90, &width, &height);
-                if ((status = mw_image_render(&renderer, frame, source.rotation, width, height, message, message_size)) != MW_OK) break;
-                mw_image_luma_grid(renderer.upright, last_grid);
+                memcpy(last_grid, grid, sizeof(last_grid));
                 have_grid = 1;
             }
             kept++;
@@ -190,7 +188,7 @@ mw_status mw_extract_poster(const char *input, const char *output_path, const mw
     /* Candidates across the middle of the video; a title card or a fade is rarely representative. */
     static const double fractions[] = {0.33, 0.5, 0.2, 0.66, 0.1, 0.8, 0.4, 0.9, 0.05};
     int candidates = source.duration_s > 0 ? (int)(sizeof(fractions) / sizeof(fractions[0])) : 1;
-    double best_score = -1, best_time = 0;
+    double best_score = -INFINITY, best_time = 0;
     for (int i = 0; i < candidates; i++) {
         double got = 0;
         if ((status = frame_at(&source, source.duration_s * (candidates > 1 ? fractions[i] : 0), frame, scratch, &got,
@@ -205,10 +203,13 @@ mw_status mw_extract_poster(const char *input, const char *output_path, const mw
         double score = stddev;
         if (mean < 24 || mean > 235 || stddev < 12) score -= 1000;
         if (score > best_score) {
+            av_frame_unref(best);
+            if (av_frame_ref(best, frame) < 0) {
+                status = mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
+                break;
+            }
             best_score = score;
             best_time = got;
-            av_frame_unref(best);
-            av_frame_ref(best, frame);
         }
         /* A clearly good candidate early on is enough. */
         if (best_score > 40 && i >= 2) break;
@@ -230,9 +231,10 @@ mw_status mw_make_storyboard(const char *input, const char *sprite_path, int32_t
                              const mw_limits *limits, mw_cancel_token *cancel,
                              mw_progress_callback on_progress, void *user, mw_storyboard_info *info,
                              char *message, size_t message_size) {
-    if (!sprite_path || !info || tile_width < 16 || tile_width > 1920 || columns < 1 || columns > 100 || max_tiles < 1 ||
-        max_tiles > 10000 || !(interval_s > 0))
-        return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "invalid storyboard geometry");
+    if (!sprite_path || !info || tile_width < 16 || tile_width > 1920 || tile_width % 2 || columns < 1 || columns > 100 ||
+        max_tiles < 1 || max_tiles > 10000 || !(interval_s > 0))
+        return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT,
+                       "invalid storyboard geometry (even tile width 16-1920, 1-100 columns, 1-10000 tiles, interval > 0)");
     memset(info, 0, sizeof(*info));
     mw_video_source source;
     mw_image_renderer renderer;
@@ -246,27 +248,33 @@ mw_status mw_make_storyboard(const char *input, const char *sprite_path, int32_t
         av_frame_free(&scratch);
         return status;
     }
-    int tile_height, ignored_width;
-    {
-        /* The tile height follows the display aspect; the width is the caller's. */
-        int fit_w, fit_h;
-        mw_image_fit(source.decoder->width, source.decoder->height, source.sar, source.rotation, 0, 0, &fit_w, &fit_h);
-        tile_height = (int)lround(tile_width * (double)fit_h / fit_w / 2) * 2;
-        if (tile_height < 2) tile_height = 2;
-        ignored_width = tile_width;
-        (void)ignored_width;
-    }
-    int count = source.duration_s > 0 ? (int)ceil(source.duration_s / interval_s - 1e-9) : 1;
-    if (count < 1) count = 1;
-    if (count > max_tiles) count = max_tiles;
+    /* The tile height follows the display aspect; the width is the caller's. */
+    int fit_w, fit_h;
+    mw_image_fit(source.decoder->width, source.decoder->height, source.sar, source.rotation, 0, 0, &fit_w, &fit_h);
+    int64_t tile_height64 = llround(tile_width * (double)fit_h / fit_w / 2) * 2;
+    if (tile_height64 < 2) tile_height64 = 2;
+    double tiles = source.duration_s > 0 ? ceil(source.duration_s / interval_s - 1e-9) : 1;
+    int count = tiles < 1 ? 1 : tiles > max_tiles ? max_tiles : (int)tiles;
     int cols = count < columns ? count : columns;
     int rows = (count + cols - 1) / cols;
+    /* Sizes in 64 bits against the pixel limits: a hostile aspect ratio must not wrap them. */
+    int64_t sheet_width = (int64_t)cols * tile_width, sheet_height = (int64_t)rows * tile_height64;
+    int64_t max_pixels = limits ? limits->max_pixels : (int64_t)8192 * 8192;
+    if (tile_height64 > 16384 || sheet_height > 65535 || sheet_width > 65535 || sheet_width * sheet_height > max_pixels) {
+        av_frame_free(&frame);
+        av_frame_free(&scratch);
+        mw_video_source_close(&source);
+        return mw_fail(message, message_size, MW_E_DIMENSIONS_TOO_LARGE,
+                       "storyboard of %dx%d tiles of %dx%" PRId64 " is over the pixel limit", cols, rows, tile_width, tile_height64);
+    }
+    int tile_height = (int)tile_height64;
     sheet = av_frame_alloc();
     if (!sheet) status = mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
     if (status == MW_OK) {
-        sheet->format = AV_PIX_FMT_YUVJ420P;
-        sheet->width = cols * tile_width;
-        sheet->height = rows * tile_height;
+        sheet->format = AV_PIX_FMT_YUV420P;
+        sheet->color_range = AVCOL_RANGE_JPEG;
+        sheet->width = (int)sheet_width;
+        sheet->height = (int)sheet_height;
         if (av_frame_get_buffer(sheet, 0) < 0) status = mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
     }
     if (status == MW_OK) {

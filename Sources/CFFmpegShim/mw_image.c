@@ -45,7 +45,8 @@ static mw_status ensure_frame(AVFrame **frame, int width, int height, char *mess
     av_frame_free(frame);
     *frame = av_frame_alloc();
     if (!*frame) return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
-    (*frame)->format = AV_PIX_FMT_YUVJ420P;
+    (*frame)->format = AV_PIX_FMT_YUV420P;
+    (*frame)->color_range = AVCOL_RANGE_JPEG;
     (*frame)->width = width;
     (*frame)->height = height;
     if (av_frame_get_buffer(*frame, 0) < 0) {
@@ -73,6 +74,8 @@ static void rotate_plane(const uint8_t *src, int src_stride, int width, int heig
 
 mw_status mw_image_render(mw_image_renderer *renderer, const AVFrame *frame, int rotation, int out_width,
                           int out_height, char *message, size_t message_size) {
+    if (frame->width <= 0 || frame->height <= 0 || frame->format < 0 || out_width <= 0 || out_height <= 0)
+        return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "no picture to render");
     int turned = rotation == 90 || rotation == 270;
     int width = turned ? out_height : out_width;
     int height = turned ? out_width : out_height;
@@ -80,7 +83,7 @@ mw_status mw_image_render(mw_image_renderer *renderer, const AVFrame *frame, int
     if (status != MW_OK) return status;
 
     renderer->scaler = sws_getCachedContext(renderer->scaler, frame->width, frame->height, (enum AVPixelFormat)frame->format,
-                                            width, height, AV_PIX_FMT_YUVJ420P, SWS_BICUBIC, NULL, NULL, NULL);
+                                            width, height, AV_PIX_FMT_YUV420P, SWS_BICUBIC, NULL, NULL, NULL);
     if (!renderer->scaler)
         return mw_fail(message, message_size, MW_E_INTERNAL, "cannot scale from %s",
                        av_get_pix_fmt_name((enum AVPixelFormat)frame->format));
@@ -126,7 +129,7 @@ mw_status mw_image_write_jpeg(mw_image_renderer *renderer, const AVFrame *pictur
     if (!encoder) return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
     encoder->width = picture->width;
     encoder->height = picture->height;
-    encoder->pix_fmt = AV_PIX_FMT_YUVJ420P;
+    encoder->pix_fmt = AV_PIX_FMT_YUV420P;
     encoder->color_range = AVCOL_RANGE_JPEG;
     encoder->time_base = (AVRational){1, 25};
     encoder->flags |= AV_CODEC_FLAG_QSCALE;

@@ -65,7 +65,9 @@ mw_status mw_video_source_open(mw_video_source *source, const char *path, const 
     }
     source->rotation = rotation_of(source->stream);
     source->sar = av_guess_sample_aspect_ratio(source->format, source->stream, NULL);
-    if (source->sar.num <= 0 || source->sar.den <= 0) source->sar = (AVRational){1, 1};
+    /* Real pixel shapes are within 1:4..4:1; anything beyond is a broken or hostile header. */
+    if (source->sar.num <= 0 || source->sar.den <= 0 || av_q2d(source->sar) > 4 || av_q2d(source->sar) < 0.25)
+        source->sar = (AVRational){1, 1};
     if (source->format->duration != AV_NOPTS_VALUE && source->format->duration > 0)
         source->duration_s = source->format->duration / (double)AV_TIME_BASE;
     else if (source->stream->duration != AV_NOPTS_VALUE)

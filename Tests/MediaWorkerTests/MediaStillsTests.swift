@@ -105,6 +105,31 @@ struct MediaStillsTests {
         }
     }
 
+    @Test("an all-black video still gets a poster (the best there is), not a crash")
+    func blackVideoPoster() async throws {
+        try await withDirectory { directory in
+            let input = "\(directory)/black.mp4"
+            let made = try await CommandRunner.run(try ProjectPaths.tool("ffmpeg", package: "ffmpeg"), [
+                "-v", "error", "-f", "lavfi", "-i", "color=black:size=320x240:rate=25:duration=2", "-c:v", "libx264", "-pix_fmt", "yuv420p", input,
+            ])
+            #expect(made.succeeded, "\(made.stderr)")
+            let poster = try await MediaStills.poster(input: input, outputPath: "\(directory)/poster.jpg")
+            #expect(poster.width == 320 && poster.height == 240)
+        }
+    }
+
+    @Test("storyboard geometry is checked: odd tile widths refused")
+    func storyboardGeometry() async throws {
+        try await withDirectory { directory in
+            await #expect {
+                _ = try await MediaStills.storyboard(input: try ProjectPaths.fixture("short-0.5s.mp4"), spritePath: "\(directory)/s.jpg",
+                                                     vttPath: "\(directory)/s.vtt", spriteURL: "s.jpg", tileWidth: 161)
+            } throws: { error in
+                (error as? MediaError)?.code == .invalidArgument
+            }
+        }
+    }
+
     @Test("the storyboard's sprite has the grid's size and its WebVTT cues cover the duration")
     func storyboard() async throws {
         try await withDirectory { directory in
@@ -137,7 +162,8 @@ struct MediaStillsTests {
                 try await MediaStills.thumbnails(input: input, outputDirectory: directory, times: times, image: ImageSpec(maxWidth: 64),
                                                  progress: { progress.append($0) })
             }
-            try await Task.sleep(for: .milliseconds(400))
+            // Cancel once the work is under way (other tests may share the cores).
+            #expect(await eventually(.seconds(20), every: .milliseconds(20)) { !progress.values.isEmpty })
             let canceled = ContinuousClock.now
             task.cancel()
             let result = await task.result
