@@ -117,6 +117,8 @@ public enum LeaseStatus: Int, Sendable {
 public enum FailOutcome: Sendable, Equatable {
     case retryScheduled(atMilliseconds: Int64)
     case dead
+    /// Its cancellation had been requested: it ended canceled instead of being retried.
+    case canceled
     /// The token no longer holds the job: nothing changed.
     case stale
 }

@@ -247,6 +247,7 @@ public struct JobQueue: Sendable {
         switch parts.first {
         case "retry": outcome = .retryScheduled(atMilliseconds: Int64(parts.count > 1 ? parts[1] : "") ?? 0)
         case "dead": outcome = .dead
+        case "canceled": outcome = .canceled
         default: outcome = .stale
         }
         return (outcome, thenFetch > 0 ? try parseFetch(parts.dropFirst(2)) : nil)

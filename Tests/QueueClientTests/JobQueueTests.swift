@@ -80,7 +80,7 @@ struct JobQueueTests {
         }
     }
 
-    @Test("a stale token is refused for every call, and a job has one terminal event")
+    @Test("a stale token is refused for every call, a retried report is idempotent, and a job has one terminal event")
     func fencing() async throws {
         try await withQueue { queue, _ in
             try await add(queue, job("j1"))
@@ -92,7 +92,8 @@ struct JobQueueTests {
             #expect(try await !queue.release(id: "j1", token: stale))
             #expect(try await queue.heartbeat([(id: "j1", token: stale)]) == [.lost])
             #expect(try await queue.complete(id: "j1", token: delivery.token, dataJSON: "{}"))
-            #expect(try await !queue.complete(id: "j1", token: delivery.token, dataJSON: "{}"))
+            // The same delivery completing again (a retry after a lost reply) gets the same answer, and no second event.
+            #expect(try await queue.complete(id: "j1", token: delivery.token, dataJSON: "{}"))
             #expect(try await queue.fail(id: "j1", token: delivery.token, code: "X", message: "x", retryable: false, retryDelay: .zero) == .stale)
             let terminal = try await eventTypes(queue, job: "j1").filter { $0.hasSuffix("Completed") || $0.hasSuffix("Failed") }
             #expect(terminal == ["NoopCompleted"])
@@ -229,6 +230,24 @@ struct JobQueueTests {
             #expect(try await queue.cancel(id: "w2") == .alreadyCanceled)
             #expect(try await queue.cancel(id: "nope") == .notFound)
             #expect(try await queue.counts() == QueueCounts(inbox: 0, waiting: 0, scheduled: 0, active: 0, completed: 0, dead: 0, canceled: 3))
+        }
+    }
+
+    @Test("a cancel request is not lost when the running job's worker dies or hands it back")
+    func cancelSurvivesLeaveOfActive() async throws {
+        try await withQueue({ $0.lease = .milliseconds(200) }) { queue, _ in
+            try await add(queue, job("a1"), job("a2"))
+            let deliveries = try await queue.fetch(max: 2).deliveries
+            #expect(deliveries.count == 2)
+            #expect(try await queue.cancel(id: "a1") == .cancelRequested)
+            #expect(try await queue.cancel(id: "a2") == .cancelRequested)
+            let second = try #require(deliveries.first { $0.id == "a2" })
+            #expect(try await queue.release(id: "a2", token: second.token))
+            #expect(try await queue.record(id: "a2")?.state == .canceled)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await queue.fetch(max: 2).deliveries.isEmpty, "a cancelled job must not run again")
+            #expect(try await queue.record(id: "a1")?.state == .canceled)
+            #expect(try await eventTypes(queue, job: "a1").last == "NoopCanceled")
         }
     }
 

@@ -59,7 +59,7 @@ public struct WorkerConfiguration: Sendable {
         if let output = defaultOutputURL, !JobDecoder.isStorageURL(output) {
             throw ConfigurationError(variable: "MW_DEFAULT_OUTPUT_URL", reason: "expected s3://bucket/prefix/ or file:///path/")
         }
-        lease = try Self.parseSeconds(value("MW_LEASE_S") ?? "30", variable: "MW_LEASE_S", range: 0.1...3600)
+        lease = try Self.parseSeconds(value("MW_LEASE_S") ?? "30", variable: "MW_LEASE_S", range: 1...3600)
         maxStalls = try Self.parsePositive(value("MW_MAX_STALLS") ?? "2", variable: "MW_MAX_STALLS", max: 100)
         gracePeriod = try Self.parseSeconds(value("MW_GRACE_S") ?? "30", variable: "MW_GRACE_S", range: 0...86400)
         retryBase = try Self.parseSeconds(value("MW_RETRY_BASE_S") ?? "5", variable: "MW_RETRY_BASE_S", range: 0...86400)

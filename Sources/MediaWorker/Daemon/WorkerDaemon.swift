@@ -34,6 +34,8 @@ public struct WorkerDaemon {
         settings.queueOptions = configuration.queueOptions
         settings.retryPolicy = RetryPolicy(base: configuration.retryBase, cap: configuration.retryCap)
         settings.gracePeriod = configuration.gracePeriod
+        // Several heartbeats fit in a lease, so one slow round trip never costs a job its lease.
+        settings.heartbeatInterval = min(.milliseconds(500), configuration.lease / 4)
         let worker = JobWorker(
             settings: settings, redisURL: configuration.redisURL, handlers: Self.handlers(),
             decoder: JobDecoder(defaultOutputURL: configuration.defaultOutputURL), readiness: readiness, logger: logger)

@@ -56,8 +56,11 @@ extension JobWorker {
         do {
             switch outcome {
             case .succeeded(let data):
+                // A retry (after a lost reply) fetches nothing: a job fetched by the lost reply would be orphaned.
+                var fetch = fetchNext
                 let (accepted, fetched) = try await withRedisRetry(until: deadline) { () throws(RedisError) in
-                    try await queue.complete(id: delivery.id, token: delivery.token, dataJSON: data.jsonText, thenFetch: fetchNext)
+                    defer { fetch = 0 }
+                    return try await queue.complete(id: delivery.id, token: delivery.token, dataJSON: data.jsonText, thenFetch: fetch)
                 }
                 next = fetched?.deliveries.first
                 label = accepted ? "completed" : "stale"
@@ -98,9 +101,11 @@ extension JobWorker {
         _ failure: JobFailure, delivery: Delivery, queue: JobQueue, deadline: ContinuousClock.Instant, fetchNext: Int, logger: Logger
     ) async throws -> (String, Delivery?) {
         let delay = settings.retryPolicy.delay(afterAttempt: delivery.attempt)
+        var fetch = fetchNext
         let (result, fetched) = try await withRedisRetry(until: deadline) { () throws(RedisError) in
-            try await queue.fail(id: delivery.id, token: delivery.token, code: failure.code, message: failure.message,
-                                 retryable: failure.retryable, retryDelay: delay, thenFetch: fetchNext)
+            defer { fetch = 0 }
+            return try await queue.fail(id: delivery.id, token: delivery.token, code: failure.code, message: failure.message,
+                                        retryable: failure.retryable, retryDelay: delay, thenFetch: fetch)
         }
         let next = fetched?.deliveries.first
         let metadata: Logger.Metadata = ["error_code": "\(failure.code)", "error": "\(failure.message)", "retryable": "\(failure.retryable)"]
@@ -113,6 +118,9 @@ extension JobWorker {
             Counter(label: "mw_jobs_dead_total", dimensions: [("type", delivery.type)]).increment()
             logger.error("job failed for good (dead letter)", metadata: metadata)
             return ("dead", next)
+        case .canceled:
+            logger.info("job canceled (its cancellation was requested while it failed)", metadata: metadata)
+            return ("canceled", next)
         case .stale:
             logger.warning("job failure refused: its lease was given to another delivery", metadata: metadata)
             return ("stale", next)

@@ -22,6 +22,7 @@ public final class JobWorker: Service, Sendable {
     let running = RunningJobs()
     private let draining = Mutex(false)
     private let blockingClientIDs = Mutex<[ObjectIdentifier: RedisClient]>([:])
+    private let startedAt = Date().formatted(Date.ISO8601FormatStyle())
 
     public init(
         settings: JobWorkerSettings, redisURL: RedisURL, handlers: [String: any JobHandler], decoder: JobDecoder,
@@ -35,7 +36,8 @@ public final class JobWorker: Service, Sendable {
         self.logger = logger
     }
 
-    var isDraining: Bool { draining.withLock { $0 } }
+    /// Draining after SIGTERM, or cancelled (the service group is going down): take no more work.
+    var isDraining: Bool { draining.withLock { $0 } || Task.isCancelled }
 
     public func run() async throws {
         let readiness = self.readiness
@@ -43,16 +45,22 @@ public final class JobWorker: Service, Sendable {
         let queues = settings.queues.map { JobQueue(name: $0, options: settings.queueOptions, client: client, actor: settings.workerID) }
         let registry = WorkerRegistry(prefix: settings.queueOptions.prefix, client: client)
 
-        await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                for queue in queues {
-                    group.addTask { await self.readInbox(queue) }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withDiscardingTaskGroup { group in
+                    // Registered before the first claim, so no one mistakes our claims for a dead worker's.
+                    await self.refreshRegistry(registry, queues: queues, running: [], startedAt: self.startedAt)
+                    for queue in queues {
+                        group.addTask { await self.readInbox(queue) }
+                    }
+                    group.addTask { await self.keepLeases(queues: queues, registry: registry) }
+                    await self.dispatch(queues: queues, group: &group)
+                    await self.drainRunningJobs()
                 }
-                group.addTask { await self.keepLeases(queues: queues, registry: registry) }
-                await self.dispatch(queues: queues, group: &group)
-                await self.drainRunningJobs()
+            } onGracefulShutdown: {
+                self.beginDraining(client: client)
             }
-        } onGracefulShutdown: {
+        } onCancel: {
             self.beginDraining(client: client)
         }
         try? await registry.remove(worker: settings.workerID)
@@ -118,7 +126,7 @@ public final class JobWorker: Service, Sendable {
                 checkLeftovers = true
                 if isDraining { break }
                 logger.warning("inbox read failed; retrying", metadata: ["queue": "\(queue.name)", "error": "\(error)"])
-                try? await Task.sleep(for: backoff)
+                guard (try? await Task.sleep(for: backoff)) != nil else { break }
                 backoff = min(backoff * 2, .seconds(5))
             }
         }
@@ -182,7 +190,7 @@ public final class JobWorker: Service, Sendable {
             } catch {
                 if isDraining { break }
                 logger.warning("fetch failed; retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: backoff)
+                guard (try? await Task.sleep(for: backoff)) != nil else { break }
                 backoff = min(backoff * 2, .seconds(5))
             }
         }
@@ -216,8 +224,7 @@ public final class JobWorker: Service, Sendable {
     /// interval: refresh this worker's registry entry and recover dead workers' claims.
     private func keepLeases(queues: [JobQueue], registry: WorkerRegistry) async {
         let clock = ContinuousClock()
-        var nextRegistry = clock.now
-        let startedAt = ISO8601DateFormatter().string(from: Date())
+        var nextRegistry = clock.now + settings.registryInterval
         while true {
             let entries = await running.all
             if isDraining && entries.isEmpty { break }
@@ -244,9 +251,13 @@ public final class JobWorker: Service, Sendable {
             }
             if clock.now >= nextRegistry {
                 nextRegistry = clock.now + settings.registryInterval
-                await refreshRegistry(registry, queues: queues, running: entries, startedAt: startedAt)
+                await refreshRegistry(registry, queues: queues, running: entries, startedAt: self.startedAt)
             }
-            try? await Task.sleep(for: settings.heartbeatInterval)
+            do {
+                try await Task.sleep(for: settings.heartbeatInterval)
+            } catch {
+                break  // cancelled: the running jobs are being cancelled with us
+            }
         }
     }
 

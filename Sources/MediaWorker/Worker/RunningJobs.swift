@@ -12,8 +12,12 @@ actor RunningJobs {
     private var entries: [String: Entry] = [:]
     private var slotWaiters: [CheckedContinuation<Void, Never>] = []
     private var emptyWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Set when draining starts: nobody waits for a slot any more.
+    private var closed = false
 
-    static func key(_ delivery: Delivery) -> String { delivery.queue + "/" + delivery.id }
+    /// Per delivery, not per job: a job whose lease expired may come back to this worker while
+    /// the old delivery still unwinds, and the two must not overwrite each other.
+    static func key(_ delivery: Delivery) -> String { delivery.queue + "/" + delivery.id + "#" + delivery.token }
 
     var count: Int { entries.count }
     var all: [Entry] { Array(entries.values) }
@@ -40,22 +44,19 @@ actor RunningJobs {
         }
     }
 
-    func stop(queue: String, id: String, reason: StopReason) {
-        entries[queue + "/" + id]?.signal.stop(reason)
-    }
-
     func stopAll(_ reason: StopReason) {
         for entry in entries.values { entry.signal.stop(reason) }
     }
 
     /// Returns once fewer than `limit` jobs run, or at once after `wakeWaiters`.
     func waitForSlot(limit: Int) async {
-        guard entries.count >= limit else { return }
+        guard entries.count >= limit, !closed else { return }
         await withCheckedContinuation { slotWaiters.append($0) }
     }
 
-    /// Wakes whoever waits for a slot (used when draining starts).
+    /// Wakes whoever waits for a slot, now and later (draining has started).
     func wakeWaiters() {
+        closed = true
         let waiters = slotWaiters
         slotWaiters.removeAll()
         for waiter in waiters { waiter.resume() }

@@ -20,7 +20,7 @@ enum LuaTake {
         local key = job_key(id)
         redis.call('ZREM', base .. 'active', id)
         local job = redis.call('HMGET', key, 'state', 'priority', 'worker')
-        if job[1] == 'active' then
+        if job[1] == 'active' and not cancel_if_requested(id) then
           local stalls = redis.call('HINCRBY', key, 'stalls', 1)
           redis.call('HINCRBY', base .. 'stats', 'stalls_recovered', 1)
           append_history(id, 'JOB_STALLED', 'the lease of worker ' .. tostring(job[3]) .. ' expired (stall ' .. stalls .. ')')
@@ -60,7 +60,7 @@ enum LuaTake {
             local token = redis.call('INCR', base .. 'token')
             local attempt = (tonumber(job[11]) or 0) + 1
             redis.call('HSET', key, 'state', 'active', 'token', token, 'worker', actor, 'attempts', attempt,
-              'lease_until', now + lease_ms, 'started_at', now, 'cancel', 0)
+              'lease_until', now + lease_ms, 'started_at', now)
             redis.call('ZADD', base .. 'active', now + lease_ms, id)
             emit('JobStarted', id, '{}', { attempt, job[5], job[3], job[7], job[9] })
             out[#out + 1] = id

@@ -21,6 +21,9 @@ extension QueueScript {
         emit(outcome_event(job[5], 'Canceled'), id, ARGV[11], known)
       end
       out[1] = 1
+    elseif job[2] == ARGV[9] and (job[1] == 'completed' or job[1] == 'canceled') then
+      -- This delivery finished it already: a retry after a lost reply gets the same answer.
+      out[1] = 1
     end
     local fetch_max = tonumber(ARGV[12] or '0') or 0
     if fetch_max > 0 then
@@ -35,7 +38,8 @@ extension QueueScript {
     /// TranscodeFailed). Fenced like finish.
     /// ARGV 8: id, 9: token, 10: error code, 11: message, 12: retryable "1"/"0",
     /// 13: retry delay ms, 14: jobs to fetch next (0: none), 15: lease ms, 16: max stalls.
-    /// Returns { "retry" | "dead" | "stale", retry_at_ms or "", then, when fetching, the fetch reply }.
+    /// A job whose cancellation was requested ends canceled instead of being retried.
+    /// Returns { "retry" | "dead" | "canceled" | "stale", retry_at_ms or "", then, when fetching, the fetch reply }.
     static let fail = QueueScript(name: "fail", body: #"""
     local function then_fetch(out)
       local fetch_max = tonumber(ARGV[14] or '0') or 0
@@ -46,14 +50,21 @@ extension QueueScript {
       return out
     end
     local id = ARGV[8]
-    if not holds_lease(id, ARGV[9]) then return then_fetch({ 'stale', '' }) end
     local key = job_key(id)
+    if not holds_lease(id, ARGV[9]) then
+      -- This delivery's failure was recorded already (a retry after a lost reply): same answer.
+      local done = redis.call('HMGET', key, 'state', 'token', 'run_at')
+      if done[2] == ARGV[9] and done[1] == 'failed' then return then_fetch({ 'retry', done[3] }) end
+      if done[2] == ARGV[9] and done[1] == 'dead' then return then_fetch({ 'dead', '' }) end
+      return then_fetch({ 'stale', '' })
+    end
     local code, message = ARGV[10], ARGV[11]
     append_history(id, code, message)
     redis.call('HSET', key, 'error_code', code, 'error_message', message)
     local job = redis.call('HMGET', key, 'attempts', 'max_attempts', 'type')
     local attempts, max_attempts = tonumber(job[1]), tonumber(job[2])
     if ARGV[12] == '1' and attempts < max_attempts then
+      if cancel_if_requested(id) then return then_fetch({ 'canceled', '' }) end
       local retry_at = now + tonumber(ARGV[13])
       redis.call('HSET', key, 'state', 'failed', 'run_at', retry_at, 'worker', '', 'lease_until', 0)
       redis.call('ZREM', base .. 'active', id)

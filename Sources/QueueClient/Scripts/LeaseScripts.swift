@@ -47,6 +47,7 @@ extension QueueScript {
     local id = ARGV[8]
     if not holds_lease(id, ARGV[9]) then return 0 end
     local key = job_key(id)
+    if cancel_if_requested(id) then return 1 end
     redis.call('HINCRBY', key, 'attempts', -1)
     redis.call('ZREM', base .. 'active', id)
     make_waiting(id, redis.call('HGET', key, 'priority'), true)

@@ -112,6 +112,16 @@ enum LuaPrelude {
       redis.call('PEXPIRE', key, state == 'dead' and dead_retention_ms or retention_ms)
     end
 
+    -- A job asked to cancel while it ran, leaving active without finishing (handed back,
+    -- stalled, or failed with a retry): it ends canceled instead of running again.
+    local function cancel_if_requested(id)
+      local job = redis.call('HMGET', job_key(id), 'cancel', 'type')
+      if job[1] ~= '1' then return false end
+      make_terminal(id, 'canceled')
+      emit(outcome_event(job[2], 'Canceled'), id, '{"was":"active"}')
+      return true
+    end
+
     -- The delivery with this token is the job's current one: fencing for every worker call.
     local function holds_lease(id, token)
       local job = redis.call('HMGET', job_key(id), 'state', 'token')

@@ -1,12 +1,18 @@
+import Crypto
+import Foundation
+
 /// One atomic Lua script per queue transition (the BullMQ way), run by SHA with EVALSHA.
 public struct QueueScript: Sendable, Hashable {
     public let name: String
     /// The prelude followed by the script's own body.
     public let source: String
+    /// What EVALSHA calls it by: computed here, so no shared table of SHAs is needed.
+    public let sha1: String
 
     init(name: String, body: String) {
         self.name = name
         self.source = LuaPrelude.source + "\n" + LuaTake.source + "\n-- " + name + "\n" + body
+        self.sha1 = Insecure.SHA1.hash(data: Array(source.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
     public static let all: [QueueScript] = [
