@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Settings shared by every queue of a worker.
@@ -115,9 +116,10 @@ public struct JobQueue: Sendable {
             runItems = 0
         }
         for (item, decision) in items {
+            let digest = Insecure.SHA1.hash(data: item).map { String(format: "%02x", $0) }.joined()
             switch decision {
             case .jobs(let jobs):
-                run.append(String(jobs.count))
+                run += [digest, String(jobs.count)]
                 for job in jobs {
                     run += [
                         job.id, job.type, job.priority.rawValue, String(job.maxAttempts), String(job.runAtMilliseconds ?? 0),
@@ -126,12 +128,12 @@ public struct JobQueue: Sendable {
                 }
                 runItems += 1
             case .ignored:
-                run.append("0")
+                run += [digest, "0"]
                 runItems += 1
             case .rejected(let rejected):
                 flushRun()
                 let excerpt = String(decoding: item.prefix(65536), as: UTF8.self) + (item.count > 65536 ? "…(\(item.count) bytes)" : "")
-                calls.append((.ingestInvalid, [inboxKey], common + [claimed, rejected.id, rejected.type ?? "", rejected.code, rejected.message, excerpt, rejected.metadataJSON]))
+                calls.append((.ingestInvalid, [inboxKey], common + [claimed, rejected.id, rejected.type ?? "", rejected.code, rejected.message, excerpt, rejected.metadataJSON, digest]))
             }
         }
         flushRun()

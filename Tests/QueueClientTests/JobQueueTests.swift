@@ -300,6 +300,32 @@ struct JobQueueTests {
         }
     }
 
+    @Test("an item taken back from a worker thought dead is not ingested by it too")
+    func takenBackItemSkipped() async throws {
+        try await withQueue { queue, _ in
+            try await queue.client.command(["RPUSH", queue.inboxKey, "{}"])
+            let claimed = try await queue.claim(max: 1, worker: Self.worker)
+            _ = try await queue.requeueClaimed(list: queue.claimedKey(worker: Self.worker))
+            let result = try await queue.ingest(.jobs([job("twice")]), item: claimed[0], worker: Self.worker)
+            #expect(result == ["skipped"])
+            #expect(try await queue.record(id: "twice") == nil)
+            #expect(try await queue.counts().inbox == 1)
+        }
+    }
+
+    @Test("a corrected resubmission takes over the id of an invalid one")
+    func correctedResubmission() async throws {
+        try await withQueue { queue, _ in
+            try await queue.client.command(["RPUSH", queue.inboxKey, "bad"])
+            let claimed = try await queue.claim(max: 1, worker: Self.worker)
+            _ = try await queue.ingest(.rejected(RejectedItem(id: "fix-me", type: "noop", code: "JOB_INVALID_FIELD", message: "m")), item: claimed[0], worker: Self.worker)
+            #expect(try await queue.record(id: "fix-me")?.state == .dead)
+            #expect(try await add(queue, job("fix-me")) == ["queued"])
+            #expect(try await queue.record(id: "fix-me")?.state == .waiting)
+            #expect(try await queue.counts().dead == 0)
+        }
+    }
+
     @Test("claimed items of a dead worker go back to the inbox in order")
     func requeueClaimed() async throws {
         try await withQueue { queue, _ in

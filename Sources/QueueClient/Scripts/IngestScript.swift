@@ -3,24 +3,37 @@
 /// list in the same step. A job id that exists already (live or retained) is a duplicate:
 /// ignored and counted.
 ///
-/// ARGV 8: claimed list, 9: number of items, then per item: its number of jobs, then per
-/// job 10 fields: id, type, priority, max_attempts, run_at_ms (0 = now), timeout_s,
-/// payload, metadata, file_id, movie_id.
-/// Returns per item an array with per job "queued", "delayed" or "duplicate".
+/// An item whose head of the claimed list is not what the caller decoded (another worker
+/// took the list back while this one thought it dead) is skipped: no job twice. A job id
+/// held only by an earlier invalid submission (dead, never runnable) is taken over.
+///
+/// ARGV 8: claimed list, 9: number of items, then per item: the SHA-1 of its bytes, its
+/// number of jobs, then per job 10 fields: id, type, priority, max_attempts, run_at_ms
+/// (0 = now), timeout_s, payload, metadata, file_id, movie_id.
+/// Returns per item an array with per job "queued", "delayed", "duplicate" or "skipped".
 extension QueueScript {
     static let ingest = QueueScript(name: "ingest", body: #"""
     local all = {}
     local created = 0
     local at = 10
     for item = 1, tonumber(ARGV[9]) do
-      redis.call('LPOP', ARGV[8])
+      local popped = redis.call('LPOP', ARGV[8])
+      local mine = popped and redis.sha1hex(popped) == ARGV[at]
       local results = {}
-      local count = tonumber(ARGV[at])
-      at = at + 1
+      local count = tonumber(ARGV[at + 1])
+      at = at + 2
       for _ = 1, count do
         local id = ARGV[at]
         local key = job_key(id)
-        if redis.call('EXISTS', key) == 1 then
+        local held = redis.call('HMGET', key, 'state', 'max_attempts')
+        if held[1] == 'dead' and held[2] == '0' then
+          redis.call('ZREM', base .. 'dead', id)
+          redis.call('DEL', key)
+          held[1] = false
+        end
+        if not mine then
+          results[#results + 1] = 'skipped'
+        elseif held[1] then
           redis.call('HINCRBY', base .. 'stats', 'duplicates', 1)
           results[#results + 1] = 'duplicate'
         else
@@ -60,10 +73,11 @@ extension QueueScript {
     /// crashes a worker and never blocks the inbox.
     ///
     /// ARGV 8: claimed list, 9: id, 10: type ("" when unknown), 11: error code, 12: message,
-    /// 13: the payload (an excerpt when large), 14: metadata JSON.
-    /// Returns "dead" or "duplicate".
+    /// 13: the payload (an excerpt when large), 14: metadata JSON, 15: SHA-1 of the item.
+    /// Returns "dead", "duplicate" or "skipped" (the claimed head was not this item).
     static let ingestInvalid = QueueScript(name: "ingest_invalid", body: #"""
-    redis.call('LPOP', ARGV[8])
+    local popped = redis.call('LPOP', ARGV[8])
+    if not popped or redis.sha1hex(popped) ~= ARGV[15] then return 'skipped' end
     local id = ARGV[9]
     local key = job_key(id)
     if redis.call('EXISTS', key) == 1 then
