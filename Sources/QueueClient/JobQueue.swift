@@ -60,14 +60,17 @@ public struct JobQueue: Sendable {
 
     /// 32 hex digits of a random UUIDv4: the seed of the event ids a script makes.
     static func randomSeed() -> String {
-        let digits = Array("0123456789abcdef".utf8)
+        withUnsafeBytes(of: UUID().uuid) { hex($0) }
+    }
+
+    /// Lowercase hex of some bytes (Foundation's String(format:) costs more than the hashing).
+    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        let digits: StaticString = "0123456789abcdef"
         var out: [UInt8] = []
-        out.reserveCapacity(32)
-        withUnsafeBytes(of: UUID().uuid) { bytes in
-            for byte in bytes {
-                out.append(digits[Int(byte >> 4)])
-                out.append(digits[Int(byte & 0x0F)])
-            }
+        out.reserveCapacity(40)
+        for byte in bytes {
+            out.append(digits.utf8Start[Int(byte >> 4)])
+            out.append(digits.utf8Start[Int(byte & 0x0F)])
         }
         return String(decoding: out, as: UTF8.self)
     }
@@ -116,7 +119,7 @@ public struct JobQueue: Sendable {
             runItems = 0
         }
         for (item, decision) in items {
-            let digest = Insecure.SHA1.hash(data: item).map { String(format: "%02x", $0) }.joined()
+            let digest = Self.hex(Insecure.SHA1.hash(data: item))
             switch decision {
             case .jobs(let jobs):
                 run += [digest, String(jobs.count)]

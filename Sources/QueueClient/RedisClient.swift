@@ -80,10 +80,11 @@ public actor RedisClient {
 
     /// Sends commands in one round trip; error replies are returned in place.
     ///
-    /// Auto-pipelining: while one round trip is on the wire, calls from other tasks queue;
-    /// the next caller then sends its own commands and all the queued ones together. Many
-    /// jobs finishing at once cost one round trip, not one each; order per caller is kept,
-    /// and no caller waits for more than two round trips.
+    /// Auto-pipelining: while one round trip is on the wire, calls from other tasks queue.
+    /// The caller that sent goes on sending what queued meanwhile, all in one round trip each
+    /// time, for at most `maxRoundsPerSender` rounds (it is already running: no hand-over
+    /// cost); then the next queued caller takes over. Many jobs finishing at once cost one
+    /// round trip, order per caller is kept, and nobody sends for others forever.
     public func pipeline(_ commands: [[String]]) async throws(RedisError) -> [RedisReply] {
         guard !commands.isEmpty else { return [] }
         if sending {
@@ -91,23 +92,30 @@ public actor RedisClient {
             if case .done(let result) = turn { return try result.get() }
         }
         sending = true
-        let others = waiting
-        waiting.removeAll()
-        let result = await send(commands + others.flatMap(\.commands))
-        var offset = commands.count
-        for waiter in others {
-            let count = waiter.commands.count
-            waiter.continuation.resume(returning: .done(result.map { Array($0[offset..<offset + count]) }))
-            offset += count
+        var own: Result<[RedisReply], RedisError>?
+        for _ in 0..<Self.maxRoundsPerSender {
+            let others = waiting
+            waiting.removeAll()
+            let mine = own == nil ? commands : []
+            if mine.isEmpty && others.isEmpty { break }
+            let result = await send(mine + others.flatMap(\.commands))
+            if own == nil { own = result.map { Array($0[0..<commands.count]) } }
+            var offset = mine.count
+            for waiter in others {
+                let count = waiter.commands.count
+                waiter.continuation.resume(returning: .done(result.map { Array($0[offset..<offset + count]) }))
+                offset += count
+            }
         }
-        // Whoever queued during this round trip goes next, carrying the rest with it.
         if waiting.isEmpty {
             sending = false
         } else {
             waiting.removeFirst().continuation.resume(returning: .send)
         }
-        return try result.map { Array($0[0..<commands.count]) }.get()
+        return try own!.get()
     }
+
+    static let maxRoundsPerSender = 4
 
     private func send(_ commands: [[String]]) async -> Result<[RedisReply], RedisError> {
         do {

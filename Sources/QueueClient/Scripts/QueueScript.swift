@@ -12,7 +12,7 @@ public struct QueueScript: Sendable, Hashable {
     init(name: String, body: String) {
         self.name = name
         self.source = LuaPrelude.source + "\n" + LuaTake.source + "\n-- " + name + "\n" + body
-        self.sha1 = Insecure.SHA1.hash(data: Array(source.utf8)).map { String(format: "%02x", $0) }.joined()
+        self.sha1 = JobQueue.hex(Insecure.SHA1.hash(data: Array(source.utf8)))
     }
 
     public static let all: [QueueScript] = [
