@@ -5,6 +5,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
+#include <libavutil/display.h>
 #include <libavutil/time.h>
 
 const char *mw_status_name(mw_status status) {
@@ -108,4 +110,14 @@ mw_status mw_status_from_averror(int averror, const mw_interrupt *interrupt) {
     case AVERROR_PROTOCOL_NOT_FOUND: return MW_E_FORMAT_NOT_ALLOWED;
     default: return MW_E_INPUT_CORRUPT;
     }
+}
+
+int mw_stream_rotation(const AVStream *stream) {
+    const uint8_t *matrix = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, NULL);
+    if (!matrix) return 0;
+    double theta = -round(av_display_rotation_get((const int32_t *)matrix));
+    if (isnan(theta)) return 0;
+    theta -= 360 * floor(theta / 360 + 0.9 / 360);
+    /* Only right angles are meaningful for transcoding. */
+    return (((int)theta + 45) / 90 * 90) % 360;
 }

@@ -25,6 +25,10 @@ int mw_interrupt_check(void *opaque);
 mw_status mw_open_input(const char *path, const mw_limits *limits, mw_interrupt *interrupt,
                         AVFormatContext **out, char *message, size_t message_size);
 
+/* Clockwise degrees (0, 90, 180, 270) a player turns a stream's picture by, from its
+ * display matrix, computed as the ffmpeg CLI does. */
+int mw_stream_rotation(const AVStream *stream);
+
 /* Maps an AVERROR from reading input to a status, given the interrupt state. */
 mw_status mw_status_from_averror(int averror, const mw_interrupt *interrupt);
 

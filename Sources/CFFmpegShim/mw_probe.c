@@ -5,23 +5,10 @@
 #include <string.h>
 #include <libavutil/avstring.h>
 #include <libavutil/channel_layout.h>
-#include <libavutil/display.h>
 #include <libavutil/pixdesc.h>
 
 static void copy_string(char *dst, size_t size, const char *src) {
     av_strlcpy(dst, src ? src : "", size);
-}
-
-/* Clockwise degrees a player rotates the picture by, as the ffmpeg CLI computes it. */
-static int32_t stream_rotation(const AVStream *st) {
-    const uint8_t *matrix = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL);
-    if (!matrix) return 0;
-    double theta = -round(av_display_rotation_get((const int32_t *)matrix));
-    if (isnan(theta)) return 0;
-    theta -= 360 * floor(theta / 360 + 0.9 / 360);
-    int32_t degrees = (int32_t)theta;
-    /* Only right angles are meaningful for transcoding. */
-    return ((degrees + 45) / 90 * 90) % 360;
 }
 
 static const char *field_order_name(enum AVFieldOrder order) {
@@ -67,7 +54,7 @@ static void fill_stream(AVFormatContext *ctx, AVStream *st, mw_stream_info *info
         const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get((enum AVPixelFormat)par->format);
         copy_string(info->pix_fmt, sizeof(info->pix_fmt), desc ? desc->name : "");
         info->bit_depth = desc ? desc->comp[0].depth : 0;
-        info->rotation_deg = stream_rotation(st);
+        info->rotation_deg = mw_stream_rotation(st);
         info->is_attached_picture = (st->disposition & AV_DISPOSITION_ATTACHED_PIC) ? 1 : 0;
         copy_string(info->field_order, sizeof(info->field_order), field_order_name(par->field_order));
     } else if (par->codec_type == AVMEDIA_TYPE_AUDIO) {

@@ -3,16 +3,6 @@
 
 #include <math.h>
 #include <string.h>
-#include <libavutil/display.h>
-
-static int rotation_of(const AVStream *stream) {
-    const uint8_t *matrix = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, NULL);
-    if (!matrix) return 0;
-    double theta = -round(av_display_rotation_get((const int32_t *)matrix));
-    if (isnan(theta)) return 0;
-    theta -= 360 * floor(theta / 360 + 0.9 / 360);
-    return (((int)theta + 45) / 90 * 90) % 360;
-}
 
 mw_status mw_video_source_open(mw_video_source *source, const char *path, const mw_limits *limits,
                                mw_cancel_token *cancel, int keyframes_only, char *message, size_t message_size) {
@@ -63,7 +53,7 @@ mw_status mw_video_source_open(mw_video_source *source, const char *path, const 
         mw_video_source_close(source);
         return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "cannot open the %s decoder: %s", codec->name, av_err2str(ret));
     }
-    source->rotation = rotation_of(source->stream);
+    source->rotation = mw_stream_rotation(source->stream);
     source->sar = av_guess_sample_aspect_ratio(source->format, source->stream, NULL);
     /* Real pixel shapes are within 1:4..4:1; anything beyond is a broken or hostile header. */
     if (source->sar.num <= 0 || source->sar.den <= 0 || av_q2d(source->sar) > 4 || av_q2d(source->sar) < 0.25)

@@ -13,5 +13,4 @@ final class CancelToken: @unchecked Sendable {
     deinit { mw_cancel_token_free(raw) }
 
     func cancel() { mw_cancel_token_cancel(raw) }
-    var isCanceled: Bool { mw_cancel_token_is_canceled(raw) != 0 }
 }

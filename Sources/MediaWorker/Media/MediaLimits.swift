@@ -1,4 +1,5 @@
 import CFFmpegShim
+import QueueClient
 
 /// Limits on untrusted input, enforced inside the shim while it reads.
 public struct MediaLimits: Sendable, Equatable {
@@ -31,8 +32,4 @@ extension Duration {
         return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
     }
 
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
 }

@@ -21,7 +21,7 @@ public final class JobWorker: Service, Sendable {
     let logger: Logger
     let running = RunningJobs()
     private let draining = Mutex(false)
-    private let blockingClientIDs = Mutex<[ObjectIdentifier: RedisClient]>([:])
+    private let blockingClients = Mutex<[ObjectIdentifier: RedisClient]>([:])
     private let startedAt = Date().formatted(Date.ISO8601FormatStyle())
 
     public init(
@@ -76,7 +76,7 @@ public final class JobWorker: Service, Sendable {
         guard first else { return }
         readiness.startDraining()
         logger.info("draining: no new jobs; running jobs get the grace period", metadata: ["grace_s": "\(settings.gracePeriod.seconds)"])
-        let blocked = blockingClientIDs.withLock { Array($0.values) }
+        let blocked = blockingClients.withLock { Array($0.values) }
         Task {
             await running.wakeWaiters()
             // Interrupt the inbox readers' and dispatcher's blocking calls.
@@ -88,7 +88,7 @@ public final class JobWorker: Service, Sendable {
 
     private func makeBlockingClient() -> RedisClient {
         let client = RedisClient(url: redisURL, options: .init(connectTimeout: .seconds(2), commandTimeout: .seconds(5)))
-        blockingClientIDs.withLock { $0[ObjectIdentifier(client)] = client }
+        blockingClients.withLock { $0[ObjectIdentifier(client)] = client }
         return client
     }
 
