@@ -30,6 +30,8 @@ public struct NewJob: Sendable, Equatable {
     public var maxAttempts: Int
     /// Milliseconds since 1970; nil or past means now.
     public var runAtMilliseconds: Int64?
+    /// A delay from the moment Redis creates the job (its clock, not the caller's).
+    public var delayMilliseconds: Int64?
     public var timeoutSeconds: Int
     /// The normalized job JSON the handler will receive.
     public var payload: String
@@ -40,13 +42,14 @@ public struct NewJob: Sendable, Equatable {
 
     public init(
         id: String, type: String, priority: JobPriority = .normal, maxAttempts: Int = 5, runAtMilliseconds: Int64? = nil,
-        timeoutSeconds: Int = 3600, payload: String, metadataJSON: String = "{}", fileID: String? = nil, movieID: String? = nil
+        delayMilliseconds: Int64? = nil, timeoutSeconds: Int = 3600, payload: String, metadataJSON: String = "{}", fileID: String? = nil, movieID: String? = nil
     ) {
         self.id = id
         self.type = type
         self.priority = priority
         self.maxAttempts = maxAttempts
         self.runAtMilliseconds = runAtMilliseconds
+        self.delayMilliseconds = delayMilliseconds
         self.timeoutSeconds = timeoutSeconds
         self.payload = payload
         self.metadataJSON = metadataJSON

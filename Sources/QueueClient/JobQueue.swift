@@ -127,6 +127,7 @@ public struct JobQueue: Sendable {
                     run += [
                         job.id, job.type, job.priority.rawValue, String(job.maxAttempts), String(job.runAtMilliseconds ?? 0),
                         String(job.timeoutSeconds), job.payload, job.metadataJSON, job.fileID ?? "", job.movieID ?? "",
+                        String(job.delayMilliseconds ?? 0),
                     ]
                 }
                 runItems += 1

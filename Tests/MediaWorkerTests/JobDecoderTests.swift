@@ -32,7 +32,7 @@ struct JobDecoderTests {
              "movie_id":"movie-101","options":{"ladder":"default"},"metadata":{"tenant":"acme","tags":["a"]}}
             """).first)
         #expect(job.id == "job-1" && job.type == "transcode" && job.priority == .high && job.maxAttempts == 3)
-        #expect(job.runAtMilliseconds == 1_800_000_001_500)
+        #expect(job.delayMilliseconds == 1500 && job.runAtMilliseconds == nil)
         #expect(job.timeoutSeconds == 600 && job.fileID == "file-555" && job.movieID == "movie-101")
         #expect(job.metadataJSON == #"{"tags":["a"],"tenant":"acme"}"#)
         let payload = try JSONDecoder().decode(JSONValue.self, from: Data(job.payload.utf8))

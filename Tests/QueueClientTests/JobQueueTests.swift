@@ -167,6 +167,21 @@ struct JobQueueTests {
         }
     }
 
+    @Test("a relative delay is applied with Redis's clock")
+    func relativeDelay() async throws {
+        try await withQueue { queue, _ in
+            var delayed = job("later")
+            delayed.delayMilliseconds = 1200
+            #expect(try await add(queue, delayed) == ["delayed"])
+            let early = try await queue.fetch(max: 1)
+            #expect(early.deliveries.isEmpty)
+            let wake = try #require(early.nextWake)
+            #expect(wake > .zero && wake <= .milliseconds(1200))
+            try await Task.sleep(for: wake + .milliseconds(50))
+            #expect(try await queue.fetch(max: 1).deliveries.map(\.id) == ["later"])
+        }
+    }
+
     @Test("a duplicate id is ignored and counted; one inbox item may carry several jobs")
     func duplicates() async throws {
         try await withQueue { queue, _ in

@@ -87,11 +87,10 @@ public struct JobDecoder: Sendable {
         let timeout = try integer(fields["timeout_s"], name: "timeout_s", range: 1...limits.maxTimeoutSeconds, reject: reject) ?? defaultTimeoutSeconds
 
         var runAt: Int64?
-        if let delay = try integer(fields["delay_ms"], name: "delay_ms", range: 0...Int(limits.maxDelayMilliseconds), reject: reject) {
-            runAt = Int64(now().timeIntervalSince1970 * 1000) + Int64(delay)
-        }
+        // A delay stays relative until Redis applies it with its own clock: no skew between hosts.
+        let delay = try integer(fields["delay_ms"], name: "delay_ms", range: 0...Int(limits.maxDelayMilliseconds), reject: reject)
         if let raw = fields["run_at"], raw != .null {
-            guard runAt == nil else { throw reject(.invalidField, "give run_at or delay_ms, not both") }
+            guard delay == nil else { throw reject(.invalidField, "give run_at or delay_ms, not both") }
             guard let text = raw.stringValue, let date = Self.parseRFC3339(text) else {
                 throw reject(.invalidField, "run_at must be an RFC 3339 time such as 2026-11-21T10:00:00Z")
             }
@@ -130,6 +129,7 @@ public struct JobDecoder: Sendable {
         normalized["id"] = .string(jobID)
         return NewJob(
             id: jobID, type: type.rawValue, priority: priority, maxAttempts: maxAttempts, runAtMilliseconds: runAt,
+            delayMilliseconds: delay.map(Int64.init),
             timeoutSeconds: timeout, payload: JSONValue.object(normalized).jsonText, metadataJSON: metadata,
             fileID: fileID, movieID: movieID)
     }

@@ -8,8 +8,9 @@
 /// held only by an earlier invalid submission (dead, never runnable) is taken over.
 ///
 /// ARGV 8: claimed list, 9: number of items, then per item: the SHA-1 of its bytes, its
-/// number of jobs, then per job 10 fields: id, type, priority, max_attempts, run_at_ms
-/// (0 = now), timeout_s, payload, metadata, file_id, movie_id.
+/// number of jobs, then per job 11 fields: id, type, priority, max_attempts, run_at_ms
+/// (0 = now), timeout_s, payload, metadata, file_id, movie_id, delay_ms (0 = none; applied
+/// with the server's clock).
 /// Returns per item an array with per job "queued", "delayed", "duplicate" or "skipped".
 extension QueueScript {
     static let ingest = QueueScript(name: "ingest", body: #"""
@@ -38,6 +39,7 @@ extension QueueScript {
           results[#results + 1] = 'duplicate'
         else
           local job_type, priority, run_at = ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 4])
+          if tonumber(ARGV[at + 10]) > 0 then run_at = now + tonumber(ARGV[at + 10]) end
           local file_id, movie_id = ARGV[at + 8], ARGV[at + 9]
           local delayed = run_at > now
           local fields = { 'HSET', key, 'id', id, 'type', job_type, 'queue', queue, 'priority', priority,
@@ -60,7 +62,7 @@ extension QueueScript {
           end
           created = created + 1
         end
-        at = at + 10
+        at = at + 11
       end
       all[#all + 1] = results
     end
