@@ -91,9 +91,8 @@ extension JobWorker {
             label = "unreported"
             logger.error("could not report the job's end to Redis; its lease will expire and it will run again", metadata: ["error": "\(error)"])
         }
-        Counter(label: "mw_jobs_total", dimensions: [("type", delivery.type), ("outcome", label)]).increment()
-        Timer(label: "mw_job_duration_seconds", dimensions: [("type", delivery.type)], preferredDisplayUnit: .seconds)
-            .recordNanoseconds(Int64(elapsed.seconds * 1e9))
+        metrics.count("mw_jobs_total", type: delivery.type, outcome: label)
+        metrics.recordDuration(elapsed, type: delivery.type)
         return next
     }
 
@@ -111,11 +110,11 @@ extension JobWorker {
         let metadata: Logger.Metadata = ["error_code": "\(failure.code)", "error": "\(failure.message)", "retryable": "\(failure.retryable)"]
         switch result {
         case .retryScheduled:
-            Counter(label: "mw_job_retries_total", dimensions: [("type", delivery.type)]).increment()
+            metrics.count("mw_job_retries_total", type: delivery.type)
             logger.warning("job failed; retry scheduled", metadata: metadata.merging(["retry_in_s": "\(delay.seconds)"]) { $1 })
             return ("retry", next)
         case .dead:
-            Counter(label: "mw_jobs_dead_total", dimensions: [("type", delivery.type)]).increment()
+            metrics.count("mw_jobs_dead_total", type: delivery.type)
             logger.error("job failed for good (dead letter)", metadata: metadata)
             return ("dead", next)
         case .canceled:

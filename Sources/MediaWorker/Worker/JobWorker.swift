@@ -20,6 +20,7 @@ public final class JobWorker: Service, Sendable {
     let readiness: ReadinessState
     let logger: Logger
     let running = RunningJobs()
+    let metrics = JobMetrics()
     private let draining = Mutex(false)
     private let blockingClients = Mutex<[ObjectIdentifier: RedisClient]>([:])
     private let startedAt = Date().formatted(Date.ISO8601FormatStyle())
