@@ -23,7 +23,7 @@ let package = Package(
         .systemLibrary(
             name: "CLibAV",
             pkgConfig: "libavformat",
-            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libswresample-dev"])]
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libswresample-dev", "libavfilter-dev"])]
         ),
         // hiredis 0.14; only QueueClient includes it.
         .systemLibrary(
@@ -37,7 +37,8 @@ let package = Package(
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Wno-unused-parameter"])],
             linkerSettings: [
                 .linkedLibrary("avformat"), .linkedLibrary("avcodec"), .linkedLibrary("avutil"),
-                .linkedLibrary("swscale"), .linkedLibrary("swresample"), .linkedLibrary("m"),
+                .linkedLibrary("swscale"), .linkedLibrary("swresample"), .linkedLibrary("avfilter"),
+                .linkedLibrary("m"),
             ]
         ),
         .target(

@@ -27,6 +27,9 @@ const char *mw_status_name(mw_status status) {
     case MW_E_CANCELED: return "MEDIA_CANCELED";
     case MW_E_OUT_OF_MEMORY: return "MEDIA_OUT_OF_MEMORY";
     case MW_E_INTERNAL: return "MEDIA_INTERNAL";
+    case MW_E_OUTPUT_FAILED: return "MEDIA_OUTPUT_FAILED";
+    case MW_E_ENCODER_FAILED: return "MEDIA_ENCODER_FAILED";
+    case MW_E_COPY_NOT_POSSIBLE: return "MEDIA_COPY_NOT_POSSIBLE";
     }
     return "MEDIA_UNKNOWN";
 }

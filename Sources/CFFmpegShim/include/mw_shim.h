@@ -34,6 +34,9 @@ typedef enum mw_status {
     MW_E_CANCELED = 13,
     MW_E_OUT_OF_MEMORY = 14,
     MW_E_INTERNAL = 15,
+    MW_E_OUTPUT_FAILED = 16,       /* an output file could not be written */
+    MW_E_ENCODER_FAILED = 17,      /* an encoder refused its settings or a frame */
+    MW_E_COPY_NOT_POSSIBLE = 18,   /* stream copy was asked for but the source does not allow it */
 } mw_status;
 
 /* A short stable name for a status, e.g. "MEDIA_FORMAT_NOT_ALLOWED". */
@@ -176,6 +179,99 @@ mw_status mw_make_storyboard(const char *input, const char *sprite_path, int32_t
                              const mw_limits *limits, mw_cancel_token *cancel,
                              mw_progress_callback on_progress, void *user, mw_storyboard_info *info,
                              char *message, size_t message_size);
+
+/* ---- transcode: MP4 files and HLS ladders ---- */
+
+/* One video rendition. The picture is made upright with square pixels, then fitted
+ * into the box (the box is turned for portrait sources) without upscaling. */
+typedef struct mw_video_rung {
+    int32_t max_width, max_height;
+    int64_t bitrate;         /* average bits/s; 0: constant quality (crf) */
+    int64_t max_bitrate;     /* VBV peak bits/s; 0: none */
+    int64_t buffer_size;     /* VBV buffer bits; 0: 2 x max_bitrate */
+    double crf;              /* used when bitrate is 0; default 23 */
+} mw_video_rung;
+
+typedef struct mw_encode_settings {
+    char preset[16];             /* x264 preset; default "veryfast" */
+    double max_fps;              /* frame-rate cap; 0: none */
+    double gop_s;                /* keyframe interval in seconds; default 2 */
+    int32_t audio_bitrate;       /* bits/s; default 128000 */
+    int32_t audio_channels;      /* at most this many; default 2 */
+    int32_t audio_sample_rate;   /* 0: the source's when 44.1/48 kHz, else 48 kHz */
+    int32_t threads;             /* codec threads; 0: one per core */
+} mw_encode_settings;
+
+void mw_encode_settings_init_default(mw_encode_settings *settings);
+
+typedef enum mw_segment_format {
+    MW_SEGMENTS_FMP4 = 0,
+    MW_SEGMENTS_TS = 1,
+} mw_segment_format;
+
+typedef struct mw_hls_settings {
+    int32_t segment_format;      /* mw_segment_format */
+    double target_duration_s;    /* default 6 */
+    int32_t audio_muxed;         /* 0: one shared audio rendition; 1: audio in every variant */
+} mw_hls_settings;
+
+void mw_hls_settings_init_default(mw_hls_settings *settings);
+
+typedef enum mw_rendition_kind {
+    MW_RENDITION_VIDEO = 1,      /* video, with audio when muxed */
+    MW_RENDITION_AUDIO = 2,      /* audio alone */
+} mw_rendition_kind;
+
+/* What one rendition became; paths are relative to the output directory. */
+typedef struct mw_rendition_info {
+    int32_t kind;                /* mw_rendition_kind */
+    char playlist[64];           /* e.g. "720p/index.m3u8" */
+    char iframe_playlist[64];    /* "" when none */
+    int32_t width, height;
+    int32_t fps_num, fps_den;
+    char codecs[64];             /* RFC 6381, e.g. "avc1.64001f,mp4a.40.2" */
+    int64_t peak_bitrate;        /* the highest segment bit rate, bits/s */
+    int64_t average_bitrate;     /* all segments' bits over the duration */
+    int64_t iframe_peak_bitrate;
+    int64_t iframe_average_bitrate;
+    int32_t audio_channels;      /* 0 when the rendition carries no audio */
+    int32_t segment_count;
+    double duration_s;
+    int32_t has_audio;
+} mw_rendition_info;
+
+#define MW_MAX_RENDITIONS 12
+
+typedef struct mw_package_result {
+    int32_t rendition_count;
+    mw_rendition_info renditions[MW_MAX_RENDITIONS];  /* video renditions first, audio last */
+    double duration_s;
+    int32_t stream_copied;       /* 1 when packaged by stream copy */
+} mw_package_result;
+
+/* One demux and one decode feed every rung's scaler and encoder at once (a thread per
+ * rung). Keyframes are forced by time at every `gop_s` and at every segment start, so
+ * they line up across rungs. Writes <dir>/<height>p/ (index.m3u8, iframes.m3u8, init.mp4,
+ * segments) and <dir>/audio/ when the audio is a rendition of its own. The directory must
+ * exist; the master playlist is the caller's. */
+mw_status mw_package_hls(const char *input, const char *output_dir, const mw_video_rung *rungs, int32_t rung_count,
+                         const mw_encode_settings *settings, const mw_hls_settings *hls, const mw_limits *limits,
+                         mw_cancel_token *cancel, mw_progress_callback on_progress, void *user,
+                         mw_package_result *result, char *message, size_t message_size);
+
+/* Packages an H.264/AAC source without re-encoding: segments cut at its own IDR frames.
+ * Returns MW_E_COPY_NOT_POSSIBLE (having written nothing usable) when the codecs,
+ * orientation, scan or keyframe spacing do not allow segments within the target. */
+mw_status mw_package_hls_copy(const char *input, const char *output_dir, const mw_hls_settings *hls,
+                              const mw_limits *limits, mw_cancel_token *cancel,
+                              mw_progress_callback on_progress, void *user, mw_package_result *result,
+                              char *message, size_t message_size);
+
+/* One MP4 (H.264 + AAC, moov first, no source metadata) at `output_path`. */
+mw_status mw_transcode_mp4(const char *input, const char *output_path, const mw_video_rung *rung,
+                           const mw_encode_settings *settings, const mw_limits *limits,
+                           mw_cancel_token *cancel, mw_progress_callback on_progress, void *user,
+                           mw_rendition_info *result, char *message, size_t message_size);
 
 #ifdef __cplusplus
 }

@@ -18,11 +18,14 @@ public struct MediaError: Error, Sendable, Equatable, CustomStringConvertible {
         case canceled = "MEDIA_CANCELED"
         case outOfMemory = "MEDIA_OUT_OF_MEMORY"
         case `internal` = "MEDIA_INTERNAL"
+        case outputFailed = "MEDIA_OUTPUT_FAILED"
+        case encoderFailed = "MEDIA_ENCODER_FAILED"
+        case copyNotPossible = "MEDIA_COPY_NOT_POSSIBLE"
 
         /// Corrupt or unsupported media will not get better on a retry; resource trouble may.
         public var isPermanent: Bool {
             switch self {
-            case .timeout, .outOfMemory, .internal, .inputUnreadable: return false
+            case .timeout, .outOfMemory, .internal, .inputUnreadable, .outputFailed: return false
             default: return true
             }
         }

@@ -159,49 +159,24 @@ public enum MediaStills {
         return String(format: "%02d:%02d:%02d.%03d", milliseconds / 3_600_000, milliseconds / 60_000 % 60, milliseconds / 1000 % 60, milliseconds % 1000)
     }
 
-    /// Runs one shim call on the thread pool with a collector for its callbacks and a cancel token.
     private static func run(
         progress: (@Sendable (Double) -> Void)?,
         _ body: @Sendable @escaping (StillCollector, CancelToken, UnsafeMutablePointer<CChar>) -> mw_status
     ) async throws(MediaError) -> StillCollector {
-        let token = CancelToken()
-        let collector = StillCollector(progress: progress)
-        let outcome: Result<StillCollector, MediaError>
-        do {
-            outcome = try await BlockingWork.run(cancel: token) {
-                var message = [CChar](repeating: 0, count: 512)
-                let status = message.withUnsafeMutableBufferPointer { body(collector, token, $0.baseAddress!) }
-                guard status == MW_OK else { return .failure(MediaError(status: status, message: cString(message))) }
-                return .success(collector)
-            }
-        } catch {
-            throw MediaError(code: .canceled, message: "not run: \(error)")
-        }
-        return try outcome.get()
+        try await ShimCall.run(StillCollector(progress: progress), body)
     }
 }
 
-/// Receives the shim's callbacks during one call (on the call's own thread).
-final class StillCollector: @unchecked Sendable {
+/// What the still-image calls report through their callbacks.
+final class StillCollector: ShimCallbacks, @unchecked Sendable {
     var images: [StillImage] = []
     var posterTime = 0.0
     var storyboard = mw_storyboard_info()
-    let progress: (@Sendable (Double) -> Void)?
-
-    init(progress: (@Sendable (Double) -> Void)?) { self.progress = progress }
-
-    var pointer: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
-
-    static func from(_ pointer: UnsafeMutableRawPointer?) -> StillCollector? {
-        pointer.map { Unmanaged<StillCollector>.fromOpaque($0).takeUnretainedValue() }
-    }
 }
 
 private let collectImage: mw_image_callback = { user, index, time, width, height, path in
-    guard let collector = StillCollector.from(user), let path else { return }
+    guard let collector = ShimCallbacks.from(user) as? StillCollector, let path else { return }
     collector.images.append(StillImage(index: Int(index), timeSeconds: time, width: Int(width), height: Int(height), path: String(cString: path)))
 }
 
-private let reportProgress: mw_progress_callback = { user, fraction in
-    StillCollector.from(user)?.progress?(fraction)
-}
+private let reportProgress = shimProgressCallback

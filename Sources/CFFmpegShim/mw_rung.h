@@ -1,0 +1,65 @@
+/* One video rendition of a ladder: its own thread scales the shared frames to the
+ * rendition's size and encodes them with libx264, then hands packets (and, when the audio
+ * is muxed, the shared audio packets) to its packager. Internal. */
+#ifndef MW_RUNG_H
+#define MW_RUNG_H
+
+#include "mw_packager.h"
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define MW_RUNG_QUEUE_CAPACITY 8
+
+typedef struct mw_rung_item {
+    AVFrame *frame;    /* a video frame, or */
+    AVPacket *audio;   /* an audio packet; both NULL: end of input */
+} mw_rung_item;
+
+typedef struct mw_rung {
+    int width, height;
+    AVRational frame_rate;
+    AVCodecContext *encoder;
+    struct SwsContext *scaler;
+    AVFrame *scaled;
+    AVPacket *packet;
+    mw_packager packager;
+    AVRational audio_time_base;
+    double segment_s;          /* HLS target; 0 for a single file */
+    double next_cut_s;
+    AVPacket **pending_audio;  /* audio waiting for the video it interleaves with */
+    int pending_count, pending_capacity;
+
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    mw_rung_item items[MW_RUNG_QUEUE_CAPACITY];
+    int head, count;
+    int sync_ready, thread_started;
+    pthread_t thread;
+    atomic_int *abort;         /* shared by the whole job: set by whoever fails first */
+
+    mw_status status;
+    char message[512];
+} mw_rung;
+
+/* Opens the encoder for a `width`x`height` picture at `frame_rate`, keyframes every `gop_s`
+ * (forced by the caller, never by scene cuts). */
+mw_status mw_rung_open(mw_rung *rung, int width, int height, AVRational frame_rate, const mw_video_rung *spec,
+                       const mw_encode_settings *settings, int global_header, atomic_int *abort,
+                       char *message, size_t message_size);
+
+/* Starts the rung's thread; its packager must be open. */
+mw_status mw_rung_start(mw_rung *rung, double segment_s, AVRational audio_time_base, char *message, size_t message_size);
+
+/* Queues a reference to `frame` (blocking while the queue is full). */
+mw_status mw_rung_push_frame(mw_rung *rung, const AVFrame *frame);
+mw_status mw_rung_push_audio(mw_rung *rung, const AVPacket *packet);
+
+/* Ends the input, waits for the thread and reports its outcome. */
+mw_status mw_rung_finish(mw_rung *rung, char *message, size_t message_size);
+
+/* Wakes the rung's waiters so they see an abort raised elsewhere. */
+void mw_rung_wake(mw_rung *rung);
+
+void mw_rung_close(mw_rung *rung);
+
+#endif

@@ -1,0 +1,385 @@
+/* Transcoding: one demux and one decode feeding every rendition (HLS ladders, MP4 files).
+ *
+ * The main thread reads, decodes and filters; each video rung scales and encodes on its own
+ * thread; the audio is encoded once and either packaged as its own rendition or handed to
+ * every rung. Keyframes are decided here, by time, so every rung gets them on the same frames. */
+#include "mw_decode_chain.h"
+#include "mw_rung.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <libavutil/avstring.h>
+
+void mw_encode_settings_init_default(mw_encode_settings *settings) {
+    if (!settings) return;
+    memset(settings, 0, sizeof(*settings));
+    snprintf(settings->preset, sizeof(settings->preset), "veryfast");
+    settings->gop_s = 2;
+    settings->audio_bitrate = 128000;
+    settings->audio_channels = 2;
+}
+
+void mw_hls_settings_init_default(mw_hls_settings *settings) {
+    if (!settings) return;
+    settings->segment_format = MW_SEGMENTS_FMP4;
+    settings->target_duration_s = 6;
+    settings->audio_muxed = 0;
+}
+
+typedef struct mw_transcode_job {
+    const char *output;              /* HLS directory or MP4 path */
+    mw_packager_kind kind;
+    const mw_encode_settings *settings;
+    double segment_s;                /* 0: no segments */
+    int audio_muxed;
+    mw_limits limits;
+    mw_interrupt interrupt;
+    AVFormatContext *format;
+    int video_index, audio_index;
+    mw_video_chain video;
+    mw_audio_chain audio;
+    int video_open, audio_open;
+    mw_rung rungs[MW_MAX_RENDITIONS];
+    char rung_names[MW_MAX_RENDITIONS][16];
+    int rung_count, rungs_open;
+    mw_packager audio_packager;
+    int audio_packager_open;
+    double audio_next_cut_s;
+    double next_key_s, next_segment_s;
+    double timeline_offset_s;        /* HLS: the same for every rendition */
+    atomic_int abort;
+    double duration_s;
+    double reported;
+    mw_progress_callback on_progress;
+    void *user;
+} mw_transcode_job;
+
+static int stop_requested(mw_transcode_job *job) {
+    return atomic_load(&job->abort) || mw_interrupt_check(&job->interrupt);
+}
+
+/* Forces keyframes by time: every GOP, and on the first frame of every segment (where the
+ * GOP starts again), so segment boundaries are IDRs in every rung. */
+static mw_status distribute_frame(void *opaque, AVFrame *frame, char *message, size_t message_size) {
+    mw_transcode_job *job = opaque;
+    double frame_s = 1 / av_q2d(job->video.frame_rate);
+    double time_s = frame->pts * frame_s;
+    double half = frame_s / 2;
+    frame->pict_type = AV_PICTURE_TYPE_NONE;
+    if (job->segment_s > 0 && time_s >= job->next_segment_s - half) {
+        frame->pict_type = AV_PICTURE_TYPE_I;
+        while (job->next_segment_s <= time_s + half) job->next_segment_s += job->segment_s;
+        job->next_key_s = time_s + job->settings->gop_s;
+    } else if (time_s >= job->next_key_s - half) {
+        frame->pict_type = AV_PICTURE_TYPE_I;
+        while (job->next_key_s <= time_s + half) job->next_key_s += job->settings->gop_s;
+    }
+    for (int i = 0; i < job->rung_count; i++) {
+        mw_status status = mw_rung_push_frame(&job->rungs[i], frame);
+        if (status == MW_E_CANCELED) return MW_E_CANCELED;   /* a rung failed; its message wins */
+        if (status != MW_OK) return mw_fail(message, message_size, status, "cannot queue a frame");
+    }
+    return MW_OK;
+}
+
+static mw_status distribute_audio(void *opaque, AVPacket *packet, char *message, size_t message_size) {
+    mw_transcode_job *job = opaque;
+    if (job->audio_packager_open) {
+        double time_s = packet->pts * av_q2d(job->audio.encoder->time_base);
+        int starts_segment = 0;
+        if (job->segment_s > 0 && time_s >= job->audio_next_cut_s) {
+            starts_segment = job->audio_next_cut_s > 0;
+            while (job->audio_next_cut_s <= time_s) job->audio_next_cut_s += job->segment_s;
+        }
+        return mw_packager_write(&job->audio_packager, packet, 0, starts_segment, message, message_size);
+    }
+    for (int i = 0; i < job->rung_count; i++) {
+        mw_status status = mw_rung_push_audio(&job->rungs[i], packet);
+        if (status == MW_E_CANCELED) return MW_E_CANCELED;
+        if (status != MW_OK) return mw_fail(message, message_size, status, "cannot queue audio");
+    }
+    return MW_OK;
+}
+
+static void report_progress(mw_transcode_job *job, double fraction) {
+    if (!job->on_progress) return;
+    if (fraction > 1) fraction = 1;
+    if (fraction < job->reported + 0.01 && fraction < 1) return;
+    job->reported = fraction;
+    job->on_progress(job->user, fraction);
+}
+
+static mw_status open_input(mw_transcode_job *job, const char *input, char *message, size_t message_size) {
+    mw_status status = mw_open_input(input, &job->limits, &job->interrupt, &job->format, message, message_size);
+    if (status != MW_OK) return status;
+    job->video_index = av_find_best_stream(job->format, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    if (job->video_index >= 0 && (job->format->streams[job->video_index]->disposition & AV_DISPOSITION_ATTACHED_PIC))
+        job->video_index = -1;
+    job->audio_index = av_find_best_stream(job->format, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    if (job->video_index < 0 && job->audio_index < 0)
+        return mw_fail(message, message_size, MW_E_NO_MEDIA_STREAMS, "input has neither video nor audio");
+    for (unsigned i = 0; i < job->format->nb_streams; i++)
+        if ((int)i != job->video_index && (int)i != job->audio_index) job->format->streams[i]->discard = AVDISCARD_ALL;
+    if (job->format->duration != AV_NOPTS_VALUE && job->format->duration > 0)
+        job->duration_s = job->format->duration / (double)AV_TIME_BASE;
+    return MW_OK;
+}
+
+/* Opens decoders, encoders and packagers; starts the rung threads. */
+static mw_status prepare(mw_transcode_job *job, const mw_video_rung *specs, int spec_count, char *message, size_t message_size) {
+    const mw_encode_settings *settings = job->settings;
+    int64_t origin = job->format->start_time != AV_NOPTS_VALUE ? job->format->start_time : 0;
+    int global_header = job->kind != MW_PACKAGE_HLS_TS;
+    mw_status status;
+    if (job->audio_index >= 0) {
+        status = mw_audio_chain_open(&job->audio, job->format, job->audio_index, origin, settings, global_header, message, message_size);
+        job->audio_open = 1;
+        if (status != MW_OK) return status;
+    }
+    AVCodecParameters *audio_par = NULL;
+    if (job->audio_open) {
+        audio_par = avcodec_parameters_alloc();
+        if (!audio_par || avcodec_parameters_from_context(audio_par, job->audio.encoder) < 0) {
+            avcodec_parameters_free(&audio_par);
+            return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
+        }
+    }
+    AVRational audio_tb = job->audio_open ? job->audio.encoder->time_base : (AVRational){1, 48000};
+    /* No video: the audio is the whole presentation, as its own rendition. */
+    int audio_separate = job->audio_open && (!job->audio_muxed || job->video_index < 0) && job->kind != MW_PACKAGE_MP4_FILE;
+    if (job->video_index < 0 && job->kind == MW_PACKAGE_MP4_FILE) {
+        avcodec_parameters_free(&audio_par);
+        return mw_fail(message, message_size, MW_E_NO_MEDIA_STREAMS, "input has no video stream");
+    }
+
+    status = MW_OK;
+    if (job->video_index >= 0) {
+        AVStream *stream = job->format->streams[job->video_index];
+        AVRational rate = mw_choose_frame_rate(stream, settings->max_fps);
+        status = mw_video_chain_open(&job->video, job->format, job->video_index, origin, rate, &job->limits,
+                                     settings->threads, message, message_size);
+        job->video_open = 1;
+        for (int i = 0; status == MW_OK && i < spec_count; i++) {
+            int width, height;
+            mw_fit_video(&job->video, specs[i].max_width, specs[i].max_height, &width, &height);
+            status = mw_rung_open(&job->rungs[i], width, height, rate, &specs[i], settings, global_header, &job->abort,
+                                  message, message_size);
+            job->rung_count = i + 1;
+            /* Directory names say the height; a second rung of the same height gets a suffix. */
+            snprintf(job->rung_names[i], sizeof(job->rung_names[i]), "%dp", height);
+            for (int j = 0; j < i; j++) {
+                if (!strcmp(job->rung_names[j], job->rung_names[i])) {
+                    snprintf(job->rung_names[i], sizeof(job->rung_names[i]), "%dp-%d", height, i + 1);
+                    break;
+                }
+            }
+        }
+        /* Every rendition shares one timeline offset that keeps the earliest decoding time
+         * (B-frame delay, AAC priming) at or above zero. */
+        double needed = job->audio_open ? job->audio.encoder->initial_padding / (double)job->audio.encoder->sample_rate : 0;
+        for (int i = 0; i < job->rung_count; i++)
+            needed = fmax(needed, (job->rungs[i].encoder->has_b_frames + 1) / av_q2d(rate));
+        job->timeline_offset_s = fmax(MW_HLS_TIMELINE_OFFSET_S, ceil(needed * 10) / 10);
+        for (int i = 0; status == MW_OK && i < job->rung_count; i++) {
+            AVCodecParameters *video_par = avcodec_parameters_alloc();
+            if (!video_par || avcodec_parameters_from_context(video_par, job->rungs[i].encoder) < 0) {
+                avcodec_parameters_free(&video_par);
+                status = mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
+                break;
+            }
+            char *location = job->kind == MW_PACKAGE_MP4_FILE ? av_strdup(job->output)
+                                                              : av_asprintf("%s/%s", job->output, job->rung_names[i]);
+            if (!location) status = mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
+            if (status == MW_OK)
+                status = mw_packager_open(&job->rungs[i].packager, job->kind, location, video_par, job->rungs[i].encoder->time_base,
+                                          audio_separate ? NULL : audio_par, audio_tb, message, message_size);
+            av_free(location);
+            avcodec_parameters_free(&video_par);
+            job->rungs[i].packager.timeline_offset_s = job->timeline_offset_s;
+            if (status == MW_OK) status = mw_packager_start(&job->rungs[i].packager, message, message_size);
+        }
+    }
+    if (job->timeline_offset_s == 0) job->timeline_offset_s = MW_HLS_TIMELINE_OFFSET_S;
+    if (status == MW_OK && audio_separate) {
+        char *location = av_asprintf("%s/audio", job->output);
+        status = location ? mw_packager_open(&job->audio_packager, job->kind, location, NULL, (AVRational){0, 1}, audio_par,
+                                             audio_tb, message, message_size)
+                          : mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
+        av_free(location);
+        job->audio_packager_open = 1;
+        job->audio_packager.timeline_offset_s = job->timeline_offset_s;
+        if (status == MW_OK) status = mw_packager_start(&job->audio_packager, message, message_size);
+    }
+    avcodec_parameters_free(&audio_par);
+    for (int i = 0; status == MW_OK && i < job->rung_count; i++) {
+        status = mw_rung_start(&job->rungs[i], job->segment_s, audio_tb, message, message_size);
+        job->rungs_open = i + 1;
+    }
+    return status;
+}
+
+/* The message of the rung that failed first, when the main thread only saw the abort. */
+static mw_status rung_failure(mw_transcode_job *job, char *message, size_t message_size) {
+    for (int i = 0; i < job->rung_count; i++)
+        if (job->rungs[i].status != MW_OK) return mw_fail(message, message_size, job->rungs[i].status, "%s", job->rungs[i].message);
+    return MW_OK;
+}
+
+static mw_status run(mw_transcode_job *job, char *message, size_t message_size) {
+    AVPacket *packet = av_packet_alloc();
+    if (!packet) return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
+    mw_status status = MW_OK;
+    for (;;) {
+        if (stop_requested(job)) break;
+        int ret = av_read_frame(job->format, packet);
+        if (ret == AVERROR_EOF || (ret < 0 && avio_feof(job->format->pb) && !job->interrupt.fired)) break;
+        if (ret < 0) {
+            status = mw_fail(message, message_size, mw_status_from_averror(ret, &job->interrupt), "input cannot be read: %s", av_err2str(ret));
+            break;
+        }
+        AVStream *stream = job->format->streams[packet->stream_index];
+        if (packet->pts != AV_NOPTS_VALUE && job->duration_s > 0) {
+            int64_t start = stream->start_time != AV_NOPTS_VALUE ? stream->start_time : 0;
+            report_progress(job, (packet->pts - start) * av_q2d(stream->time_base) / job->duration_s * 0.99);
+        }
+        if (packet->stream_index == job->video_index && job->video_open)
+            status = mw_video_chain_send(&job->video, packet, distribute_frame, job, message, message_size);
+        else if (packet->stream_index == job->audio_index && job->audio_open)
+            status = mw_audio_chain_send(&job->audio, packet, distribute_audio, job, message, message_size);
+        av_packet_unref(packet);
+        if (status != MW_OK) break;
+    }
+    av_packet_free(&packet);
+    if (status == MW_OK && !stop_requested(job) && job->video_open)
+        status = mw_video_chain_send(&job->video, NULL, distribute_frame, job, message, message_size);
+    if (status == MW_OK && !stop_requested(job) && job->audio_open)
+        status = mw_audio_chain_send(&job->audio, NULL, distribute_audio, job, message, message_size);
+    if (job->interrupt.fired) return mw_fail(message, message_size, (mw_status)job->interrupt.fired,
+                                             job->interrupt.fired == MW_E_CANCELED ? "canceled" : "timed out");
+    mw_status failed = rung_failure(job, message, message_size);
+    if (failed != MW_OK) return failed;
+    if (status != MW_OK) return status;
+    for (int i = 0; i < job->rung_count; i++) {
+        status = mw_rung_finish(&job->rungs[i], message, message_size);
+        if (status != MW_OK) return status;
+    }
+    for (int i = 0; i < job->rung_count; i++) {
+        status = mw_packager_finish(&job->rungs[i].packager, message, message_size);
+        if (status != MW_OK) return status;
+    }
+    if (job->audio_packager_open && (status = mw_packager_finish(&job->audio_packager, message, message_size)) != MW_OK) return status;
+    report_progress(job, 1);
+    return MW_OK;
+}
+
+static void cleanup(mw_transcode_job *job) {
+    atomic_store(&job->abort, 1);
+    for (int i = 0; i < job->rungs_open; i++) mw_rung_wake(&job->rungs[i]);
+    for (int i = 0; i < job->rung_count; i++) mw_rung_close(&job->rungs[i]);
+    if (job->audio_packager_open) mw_packager_close(&job->audio_packager);
+    if (job->video_open) mw_video_chain_close(&job->video);
+    if (job->audio_open) mw_audio_chain_close(&job->audio);
+    avformat_close_input(&job->format);
+}
+
+static void describe_video(const mw_transcode_job *job, int i, mw_rendition_info *info) {
+    memset(info, 0, sizeof(*info));
+    mw_packager_describe(&job->rungs[i].packager, info);
+    info->kind = MW_RENDITION_VIDEO;
+    info->width = job->rungs[i].width;
+    info->height = job->rungs[i].height;
+    info->fps_num = job->video.frame_rate.num;
+    info->fps_den = job->video.frame_rate.den;
+    info->audio_channels = info->has_audio ? job->audio.encoder->ch_layout.nb_channels : 0;
+    if (job->kind != MW_PACKAGE_MP4_FILE) {
+        snprintf(info->playlist, sizeof(info->playlist), "%s/index.m3u8", job->rung_names[i]);
+        snprintf(info->iframe_playlist, sizeof(info->iframe_playlist), "%s/iframes.m3u8", job->rung_names[i]);
+    }
+}
+
+static mw_status check_settings(const mw_encode_settings *settings, char *message, size_t message_size) {
+    if (settings->gop_s <= 0 || settings->gop_s > 20) return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "gop_s must be in (0, 20]");
+    if (settings->max_fps < 0 || settings->max_fps > 240) return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "max_fps must be in [0, 240]");
+    return MW_OK;
+}
+
+static void job_init(mw_transcode_job *job, const char *output, const mw_encode_settings *settings, const mw_limits *limits,
+                     mw_cancel_token *cancel, mw_progress_callback on_progress, void *user) {
+    memset(job, 0, sizeof(*job));
+    job->output = output;
+    job->settings = settings;
+    job->video_index = job->audio_index = -1;
+    if (limits) job->limits = *limits; else mw_limits_init_default(&job->limits);
+    mw_interrupt_init(&job->interrupt, cancel, job->limits.timeout_ms);
+    atomic_init(&job->abort, 0);
+    job->on_progress = on_progress;
+    job->user = user;
+}
+
+mw_status mw_package_hls(const char *input, const char *output_dir, const mw_video_rung *rungs, int32_t rung_count,
+                         const mw_encode_settings *settings_in, const mw_hls_settings *hls_in, const mw_limits *limits,
+                         mw_cancel_token *cancel, mw_progress_callback on_progress, void *user,
+                         mw_package_result *result, char *message, size_t message_size) {
+    if (!input || !output_dir || !result) return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "missing input, output or result");
+    if (rung_count < 0 || rung_count > MW_MAX_RENDITIONS - 1 || (rung_count > 0 && !rungs))
+        return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "between 0 and %d video rungs", MW_MAX_RENDITIONS - 1);
+    mw_encode_settings settings;
+    if (settings_in) settings = *settings_in; else mw_encode_settings_init_default(&settings);
+    mw_hls_settings hls;
+    if (hls_in) hls = *hls_in; else mw_hls_settings_init_default(&hls);
+    if (hls.target_duration_s < 1 || hls.target_duration_s > 60)
+        return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "target_duration_s must be in [1, 60]");
+    mw_status status = check_settings(&settings, message, message_size);
+    if (status != MW_OK) return status;
+    memset(result, 0, sizeof(*result));
+
+    mw_transcode_job job;
+    job_init(&job, output_dir, &settings, limits, cancel, on_progress, user);
+    job.kind = hls.segment_format == MW_SEGMENTS_TS ? MW_PACKAGE_HLS_TS : MW_PACKAGE_HLS_FMP4;
+    job.segment_s = hls.target_duration_s;
+    job.audio_muxed = hls.audio_muxed;
+    status = open_input(&job, input, message, message_size);
+    if (status == MW_OK && job.video_index >= 0 && rung_count == 0)
+        status = mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "a video input needs at least one rung");
+    if (status == MW_OK) status = prepare(&job, rungs, job.video_index >= 0 ? rung_count : 0, message, message_size);
+    if (status == MW_OK) status = run(&job, message, message_size);
+    if (status == MW_OK) {
+        for (int i = 0; i < job.rung_count; i++) describe_video(&job, i, &result->renditions[result->rendition_count++]);
+        if (job.audio_packager_open) {
+            mw_rendition_info *info = &result->renditions[result->rendition_count++];
+            memset(info, 0, sizeof(*info));
+            mw_packager_describe(&job.audio_packager, info);
+            info->kind = MW_RENDITION_AUDIO;
+            info->audio_channels = job.audio.encoder->ch_layout.nb_channels;
+            snprintf(info->playlist, sizeof(info->playlist), "audio/index.m3u8");
+        }
+        for (int i = 0; i < result->rendition_count; i++)
+            if (result->renditions[i].duration_s > result->duration_s) result->duration_s = result->renditions[i].duration_s;
+    }
+    cleanup(&job);
+    return status;
+}
+
+mw_status mw_transcode_mp4(const char *input, const char *output_path, const mw_video_rung *rung,
+                           const mw_encode_settings *settings_in, const mw_limits *limits,
+                           mw_cancel_token *cancel, mw_progress_callback on_progress, void *user,
+                           mw_rendition_info *result, char *message, size_t message_size) {
+    if (!input || !output_path || !rung || !result) return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "missing input, output or rung");
+    mw_encode_settings settings;
+    if (settings_in) settings = *settings_in; else mw_encode_settings_init_default(&settings);
+    mw_status status = check_settings(&settings, message, message_size);
+    if (status != MW_OK) return status;
+    memset(result, 0, sizeof(*result));
+
+    mw_transcode_job job;
+    job_init(&job, output_path, &settings, limits, cancel, on_progress, user);
+    job.kind = MW_PACKAGE_MP4_FILE;
+    job.audio_muxed = 1;
+    status = open_input(&job, input, message, message_size);
+    if (status == MW_OK) status = prepare(&job, rung, 1, message, message_size);
+    if (status == MW_OK) status = run(&job, message, message_size);
+    if (status == MW_OK) describe_video(&job, 0, result);
+    cleanup(&job);
+    return status;
+}

@@ -1,0 +1,98 @@
+import ArgumentParser
+import CFFmpegShim
+import Foundation
+
+/// Encoder options shared by `hls` and `mp4`.
+struct EncodeOptions: ParsableArguments {
+    @Option(help: "x264 preset.") var preset = "veryfast"
+    @Option(help: "Frame-rate cap.") var maxFps: Double?
+    @Option(help: "Keyframe interval in seconds.") var gop: Double = 2
+    @Option(help: "Audio bits/s.") var audioBitrate = 128_000
+
+    var settings: EncodeSettings {
+        var settings = EncodeSettings()
+        settings.preset = preset
+        settings.maxFPS = maxFps
+        settings.gopSeconds = gop
+        settings.audioBitrate = audioBitrate
+        return settings
+    }
+}
+
+/// Parses "1080,720,360": rungs of the default ladder by height (short side).
+func ladderRungs(_ text: String?, info: MediaInfo) throws -> [VideoRung] {
+    guard let text else { return VideoLadder.rungs(for: info) }
+    return try text.split(separator: ",").map { part in
+        guard let height = Int(part.trimmingCharacters(in: .whitespaces)),
+              let rung = VideoLadder.apple.first(where: { $0.maxHeight == height }) else {
+            throw ValidationError("--rungs takes heights of the default ladder: \(VideoLadder.apple.map { String($0.maxHeight) }.joined(separator: ","))")
+        }
+        return rung
+    }
+}
+
+/// `media-worker hls FILE --out DIR`: an HLS package as the transcode job makes it.
+struct HLSCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "hls", abstract: "Package a video as HLS (ABR ladder, master playlist).")
+    @Argument var file: String
+    @Option(help: "The package directory (must not exist).") var out: String
+    @Option(help: "Rung heights, e.g. 1080,720,360 (default: the ladder up to the source).") var rungs: String?
+    @Option(help: "fmp4 or ts.") var segments: HLSSettings.SegmentFormat = .fmp4
+    @Option(help: "Target segment duration in seconds.") var target: Double = 6
+    @Flag(help: "Mux the audio into every variant instead of one shared rendition.") var muxedAudio = false
+    @Option(help: "auto, encode or copy.") var packaging: HLSSettings.Packaging = .auto
+    @OptionGroup var encode: EncodeOptions
+
+    func run() async throws {
+        mw_log_set_level(-8)
+        do {
+            let info = try await MediaProbe.probe(path: file)
+            var hls = HLSSettings()
+            hls.segmentFormat = segments
+            hls.targetDurationSeconds = target
+            hls.audioMuxed = muxedAudio
+            hls.packaging = packaging
+            let package = try await HLSPackager.package(
+                input: file, outputDirectory: out, rungs: try ladderRungs(rungs, info: info), settings: encode.settings, hls: hls,
+                sourceInfo: info)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let renditions = String(decoding: try encoder.encode(package.renditions), as: UTF8.self)
+            writeLine("{\"master\":\(JSONValue.string(package.masterPlaylist).jsonText),\"stream_copied\":\(package.streamCopied),\"duration_s\":\(package.durationSeconds),\"renditions\":\(renditions)}")
+        } catch let error as MediaError {
+            printError("error \(error.code.rawValue): \(error.message)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `media-worker mp4 FILE --out FILE.mp4`.
+struct MP4Command: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "mp4", abstract: "Transcode to one MP4 (H.264/AAC, moov first).")
+    @Argument var file: String
+    @Option(help: "The MP4 to write.") var out: String
+    @Option(help: "Bounding box width.") var maxWidth = 1920
+    @Option(help: "Bounding box height.") var maxHeight = 1080
+    @Option(help: "Constant quality (when no --bitrate).") var crf: Double = 23
+    @Option(help: "Average bits/s.") var bitrate: Int?
+    @Option(help: "Peak bits/s (VBV).") var maxBitrate: Int?
+    @OptionGroup var encode: EncodeOptions
+
+    func run() async throws {
+        mw_log_set_level(-8)
+        do {
+            let rung = VideoRung(maxWidth: maxWidth, maxHeight: maxHeight, bitrate: bitrate, maxBitrate: maxBitrate, crf: crf)
+            let result = try await MP4Transcoder.transcode(input: file, outputPath: out, rung: rung, settings: encode.settings)
+            writeLine(JSONValue.object([
+                "path": .string(result.path), "width": .number(Double(result.width)), "height": .number(Double(result.height)),
+                "frame_rate": .number(result.frameRate), "codecs": .string(result.codecs), "duration_s": .number(result.durationSeconds),
+            ]).jsonText)
+        } catch let error as MediaError {
+            printError("error \(error.code.rawValue): \(error.message)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension HLSSettings.SegmentFormat: ExpressibleByArgument {}
+extension HLSSettings.Packaging: ExpressibleByArgument {}

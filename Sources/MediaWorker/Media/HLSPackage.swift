@@ -1,0 +1,182 @@
+import CFFmpegShim
+import Foundation
+
+/// One rendition of an HLS package, as measured on what was written.
+public struct HLSRendition: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable { case video, audio }
+
+    public var kind: Kind
+    /// Relative to the package directory, e.g. "720p/index.m3u8".
+    public var playlist: String
+    public var iframePlaylist: String?
+    public var width: Int?
+    public var height: Int?
+    public var frameRate: Double?
+    /// RFC 6381 codecs of this rendition alone, e.g. "avc1.64001f" or "avc1.64001f,mp4a.40.2".
+    public var codecs: String
+    public var peakBitrate: Int
+    public var averageBitrate: Int
+    public var iframePeakBitrate: Int?
+    public var iframeAverageBitrate: Int?
+    public var audioChannels: Int?
+    public var segmentCount: Int
+    public var durationSeconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case kind, playlist, width, height, codecs
+        case iframePlaylist = "iframe_playlist"
+        case frameRate = "frame_rate"
+        case peakBitrate = "peak_bitrate"
+        case averageBitrate = "average_bitrate"
+        case iframePeakBitrate = "iframe_peak_bitrate"
+        case iframeAverageBitrate = "iframe_average_bitrate"
+        case audioChannels = "audio_channels"
+        case segmentCount = "segment_count"
+        case durationSeconds = "duration_s"
+    }
+
+    init(_ raw: mw_rendition_info) {
+        kind = raw.kind == Int32(MW_RENDITION_AUDIO.rawValue) ? .audio : .video
+        playlist = cString(raw.playlist)
+        let iframes = cString(raw.iframe_playlist)
+        iframePlaylist = iframes.isEmpty ? nil : iframes
+        width = kind == .video ? Int(raw.width) : nil
+        height = kind == .video ? Int(raw.height) : nil
+        frameRate = kind == .video && raw.fps_den > 0 ? Double(raw.fps_num) / Double(raw.fps_den) : nil
+        codecs = cString(raw.codecs)
+        peakBitrate = Int(raw.peak_bitrate)
+        averageBitrate = Int(raw.average_bitrate)
+        iframePeakBitrate = iframes.isEmpty ? nil : Int(raw.iframe_peak_bitrate)
+        iframeAverageBitrate = iframes.isEmpty ? nil : Int(raw.iframe_average_bitrate)
+        audioChannels = raw.audio_channels > 0 ? Int(raw.audio_channels) : nil
+        segmentCount = Int(raw.segment_count)
+        durationSeconds = raw.duration_s
+    }
+}
+
+/// A finished HLS package: a directory with master.m3u8 and one folder per rendition.
+public struct HLSPackage: Sendable, Equatable {
+    public var directory: String
+    public var masterPlaylist: String { directory + "/master.m3u8" }
+    public var renditions: [HLSRendition]
+    public var durationSeconds: Double
+    /// True when packaged by stream copy (no re-encode).
+    public var streamCopied: Bool
+}
+
+/// Encodes (or stream-copies) an input into an HLS package with our own master playlist.
+public enum HLSPackager {
+    /// Writes the package into `outputDirectory`, which must not exist yet. Work happens in a
+    /// staging directory beside it, renamed into place only when everything is written, so a
+    /// failure leaves nothing behind.
+    public static func package(
+        input: String, outputDirectory: String, rungs: [VideoRung], settings: EncodeSettings = EncodeSettings(),
+        hls: HLSSettings = HLSSettings(), limits: MediaLimits = MediaLimits(), sourceInfo: MediaInfo? = nil,
+        progress: (@Sendable (Double) -> Void)? = nil
+    ) async throws(MediaError) -> HLSPackage {
+        guard rungs.count < Int(MW_MAX_RENDITIONS) else {
+            throw MediaError(code: .invalidArgument, message: "at most \(Int(MW_MAX_RENDITIONS) - 1) rungs")
+        }
+        guard EncodeSettings.presets.contains(settings.preset) else {
+            throw MediaError(code: .invalidArgument, message: "unknown x264 preset \(settings.preset)")
+        }
+        let staging = try StagingDirectory(for: outputDirectory)
+        do throws(MediaError) {
+            var result: mw_package_result? = nil
+            if hls.packaging != .encode, try await copyAllowed(input: input, rungs: rungs, settings: settings, limits: limits, info: sourceInfo) {
+                do {
+                    result = try await packageCopy(input: input, directory: staging.path, hls: hls, limits: limits, progress: progress)
+                } catch where error.code == .copyNotPossible && hls.packaging == .auto {
+                    try staging.reset()
+                }
+            } else if hls.packaging == .copy {
+                throw MediaError(code: .copyNotPossible, message: "stream copy needs one rung that does not shrink or slow down the H.264/AAC source")
+            }
+            if result == nil {
+                result = try await packageEncode(input: input, directory: staging.path, rungs: rungs, settings: settings,
+                                                 hls: hls, limits: limits, progress: progress)
+            }
+            let raw = result!
+            let renditions = withUnsafeBytes(of: raw.renditions) { buffer in
+                Array(buffer.bindMemory(to: mw_rendition_info.self).prefix(Int(raw.rendition_count))).map(HLSRendition.init)
+            }
+            try write(MasterPlaylist.render(renditions), to: staging.path + "/master.m3u8")
+            try staging.commit()
+            return HLSPackage(directory: outputDirectory, renditions: renditions, durationSeconds: raw.duration_s,
+                              streamCopied: raw.stream_copied != 0)
+        } catch {
+            staging.discard()
+            throw error
+        }
+    }
+
+    /// One rung that keeps the source's size and rate, and an H.264 (+ AAC) source.
+    static func copyAllowed(input: String, rungs: [VideoRung], settings: EncodeSettings, limits: MediaLimits,
+                            info known: MediaInfo?) async throws(MediaError) -> Bool {
+        guard rungs.count == 1 else { return false }
+        let info: MediaInfo
+        if let known { info = known } else { info = try await MediaProbe.probe(path: input, limits: limits) }
+        guard let video = info.videoStreams.first, video.codec == "h264", let display = video.displayDimensions else { return false }
+        if let audio = info.audioStreams.first, audio.codec != "aac" { return false }
+        let rung = rungs[0]
+        let (boxLong, boxShort) = (max(rung.maxWidth, rung.maxHeight), min(rung.maxWidth, rung.maxHeight))
+        guard max(display.width, display.height) <= boxLong, min(display.width, display.height) <= boxShort else { return false }
+        if let maxFPS = settings.maxFPS, let rate = video.averageFrameRate.flatMap(frameRate), rate > maxFPS + 0.01 { return false }
+        return true
+    }
+
+    static func frameRate(_ text: String) -> Double? {
+        let parts = text.split(separator: "/").compactMap { Double($0) }
+        guard parts.count == 2, parts[1] > 0 else { return nil }
+        return parts[0] / parts[1]
+    }
+
+    private static func packageEncode(
+        input: String, directory: String, rungs: [VideoRung], settings: EncodeSettings, hls: HLSSettings, limits: MediaLimits,
+        progress: (@Sendable (Double) -> Void)?
+    ) async throws(MediaError) -> mw_package_result {
+        let shimRungs = rungs.map(\.shimValue)
+        let callbacks = try await ShimCall.run(PackageCallbacks(progress: progress)) { callbacks, token, message in
+            var shimSettings = settings.shimValue
+            var shimHLS = hls.shimValue
+            var shimLimits = limits.shimValue
+            return shimRungs.withUnsafeBufferPointer { buffer in
+                mw_package_hls(input, directory, buffer.baseAddress, Int32(buffer.count), &shimSettings, &shimHLS, &shimLimits,
+                               token.raw, shimProgressCallback, callbacks.pointer, callbacks.result, message, 512)
+            }
+        }
+        return callbacks.result.pointee
+    }
+
+    private static func packageCopy(
+        input: String, directory: String, hls: HLSSettings, limits: MediaLimits, progress: (@Sendable (Double) -> Void)?
+    ) async throws(MediaError) -> mw_package_result {
+        let callbacks = try await ShimCall.run(PackageCallbacks(progress: progress)) { callbacks, token, message in
+            var shimHLS = hls.shimValue
+            var shimLimits = limits.shimValue
+            return mw_package_hls_copy(input, directory, &shimHLS, &shimLimits, token.raw, shimProgressCallback,
+                                       callbacks.pointer, callbacks.result, message, 512)
+        }
+        return callbacks.result.pointee
+    }
+
+    private static func write(_ text: String, to path: String) throws(MediaError) {
+        do {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw MediaError(code: .outputFailed, message: "cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+}
+
+/// Holds the shim's package result (several KB: kept off the stack).
+final class PackageCallbacks: ShimCallbacks, @unchecked Sendable {
+    let result = UnsafeMutablePointer<mw_package_result>.allocate(capacity: 1)
+
+    required init(progress: (@Sendable (Double) -> Void)?) {
+        result.initialize(to: mw_package_result())
+        super.init(progress: progress)
+    }
+
+    deinit { result.deallocate() }
+}
