@@ -44,6 +44,14 @@ ff -f lavfi -i "testsrc2=size=640x360:rate=25:duration=2" -f lavfi -i "sine=samp
 ff -f lavfi -i "testsrc2=size=640x360:rate=25:duration=2" "${x264[@]}" -pix_fmt yuv420p10le "${bx[@]}" h264-10bit.mp4
 # Anamorphic: 720x480 stored, 32:27 pixels (a 16:9 DVD frame).
 ff -f lavfi -i "testsrc2=size=720x480:rate=30:duration=2" -vf "setsar=32/27" "${x264[@]}" -pix_fmt yuv420p "${bx[@]}" anamorphic-720x480.mp4
+# A/V sync probe: a white flash and a beep in the first 0.1 s of every second, the frame rate
+# variable (frames 10-19 of each second dropped, timestamps kept), audio at 44.1 kHz.
+ff -f lavfi -i "color=c=black:size=320x180:rate=30:duration=4,drawbox=c=white:t=fill:enable='lt(mod(t\,1)\,0.1)'" \
+   -f lavfi -i "sine=frequency=1000:sample_rate=44100:duration=4,volume=volume=0:enable='gte(mod(t\,1)\,0.1)'" \
+   -vf "select='not(between(mod(n\,30)\,10\,19))'" -fps_mode vfr "${x264[@]}" -pix_fmt yuv420p -c:a aac "${bx[@]}" vfr-sync.mp4
+# Keyframes 12 s apart: too far for 6 s segments, so HLS cannot be a stream copy.
+ff -f lavfi -i "testsrc2=size=320x180:rate=30:duration=12" -f lavfi -i "sine=duration=12" \
+   "${x264[@]}" -g 360 -pix_fmt yuv420p -c:a aac "${bx[@]}" h264-long-gop.mp4
 ff -f lavfi -i "testsrc2=size=640x360:rate=30:duration=0.5" -f lavfi -i "sine=duration=0.5" \
    "${x264[@]}" -pix_fmt yuv420p -c:a aac -shortest "${bx[@]}" short-0.5s.mp4
 ff -f lavfi -i "color=c=red@0.5:size=320x240,format=rgba" -frames:v 1 "${bx[@]}" still-alpha.png

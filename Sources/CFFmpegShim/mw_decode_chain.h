@@ -23,6 +23,7 @@ typedef struct mw_video_chain {
     int width, height;         /* of the output, upright */
     AVRational sar;            /* of the output */
     int draining;
+    int64_t end_pts;           /* end of the last decoded frame (input time base, from 0) */
 } mw_video_chain;
 
 /* The output rate: the source's (its real base rate when the rate varies), capped, and

@@ -108,6 +108,9 @@ static mw_status check_copyable(AVFormatContext *format, int video, int audio, c
         return mw_fail(message, message_size, MW_E_COPY_NOT_POSSIBLE, "video is not 8-bit 4:2:0");
     if (par->field_order > AV_FIELD_PROGRESSIVE) return mw_fail(message, message_size, MW_E_COPY_NOT_POSSIBLE, "video is interlaced");
     if (mw_stream_rotation(stream) != 0) return mw_fail(message, message_size, MW_E_COPY_NOT_POSSIBLE, "video must be turned upright");
+    AVRational average = stream->avg_frame_rate, real = stream->r_frame_rate;
+    if (average.num > 0 && real.num > 0 && fabs(av_q2d(average) / av_q2d(real) - 1) > 0.01)
+        return mw_fail(message, message_size, MW_E_COPY_NOT_POSSIBLE, "the frame rate varies");
     AVRational sar = av_guess_sample_aspect_ratio(format, stream, NULL);
     if (sar.num > 0 && sar.den > 0 && sar.num != sar.den) return mw_fail(message, message_size, MW_E_COPY_NOT_POSSIBLE, "pixels are not square");
     if (!par->extradata_size || par->extradata[0] != 1)

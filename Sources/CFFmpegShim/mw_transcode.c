@@ -166,11 +166,13 @@ static mw_status prepare(mw_transcode_job *job, const mw_video_rung *specs, int 
             status = mw_rung_open(&job->rungs[i], width, height, rate, &specs[i], settings, global_header, &job->abort,
                                   message, message_size);
             job->rung_count = i + 1;
-            /* Directory names say the height; a second rung of the same height gets a suffix. */
-            snprintf(job->rung_names[i], sizeof(job->rung_names[i]), "%dp", height);
+            /* Directory names say the short side ("360p" also for a 360x640 portrait rung);
+             * a second rung of the same size gets a suffix. */
+            int short_side = width < height ? width : height;
+            snprintf(job->rung_names[i], sizeof(job->rung_names[i]), "%dp", short_side);
             for (int j = 0; j < i; j++) {
                 if (!strcmp(job->rung_names[j], job->rung_names[i])) {
-                    snprintf(job->rung_names[i], sizeof(job->rung_names[i]), "%dp-%d", height, i + 1);
+                    snprintf(job->rung_names[i], sizeof(job->rung_names[i]), "%dp-%d", short_side, i + 1);
                     break;
                 }
             }

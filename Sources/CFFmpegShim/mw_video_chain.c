@@ -139,6 +139,11 @@ mw_status mw_video_chain_send(mw_video_chain *chain, const AVPacket *packet, mw_
         }
         int64_t pts = chain->frame->best_effort_timestamp;
         chain->frame->pts = pts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : pts - chain->origin;
+        if (chain->frame->pts != AV_NOPTS_VALUE) {
+            int64_t duration = chain->frame->pkt_duration > 0 ? chain->frame->pkt_duration
+                : av_rescale_q(1, av_inv_q(chain->frame_rate), chain->stream->time_base);
+            if (chain->frame->pts + duration > chain->end_pts) chain->end_pts = chain->frame->pts + duration;
+        }
         chain->frame->pict_type = AV_PICTURE_TYPE_NONE;
         ret = av_buffersrc_add_frame(chain->source, chain->frame);
         av_frame_unref(chain->frame);
@@ -147,7 +152,8 @@ mw_status mw_video_chain_send(mw_video_chain *chain, const AVPacket *packet, mw_
         if (status != MW_OK) return status;
     }
     if (packet) return MW_OK;
-    ret = av_buffersrc_add_frame(chain->source, NULL);
+    /* Ending at the last frame's end (not its start) keeps that frame in the constant-rate output. */
+    ret = av_buffersrc_close(chain->source, chain->end_pts, AV_BUFFERSRC_FLAG_PUSH);
     if (ret < 0) return mw_fail(message, message_size, MW_E_INTERNAL, "video filters failed: %s", av_err2str(ret));
     return pull_frames(chain, emit, user, message, message_size);
 }

@@ -87,7 +87,7 @@ struct MP4Command: AsyncParsableCommand {
                 "path": .string(result.path), "width": .number(Double(result.width)), "height": .number(Double(result.height)),
                 "frame_rate": .number(result.frameRate), "codecs": .string(result.codecs), "duration_s": .number(result.durationSeconds),
             ]).jsonText)
-        } catch let error as MediaError {
+        } catch {
             printError("error \(error.code.rawValue): \(error.message)")
             throw ExitCode(1)
         }

@@ -34,7 +34,9 @@ public struct HLSRendition: Sendable, Equatable, Codable {
         case segmentCount = "segment_count"
         case durationSeconds = "duration_s"
     }
+}
 
+extension HLSRendition {
     init(_ raw: mw_rendition_info) {
         kind = raw.kind == Int32(MW_RENDITION_AUDIO.rawValue) ? .audio : .video
         playlist = cString(raw.playlist)
@@ -121,7 +123,10 @@ public enum HLSPackager {
         let rung = rungs[0]
         let (boxLong, boxShort) = (max(rung.maxWidth, rung.maxHeight), min(rung.maxWidth, rung.maxHeight))
         guard max(display.width, display.height) <= boxLong, min(display.width, display.height) <= boxShort else { return false }
-        if let maxFPS = settings.maxFPS, let rate = video.averageFrameRate.flatMap(frameRate), rate > maxFPS + 0.01 { return false }
+        let average = video.averageFrameRate.flatMap(frameRate), real = video.realFrameRate.flatMap(frameRate)
+        if let maxFPS = settings.maxFPS, let average, average > maxFPS + 0.01 { return false }
+        // A variable rate is made constant only by an encode.
+        if let average, let real, abs(average / real - 1) > 0.01 { return false }
         return true
     }
 
