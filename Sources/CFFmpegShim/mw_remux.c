@@ -99,10 +99,22 @@ static mw_status plan_cuts(const int64_t *keys, int count, int64_t end, AVRation
     return MW_OK;
 }
 
-static mw_status check_copyable(AVFormatContext *format, int video, int audio, char *message, size_t message_size) {
+static mw_status check_copyable(AVFormatContext *format, int video, int audio, const mw_video_rung *rung,
+                                const mw_encode_settings *settings, char *message, size_t message_size) {
     if (video < 0) return mw_fail(message, message_size, MW_E_COPY_NOT_POSSIBLE, "no video stream");
     AVStream *stream = format->streams[video];
     const AVCodecParameters *par = stream->codecpar;
+    if (rung) {
+        int box_long = rung->max_width > rung->max_height ? rung->max_width : rung->max_height;
+        int box_short = rung->max_width > rung->max_height ? rung->max_height : rung->max_width;
+        int source_long = par->width > par->height ? par->width : par->height;
+        int source_short = par->width > par->height ? par->height : par->width;
+        if ((box_long > 0 && source_long > box_long) || (box_short > 0 && source_short > box_short))
+            return mw_fail(message, message_size, MW_E_COPY_NOT_POSSIBLE, "%dx%d does not fit the rung's %dx%d box",
+                           par->width, par->height, rung->max_width, rung->max_height);
+    }
+    if (settings && settings->max_fps > 0 && stream->avg_frame_rate.num > 0 && av_q2d(stream->avg_frame_rate) > settings->max_fps + 0.01)
+        return mw_fail(message, message_size, MW_E_COPY_NOT_POSSIBLE, "%.3f fps is over the cap", av_q2d(stream->avg_frame_rate));
     if (par->codec_id != AV_CODEC_ID_H264) return mw_fail(message, message_size, MW_E_COPY_NOT_POSSIBLE, "video is %s, not H.264", avcodec_get_name(par->codec_id));
     if (par->format != AV_PIX_FMT_YUV420P && par->format != AV_PIX_FMT_YUVJ420P)
         return mw_fail(message, message_size, MW_E_COPY_NOT_POSSIBLE, "video is not 8-bit 4:2:0");
@@ -121,7 +133,8 @@ static mw_status check_copyable(AVFormatContext *format, int video, int audio, c
     return MW_OK;
 }
 
-mw_status mw_package_hls_copy(const char *input, const char *output_dir, const mw_hls_settings *hls_in,
+mw_status mw_package_hls_copy(const char *input, const char *output_dir, const mw_video_rung *rung,
+                              const mw_encode_settings *settings, const mw_hls_settings *hls_in,
                               const mw_limits *limits_in, mw_cancel_token *cancel,
                               mw_progress_callback on_progress, void *user, mw_package_result *result,
                               char *message, size_t message_size) {
@@ -149,7 +162,7 @@ mw_status mw_package_hls_copy(const char *input, const char *output_dir, const m
     int video = av_find_best_stream(format, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
     if (video >= 0 && (format->streams[video]->disposition & AV_DISPOSITION_ATTACHED_PIC)) video = -1;
     int audio = av_find_best_stream(format, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
-    if ((status = check_copyable(format, video, audio, message, message_size)) != MW_OK) goto end;
+    if ((status = check_copyable(format, video, audio, rung, settings, message, message_size)) != MW_OK) goto end;
     for (unsigned i = 0; i < format->nb_streams; i++)
         if ((int)i != video && (int)i != audio) format->streams[i]->discard = AVDISCARD_ALL;
     AVStream *video_stream = format->streams[video];

@@ -177,14 +177,12 @@ static mw_status encode_frame(mw_rung *rung, AVFrame *frame) {
         rung->scaler = sws_getCachedContext(rung->scaler, frame->width, frame->height, frame->format, rung->width, rung->height,
                                             AV_PIX_FMT_YUV420P, SWS_BICUBIC, NULL, NULL, NULL);
         if (!rung->scaler) return fail(rung, MW_E_INTERNAL, "no scaler for this picture format", 0);
-        if (!rung->scaled->buf[0]) {
-            rung->scaled->format = AV_PIX_FMT_YUV420P;
-            rung->scaled->width = rung->width;
-            rung->scaled->height = rung->height;
-            if (av_frame_get_buffer(rung->scaled, 0) < 0) return fail(rung, MW_E_OUT_OF_MEMORY, "out of memory", 0);
-        }
-        /* The encoder may still hold the last picture. */
-        if (av_frame_make_writable(rung->scaled) < 0) return fail(rung, MW_E_OUT_OF_MEMORY, "out of memory", 0);
+        /* A new picture each time: the encoder and a smaller rung may still hold the last one. */
+        av_frame_unref(rung->scaled);
+        rung->scaled->format = AV_PIX_FMT_YUV420P;
+        rung->scaled->width = rung->width;
+        rung->scaled->height = rung->height;
+        if (av_frame_get_buffer(rung->scaled, 0) < 0) return fail(rung, MW_E_OUT_OF_MEMORY, "out of memory", 0);
         sws_scale(rung->scaler, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height,
                   rung->scaled->data, rung->scaled->linesize);
         rung->scaled->pts = frame->pts;
@@ -192,6 +190,11 @@ static mw_status encode_frame(mw_rung *rung, AVFrame *frame) {
         input = rung->scaled;
     }
     input->sample_aspect_ratio = (AVRational){1, 1};
+    /* The next smaller rung scales from this picture, not from the source: fewer filter taps. */
+    if (rung->child && mw_rung_push_frame(rung->child, input) != MW_OK) {
+        if (atomic_load(rung->abort)) return MW_E_CANCELED;
+        return fail(rung, MW_E_OUT_OF_MEMORY, "cannot hand a frame to the next rung", 0);
+    }
     int ret = avcodec_send_frame(rung->encoder, input);
     if (ret < 0) return fail(rung, MW_E_ENCODER_FAILED, "encoding failed", ret);
     return drain_encoder(rung);
@@ -214,8 +217,9 @@ static void *rung_main(void *opaque) {
     mw_rung_item item;
     while (rung->status == MW_OK && pop_item(rung, &item)) {
         if (item.frame) {
-            encode_frame(rung, item.frame);
+            mw_status status = encode_frame(rung, item.frame);
             av_frame_free(&item.frame);
+            if (status == MW_E_CANCELED) break;
         } else if (item.audio) {
             keep_audio(rung, item.audio);
         } else {

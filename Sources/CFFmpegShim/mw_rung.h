@@ -21,6 +21,7 @@ typedef struct mw_rung {
     AVCodecContext *encoder;
     struct SwsContext *scaler;
     AVFrame *scaled;
+    struct mw_rung *child;     /* the next smaller rung, fed this rung's scaled pictures */
     AVPacket *packet;
     mw_packager packager;
     AVRational audio_time_base;

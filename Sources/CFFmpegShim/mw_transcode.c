@@ -42,6 +42,8 @@ typedef struct mw_transcode_job {
     int video_open, audio_open;
     mw_rung rungs[MW_MAX_RENDITIONS];
     char rung_names[MW_MAX_RENDITIONS][16];
+    int rung_has_parent[MW_MAX_RENDITIONS];  /* fed by a larger rung rather than by the main loop */
+    int finish_order[MW_MAX_RENDITIONS];     /* largest first: a rung ends after the one feeding it */
     int rung_count, rungs_open;
     mw_packager audio_packager;
     int audio_packager_open;
@@ -76,6 +78,7 @@ static mw_status distribute_frame(void *opaque, AVFrame *frame, char *message, s
         while (job->next_key_s <= time_s + half) job->next_key_s += job->settings->gop_s;
     }
     for (int i = 0; i < job->rung_count; i++) {
+        if (job->rung_has_parent[i]) continue;
         mw_status status = mw_rung_push_frame(&job->rungs[i], frame);
         if (status == MW_E_CANCELED) return MW_E_CANCELED;   /* a rung failed; its message wins */
         if (status != MW_OK) return mw_fail(message, message_size, status, "cannot queue a frame");
@@ -124,6 +127,27 @@ static mw_status open_input(mw_transcode_job *job, const char *input, char *mess
     if (job->format->duration != AV_NOPTS_VALUE && job->format->duration > 0)
         job->duration_s = job->format->duration / (double)AV_TIME_BASE;
     return MW_OK;
+}
+
+static int rung_area(const mw_rung *rung) { return rung->width * rung->height; }
+
+/* Chains the rungs largest to smallest: each is scaled from the next larger one. */
+static void link_rungs(mw_transcode_job *job) {
+    for (int i = 0; i < job->rung_count; i++) job->finish_order[i] = i;
+    for (int i = 1; i < job->rung_count; i++) {
+        for (int j = i; j > 0 && rung_area(&job->rungs[job->finish_order[j]]) > rung_area(&job->rungs[job->finish_order[j - 1]]); j--) {
+            int swap = job->finish_order[j];
+            job->finish_order[j] = job->finish_order[j - 1];
+            job->finish_order[j - 1] = swap;
+        }
+    }
+    for (int k = 1; k < job->rung_count; k++) {
+        mw_rung *parent = &job->rungs[job->finish_order[k - 1]], *child = &job->rungs[job->finish_order[k]];
+        if (child->width <= parent->width && child->height <= parent->height) {
+            parent->child = child;
+            job->rung_has_parent[job->finish_order[k]] = 1;
+        }
+    }
 }
 
 /* Opens decoders, encoders and packagers; starts the rung threads. */
@@ -214,6 +238,7 @@ static mw_status prepare(mw_transcode_job *job, const mw_video_rung *specs, int 
         if (status == MW_OK) status = mw_packager_start(&job->audio_packager, message, message_size);
     }
     avcodec_parameters_free(&audio_par);
+    link_rungs(job);
     for (int i = 0; status == MW_OK && i < job->rung_count; i++) {
         status = mw_rung_start(&job->rungs[i], job->segment_s, audio_tb, message, message_size);
         job->rungs_open = i + 1;
@@ -262,8 +287,8 @@ static mw_status run(mw_transcode_job *job, char *message, size_t message_size) 
     mw_status failed = rung_failure(job, message, message_size);
     if (failed != MW_OK) return failed;
     if (status != MW_OK) return status;
-    for (int i = 0; i < job->rung_count; i++) {
-        status = mw_rung_finish(&job->rungs[i], message, message_size);
+    for (int k = 0; k < job->rung_count; k++) {
+        status = mw_rung_finish(&job->rungs[job->finish_order[k]], message, message_size);
         if (status != MW_OK) return status;
     }
     for (int i = 0; i < job->rung_count; i++) {

@@ -57,3 +57,14 @@ struct VideoLadderTests {
         #expect(lines.contains("#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=100000,AVERAGE-BANDWIDTH=90000,CODECS=\"avc1.64001f\",RESOLUTION=1280x720,URI=\"720p/iframes.m3u8\""))
     }
 }
+
+@Suite("Output paths")
+struct OutputPathTests {
+    @Test("a path's folder and name, also for bare names (which crashed Foundation's NSString path API)")
+    func split() {
+        #expect(splitPath("c") == (".", "c"))
+        #expect(splitPath("out/package") == ("out", "package"))
+        #expect(splitPath("/package/") == ("/", "package"))
+        #expect(splitPath("/a/b/c.mp4") == ("/a/b", "c.mp4"))
+    }
+}

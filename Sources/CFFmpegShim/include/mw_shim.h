@@ -260,9 +260,11 @@ mw_status mw_package_hls(const char *input, const char *output_dir, const mw_vid
                          mw_package_result *result, char *message, size_t message_size);
 
 /* Packages an H.264/AAC source without re-encoding: segments cut at its own IDR frames.
- * Returns MW_E_COPY_NOT_POSSIBLE (having written nothing usable) when the codecs,
- * orientation, scan or keyframe spacing do not allow segments within the target. */
-mw_status mw_package_hls_copy(const char *input, const char *output_dir, const mw_hls_settings *hls,
+ * Returns MW_E_COPY_NOT_POSSIBLE (having written nothing usable) when the source does not fit
+ * the rung's box or the settings' frame-rate cap, or its codecs, orientation, pixel shape, scan,
+ * frame-rate regularity or keyframe spacing do not allow segments within the target. */
+mw_status mw_package_hls_copy(const char *input, const char *output_dir, const mw_video_rung *rung,
+                              const mw_encode_settings *settings, const mw_hls_settings *hls,
                               const mw_limits *limits, mw_cancel_token *cancel,
                               mw_progress_callback on_progress, void *user, mw_package_result *result,
                               char *message, size_t message_size);

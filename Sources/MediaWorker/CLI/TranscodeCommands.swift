@@ -19,9 +19,10 @@ struct EncodeOptions: ParsableArguments {
     }
 }
 
-/// Parses "1080,720,360": rungs of the default ladder by height (short side).
-func ladderRungs(_ text: String?, info: MediaInfo) throws -> [VideoRung] {
-    guard let text else { return VideoLadder.rungs(for: info) }
+/// Parses "1080,720,360": rungs of the default ladder by height (short side); none given, the
+/// ladder up to the source (which is probed for it).
+func ladderRungs(_ text: String?, input: String) async throws -> [VideoRung] {
+    guard let text else { return VideoLadder.rungs(for: try await MediaProbe.probe(path: input)) }
     return try text.split(separator: ",").map { part in
         guard let height = Int(part.trimmingCharacters(in: .whitespaces)),
               let rung = VideoLadder.apple.first(where: { $0.maxHeight == height }) else {
@@ -46,15 +47,13 @@ struct HLSCommand: AsyncParsableCommand {
     func run() async throws {
         mw_log_set_level(-8)
         do {
-            let info = try await MediaProbe.probe(path: file)
             var hls = HLSSettings()
             hls.segmentFormat = segments
             hls.targetDurationSeconds = target
             hls.audioMuxed = muxedAudio
             hls.packaging = packaging
             let package = try await HLSPackager.package(
-                input: file, outputDirectory: out, rungs: try ladderRungs(rungs, info: info), settings: encode.settings, hls: hls,
-                sourceInfo: info)
+                input: file, outputDirectory: out, rungs: try await ladderRungs(rungs, input: file), settings: encode.settings, hls: hls)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let renditions = String(decoding: try encoder.encode(package.renditions), as: UTF8.self)

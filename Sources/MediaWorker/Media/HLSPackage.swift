@@ -73,7 +73,7 @@ public enum HLSPackager {
     /// failure leaves nothing behind.
     public static func package(
         input: String, outputDirectory: String, rungs: [VideoRung], settings: EncodeSettings = EncodeSettings(),
-        hls: HLSSettings = HLSSettings(), limits: MediaLimits = MediaLimits(), sourceInfo: MediaInfo? = nil,
+        hls: HLSSettings = HLSSettings(), limits: MediaLimits = MediaLimits(),
         progress: (@Sendable (Double) -> Void)? = nil
     ) async throws(MediaError) -> HLSPackage {
         guard rungs.count < Int(MW_MAX_RENDITIONS) else {
@@ -85,14 +85,17 @@ public enum HLSPackager {
         let staging = try StagingDirectory(for: outputDirectory)
         do throws(MediaError) {
             var result: mw_package_result? = nil
-            if hls.packaging != .encode, try await copyAllowed(input: input, rungs: rungs, settings: settings, limits: limits, info: sourceInfo) {
+            // A copy is tried when one rung is asked for; the shim refuses it (MEDIA_COPY_NOT_POSSIBLE)
+            // unless the source already is what an encode would make.
+            if hls.packaging != .encode, rungs.count == 1 {
                 do {
-                    result = try await packageCopy(input: input, directory: staging.path, hls: hls, limits: limits, progress: progress)
+                    result = try await packageCopy(input: input, directory: staging.path, rung: rungs[0], settings: settings,
+                                                   hls: hls, limits: limits, progress: progress)
                 } catch where error.code == .copyNotPossible && hls.packaging == .auto {
                     try staging.reset()
                 }
             } else if hls.packaging == .copy {
-                throw MediaError(code: .copyNotPossible, message: "stream copy needs one rung that does not shrink or slow down the H.264/AAC source")
+                throw MediaError(code: .copyNotPossible, message: "stream copy packages exactly one rung")
             }
             if result == nil {
                 result = try await packageEncode(input: input, directory: staging.path, rungs: rungs, settings: settings,
@@ -110,30 +113,6 @@ public enum HLSPackager {
             staging.discard()
             throw error
         }
-    }
-
-    /// One rung that keeps the source's size and rate, and an H.264 (+ AAC) source.
-    static func copyAllowed(input: String, rungs: [VideoRung], settings: EncodeSettings, limits: MediaLimits,
-                            info known: MediaInfo?) async throws(MediaError) -> Bool {
-        guard rungs.count == 1 else { return false }
-        let info: MediaInfo
-        if let known { info = known } else { info = try await MediaProbe.probe(path: input, limits: limits) }
-        guard let video = info.videoStreams.first, video.codec == "h264", let display = video.displayDimensions else { return false }
-        if let audio = info.audioStreams.first, audio.codec != "aac" { return false }
-        let rung = rungs[0]
-        let (boxLong, boxShort) = (max(rung.maxWidth, rung.maxHeight), min(rung.maxWidth, rung.maxHeight))
-        guard max(display.width, display.height) <= boxLong, min(display.width, display.height) <= boxShort else { return false }
-        let average = video.averageFrameRate.flatMap(frameRate), real = video.realFrameRate.flatMap(frameRate)
-        if let maxFPS = settings.maxFPS, let average, average > maxFPS + 0.01 { return false }
-        // A variable rate is made constant only by an encode.
-        if let average, let real, abs(average / real - 1) > 0.01 { return false }
-        return true
-    }
-
-    static func frameRate(_ text: String) -> Double? {
-        let parts = text.split(separator: "/").compactMap { Double($0) }
-        guard parts.count == 2, parts[1] > 0 else { return nil }
-        return parts[0] / parts[1]
     }
 
     private static func packageEncode(
@@ -154,13 +133,17 @@ public enum HLSPackager {
     }
 
     private static func packageCopy(
-        input: String, directory: String, hls: HLSSettings, limits: MediaLimits, progress: (@Sendable (Double) -> Void)?
+        input: String, directory: String, rung: VideoRung, settings: EncodeSettings, hls: HLSSettings, limits: MediaLimits,
+        progress: (@Sendable (Double) -> Void)?
     ) async throws(MediaError) -> mw_package_result {
+        let shimRung = rung.shimValue
         let callbacks = try await ShimCall.run(PackageCallbacks(progress: progress)) { callbacks, token, message in
+            var rungValue = shimRung
+            var shimSettings = settings.shimValue
             var shimHLS = hls.shimValue
             var shimLimits = limits.shimValue
-            return mw_package_hls_copy(input, directory, &shimHLS, &shimLimits, token.raw, shimProgressCallback,
-                                       callbacks.pointer, callbacks.result, message, 512)
+            return mw_package_hls_copy(input, directory, &rungValue, &shimSettings, &shimHLS, &shimLimits, token.raw,
+                                       shimProgressCallback, callbacks.pointer, callbacks.result, message, 512)
         }
         return callbacks.result.pointee
     }

@@ -21,8 +21,8 @@ public enum MP4Transcoder {
         guard EncodeSettings.presets.contains(settings.preset) else {
             throw MediaError(code: .invalidArgument, message: "unknown x264 preset \(settings.preset)")
         }
-        let directory = (outputPath as NSString).deletingLastPathComponent
-        let temporary = (directory.isEmpty ? "." : directory) + "/.\((outputPath as NSString).lastPathComponent).partial-\(UUID().uuidString.prefix(8)).mp4"
+        let (directory, name) = splitPath(outputPath)
+        let temporary = directory + "/.\(name).partial-\(UUID().uuidString.prefix(8)).mp4"
         let shimRung = rung.shimValue
         do throws(MediaError) {
             let callbacks = try await ShimCall.run(MP4Callbacks(progress: progress)) { callbacks, token, message in

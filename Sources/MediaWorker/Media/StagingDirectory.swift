@@ -11,10 +11,9 @@ struct StagingDirectory {
         if manager.fileExists(atPath: destination) {
             throw MediaError(code: .outputFailed, message: "\(destination) already exists")
         }
-        let parent = (destination as NSString).deletingLastPathComponent
-        let name = (destination as NSString).lastPathComponent
+        let (parent, name) = splitPath(destination)
         self.destination = destination
-        self.path = (parent.isEmpty ? "." : parent) + "/.\(name).partial-\(UUID().uuidString.prefix(8))"
+        self.path = parent + "/.\(name).partial-\(UUID().uuidString.prefix(8))"
         do {
             try manager.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
@@ -43,4 +42,14 @@ struct StagingDirectory {
     func discard() {
         try? FileManager.default.removeItem(atPath: path)
     }
+}
+
+/// A path's folder ("." when none) and last component, without Foundation's path APIs (whose
+/// Linux build traps on some single-component paths).
+func splitPath(_ path: String) -> (directory: String, name: String) {
+    var trimmed = Substring(path)
+    while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+    guard let slash = trimmed.lastIndex(of: "/") else { return (".", String(trimmed)) }
+    let directory = trimmed[..<slash]
+    return (directory.isEmpty ? "/" : String(directory), String(trimmed[trimmed.index(after: slash)...]))
 }
