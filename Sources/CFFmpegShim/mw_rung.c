@@ -8,7 +8,7 @@
 #include <libswscale/swscale.h>
 
 mw_status mw_rung_open(mw_rung *rung, int width, int height, AVRational frame_rate, const mw_video_rung *spec,
-                       const mw_encode_settings *settings, int global_header, atomic_int *abort,
+                       const mw_encode_settings *settings, int threads, int global_header, atomic_int *abort,
                        char *message, size_t message_size) {
     memset(rung, 0, sizeof(*rung));
     rung->width = width;
@@ -34,7 +34,7 @@ mw_status mw_rung_open(mw_rung *rung, int width, int height, AVRational frame_ra
     /* Keyframes are forced by time by the caller; x264's own limit stays out of the way. */
     encoder->gop_size = gop_frames * 2 + 1;
     encoder->keyint_min = gop_frames;
-    encoder->thread_count = settings->threads;
+    encoder->thread_count = threads;
     if (global_header) encoder->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
 
     AVDictionary *options = NULL;

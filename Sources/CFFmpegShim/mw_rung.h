@@ -43,9 +43,9 @@ typedef struct mw_rung {
 } mw_rung;
 
 /* Opens the encoder for a `width`x`height` picture at `frame_rate`, keyframes every `gop_s`
- * (forced by the caller, never by scene cuts). */
+ * (forced by the caller, never by scene cuts), with `threads` codec threads (0: libx264's choice). */
 mw_status mw_rung_open(mw_rung *rung, int width, int height, AVRational frame_rate, const mw_video_rung *spec,
-                       const mw_encode_settings *settings, int global_header, atomic_int *abort,
+                       const mw_encode_settings *settings, int threads, int global_header, atomic_int *abort,
                        char *message, size_t message_size);
 
 /* Starts the rung's thread; its packager must be open. */
