@@ -132,25 +132,30 @@ static mw_status pull_frames(mw_audio_chain *chain, int end, mw_packet_sink emit
 mw_status mw_audio_chain_send(mw_audio_chain *chain, const AVPacket *packet, mw_packet_sink emit, void *user,
                               char *message, size_t message_size) {
     if (chain->draining) return MW_OK;
-    int ret = avcodec_send_packet(chain->decoder, packet);
-    /* A damaged audio packet is a short gap, filled by the resampler. */
-    if (ret < 0 && ret != AVERROR_INVALIDDATA && ret != AVERROR(EAGAIN) && ret != AVERROR_EOF)
-        return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "audio cannot be decoded: %s", av_err2str(ret));
-    if (!packet) chain->draining = 1;
-    for (;;) {
-        ret = avcodec_receive_frame(chain->decoder, chain->frame);
-        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) break;
-        if (ret == AVERROR_INVALIDDATA) continue;
-        if (ret < 0) return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "audio cannot be decoded: %s", av_err2str(ret));
-        int64_t pts = chain->frame->best_effort_timestamp;
-        chain->frame->pts = pts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE
-            : av_rescale_q(pts - chain->origin, chain->stream->time_base, (AVRational){1, chain->decoder->sample_rate});
-        ret = av_buffersrc_add_frame(chain->source, chain->frame);
-        av_frame_unref(chain->frame);
-        if (ret < 0) return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "audio filters refused a frame: %s", av_err2str(ret));
-        mw_status status = pull_frames(chain, 0, emit, user, message, message_size);
-        if (status != MW_OK) return status;
-    }
+    int ret, resend, attempts = 0;
+    do {
+        ret = avcodec_send_packet(chain->decoder, packet);
+        /* EAGAIN: the decoder wants its frames taken first; the packet goes again after that. */
+        resend = ret == AVERROR(EAGAIN) && attempts++ == 0;
+        /* A damaged audio packet is a short gap, filled by the resampler. */
+        if (ret < 0 && ret != AVERROR_INVALIDDATA && ret != AVERROR(EAGAIN) && ret != AVERROR_EOF)
+            return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "audio cannot be decoded: %s", av_err2str(ret));
+        if (!packet && !resend) chain->draining = 1;
+        for (;;) {
+            ret = avcodec_receive_frame(chain->decoder, chain->frame);
+            if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) break;
+            if (ret == AVERROR_INVALIDDATA) continue;
+            if (ret < 0) return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "audio cannot be decoded: %s", av_err2str(ret));
+            int64_t pts = chain->frame->best_effort_timestamp;
+            chain->frame->pts = pts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE
+                : av_rescale_q(pts - chain->origin, chain->stream->time_base, (AVRational){1, chain->decoder->sample_rate});
+            ret = av_buffersrc_add_frame(chain->source, chain->frame);
+            av_frame_unref(chain->frame);
+            if (ret < 0) return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "audio filters refused a frame: %s", av_err2str(ret));
+            mw_status status = pull_frames(chain, 0, emit, user, message, message_size);
+            if (status != MW_OK) return status;
+        }
+    } while (resend);
     if (packet) return MW_OK;
     ret = av_buffersrc_add_frame(chain->source, NULL);
     if (ret < 0) return mw_fail(message, message_size, MW_E_INTERNAL, "audio filters failed: %s", av_err2str(ret));

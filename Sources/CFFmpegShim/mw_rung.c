@@ -1,6 +1,7 @@
 /* One video rendition of a ladder, scaled and encoded on a thread of its own. */
 #include "mw_rung.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,7 +52,8 @@ mw_status mw_rung_open(mw_rung *rung, int width, int height, AVRational frame_ra
     }
     if (spec->max_bitrate > 0) {
         encoder->rc_max_rate = spec->max_bitrate;
-        encoder->rc_buffer_size = (int)(spec->buffer_size > 0 ? spec->buffer_size : 2 * spec->max_bitrate);
+        int64_t buffer = spec->buffer_size > 0 ? spec->buffer_size : 2 * spec->max_bitrate;
+        encoder->rc_buffer_size = buffer > INT_MAX ? INT_MAX : (int)buffer;
     }
     int ret = avcodec_open2(encoder, codec, &options);
     av_dict_free(&options);
@@ -141,9 +143,10 @@ static mw_status write_audio_until(mw_rung *rung, double until_s) {
     return MW_OK;
 }
 
-static mw_status write_video(mw_rung *rung, AVPacket *packet) {
+/* Writes one video packet after the audio that precedes it; a keyframe at or past the next
+ * cut starts a segment (the first segment opens by itself). */
+static mw_status mux_video(mw_rung *rung, AVPacket *packet) {
     AVRational time_base = rung->encoder->time_base;
-    if (packet->duration <= 0) packet->duration = 1;
     mw_status status = write_audio_until(rung, packet_time(packet, time_base));
     if (status != MW_OK) return status;
     int starts_segment = 0;
@@ -151,13 +154,53 @@ static mw_status write_video(mw_rung *rung, AVPacket *packet) {
         double time_s = packet->pts * av_q2d(time_base);
         double half_frame = 0.5 / av_q2d(rung->frame_rate);
         if (time_s >= rung->next_cut_s - half_frame) {
-            starts_segment = 1;
+            starts_segment = rung->next_cut_s > 0;
             while (rung->next_cut_s <= time_s + half_frame) rung->next_cut_s += rung->segment_s;
         }
     }
     status = mw_packager_write(&rung->packager, packet, 1, starts_segment, rung->message, sizeof(rung->message));
     if (status != MW_OK) rung->status = status;
     return status;
+}
+
+/* Video waits until the audio up to its decoding time has arrived (audio reaches the rung
+ * later: it is demuxed in chunks and encoded first), so each segment gets its own audio. */
+static mw_status flush_interleaved(mw_rung *rung, int final) {
+    AVRational time_base = rung->encoder->time_base;
+    int written = 0;
+    mw_status status = MW_OK;
+    while (written < rung->pending_video_count &&
+           (final || rung->audio_received_s >= packet_time(rung->pending_video[written], time_base))) {
+        status = mux_video(rung, rung->pending_video[written]);
+        av_packet_free(&rung->pending_video[written]);
+        written++;
+        if (status != MW_OK) break;
+    }
+    memmove(rung->pending_video, rung->pending_video + written, (size_t)(rung->pending_video_count - written) * sizeof(AVPacket *));
+    rung->pending_video_count -= written;
+    if (status == MW_OK && final) status = write_audio_until(rung, INFINITY);
+    return status;
+}
+
+static mw_status grow(mw_rung *rung, AVPacket ***list, int *count, int *capacity) {
+    if (*count < *capacity) return MW_OK;
+    int larger = *capacity ? *capacity * 2 : 64;
+    AVPacket **grown = av_realloc_array(*list, larger, sizeof(*grown));
+    if (!grown) return fail(rung, MW_E_OUT_OF_MEMORY, "out of memory", 0);
+    *list = grown;
+    *capacity = larger;
+    return MW_OK;
+}
+
+static mw_status write_video(mw_rung *rung, AVPacket *packet) {
+    if (packet->duration <= 0) packet->duration = 1;
+    if (rung->packager.audio_stream < 0) return mux_video(rung, packet);
+    mw_status status = grow(rung, &rung->pending_video, &rung->pending_video_count, &rung->pending_video_capacity);
+    if (status != MW_OK) return status;
+    AVPacket *copy = av_packet_clone(packet);
+    if (!copy) return fail(rung, MW_E_OUT_OF_MEMORY, "out of memory", 0);
+    rung->pending_video[rung->pending_video_count++] = copy;
+    return flush_interleaved(rung, 0);
 }
 
 static mw_status drain_encoder(mw_rung *rung) {
@@ -200,16 +243,16 @@ static mw_status encode_frame(mw_rung *rung, AVFrame *frame) {
     return drain_encoder(rung);
 }
 
+/* Takes the packet: kept until the video it precedes is written. */
 static mw_status keep_audio(mw_rung *rung, AVPacket *packet) {
-    if (rung->pending_count == rung->pending_capacity) {
-        int capacity = rung->pending_capacity ? rung->pending_capacity * 2 : 64;
-        AVPacket **grown = av_realloc_array(rung->pending_audio, capacity, sizeof(*grown));
-        if (!grown) return fail(rung, MW_E_OUT_OF_MEMORY, "out of memory", 0);
-        rung->pending_audio = grown;
-        rung->pending_capacity = capacity;
+    mw_status status = grow(rung, &rung->pending_audio, &rung->pending_count, &rung->pending_capacity);
+    if (status != MW_OK) {
+        av_packet_free(&packet);
+        return status;
     }
+    rung->audio_received_s = packet_time(packet, rung->audio_time_base);
     rung->pending_audio[rung->pending_count++] = packet;
-    return MW_OK;
+    return flush_interleaved(rung, 0);
 }
 
 static void *rung_main(void *opaque) {
@@ -225,22 +268,23 @@ static void *rung_main(void *opaque) {
         } else {
             int ret = avcodec_send_frame(rung->encoder, NULL);
             if (ret < 0) fail(rung, MW_E_ENCODER_FAILED, "encoding failed", ret);
-            else if (drain_encoder(rung) == MW_OK) write_audio_until(rung, INFINITY);
+            else if (drain_encoder(rung) == MW_OK) flush_interleaved(rung, 1);
             break;
         }
     }
-    if (rung->status != MW_OK) {
-        pthread_mutex_lock(&rung->lock);
-        atomic_store(rung->abort, 1);
-        pthread_cond_broadcast(&rung->changed);
-        pthread_mutex_unlock(&rung->lock);
-    }
+    /* Whoever waits on this rung (the main thread, a larger rung) must wake up, whether this
+     * rung failed or stopped for an abort raised elsewhere. */
+    pthread_mutex_lock(&rung->lock);
+    if (rung->status != MW_OK) atomic_store(rung->abort, 1);
+    pthread_cond_broadcast(&rung->changed);
+    pthread_mutex_unlock(&rung->lock);
     return NULL;
 }
 
 mw_status mw_rung_start(mw_rung *rung, double segment_s, AVRational audio_time_base, char *message, size_t message_size) {
     rung->segment_s = segment_s;
     rung->next_cut_s = 0;
+    rung->audio_received_s = -INFINITY;
     rung->audio_time_base = audio_time_base;
     if (pthread_mutex_init(&rung->lock, NULL) != 0) return mw_fail(message, message_size, MW_E_INTERNAL, "no mutex");
     if (pthread_cond_init(&rung->changed, NULL) != 0) {
@@ -270,13 +314,16 @@ mw_status mw_rung_finish(mw_rung *rung, char *message, size_t message_size) {
     return MW_OK;
 }
 
+void mw_rung_stop(mw_rung *rung) {
+    if (!rung->thread_started) return;
+    atomic_store(rung->abort, 1);
+    mw_rung_wake(rung);
+    pthread_join(rung->thread, NULL);
+    rung->thread_started = 0;
+}
+
 void mw_rung_close(mw_rung *rung) {
-    if (rung->thread_started) {
-        atomic_store(rung->abort, 1);
-        mw_rung_wake(rung);
-        pthread_join(rung->thread, NULL);
-        rung->thread_started = 0;
-    }
+    mw_rung_stop(rung);
     if (rung->sync_ready) {
         while (rung->count > 0) {
             item_free(&rung->items[rung->head]);
@@ -289,6 +336,8 @@ void mw_rung_close(mw_rung *rung) {
     }
     for (int i = 0; i < rung->pending_count; i++) av_packet_free(&rung->pending_audio[i]);
     av_freep(&rung->pending_audio);
+    for (int i = 0; i < rung->pending_video_count; i++) av_packet_free(&rung->pending_video[i]);
+    av_freep(&rung->pending_video);
     mw_packager_close(&rung->packager);
     avcodec_free_context(&rung->encoder);
     sws_freeContext(rung->scaler);

@@ -29,6 +29,9 @@ typedef struct mw_rung {
     double next_cut_s;
     AVPacket **pending_audio;  /* audio waiting for the video it interleaves with */
     int pending_count, pending_capacity;
+    AVPacket **pending_video;  /* video waiting for the audio up to its time (muxed audio) */
+    int pending_video_count, pending_video_capacity;
+    double audio_received_s;   /* decoding time of the latest audio packet received */
 
     pthread_mutex_t lock;
     pthread_cond_t changed;
@@ -60,6 +63,10 @@ mw_status mw_rung_finish(mw_rung *rung, char *message, size_t message_size);
 
 /* Wakes the rung's waiters so they see an abort raised elsewhere. */
 void mw_rung_wake(mw_rung *rung);
+
+/* Aborts the job and joins the rung's thread. Call for every rung before closing any: a
+ * larger rung may be waiting on a smaller one's queue. */
+void mw_rung_stop(mw_rung *rung);
 
 void mw_rung_close(mw_rung *rung);
 

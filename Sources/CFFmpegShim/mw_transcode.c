@@ -215,7 +215,7 @@ static mw_status prepare(mw_transcode_job *job, const mw_video_rung *specs, int 
         /* Every rendition shares one timeline offset that keeps the earliest decoding time
          * (B-frame delay, AAC priming) at or above zero. */
         double needed = job->audio_open ? job->audio.encoder->initial_padding / (double)job->audio.encoder->sample_rate : 0;
-        for (int i = 0; i < job->rung_count; i++)
+        for (int i = 0; status == MW_OK && i < job->rung_count; i++)
             needed = fmax(needed, (job->rungs[i].encoder->has_b_frames + 1) / av_q2d(rate));
         job->timeline_offset_s = fmax(MW_HLS_TIMELINE_OFFSET_S, ceil(needed * 10) / 10);
         for (int i = 0; status == MW_OK && i < job->rung_count; i++) {
@@ -295,9 +295,12 @@ static mw_status run(mw_transcode_job *job, char *message, size_t message_size) 
         status = mw_audio_chain_send(&job->audio, NULL, distribute_audio, job, message, message_size);
     if (job->interrupt.fired) return mw_fail(message, message_size, (mw_status)job->interrupt.fired,
                                              job->interrupt.fired == MW_E_CANCELED ? "canceled" : "timed out");
-    mw_status failed = rung_failure(job, message, message_size);
-    if (failed != MW_OK) return failed;
-    if (status != MW_OK) return status;
+    if (atomic_load(&job->abort) || status != MW_OK) {
+        /* A rung failed (or the main loop did): stop them all, then read their outcome. */
+        for (int i = 0; i < job->rung_count; i++) mw_rung_stop(&job->rungs[i]);
+        mw_status failed = rung_failure(job, message, message_size);
+        return failed != MW_OK ? failed : status;
+    }
     for (int k = 0; k < job->rung_count; k++) {
         status = mw_rung_finish(&job->rungs[job->finish_order[k]], message, message_size);
         if (status != MW_OK) return status;
@@ -314,6 +317,7 @@ static mw_status run(mw_transcode_job *job, char *message, size_t message_size) 
 static void cleanup(mw_transcode_job *job) {
     atomic_store(&job->abort, 1);
     for (int i = 0; i < job->rungs_open; i++) mw_rung_wake(&job->rungs[i]);
+    for (int i = 0; i < job->rung_count; i++) mw_rung_stop(&job->rungs[i]);
     for (int i = 0; i < job->rung_count; i++) mw_rung_close(&job->rungs[i]);
     if (job->audio_packager_open) mw_packager_close(&job->audio_packager);
     if (job->video_open) mw_video_chain_close(&job->video);

@@ -121,36 +121,41 @@ static mw_status pull_frames(mw_video_chain *chain, mw_frame_sink emit, void *us
 mw_status mw_video_chain_send(mw_video_chain *chain, const AVPacket *packet, mw_frame_sink emit, void *user,
                               char *message, size_t message_size) {
     if (chain->draining) return MW_OK;
-    int ret = avcodec_send_packet(chain->decoder, packet);
-    /* A damaged packet is skipped: the next keyframe recovers the picture. */
-    if (ret < 0 && ret != AVERROR_INVALIDDATA && ret != AVERROR(EAGAIN) && ret != AVERROR_EOF)
-        return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "video cannot be decoded: %s", av_err2str(ret));
-    if (!packet) chain->draining = 1;
-    for (;;) {
-        ret = avcodec_receive_frame(chain->decoder, chain->frame);
-        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) break;
-        if (ret < 0) return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "video cannot be decoded: %s", av_err2str(ret));
-        AVCodecParameters *par = chain->stream->codecpar;
-        if (chain->frame->width != par->width || chain->frame->height != par->height || chain->frame->format != par->format) {
+    int ret, resend, attempts = 0;
+    do {
+        ret = avcodec_send_packet(chain->decoder, packet);
+        /* EAGAIN: the decoder wants its frames taken first; the packet goes again after that. */
+        resend = ret == AVERROR(EAGAIN) && attempts++ == 0;
+        /* A damaged packet is skipped: the next keyframe recovers the picture. */
+        if (ret < 0 && ret != AVERROR_INVALIDDATA && ret != AVERROR(EAGAIN) && ret != AVERROR_EOF)
+            return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "video cannot be decoded: %s", av_err2str(ret));
+        if (!packet && !resend) chain->draining = 1;
+        for (;;) {
+            ret = avcodec_receive_frame(chain->decoder, chain->frame);
+            if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) break;
+            if (ret < 0) return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "video cannot be decoded: %s", av_err2str(ret));
+            AVCodecParameters *par = chain->stream->codecpar;
+            if (chain->frame->width != par->width || chain->frame->height != par->height || chain->frame->format != par->format) {
+                av_frame_unref(chain->frame);
+                return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "the picture size or format changes mid-stream (%dx%d %s to %dx%d %s)",
+                               par->width, par->height, av_get_pix_fmt_name(par->format), chain->frame->width, chain->frame->height,
+                               av_get_pix_fmt_name(chain->frame->format));
+            }
+            int64_t pts = chain->frame->best_effort_timestamp;
+            chain->frame->pts = pts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : pts - chain->origin;
+            if (chain->frame->pts != AV_NOPTS_VALUE) {
+                int64_t duration = chain->frame->pkt_duration > 0 ? chain->frame->pkt_duration
+                    : av_rescale_q(1, av_inv_q(chain->frame_rate), chain->stream->time_base);
+                if (chain->frame->pts + duration > chain->end_pts) chain->end_pts = chain->frame->pts + duration;
+            }
+            chain->frame->pict_type = AV_PICTURE_TYPE_NONE;
+            ret = av_buffersrc_add_frame(chain->source, chain->frame);
             av_frame_unref(chain->frame);
-            return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "the picture size or format changes mid-stream (%dx%d %s to %dx%d %s)",
-                           par->width, par->height, av_get_pix_fmt_name(par->format), chain->frame->width, chain->frame->height,
-                           av_get_pix_fmt_name(chain->frame->format));
+            if (ret < 0) return mw_fail(message, message_size, MW_E_INTERNAL, "video filters failed: %s", av_err2str(ret));
+            mw_status status = pull_frames(chain, emit, user, message, message_size);
+            if (status != MW_OK) return status;
         }
-        int64_t pts = chain->frame->best_effort_timestamp;
-        chain->frame->pts = pts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : pts - chain->origin;
-        if (chain->frame->pts != AV_NOPTS_VALUE) {
-            int64_t duration = chain->frame->pkt_duration > 0 ? chain->frame->pkt_duration
-                : av_rescale_q(1, av_inv_q(chain->frame_rate), chain->stream->time_base);
-            if (chain->frame->pts + duration > chain->end_pts) chain->end_pts = chain->frame->pts + duration;
-        }
-        chain->frame->pict_type = AV_PICTURE_TYPE_NONE;
-        ret = av_buffersrc_add_frame(chain->source, chain->frame);
-        av_frame_unref(chain->frame);
-        if (ret < 0) return mw_fail(message, message_size, MW_E_INTERNAL, "video filters failed: %s", av_err2str(ret));
-        mw_status status = pull_frames(chain, emit, user, message, message_size);
-        if (status != MW_OK) return status;
-    }
+    } while (resend);
     if (packet) return MW_OK;
     /* Ending at the last frame's end (not its start) keeps that frame in the constant-rate output. */
     ret = av_buffersrc_close(chain->source, chain->end_pts, AV_BUFFERSRC_FLAG_PUSH);

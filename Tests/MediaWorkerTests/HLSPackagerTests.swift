@@ -100,16 +100,19 @@ struct HLSPackagerTests {
         }
     }
 
-    @Test("MPEG-TS segments with the audio muxed into every variant")
+    @Test("MPEG-TS segments with the audio muxed into every variant, each segment with its own audio")
     func transportStreamMuxedAudio() async throws {
         try await withDirectory { directory in
+            // ultrafast: no B-frames, so the first video and audio packets start together.
+            var settings = EncodeSettings()
+            settings.preset = "ultrafast"
             var hls = HLSSettings()
             hls.segmentFormat = .ts
             hls.audioMuxed = true
             hls.targetDurationSeconds = 4
             let package = try await HLSPackager.package(
                 input: try ProjectPaths.fixture("h264-aac-1080p30-10s.mp4"), outputDirectory: directory + "/ts",
-                rungs: rungs([360, 234]), hls: hls)
+                rungs: rungs([360, 234]), settings: settings, hls: hls)
             let verdict = try await judgeHLS(package.masterPlaylist, target: 4)
             #expect(verdict.errors.isEmpty, "\(verdict.errors)")
             #expect(package.renditions.allSatisfy { $0.kind == .video && $0.codecs.hasSuffix(",mp4a.40.2") })

@@ -168,6 +168,8 @@ def parse_media(path, target_limit, iframes_only=False):
             if duration is None:
                 error(where, f"{line} has no EXTINF")
                 continue
+            if duration <= 0:
+                error(where, f"{line}: EXTINF {duration} is not a positive duration")
             if rounded(duration) > target:
                 error(where, f"{line}: EXTINF {duration} rounds above EXT-X-TARGETDURATION {target}")
             if target_limit is not None and not iframes_only and duration > target_limit + 0.5:
@@ -276,8 +278,13 @@ def check_rendition(directory, playlist, target_limit, variant, expect_video):
             if probed["first_nals"] is not None and 5 not in probed["first_nals"]:
                 error(where, f"{segment['uri']} starts with a keyframe that is not an IDR (NAL types {probed['first_nals']})")
             keyframes.extend(round(float(f["pts_time"]), 3) for f in frames if f.get("key_frame") == 1)
-            length, _, _ = media_duration(probed["packets"], "video")
+            length, video_start, _ = media_duration(probed["packets"], "video")
             info["width"], info["height"] = video["width"], video["height"]
+            if "audio" in kinds:
+                # Muxed audio belongs with the video of its segment (within a few AAC frames).
+                _, audio_start, _ = media_duration(probed["packets"], "audio")
+                if audio_start is not None and video_start is not None and abs(audio_start - video_start) > 0.1:
+                    error(where, f"{segment['uri']}: audio starts at {audio_start:.3f} s, its video at {video_start:.3f} s")
         else:
             length, _, _ = media_duration(probed["packets"], "audio")
             if "audio" not in kinds:
