@@ -1,0 +1,75 @@
+import Foundation
+@testable import MediaWorker
+import Testing
+
+/// AWS's published S3 SigV4 examples ("Signature Calculations for the Authorization Header:
+/// Transferring Payload in a Single Chunk" and "Authenticating Requests: Using Query
+/// Parameters"): the expected signatures are public facts.
+@Suite("SigV4 against AWS's published S3 examples")
+struct SigV4SignerTests {
+    let signer = SigV4Signer(
+        credentials: .init(accessKeyID: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        region: "us-east-1")
+    let date = Date(timeIntervalSince1970: 1_369_353_600)  // 2013-05-24T00:00:00Z
+
+    func signature(_ headers: [(String, String)]) -> String? {
+        headers.first { $0.0 == "authorization" }?.1.components(separatedBy: "Signature=").last
+    }
+
+    @Test("GET object with a Range header")
+    func getObject() {
+        let headers = signer.signedHeaders(method: "GET", path: "/test.txt", query: [],
+                                           headers: [("Host", "examplebucket.s3.amazonaws.com"), ("Range", "bytes=0-9")],
+                                           payloadHash: SigV4Signer.emptyPayloadHash, date: date)
+        #expect(signature(headers) == "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
+        #expect(headers.first { $0.0 == "authorization" }?.1.contains(
+            "Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,") == true)
+    }
+
+    @Test("PUT object: a key with '$', a Date and a storage-class header, a hashed payload")
+    func putObject() {
+        let body = Data("Welcome to Amazon S3.".utf8)
+        let headers = signer.signedHeaders(
+            method: "PUT", path: "/test$file.text", query: [],
+            headers: [("Host", "examplebucket.s3.amazonaws.com"), ("Date", "Fri, 24 May 2013 00:00:00 GMT"),
+                      ("x-amz-storage-class", "REDUCED_REDUNDANCY")],
+            payloadHash: SigV4Signer.hexSHA256(body), date: date)
+        #expect(signature(headers) == "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd")
+    }
+
+    @Test("GET bucket lifecycle: an empty query value")
+    func getLifecycle() {
+        let headers = signer.signedHeaders(method: "GET", path: "/", query: [("lifecycle", "")],
+                                           headers: [("Host", "examplebucket.s3.amazonaws.com")],
+                                           payloadHash: SigV4Signer.emptyPayloadHash, date: date)
+        #expect(signature(headers) == "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543")
+    }
+
+    @Test("list objects: query parameters sorted")
+    func listObjects() {
+        let headers = signer.signedHeaders(method: "GET", path: "/", query: [("prefix", "J"), ("max-keys", "2")],
+                                           headers: [("Host", "examplebucket.s3.amazonaws.com")],
+                                           payloadHash: SigV4Signer.emptyPayloadHash, date: date)
+        #expect(signature(headers) == "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7")
+    }
+
+    @Test("presigned GET URL valid for a day")
+    func presigned() {
+        let query = signer.presignedQuery(method: "GET", path: "/test.txt", query: [], host: "examplebucket.s3.amazonaws.com",
+                                          expires: 86400, date: date)
+        #expect(query.last?.0 == "X-Amz-Signature")
+        #expect(query.last?.1 == "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404")
+    }
+
+    @Test("S3 path encoding: once per segment, '/' kept, spaces, '+' and UTF-8 percent-encoded")
+    func pathEncoding() {
+        #expect(SigV4Signer.canonicalURI("/bucket/a b/c+d/ü.mp4") == "/bucket/a%20b/c%2Bd/%C3%BC.mp4")
+        #expect(SigV4Signer.canonicalURI("/bucket/already%20encoded") == "/bucket/already%2520encoded")
+        #expect(SigV4Signer.uriEncode("A-Z_a.z~0") == "A-Z_a.z~0")
+    }
+
+    @Test("credentials never print their secret")
+    func credentialsDescription() {
+        #expect(!"\(signer.credentials)".contains("wJalrXUtnFEMI"))
+    }
+}
