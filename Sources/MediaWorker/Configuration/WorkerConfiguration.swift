@@ -18,6 +18,10 @@ public struct WorkerConfiguration: Sendable {
     public var logLevel: Logger.Level
     public var workerID: String
     public var aws: AWSSettings
+    /// Buckets `s3://` URLs may name (`MW_S3_BUCKETS`); none: S3 is not used.
+    public var s3Buckets: [String]
+    /// Virtual-hosted addressing (`bucket.host`) instead of path-style (`MW_S3_VIRTUAL_HOSTED=1`).
+    public var s3VirtualHosted: Bool
     /// Where jobs made from MinIO notifications write their outputs.
     public var defaultOutputURL: String?
     public var lease: Duration
@@ -55,6 +59,11 @@ public struct WorkerConfiguration: Sendable {
             throw ConfigurationError(variable: "MW_WORKER_ID", reason: "use 1-128 letters, digits, '.', '_', ':' or '-'")
         }
         aws = AWSSettings(environment: environment)
+        s3Buckets = (value("MW_S3_BUCKETS") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard s3Buckets.allSatisfy(StorageLocation.isValidBucket) else {
+            throw ConfigurationError(variable: "MW_S3_BUCKETS", reason: "comma-separated S3 bucket names")
+        }
+        s3VirtualHosted = ["1", "true", "yes"].contains(value("MW_S3_VIRTUAL_HOSTED")?.lowercased() ?? "")
         defaultOutputURL = value("MW_DEFAULT_OUTPUT_URL")
         if let output = defaultOutputURL, !JobDecoder.isStorageURL(output) {
             throw ConfigurationError(variable: "MW_DEFAULT_OUTPUT_URL", reason: "expected s3://bucket/prefix/ or file:///path/")

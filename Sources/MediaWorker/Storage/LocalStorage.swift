@@ -1,0 +1,146 @@
+import Foundation
+
+/// Objects as files under configured roots (`file:///...`): every path is resolved (symlinks
+/// and `..`) and must stay inside a root; writes go to a temporary file renamed into place.
+/// Local files carry no user metadata.
+public struct LocalStorage: Storage {
+    /// Real paths (symlinks resolved) of the roots.
+    public let roots: [String]
+
+    public init(roots: [String]) throws(StorageError) {
+        var resolved: [String] = []
+        for root in roots {
+            try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            guard let real = Self.realPath(root) else {
+                throw StorageError(code: .notConfigured, message: "storage root \(root) does not exist")
+            }
+            resolved.append(real)
+        }
+        self.roots = resolved
+    }
+
+    public func head(_ location: StorageLocation) async throws(StorageError) -> ObjectInfo {
+        let path = try confined(location, forWriting: false)
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw StorageError(code: errno == ENOENT ? .notFound : .io, message: "\(location): \(String(cString: strerror(errno)))")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw StorageError(code: .notFound, message: "\(location) is not a file") }
+        return ObjectInfo(size: Int64(info.st_size))
+    }
+
+    public func download(_ location: StorageLocation, to path: String, maxBytes: Int64?) async throws(StorageError) -> ObjectInfo {
+        let info = try await head(location)
+        if let maxBytes, info.size > maxBytes {
+            throw StorageError(code: .tooLarge, message: "\(location) is \(info.size) bytes, over the limit of \(maxBytes)")
+        }
+        try Self.copy(from: try confined(location, forWriting: false), to: path)
+        return info
+    }
+
+    public func upload(file path: String, to location: StorageLocation, contentType: String?, metadata: [String: String]) async throws(StorageError) {
+        let destination = try confined(location, forWriting: true)
+        let folder = String(destination[..<destination.lastIndex(of: "/")!])
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw StorageError(code: .io, message: "cannot create the folder of \(location)")
+        }
+        // Created folders are checked again: a symlink planted meanwhile must not lead out.
+        _ = try confined(location, forWriting: true)
+        try Self.copy(from: path, to: destination)
+    }
+
+    public func delete(_ locations: [StorageLocation]) async throws(StorageError) {
+        for location in locations {
+            let path = try confined(location, forWriting: true)
+            if unlink(path) != 0 && errno != ENOENT {
+                throw StorageError(code: .io, message: "cannot delete \(location): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    public func list(prefix: StorageLocation) async throws(StorageError) -> [ListedObject] {
+        guard case .file(let text) = prefix else { throw StorageError(code: .invalidURL, message: "\(prefix) is not a file:// location") }
+        let folder = text.hasSuffix("/") ? String(text.dropLast()) : String(text[..<(text.lastIndex(of: "/") ?? text.startIndex)])
+        let base = try confined(.file(path: folder + "/x"), forWriting: true)
+        let directory = String(base.dropLast(2))
+        guard let walker = FileManager.default.enumerator(atPath: directory) else { return [] }
+        var found: [ListedObject] = []
+        while let relative = walker.nextObject() as? String {
+            let path = directory + "/" + relative
+            var info = stat()
+            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            let logical = folder + "/" + relative
+            if logical.hasPrefix(text) { found.append(ListedObject(location: .file(path: logical), size: Int64(info.st_size))) }
+        }
+        return found.sorted { $0.location.description < $1.location.description }
+    }
+
+    /// The real path of `location`, refused unless it is inside a root. For writing, the
+    /// deepest existing ancestor is resolved instead (the file may not exist yet).
+    func confined(_ location: StorageLocation, forWriting: Bool) throws(StorageError) -> String {
+        guard case .file(let path) = location else { throw StorageError(code: .invalidURL, message: "\(location) is not a file:// location") }
+        let components = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard !components.contains(where: { $0 == ".." || $0 == "." }) else {
+            throw StorageError(code: .outsideRoot, message: "\(location): '..' and '.' are not allowed")
+        }
+        // Resolve the longest existing prefix, then append the rest.
+        var existing = components.count
+        var resolved: String? = nil
+        while existing >= 0 {
+            let candidate = "/" + components.prefix(existing).joined(separator: "/")
+            if let real = Self.realPath(candidate) {
+                resolved = real + (existing < components.count ? "/" + components.dropFirst(existing).joined(separator: "/") : "")
+                break
+            }
+            existing -= 1
+        }
+        guard let real = resolved, roots.contains(where: { real == $0 || real.hasPrefix($0 == "/" ? "/" : $0 + "/") }) else {
+            throw StorageError(code: .outsideRoot, message: "\(location) is outside the storage roots")
+        }
+        if !forWriting, existing < components.count {
+            throw StorageError(code: .notFound, message: "\(location) does not exist")
+        }
+        return real
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let pointer = realpath(path, nil) else { return nil }
+        defer { free(pointer) }
+        return String(cString: pointer)
+    }
+
+    /// Copies through a temporary file beside the destination, renamed into place.
+    static func copy(from source: String, to destination: String) throws(StorageError) {
+        let temporary = destination + ".part-\(UUID().uuidString.prefix(8))"
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw StorageError(code: .io, message: "cannot open \(source): \(String(cString: strerror(errno)))") }
+        defer { close(input) }
+        let output = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard output >= 0 else { throw StorageError(code: .io, message: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var failed = false
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress!, $0.count) }
+            if n == 0 { break }
+            if n < 0 { failed = true; break }
+            let written = buffer.withUnsafeBytes { bytes -> Bool in
+                var done = 0
+                while done < n {
+                    let w = write(output, bytes.baseAddress! + done, n - done)
+                    if w <= 0 { return false }
+                    done += w
+                }
+                return true
+            }
+            if !written { failed = true; break }
+        }
+        if fsync(output) != 0 { failed = true }
+        close(output)
+        guard !failed, rename(temporary, destination) == 0 else {
+            unlink(temporary)
+            throw StorageError(code: .io, message: "cannot write \(destination)")
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// Where and how to reach an S3-compatible service.
+public struct S3Configuration: Sendable {
+    public var credentials: SigV4Signer.Credentials
+    public var region: String
+    /// e.g. http://127.0.0.1:9000 (MinIO); nil: AWS's regional endpoint.
+    public var endpoint: URL
+    /// Path-style (`host/bucket/key`, MinIO's default) or virtual-hosted (`bucket.host/key`).
+    public var pathStyle: Bool
+    /// Buckets jobs may name; others are refused before any request.
+    public var allowedBuckets: Set<String>
+    public var connectTimeout: Duration = .seconds(5)
+    public var readTimeout: Duration = .seconds(60)
+    /// Objects up to this size go in one PUT; larger ones as multipart.
+    public var multipartThreshold: Int = 16 << 20
+    /// At least 5 MiB (S3's minimum for every part but the last).
+    public var partSize: Int = 8 << 20
+    public var partConcurrency: Int = 4
+    /// Attempts for a request that fails with 5xx, throttling, a timeout or a dropped connection.
+    public var maxAttempts: Int = 4
+    public var retryBase: Duration = .milliseconds(200)
+
+    public init(credentials: SigV4Signer.Credentials, region: String, endpoint: URL, pathStyle: Bool = true,
+                allowedBuckets: Set<String>) {
+        self.credentials = credentials
+        self.region = region
+        self.endpoint = endpoint
+        self.pathStyle = pathStyle
+        self.allowedBuckets = allowedBuckets
+    }
+
+    /// From the standard AWS variables; nil when no credentials are set.
+    public init?(settings: AWSSettings, allowedBuckets: Set<String>, pathStyle: Bool = true) throws(StorageError) {
+        guard let key = settings.accessKeyID, let secret = settings.secretAccessKey else { return nil }
+        let endpointText = settings.endpointURL ?? "https://s3.\(settings.region).amazonaws.com"
+        guard let url = URL(string: endpointText), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw StorageError(code: .notConfigured, message: "AWS_ENDPOINT_URL is not an http(s) URL")
+        }
+        self.init(credentials: .init(accessKeyID: key, secretAccessKey: secret, sessionToken: settings.sessionToken),
+                  region: settings.region, endpoint: url, pathStyle: pathStyle, allowedBuckets: allowedBuckets)
+    }
+}

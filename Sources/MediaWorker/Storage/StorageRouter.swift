@@ -1,0 +1,53 @@
+/// The worker's storage: `file://` locations go to the local roots, `s3://` ones to S3 (when
+/// configured, and only for its allowed buckets).
+public struct StorageRouter: Storage {
+    public let local: LocalStorage
+    public let s3: S3Storage?
+
+    public init(local: LocalStorage, s3: S3Storage?) {
+        self.local = local
+        self.s3 = s3
+    }
+
+    /// Local roots from MW_STORAGE_ROOT, S3 from the AWS variables and MW_S3_BUCKETS.
+    public init(configuration: WorkerConfiguration) throws(StorageError) {
+        local = try LocalStorage(roots: [configuration.storageRoot])
+        s3 = try S3Configuration(settings: configuration.aws, allowedBuckets: Set(configuration.s3Buckets),
+                                 pathStyle: !configuration.s3VirtualHosted).map { S3Storage(configuration: $0) }
+    }
+
+    func backend(_ location: StorageLocation) throws(StorageError) -> any Storage {
+        switch location {
+        case .file: return local
+        case .s3:
+            guard let s3 else {
+                throw StorageError(code: .notConfigured, message: "s3:// needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+            }
+            return s3
+        }
+    }
+
+    public func head(_ location: StorageLocation) async throws(StorageError) -> ObjectInfo {
+        try await backend(location).head(location)
+    }
+
+    public func download(_ location: StorageLocation, to path: String, maxBytes: Int64?) async throws(StorageError) -> ObjectInfo {
+        try await backend(location).download(location, to: path, maxBytes: maxBytes)
+    }
+
+    public func upload(file path: String, to location: StorageLocation, contentType: String?, metadata: [String: String]) async throws(StorageError) {
+        try await backend(location).upload(file: path, to: location, contentType: contentType, metadata: metadata)
+    }
+
+    public func delete(_ locations: [StorageLocation]) async throws(StorageError) {
+        for location in locations { try await backend(location).delete([location]) }
+    }
+
+    public func list(prefix: StorageLocation) async throws(StorageError) -> [ListedObject] {
+        try await backend(prefix).list(prefix: prefix)
+    }
+
+    public func shutdown() async {
+        await s3?.shutdown()
+    }
+}
