@@ -5,6 +5,7 @@ public final class ReadinessState: Sendable {
     public struct Report: Codable, Sendable, Equatable {
         public var ready: Bool
         public var redis: Bool
+        public var storage: Bool
         public var draining: Bool
         public var detail: String?
     }
@@ -14,6 +15,8 @@ public final class ReadinessState: Sendable {
         var lastRedisSuccess: ContinuousClock.Instant?
         var draining = false
         var detail: String?
+        var storageReachable = true
+        var storageDetail: String?
     }
 
     private let state = Mutex(State())
@@ -39,6 +42,14 @@ public final class ReadinessState: Sendable {
         state.withLock { $0.lastRedisSuccess.map { ContinuousClock.now - $0 } }
     }
 
+    /// The storage circuit breaker's state: open means not ready (no jobs taken).
+    public func setStorage(reachable: Bool, detail: String? = nil) {
+        state.withLock {
+            $0.storageReachable = reachable
+            $0.storageDetail = detail
+        }
+    }
+
     /// Once draining, a worker stays unready until it exits.
     public func startDraining() {
         state.withLock { $0.draining = true }
@@ -46,7 +57,8 @@ public final class ReadinessState: Sendable {
 
     public var report: Report {
         state.withLock { s in
-            Report(ready: s.redisReachable && !s.draining, redis: s.redisReachable, draining: s.draining, detail: s.detail)
+            Report(ready: s.redisReachable && s.storageReachable && !s.draining, redis: s.redisReachable, storage: s.storageReachable,
+                   draining: s.draining, detail: s.detail ?? s.storageDetail)
         }
     }
 }

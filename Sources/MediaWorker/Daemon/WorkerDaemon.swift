@@ -30,10 +30,26 @@ public struct WorkerDaemon {
             },
             logger: logger)
         let monitor = RedisHealthMonitor(url: configuration.redisURL, readiness: readiness, logger: logger)
+        let readiness = self.readiness
+        let breaker = StorageCircuitBreaker { state, detail in
+            readiness.setStorage(reachable: state == .closed, detail: detail.map { "storage: \($0)" })
+            if state == .open {
+                logger.warning("storage unreachable: taking no jobs", metadata: ["error": "\(detail ?? "")"])
+            } else {
+                logger.info("storage reachable again")
+            }
+        }
+        let storage: StorageRouter
+        do {
+            storage = try StorageRouter(configuration: configuration, breaker: breaker)
+        } catch {
+            throw ConfigurationError(variable: "MW_STORAGE_ROOT/AWS_*", reason: error.description)
+        }
         var settings = JobWorkerSettings(workerID: configuration.workerID, queues: configuration.queues, concurrency: configuration.concurrency)
         settings.queueOptions = configuration.queueOptions
         settings.retryPolicy = RetryPolicy(base: configuration.retryBase, cap: configuration.retryCap)
         settings.gracePeriod = configuration.gracePeriod
+        settings.storageBreaker = breaker
         // Several heartbeats fit in a lease, so one slow round trip never costs a job its lease.
         settings.heartbeatInterval = min(.milliseconds(500), configuration.lease / 4)
         let worker = JobWorker(
@@ -42,9 +58,14 @@ public struct WorkerDaemon {
 
         // Graceful shutdown runs in reverse order: the worker drains first (reporting not
         // ready), the HTTP server stays up to say so and stops last.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: http), .init(service: monitor)]
+        if let s3 = storage.s3, let bucket = configuration.s3Buckets.first {
+            services.append(.init(service: StorageHealthMonitor(s3: s3, bucket: bucket, breaker: breaker, logger: logger)))
+        }
+        services.append(.init(service: worker))
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: http), .init(service: monitor), .init(service: worker)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 cancellationSignals: [],
                 logger: logger))
@@ -53,7 +74,13 @@ public struct WorkerDaemon {
             "redis": "\(configuration.redisURL)", "queues": "\(configuration.queues.joined(separator: ","))",
             "storage_root": "\(configuration.storageRoot)",
         ])
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await storage.shutdown()
+            throw error
+        }
+        await storage.shutdown()
         logger.info("worker stopped")
     }
 

@@ -167,6 +167,11 @@ public final class JobWorker: Service, Sendable {
         while !isDraining {
             await running.waitForSlot(limit: settings.concurrency)
             if isDraining { break }
+            // Storage down: leave the jobs queued for workers (or a moment) that can run them.
+            if let breaker = settings.storageBreaker, breaker.isOpen {
+                guard (try? await Task.sleep(for: .milliseconds(250))) != nil else { break }
+                continue
+            }
             var free = settings.concurrency - (await running.count)
             guard free > 0 else { continue }
             do {

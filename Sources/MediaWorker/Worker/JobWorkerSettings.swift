@@ -20,6 +20,8 @@ public struct JobWorkerSettings: Sendable {
     public var registryInterval: Duration = .seconds(10)
     /// How long running jobs may finish after SIGTERM before they are handed back.
     public var gracePeriod: Duration = .seconds(30)
+    /// While open, no new jobs are taken (running ones go on).
+    public var storageBreaker: StorageCircuitBreaker?
 
     public init(workerID: String, queues: [String], concurrency: Int) {
         self.workerID = workerID

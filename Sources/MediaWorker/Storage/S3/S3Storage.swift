@@ -14,9 +14,12 @@ public final class S3Storage: Storage {
     public let configuration: S3Configuration
     let signer: SigV4Signer
     let http: HTTPClient
+    /// Told every attempt's outcome, so repeated failures stop the worker taking jobs.
+    let breaker: StorageCircuitBreaker?
 
-    public init(configuration: S3Configuration) {
+    public init(configuration: S3Configuration, breaker: StorageCircuitBreaker? = nil) {
         self.configuration = configuration
+        self.breaker = breaker
         signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region)
         var client = HTTPClient.Configuration()
         client.timeout = .init(connect: .nanoseconds(configuration.connectTimeout.nanoseconds),
@@ -260,12 +263,18 @@ public final class S3Storage: Storage {
         do {
             response = try await self.http.execute(http, timeout: .nanoseconds(configuration.readTimeout.nanoseconds))
         } catch {
-            throw Self.transportError(error, bucket: request.bucket)
+            let failure = Self.transportError(error, bucket: request.bucket)
+            breaker?.record(success: false, error: failure)
+            throw failure
         }
         guard (200..<300).contains(Int(response.status.code)) else {
             let body = (try? await response.body.collect(upTo: 1 << 20)).map { Data(buffer: $0) } ?? Data()
-            throw Self.statusError(Int(response.status.code), body: body, what: "\(request.method.rawValue) s3://\(request.bucket)/\(request.key)")
+            let failure = Self.statusError(Int(response.status.code), body: body, what: "\(request.method.rawValue) s3://\(request.bucket)/\(request.key)")
+            // An answer, even a refusal, proves the endpoint alive; only 5xx and throttling count against it.
+            breaker?.record(success: !failure.code.isTransient, error: failure)
+            throw failure
         }
+        breaker?.record(success: true)
         return response
     }
 

@@ -1,0 +1,70 @@
+import Foundation
+@testable import MediaWorker
+import Testing
+import TestSupport
+
+@Suite("Storage circuit breaker")
+struct StorageBreakerTests {
+    @Test("opens after repeated transient failures only, closes on the next success, and says so once each way")
+    func states() {
+        let changes = ChangeLog()
+        let breaker = StorageCircuitBreaker(threshold: 3) { state, _ in changes.append(state) }
+        let down = StorageError(code: .unavailable, message: "connection refused")
+        breaker.record(success: false, error: StorageError(code: .notFound, message: "NoSuchKey"))
+        breaker.record(success: false, error: down)
+        breaker.record(success: false, error: down)
+        #expect(!breaker.isOpen)
+        breaker.record(success: true)
+        breaker.record(success: false, error: down)
+        breaker.record(success: false, error: down)
+        #expect(!breaker.isOpen, "a success in between resets the count")
+        breaker.record(success: false, error: down)
+        #expect(breaker.isOpen)
+        breaker.record(success: false, error: down)
+        breaker.record(success: true)
+        #expect(!breaker.isOpen)
+        breaker.trip(down)
+        #expect(breaker.isOpen)
+        #expect(changes.values == [.open, .closed, .open])
+    }
+
+    @Test("a worker whose S3 endpoint is down reports not ready and takes no job until the endpoint answers; no secret in its logs")
+    func daemonWaitsForStorage() async throws {
+        let directory = try makeTestDirectory("breaker")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let port = try LoopbackPort.free()
+        let secret = "worker-secret-never-logged-5e7c"
+        let environment = QueueProcessTests.fastSettings.merging([
+            "AWS_ACCESS_KEY_ID": "AKIDBREAKERTEST", "AWS_SECRET_ACCESS_KEY": secret, "AWS_ENDPOINT_URL": "http://127.0.0.1:\(port)",
+            "MW_S3_BUCKETS": "media", "MW_LOG_LEVEL": "debug",
+        ]) { $1 }
+        try await RedisServer.with { redis in
+            let worker = try WorkerProcess.start(redisURL: redis.url, directory: directory, environment: environment)
+            defer { worker.process.signal(SIGKILL) }
+            #expect(await eventually {
+                let answer = try worker.get("/readyz")
+                return answer.status == 503 && answer.body.contains("\"storage\":false") && answer.body.contains("\"redis\":true")
+            }, "\(worker.logText)")
+            let probe = try QueueProbe(redisURL: redis.url)
+            try await probe.push(#"{"id":"held","type":"noop"}"#)
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await probe.queue.record(id: "held")?.state == .waiting)
+
+            let moto = try await MotoServer.start(buckets: ["media"], port: port)
+            #expect(await eventually(.seconds(20)) { try worker.get("/readyz").status == 200 }, "\(worker.logText)")
+            #expect(await eventually(.seconds(10)) { try await probe.queue.record(id: "held")?.state == .completed })
+            await moto.stop()
+            await probe.queue.client.close()
+            #expect(worker.logText.contains("storage unreachable: taking no jobs"))
+            #expect(!worker.logText.contains(secret))
+            #expect(!worker.logText.contains("Signature="))
+        }
+    }
+}
+
+final class ChangeLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [StorageCircuitBreaker.State] = []
+    func append(_ value: StorageCircuitBreaker.State) { lock.withLock { stored.append(value) } }
+    var values: [StorageCircuitBreaker.State] { lock.withLock { stored } }
+}
