@@ -2,7 +2,7 @@
 
 Reads one JSON object on stdin: {"mode": "header"|"query", "method", "url" (already encoded as
 sent), "headers": {name: value}, "body" (text, hashed by botocore), "timestamp" (YYYYMMDDTHHMMSSZ), "access_key",
-"secret_key", "region", "expires"}. Prints {"authorization": ...} or {"url": ...}.
+"secret_key", "session_token" (optional), "region", "expires"}. Prints {"authorization": ...} or {"url": ...}.
 """
 import datetime
 import json
@@ -16,7 +16,7 @@ spec = json.load(sys.stdin)
 body = spec.get("body", "").encode()
 fixed = datetime.datetime.strptime(spec["timestamp"], "%Y%m%dT%H%M%SZ")
 botocore.auth.get_current_datetime = lambda *args, **kwargs: fixed  # the signing time is an input
-credentials = Credentials(spec["access_key"], spec["secret_key"])
+credentials = Credentials(spec["access_key"], spec["secret_key"], spec.get("session_token"))
 headers = dict(spec.get("headers", {}))
 if spec["mode"] == "header":
     # botocore hashes the body itself (it replaces any x-amz-content-sha256 given).
