@@ -80,6 +80,10 @@ let package = Package(
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
         .testTarget(name: "CFFmpegShimTests", dependencies: ["CFFmpegShim", "TestSupport"]),
         .testTarget(name: "QueueClientTests", dependencies: ["QueueClient", "TestSupport"]),
-        .testTarget(name: "MediaWorkerTests", dependencies: ["MediaWorker", "QueueClient", "media-worker", "TestSupport"]),
+        .testTarget(name: "MediaWorkerTests", dependencies: [
+            "MediaWorker", "QueueClient", "media-worker", "TestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
     ]
 )

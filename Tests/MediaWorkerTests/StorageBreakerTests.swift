@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 @testable import MediaWorker
 import Testing
@@ -67,4 +68,19 @@ final class ChangeLog: @unchecked Sendable {
     private var stored: [StorageCircuitBreaker.State] = []
     func append(_ value: StorageCircuitBreaker.State) { lock.withLock { stored.append(value) } }
     var values: [StorageCircuitBreaker.State] { lock.withLock { stored } }
+}
+
+@Suite("S3 transport errors")
+struct S3TransportErrorTests {
+    @Test("only endpoint failures are transient; cancellation and refused requests are not, and messages quote no header")
+    func classification() {
+        #expect(S3Storage.transportError(CancellationError(), bucket: "media").code == .canceled)
+        #expect(S3Storage.transportError(HTTPClientError.cancelled, bucket: "media").code == .canceled)
+        #expect(S3Storage.transportError(HTTPClientError.connectTimeout, bucket: "media").code == .unavailable)
+        #expect(S3Storage.transportError(HTTPClientError.remoteConnectionClosed, bucket: "media").code == .unavailable)
+        let refused = S3Storage.transportError(HTTPClientError.invalidHeaderFieldValues(["movie\nsecret-value"]), bucket: "media")
+        #expect(refused.code == .requestFailed)
+        #expect(!refused.message.contains("secret-value"))
+        #expect(!StorageError.Code.canceled.isTransient && !StorageError.Code.requestFailed.isTransient)
+    }
 }

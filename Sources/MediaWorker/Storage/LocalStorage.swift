@@ -34,7 +34,7 @@ public struct LocalStorage: Storage {
         if let maxBytes, info.size > maxBytes {
             throw StorageError(code: .tooLarge, message: "\(location) is \(info.size) bytes, over the limit of \(maxBytes)")
         }
-        try Self.copy(from: try confined(location, forWriting: false), to: path)
+        try Self.copy(from: try confined(location, forWriting: false), to: path, limit: maxBytes)
         return info
     }
 
@@ -46,9 +46,9 @@ public struct LocalStorage: Storage {
         } catch {
             throw StorageError(code: .io, message: "cannot create the folder of \(location)")
         }
-        // Created folders are checked again: a symlink planted meanwhile must not lead out.
-        _ = try confined(location, forWriting: true)
-        try Self.copy(from: path, to: destination)
+        // Created folders are checked again (a symlink planted meanwhile must not lead out) and
+        // the path as resolved now is the one written.
+        try Self.copy(from: path, to: try confined(location, forWriting: true), limit: nil)
     }
 
     public func delete(_ locations: [StorageLocation]) async throws(StorageError) {
@@ -96,7 +96,8 @@ public struct LocalStorage: Storage {
             }
             existing -= 1
         }
-        guard let real = resolved, roots.contains(where: { real == $0 || real.hasPrefix($0 == "/" ? "/" : $0 + "/") }) else {
+        // Strictly inside a root: the root itself is no object (its temporary file would land outside).
+        guard let real = resolved, roots.contains(where: { real != $0 && real.hasPrefix($0 == "/" ? "/" : $0 + "/") }) else {
             throw StorageError(code: .outsideRoot, message: "\(location) is outside the storage roots")
         }
         if !forWriting, existing < components.count {
@@ -112,7 +113,7 @@ public struct LocalStorage: Storage {
     }
 
     /// Copies through a temporary file beside the destination, renamed into place.
-    static func copy(from source: String, to destination: String) throws(StorageError) {
+    static func copy(from source: String, to destination: String, limit: Int64?) throws(StorageError) {
         let temporary = destination + ".part-\(UUID().uuidString.prefix(8))"
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw StorageError(code: .io, message: "cannot open \(source): \(String(cString: strerror(errno)))") }
@@ -121,10 +122,15 @@ public struct LocalStorage: Storage {
         guard output >= 0 else { throw StorageError(code: .io, message: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var failed = false
+        var total: Int64 = 0
+        var tooLarge = false
         while true {
             let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress!, $0.count) }
             if n == 0 { break }
             if n < 0 { failed = true; break }
+            total += Int64(n)
+            // The file may have grown since its size was checked.
+            if let limit, total > limit { tooLarge = true; failed = true; break }
             let written = buffer.withUnsafeBytes { bytes -> Bool in
                 var done = 0
                 while done < n {
@@ -140,6 +146,7 @@ public struct LocalStorage: Storage {
         close(output)
         guard !failed, rename(temporary, destination) == 0 else {
             unlink(temporary)
+            if tooLarge { throw StorageError(code: .tooLarge, message: "\(source) grew over the limit of \(limit ?? 0) bytes") }
             throw StorageError(code: .io, message: "cannot write \(destination)")
         }
     }

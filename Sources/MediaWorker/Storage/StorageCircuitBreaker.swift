@@ -25,34 +25,34 @@ public final class StorageCircuitBreaker: Sendable {
     public var isOpen: Bool { state == .open }
 
     /// Every storage request's outcome; only transient failures count against the endpoint.
+    /// (`onChange` runs under the lock, so its calls come in the order the state changed.)
     public func record(success: Bool, error: StorageError? = nil) {
-        let changed: (State, String?)? = counters.withLock { counters in
+        counters.withLock { counters in
             if success {
                 counters.consecutiveFailures = 0
-                guard counters.state == .open else { return nil }
+                guard counters.state == .open else { return }
                 counters.state = .closed
                 counters.lastError = nil
-                return (.closed, nil)
+                onChange(.closed, nil)
+                return
             }
-            guard let error, error.code == .unavailable else { return nil }
+            guard let error, error.code == .unavailable else { return }
             counters.consecutiveFailures += 1
             counters.lastError = error.description
-            guard counters.state == .closed, counters.consecutiveFailures >= threshold else { return nil }
+            guard counters.state == .closed, counters.consecutiveFailures >= threshold else { return }
             counters.state = .open
-            return (.open, counters.lastError)
+            onChange(.open, counters.lastError)
         }
-        if let changed { onChange(changed.0, changed.1) }
     }
 
     /// Forces the breaker open (a failed health probe is as good as `threshold` failures).
     public func trip(_ error: StorageError) {
-        let opened: Bool = counters.withLock { counters in
+        counters.withLock { counters in
             counters.consecutiveFailures = max(counters.consecutiveFailures, threshold)
             counters.lastError = error.description
-            guard counters.state == .closed else { return false }
+            guard counters.state == .closed else { return }
             counters.state = .open
-            return true
+            onChange(.open, error.description)
         }
-        if opened { onChange(.open, error.description) }
     }
 }

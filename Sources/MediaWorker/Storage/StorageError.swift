@@ -12,6 +12,7 @@ public struct StorageError: Error, Sendable, Equatable, CustomStringConvertible 
         case unavailable = "STORAGE_UNAVAILABLE"
         case requestFailed = "STORAGE_REQUEST_FAILED"
         case io = "STORAGE_IO"
+        case canceled = "STORAGE_CANCELED"
 
         /// Worth another attempt later: the peer was down, slow or throttling, or the disk failed.
         public var isTransient: Bool { self == .unavailable || self == .io }

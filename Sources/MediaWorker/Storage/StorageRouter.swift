@@ -40,7 +40,11 @@ public struct StorageRouter: Storage {
     }
 
     public func delete(_ locations: [StorageLocation]) async throws(StorageError) {
-        for location in locations { try await backend(location).delete([location]) }
+        // One call per backend keeps S3's deletes batched.
+        let files = locations.filter { if case .file = $0 { return true } else { return false } }
+        let objects = locations.filter { if case .s3 = $0 { return true } else { return false } }
+        if !files.isEmpty { try await local.delete(files) }
+        if let first = objects.first { try await backend(first).delete(objects) }
     }
 
     public func list(prefix: StorageLocation) async throws(StorageError) -> [ListedObject] {

@@ -56,6 +56,8 @@ public final class S3Storage: Storage {
         }
         var headers: [(String, String)] = []
         if let range { headers.append(("range", "bytes=\(range.lowerBound)-\(range.upperBound)")) }
+        // The bytes must be those of the object HEAD described (it may be replaced meanwhile).
+        if let etag = info.etag { headers.append(("if-match", etag)) }
         let temporary = path + ".part-\(UUID().uuidString.prefix(8))"
         try await withRetries { () throws(StorageError) in
             let response = try await self.execute(.init(method: .GET, bucket: bucket, key: key, headers: headers))
@@ -111,18 +113,27 @@ public final class S3Storage: Storage {
         try checkBucket(bucket)
         var objects: [ListedObject] = []
         var token: String?
+        var seen: Set<String> = []
         repeat {
-            var query = [("list-type", "2"), ("prefix", keyPrefix)]
+            // Keys come URL-encoded: some characters a key may hold cannot be carried by XML 1.0.
+            var query = [("list-type", "2"), ("prefix", keyPrefix), ("encoding-type", "url")]
             if let token { query.append(("continuation-token", token)) }
             let response = try await send(.init(method: .GET, bucket: bucket, key: "", query: query))
             guard let root = S3XMLElement.parse(response.body) else {
                 throw StorageError(code: .requestFailed, message: "the listing of s3://\(bucket) is not XML")
             }
+            let encoded = root.value("EncodingType") == "url"
             for item in root.all("Contents") {
-                guard let key = item.value("Key") else { continue }
+                guard let raw = item.value("Key"), let key = encoded ? raw.removingPercentEncoding : raw else { continue }
                 objects.append(ListedObject(location: .s3(bucket: bucket, key: key), size: Int64(item.value("Size") ?? "") ?? 0))
             }
-            token = root.value("IsTruncated") == "true" ? root.value("NextContinuationToken") : nil
+            token = nil
+            if root.value("IsTruncated") == "true" {
+                guard let next = root.value("NextContinuationToken"), !next.isEmpty, seen.insert(next).inserted else {
+                    throw StorageError(code: .requestFailed, message: "the listing of s3://\(bucket) is truncated without a new continuation token")
+                }
+                token = next
+            }
         } while token != nil
         return objects
     }
@@ -154,7 +165,8 @@ public final class S3Storage: Storage {
         guard let uploadID = S3XMLElement.parse(created.body)?.value("UploadId") else {
             throw StorageError(code: .requestFailed, message: "CreateMultipartUpload gave no UploadId")
         }
-        let partSize = Int64(max(configuration.partSize, 5 << 20))
+        // S3 takes at most 10,000 parts: very large files get larger parts.
+        let partSize = max(Int64(max(configuration.partSize, 5 << 20)), (size + 9_999) / 10_000)
         let count = Int((size + partSize - 1) / partSize)
         do throws(StorageError) {
             let etags = try await uploadParts(path: path, size: size, partSize: partSize, count: count, bucket: bucket, key: key, uploadID: uploadID)
@@ -163,13 +175,14 @@ public final class S3Storage: Storage {
             }.joined() + "</CompleteMultipartUpload>"
             let response = try await send(.init(method: .POST, bucket: bucket, key: key, query: [("uploadId", uploadID)],
                                                 headers: [("content-type", "application/xml")], body: ByteBuffer(string: xml)))
-            // S3 may answer 200 and still fail: the error is in the body.
-            if let root = S3XMLElement.parse(response.body), root.name == "Error" {
-                throw StorageError(code: .requestFailed, s3Code: root.value("Code"),
-                                   message: "CompleteMultipartUpload of s3://\(bucket)/\(key) failed: \(root.value("Message") ?? "")")
+            // S3 may answer 200 and still fail: only a CompleteMultipartUploadResult is success.
+            guard let root = S3XMLElement.parse(response.body), root.name == "CompleteMultipartUploadResult" else {
+                throw Self.statusError(500, body: response.body, what: "CompleteMultipartUpload of s3://\(bucket)/\(key)")
             }
         } catch {
-            _ = try? await send(.init(method: .DELETE, bucket: bucket, key: key, query: [("uploadId", uploadID)]))
+            // Not in this (possibly cancelled) task: stored parts are billed until aborted.
+            let abort = Request(method: .DELETE, bucket: bucket, key: key, query: [("uploadId", uploadID)])
+            await Task { _ = try? await self.send(abort) }.value
             throw error
         }
     }
@@ -261,7 +274,9 @@ public final class S3Storage: Storage {
         if let body = request.body { http.body = .bytes(body) }
         let response: HTTPClientResponse
         do {
-            response = try await self.http.execute(http, timeout: .nanoseconds(configuration.readTimeout.nanoseconds))
+            // The deadline covers sending the body too: allow 256 KiB/s on top of the read timeout.
+            let sending = Int64(request.body?.readableBytes ?? 0) / (256 * 1024)
+            response = try await self.http.execute(http, timeout: .nanoseconds(configuration.readTimeout.nanoseconds) + .seconds(sending))
         } catch {
             let failure = Self.transportError(error, bucket: request.bucket)
             breaker?.record(success: false, error: failure)
@@ -303,9 +318,11 @@ public final class S3Storage: Storage {
         let endpoint = configuration.endpoint
         let scheme = endpoint.scheme ?? "https"
         var host = endpoint.host ?? ""
-        if !configuration.pathStyle { host = bucket + "." + host }
+        // A dotted bucket name breaks the endpoint's wildcard certificate: such buckets go path-style.
+        let pathStyle = configuration.pathStyle || bucket.contains(".")
+        if !pathStyle { host = bucket + "." + host }
         if let port = endpoint.port, !(scheme == "http" && port == 80), !(scheme == "https" && port == 443) { host += ":\(port)" }
-        let path = configuration.pathStyle ? "/\(bucket)" + (key.isEmpty ? "" : "/\(key)") : "/\(key)"
+        let path = pathStyle ? "/\(bucket)" + (key.isEmpty ? "" : "/\(key)") : "/\(key)"
         return Address(base: "\(scheme)://\(host)", host: host, path: path)
     }
 
@@ -350,16 +367,30 @@ public final class S3Storage: Storage {
         }
     }
 
+    /// Only failures of the endpoint (unreachable, timed out, connection dropped) are transient
+    /// and count against it; a cancellation or a request the client refused to send are not.
+    /// Messages name the failure's kind only: a description could quote the request.
     static func transportError(_ error: any Error, bucket: String) -> StorageError {
         if let error = error as? StorageError { return error }
-        // The type name only: a transport error's description could quote the request.
-        return StorageError(code: .unavailable, message: "cannot reach the S3 endpoint for \(bucket): \(type(of: error)) \(shortReason(error))")
-    }
-
-    static func shortReason(_ error: any Error) -> String {
-        if let error = error as? HTTPClientError { return String(describing: error).prefix(80).description }
-        if let error = error as? IOError { return "errno \(error.errnoCode)" }
-        return ""
+        if error is CancellationError {
+            return StorageError(code: .canceled, message: "the request to s3://\(bucket) was canceled")
+        }
+        if let error = error as? HTTPClientError {
+            let transient: [HTTPClientError] = [.connectTimeout, .readTimeout, .deadlineExceeded, .remoteConnectionClosed,
+                                                .writeTimeout, .socksHandshakeTimeout, .httpProxyHandshakeTimeout]
+            if error == .cancelled {
+                return StorageError(code: .canceled, message: "the request to s3://\(bucket) was canceled")
+            }
+            if transient.contains(error) {
+                return StorageError(code: .unavailable, message: "cannot reach the S3 endpoint for \(bucket): \(error.shortDescription)")
+            }
+            return StorageError(code: .requestFailed, message: "the request to s3://\(bucket) could not be sent: \(error.shortDescription)")
+        }
+        if let error = error as? IOError {
+            return StorageError(code: .unavailable, message: "cannot reach the S3 endpoint for \(bucket): errno \(error.errnoCode)")
+        }
+        // NIO's connection errors (refused, reset, DNS) and the like.
+        return StorageError(code: .unavailable, message: "cannot reach the S3 endpoint for \(bucket): \(type(of: error))")
     }
 
     static func fileSize(_ path: String) throws(StorageError) -> Int64 {
@@ -419,6 +450,7 @@ public final class S3Storage: Storage {
         } catch {
             throw transportError(error, bucket: "download")
         }
+        guard fsync(fd) == 0 else { throw StorageError(code: .io, message: "cannot write \(path): \(String(cString: strerror(errno)))") }
         ok = true
     }
 }

@@ -17,6 +17,8 @@ final class S3XMLElement: @unchecked Sendable {
 
     /// Parses a document; nil when it is not XML.
     static func parse(_ data: Data) -> S3XMLElement? {
+        // S3 never sends a DTD; refusing them rules out entity expansion from a hostile endpoint.
+        if data.range(of: Data("<!DOCTYPE".utf8)) != nil || data.range(of: Data("<!ENTITY".utf8)) != nil { return nil }
         let builder = Builder()
         let parser = XMLParser(data: data)
         parser.shouldResolveExternalEntities = false
