@@ -215,6 +215,11 @@ public struct JobQueue: Sendable {
         try await run(.progress, [id, token, json]).integer == 1
     }
 
+    /// Appends a per-asset event (`KeyframeReady`, ...) of a running job. False: the lease is lost.
+    public func announce(id: String, token: String, type: String, dataJSON: String) async throws(RedisError) -> Bool {
+        try await run(.announce, [id, token, type, dataJSON]).integer == 1
+    }
+
     /// Records what the job learned of its input (`file_id`, `meta_movie_id`) for its later events.
     public func annotate(id: String, token: String, fields: [String: String]) async throws(RedisError) -> Bool {
         try await run(.annotate, [id, token] + fields.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] }).integer == 1

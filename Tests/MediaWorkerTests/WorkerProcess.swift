@@ -15,6 +15,7 @@ struct WorkerProcess {
         var variables = [
             "MW_REDIS_URL": redisURL, "MW_HTTP_ADDR": "127.0.0.1:\(port)", "MW_WORKER_ID": id,
             "MW_STORAGE_ROOT": directory.appendingPathComponent("storage").path,
+            "MW_TEMP_DIR": directory.appendingPathComponent("tmp").path,
         ]
         variables.merge(environment) { _, new in new }
         let process = try ChildProcess.spawn(try ProjectPaths.executable("media-worker"), ["run"], environment: variables, stdout: log)

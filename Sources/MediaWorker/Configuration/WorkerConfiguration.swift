@@ -11,6 +11,10 @@ public struct WorkerConfiguration: Sendable {
     public var httpPort: Int
     /// Root of local-directory storage (`file://` URLs are confined to it).
     public var storageRoot: String
+    /// Jobs' temporary files (`MW_TEMP_DIR`): one folder per worker process, one per job inside.
+    public var tempRoot: String
+    /// Inputs over this many bytes are refused on HEAD (`MW_MAX_INPUT_BYTES`).
+    public var maxInputBytes: Int64
     /// Prefix of every Redis key (`<prefix>:{<queue>}:...`).
     public var queuePrefix: String
     public var queues: [String]
@@ -43,6 +47,11 @@ public struct WorkerConfiguration: Sendable {
 
         (httpHost, httpPort) = try Self.parseAddress(value("MW_HTTP_ADDR") ?? "127.0.0.1:8080")
         storageRoot = value("MW_STORAGE_ROOT") ?? "./var/storage"
+        tempRoot = value("MW_TEMP_DIR") ?? "./var/tmp"
+        guard let maxInput = Int64(value("MW_MAX_INPUT_BYTES") ?? "21474836480"), maxInput > 0 else {
+            throw ConfigurationError(variable: "MW_MAX_INPUT_BYTES", reason: "a positive number of bytes")
+        }
+        maxInputBytes = maxInput
         queuePrefix = value("MW_QUEUE_PREFIX") ?? "mw"
         guard queuePrefix.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
             throw ConfigurationError(variable: "MW_QUEUE_PREFIX", reason: "use letters, digits, '-', '_' or '.'")

@@ -52,8 +52,16 @@ public struct WorkerDaemon {
         settings.storageBreaker = breaker
         // Several heartbeats fit in a lease, so one slow round trip never costs a job its lease.
         settings.heartbeatInterval = min(.milliseconds(500), configuration.lease / 4)
+        let workspace: JobWorkspace
+        do {
+            workspace = try JobWorkspace(root: configuration.tempRoot, workerID: configuration.workerID)
+        } catch {
+            throw ConfigurationError(variable: "MW_TEMP_DIR", reason: error.description)
+        }
+        var pipeline = PipelineContext(storage: storage, workspace: workspace)
+        pipeline.maxInputBytes = configuration.maxInputBytes
         let worker = JobWorker(
-            settings: settings, redisURL: configuration.redisURL, handlers: Self.handlers(),
+            settings: settings, redisURL: configuration.redisURL, handlers: Self.handlers(pipeline: pipeline),
             decoder: JobDecoder(defaultOutputURL: configuration.defaultOutputURL), readiness: readiness, logger: logger)
 
         // Graceful shutdown runs in reverse order: the worker drains first (reporting not
@@ -85,7 +93,13 @@ public struct WorkerDaemon {
     }
 
     /// The job types this build runs.
-    static func handlers() -> [String: any JobHandler] {
-        [JobType.noop.rawValue: NoopJobHandler()]
+    static func handlers(pipeline: PipelineContext) -> [String: any JobHandler] {
+        [
+            JobType.noop.rawValue: NoopJobHandler(),
+            JobType.probe.rawValue: ProbeJobHandler(pipeline: pipeline),
+            JobType.thumbnails.rawValue: ThumbnailsJobHandler(pipeline: pipeline),
+            JobType.keyframes.rawValue: KeyframesJobHandler(pipeline: pipeline),
+            JobType.transcode.rawValue: TranscodeJobHandler(pipeline: pipeline),
+        ]
     }
 }

@@ -48,6 +48,11 @@ public struct JobContext: Sendable {
     public func annotate(_ fields: [String: String]) async throws {
         try await reporter.annotate(fields)
     }
+
+    /// Appends a per-asset event (e.g. `KeyframeReady`) in the job's envelope.
+    public func announce(_ type: String, data: JSONValue) async throws {
+        try await reporter.announce(type, data: data)
+    }
 }
 
 /// Sends a job's progress to its queue at most once a second (the last value wins).
@@ -63,10 +68,16 @@ actor ProgressReporter {
         self.interval = interval
     }
 
+    private var lastFraction = -1.0
+
+    /// At most one event per interval (the job's completion event says the rest); never backwards,
+    /// since reports may come from several tasks.
     func report(fraction: Double, details: [String: JSONValue]) async {
         let now = ContinuousClock.now
-        if let lastSent, now - lastSent < interval, fraction < 1 { return }
+        if let lastSent, now - lastSent < interval { return }
+        if fraction < lastFraction { return }
         lastSent = now
+        lastFraction = fraction
         var data = details
         data["percent"] = .number((min(max(fraction, 0), 1) * 1000).rounded() / 10)
         // Progress is advisory: a failure to send it must not fail the job.
@@ -76,6 +87,12 @@ actor ProgressReporter {
     func annotate(_ fields: [String: String]) async throws {
         _ = try await withRedisRetry { () throws(RedisError) in
             try await queue.annotate(id: delivery.id, token: delivery.token, fields: fields)
+        }
+    }
+
+    func announce(_ type: String, data: JSONValue) async throws {
+        _ = try await withRedisRetry { () throws(RedisError) in
+            try await queue.announce(id: delivery.id, token: delivery.token, type: type, dataJSON: data.jsonText)
         }
     }
 }

@@ -27,6 +27,14 @@ extension QueueScript {
     return 1
     """#)
 
+    /// Appends a per-asset event of a running job (e.g. KeyframeReady), fenced by its lease.
+    /// ARGV 8: id, 9: token, 10: event type, 11: data JSON. Returns 1, or 0 for a stale token.
+    static let announce = QueueScript(name: "announce", body: #"""
+    if not holds_lease(ARGV[8], ARGV[9]) then return 0 end
+    emit(ARGV[10], ARGV[8], ARGV[11])
+    return 1
+    """#)
+
     /// Records what a running job learned about its input (file_id, meta_movie_id), so that
     /// every later event of the job, its failure included, carries them.
     /// ARGV 8: id, 9: token, then field, value pairs. Returns 1, or 0 for a stale token.

@@ -16,7 +16,7 @@ public struct QueueScript: Sendable, Hashable {
     }
 
     public static let all: [QueueScript] = [
-        .ingest, .ingestInvalid, .claim, .requeueClaimed, .fetch, .heartbeat, .progress, .annotate,
+        .ingest, .ingestInvalid, .claim, .requeueClaimed, .fetch, .heartbeat, .progress, .announce, .annotate,
         .release, .finish, .fail, .cancel, .deadRetry, .deadPurge,
     ]
 }

@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The media job types run by a worker process against local storage (`file://`).
+@Suite("Media jobs in a worker process", .serialized)
+struct MediaJobProcessTests {
+    func withWorker(_ body: (WorkerProcess, QueueProbe, URL) async throws -> Void) async throws {
+        let directory = try makeTestDirectory("media-jobs")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let storage = directory.appendingPathComponent("storage")
+        try FileManager.default.createDirectory(at: storage.appendingPathComponent("raw"), withIntermediateDirectories: true)
+        // A temp folder left by a worker that crashed: the next start removes it.
+        let stale = directory.appendingPathComponent("tmp/mw-crashed-worker/job-x")
+        try FileManager.default.createDirectory(at: stale, withIntermediateDirectories: true)
+        try await RedisServer.with { redis in
+            let worker = try WorkerProcess.start(redisURL: redis.url, directory: directory, environment: QueueProcessTests.fastSettings)
+            defer { worker.process.signal(SIGKILL) }
+            #expect(await worker.waitUntilReady(), "\(worker.logText)")
+            #expect(!FileManager.default.fileExists(atPath: stale.path), "a crashed worker's temp folder is left")
+            let probe = try QueueProbe(redisURL: redis.url)
+            try await body(worker, probe, directory)
+            await probe.queue.client.close()
+        }
+    }
+
+    func copyFixture(_ name: String, to directory: URL, as target: String) throws -> String {
+        let path = directory.appendingPathComponent("storage/raw/" + target).path
+        try? FileManager.default.removeItem(atPath: path)
+        try FileManager.default.copyItem(atPath: try ProjectPaths.fixture(name), toPath: path)
+        return "file://" + path
+    }
+
+    func events(_ probe: QueueProbe, job: String) async throws -> [[String: Any]] {
+        try await probe.events().filter { $0["job_id"] as? String == job }
+    }
+
+    @Test("transcode: HLS ladder, poster, thumbnails and storyboard uploaded under <output>/<file_id>/, one TranscodeCompleted")
+    func transcode() async throws {
+        try await withWorker { worker, probe, directory in
+            let input = try copyFixture("h264-aac-1080p30-10s.mp4", to: directory, as: "file-555.mp4")
+            let output = "file://" + directory.appendingPathComponent("storage/media/").path
+            try await probe.push(#"{"id":"t1","type":"transcode","input":{"url":"\#(input)"},"output":{"url":"\#(output)"},"movie_id":"movie-101","metadata":{"trace":"abc"},"options":{"renditions":[360,234],"thumbnails":3}}"#)
+            #expect(await eventually(.seconds(90)) { try await probe.terminalEvents()["t1"] != nil }, "\(worker.logText)")
+            #expect(try await probe.terminalEvents()["t1"] == ["TranscodeCompleted"])
+            let all = try await events(probe, job: "t1")
+            let done = try #require(all.first { $0["type"] as? String == "TranscodeCompleted" })
+            #expect(done["file_id"] as? String == "file-555")
+            #expect(done["meta_movie_id"] as? String == "movie-101")
+            #expect((done["metadata"] as? [String: Any])?["trace"] as? String == "abc")
+            let data = try #require(done["data"] as? [String: Any])
+            let renditions = try #require(data["renditions"] as? [[String: Any]])
+            #expect(Set(renditions.compactMap { $0["resolution"] as? String }) == ["640x360", "416x234"])
+            let outputs = try #require(data["outputs"] as? [String: Any])
+            let master = try #require(outputs["hls_master"] as? String)
+            #expect(master == output + "/file-555/hls/master.m3u8")
+            let base = directory.appendingPathComponent("storage/media/file-555").path
+            for file in ["hls/master.m3u8", "hls/360p/index.m3u8", "hls/audio/index.m3u8", "poster.jpg", "storyboard.jpg", "storyboard.vtt",
+                         "thumbnails/thumbnail-0002.jpg"] {
+                #expect(FileManager.default.fileExists(atPath: base + "/" + file), "missing \(file)")
+            }
+            let verdict = try await judgeHLS(base + "/hls/master.m3u8")
+            #expect(verdict.errors.isEmpty, "\(verdict.errors)")
+            // Progress events at most one a second; the job's temp folder is gone.
+            let progress = all.filter { $0["type"] as? String == "JobProgress" }.compactMap { $0["occurred_at"] as? String }
+            #expect(!progress.isEmpty)
+            let times = progress.compactMap { try? Date($0, strategy: .iso8601.year().month().day().timeSeparator(.colon).time(includingFractionalSeconds: true)) }
+            for (earlier, later) in zip(times, times.dropFirst()) { #expect(later.timeIntervalSince(earlier) >= 0.99) }
+            let jobs = try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("tmp/mw-\(worker.id)").path)
+            #expect(jobs.filter { $0.hasPrefix("job-") }.isEmpty)
+        }
+    }
+
+    @Test("keyframes: one KeyframeReady per keyframe, then KeyframesCompleted; thumbnails and probe complete")
+    func stillsAndProbe() async throws {
+        try await withWorker { worker, probe, directory in
+            let input = try copyFixture("h264-aac-1080p30-10s.mp4", to: directory, as: "clip.mp4")
+            let output = "file://" + directory.appendingPathComponent("storage/assets/").path
+            try await probe.push(#"{"id":"k1","type":"keyframes","input":{"url":"\#(input)"},"output":{"url":"\#(output)"},"options":{"max_width":320}}"#)
+            try await probe.push(#"{"id":"th1","type":"thumbnails","input":{"url":"\#(input)"},"output":{"url":"\#(output)"},"options":{"count":4}}"#)
+            try await probe.push(#"{"id":"p1","type":"probe","input":{"url":"\#(input)"}}"#)
+            #expect(await eventually(.seconds(60)) { try await probe.terminalEvents().count == 3 }, "\(worker.logText)")
+            let terminal = try await probe.terminalEvents()
+            #expect(terminal["k1"] == ["KeyframesCompleted"] && terminal["th1"] == ["ThumbnailsCompleted"] && terminal["p1"] == ["ProbeCompleted"])
+            let keyframeEvents = try await events(probe, job: "k1")
+            let ready = keyframeEvents.filter { $0["type"] as? String == "KeyframeReady" }
+            #expect(ready.count == 5)
+            let last = try #require(keyframeEvents.last)
+            #expect(last["type"] as? String == "KeyframesCompleted", "per-asset events come before the completion")
+            for event in ready {
+                let data = try #require(event["data"] as? [String: Any])
+                let url = try #require(data["url"] as? String)
+                #expect(FileManager.default.fileExists(atPath: String(url.dropFirst("file://".count))))
+                #expect((data["asset_id"] as? String)?.hasPrefix("clip:keyframe:") == true)
+            }
+            let thumbs = try #require(try await events(probe, job: "th1").last?["data"] as? [String: Any])
+            #expect((thumbs["thumbnails"] as? [Any])?.count == 4)
+            let probed = try #require(try await events(probe, job: "p1").last?["data"] as? [String: Any])
+            #expect(((probed["media"] as? [String: Any])?["streams"] as? [Any])?.count == 2)
+        }
+    }
+
+    @Test("a corrupt upload: TranscodeFailed with the media code, nothing left under its output prefix")
+    func corruptInput() async throws {
+        try await withWorker { worker, probe, directory in
+            let input = try copyFixture("bad-truncated-no-moov.mp4", to: directory, as: "broken.mp4")
+            let output = "file://" + directory.appendingPathComponent("storage/media/").path
+            try await probe.push(#"{"id":"bad","type":"transcode","input":{"url":"\#(input)"},"output":{"url":"\#(output)"}}"#)
+            #expect(await eventually(.seconds(30)) { try await probe.terminalEvents()["bad"] != nil }, "\(worker.logText)")
+            #expect(try await probe.terminalEvents()["bad"] == ["TranscodeFailed"])
+            let failed = try #require(try await events(probe, job: "bad").last)
+            #expect((failed["data"] as? [String: Any])?["error_code"] as? String == "MEDIA_INPUT_CORRUPT")
+            #expect(failed["file_id"] as? String == "broken")
+            let leftovers = FileManager.default.enumerator(atPath: directory.appendingPathComponent("storage/media").path)?.allObjects ?? []
+            #expect(leftovers.isEmpty, "\(leftovers)")
+            // Outside the storage root: refused, not read.
+            try await probe.push(#"{"id":"escape","type":"probe","input":{"url":"file:///etc/passwd"}}"#)
+            #expect(await eventually(.seconds(20)) { try await probe.terminalEvents()["escape"] != nil })
+            let refused = try #require(try await events(probe, job: "escape").last)
+            #expect((refused["data"] as? [String: Any])?["error_code"] as? String == "STORAGE_OUTSIDE_ROOT")
+        }
+    }
+}
