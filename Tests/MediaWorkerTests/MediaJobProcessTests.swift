@@ -35,6 +35,14 @@ struct MediaJobProcessTests {
         try await probe.events().filter { $0["job_id"] as? String == job }
     }
 
+    /// Every event of the run against contracts/event.schema.json (Python jsonschema).
+    func expectValidEvents(_ probe: QueueProbe) async throws {
+        let documents = try await probe.events().map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }
+        let verdicts = try await ContractTests.validate(documents, schema: "event.schema.json")
+        #expect(verdicts.count == documents.count)
+        for (document, verdict) in zip(documents, verdicts) { #expect(verdict == "ok", "\(verdict): \(document)") }
+    }
+
     @Test("transcode: HLS ladder, poster, thumbnails and storyboard uploaded under <output>/<file_id>/, one TranscodeCompleted")
     func transcode() async throws {
         try await withWorker { worker, probe, directory in
@@ -68,6 +76,7 @@ struct MediaJobProcessTests {
             for (earlier, later) in zip(times, times.dropFirst()) { #expect(later.timeIntervalSince(earlier) >= 0.99) }
             let jobs = try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("tmp/mw-\(worker.id)").path)
             #expect(jobs.filter { $0.hasPrefix("job-") }.isEmpty)
+            try await expectValidEvents(probe)
         }
     }
 
@@ -97,6 +106,7 @@ struct MediaJobProcessTests {
             #expect((thumbs["thumbnails"] as? [Any])?.count == 4)
             let probed = try #require(try await events(probe, job: "p1").last?["data"] as? [String: Any])
             #expect(((probed["media"] as? [String: Any])?["streams"] as? [Any])?.count == 2)
+            try await expectValidEvents(probe)
         }
     }
 
@@ -118,6 +128,7 @@ struct MediaJobProcessTests {
             #expect(await eventually(.seconds(20)) { try await probe.terminalEvents()["escape"] != nil })
             let refused = try #require(try await events(probe, job: "escape").last)
             #expect((refused["data"] as? [String: Any])?["error_code"] as? String == "STORAGE_OUTSIDE_ROOT")
+            try await expectValidEvents(probe)
         }
     }
 }
