@@ -98,6 +98,25 @@ public struct Delivery: Sendable, Equatable {
     public var movieID: String?
     public var metaMovieID: String?
     public var createdAtMilliseconds: Int64
+
+    /// A delivery made outside Redis (`media-worker process`: one job run locally).
+    public init(queue: String, id: String, token: String, attempt: Int, maxAttempts: Int, type: String, payload: String,
+                metadataJSON: String, timeoutSeconds: Int, fileID: String? = nil, movieID: String? = nil, metaMovieID: String? = nil,
+                createdAtMilliseconds: Int64 = 0) {
+        self.queue = queue
+        self.id = id
+        self.token = token
+        self.attempt = attempt
+        self.maxAttempts = maxAttempts
+        self.type = type
+        self.payload = payload
+        self.metadataJSON = metadataJSON
+        self.timeoutSeconds = timeoutSeconds
+        self.fileID = fileID
+        self.movieID = movieID
+        self.metaMovieID = metaMovieID
+        self.createdAtMilliseconds = createdAtMilliseconds
+    }
 }
 
 /// The result of one fetch call.

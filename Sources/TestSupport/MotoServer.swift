@@ -36,14 +36,14 @@ public final class MotoServer: Sendable {
         self.process = process
     }
 
-    /// Starts a server (on `port`, else a free one) and creates `buckets` with the test key.
-    public static func start(buckets: [String] = [], environment: [String: String] = [:], port fixedPort: Int? = nil) async throws -> MotoServer {
+    /// Starts a server and creates `buckets` with the test key.
+    public static func start(buckets: [String] = [], environment: [String: String] = [:]) async throws -> MotoServer {
         let motoServer = ProjectPaths.venvBin.appendingPathComponent("moto_server").path
         let python = ProjectPaths.venvBin.appendingPathComponent("python").path
         guard FileManager.default.isExecutableFile(atPath: motoServer) else {
             throw TestEnvironmentError.missing(what: "moto_server (\(motoServer))", hint: "run `make deps` (creates .venv with moto[server])")
         }
-        let port = try fixedPort ?? LoopbackPort.free()
+        let port = try LoopbackPort.free()
         let directory = try makeTestDirectory("moto")
         var serverEnvironment = environment
         serverEnvironment["INITIAL_NO_AUTH_ACTION_COUNT"] = "3"

@@ -49,6 +49,11 @@ struct MediaJobProcessTests {
             let input = try copyFixture("h264-aac-1080p30-10s.mp4", to: directory, as: "file-555.mp4")
             let output = "file://" + directory.appendingPathComponent("storage/media/").path
             try await probe.push(#"{"id":"t1","type":"transcode","input":{"url":"\#(input)"},"output":{"url":"\#(output)"},"movie_id":"movie-101","metadata":{"trace":"abc"},"options":{"renditions":[360,234],"thumbnails":3}}"#)
+            // /status shows the running job with its progress.
+            #expect(await eventually(.seconds(30)) {
+                let body = try worker.get("/status").body
+                return body.contains("\"id\":\"t1\"") && body.contains("\"type\":\"transcode\"") && body.contains("\"percent\"")
+            })
             #expect(await eventually(.seconds(90)) { try await probe.terminalEvents()["t1"] != nil }, "\(worker.logText)")
             #expect(try await probe.terminalEvents()["t1"] == ["TranscodeCompleted"])
             let all = try await events(probe, job: "t1")
@@ -77,7 +82,31 @@ struct MediaJobProcessTests {
             let jobs = try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("tmp/mw-\(worker.id)").path)
             #expect(jobs.filter { $0.hasPrefix("job-") }.isEmpty)
             try await expectValidEvents(probe)
+            let status = try JSONSerialization.jsonObject(with: Data(try worker.get("/status").body.utf8)) as? [String: Any]
+            #expect(status?["worker_id"] as? String == worker.id)
+            #expect((status?["uptime_s"] as? Double ?? 0) > 0)
+            #expect((status?["jobs"] as? [Any])?.isEmpty == true)
         }
+    }
+
+    @Test("media-worker process job.json runs one job without Redis; a bad input exits 1 with its Failed event")
+    func processCommand() async throws {
+        let directory = try makeTestDirectory("process")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("storage/raw"), withIntermediateDirectories: true)
+        let input = try copyFixture("h264-720p-noaudio.mp4", to: directory, as: "clip.mp4")
+        let bad = try copyFixture("bad-random-bytes.mp4", to: directory, as: "noise.mp4")
+        let environment = ["MW_STORAGE_ROOT": directory.appendingPathComponent("storage").path, "MW_TEMP_DIR": directory.appendingPathComponent("tmp").path]
+        let job = directory.appendingPathComponent("job.json")
+        try #"{"type":"probe","input":{"url":"\#(input)"}}"#.write(to: job, atomically: true, encoding: .utf8)
+        let ok = try await CommandRunner.run(try ProjectPaths.executable("media-worker"), ["process", job.path], environment: environment)
+        #expect(ok.succeeded, "\(ok.stderr)")
+        #expect(ok.stdout.split(separator: "\n").last?.contains("\"type\":\"ProbeCompleted\"") == true, "\(ok.stdout)")
+        try #"{"type":"probe","input":{"url":"\#(bad)"}}"#.write(to: job, atomically: true, encoding: .utf8)
+        let failed = try await CommandRunner.run(try ProjectPaths.executable("media-worker"), ["process", job.path], environment: environment)
+        #expect(failed.status == 1)
+        #expect(failed.stdout.contains("\"type\":\"ProbeFailed\"") && failed.stdout.contains("MEDIA_FORMAT_UNRECOGNIZED"), "\(failed.stdout)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("tmp").path).isEmpty)
     }
 
     @Test("keyframes: one KeyframeReady per keyframe, then KeyframesCompleted; thumbnails and probe complete")

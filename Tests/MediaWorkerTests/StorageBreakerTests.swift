@@ -51,10 +51,14 @@ struct StorageBreakerTests {
             try await Task.sleep(for: .seconds(2))
             #expect(try await probe.queue.record(id: "held")?.state == .waiting)
 
-            let moto = try await MotoServer.start(buckets: ["media"], port: port)
+            // Any HTTP answer proves the endpoint back (a refusal included): a plain HTTP server on the
+            // port will do. (moto would not: the worker's probes would use up its unauthenticated calls.)
+            let server = try ManagedServerProcess(
+                name: "http.server", executable: ProjectPaths.venvBin.appendingPathComponent("python").path,
+                arguments: ["-m", "http.server", String(port), "--bind", "127.0.0.1"], environment: [:], directory: directory)
             #expect(await eventually(.seconds(20)) { try worker.get("/readyz").status == 200 }, "\(worker.logText)")
             #expect(await eventually(.seconds(10)) { try await probe.queue.record(id: "held")?.state == .completed })
-            await moto.stop()
+            await server.stop()
             await probe.queue.client.close()
             #expect(worker.logText.contains("storage unreachable: taking no jobs"))
             #expect(!worker.logText.contains(secret))

@@ -19,8 +19,9 @@ public struct WorkerDaemon {
     public func run() async throws {
         let host = configuration.httpHost
         let logger = self.logger
+        let statusBoard = WorkerStatusBoard(workerID: configuration.workerID)
         let http = Application(
-            router: HealthRoutes.router(readiness: readiness, metrics: metrics),
+            router: HealthRoutes.router(readiness: readiness, metrics: metrics, status: statusBoard),
             configuration: .init(address: .hostname(host, port: configuration.httpPort), serverName: "media-worker"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
@@ -62,7 +63,8 @@ public struct WorkerDaemon {
         pipeline.maxInputBytes = configuration.maxInputBytes
         let worker = JobWorker(
             settings: settings, redisURL: configuration.redisURL, handlers: Self.handlers(pipeline: pipeline),
-            decoder: JobDecoder(defaultOutputURL: configuration.defaultOutputURL), readiness: readiness, logger: logger)
+            decoder: JobDecoder(defaultOutputURL: configuration.defaultOutputURL), readiness: readiness, logger: logger,
+            statusBoard: statusBoard)
 
         // Graceful shutdown runs in reverse order: the worker drains first (reporting not
         // ready), the HTTP server stays up to say so and stops last.

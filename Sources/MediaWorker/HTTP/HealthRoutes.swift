@@ -1,10 +1,14 @@
 import Foundation
 import Hummingbird
 
-/// `/healthz` (the process answers), `/readyz` (give it work) and `/metrics` (Prometheus text).
+/// `/healthz` (the process answers), `/readyz` (give it work), `/metrics` (Prometheus text) and
+/// `/status` (worker id, uptime, current jobs with progress).
 public enum HealthRoutes {
-    public static func router(readiness: ReadinessState, metrics: WorkerMetrics) -> Router<BasicRequestContext> {
+    public static func router(readiness: ReadinessState, metrics: WorkerMetrics, status: WorkerStatusBoard? = nil) -> Router<BasicRequestContext> {
         let router = Router()
+        if let status {
+            router.get("status") { _, _ in json(status.snapshot, status: .ok) }
+        }
         router.get("healthz") { _, _ in
             json(["status": "ok"], status: .ok)
         }

@@ -55,17 +55,30 @@ public struct JobContext: Sendable {
     }
 }
 
-/// Sends a job's progress to its queue at most once a second (the last value wins).
+/// Sends a job's progress to its queue at most once a second (the last value wins), or, for a
+/// job run locally (`media-worker process`), hands progress and events to a callback.
 actor ProgressReporter {
-    private let queue: JobQueue
+    private let queue: JobQueue?
+    private let local: (@Sendable (String, JSONValue) -> Void)?
     private let delivery: Delivery
     private let interval: Duration
     private var lastSent: ContinuousClock.Instant?
+    private let board: WorkerStatusBoard?
 
-    init(queue: JobQueue, delivery: Delivery, interval: Duration = .seconds(1)) {
+    init(queue: JobQueue, delivery: Delivery, interval: Duration = .seconds(1), board: WorkerStatusBoard? = nil) {
         self.queue = queue
+        self.local = nil
         self.delivery = delivery
         self.interval = interval
+        self.board = board
+    }
+
+    init(delivery: Delivery, interval: Duration = .milliseconds(200), local: @escaping @Sendable (String, JSONValue) -> Void) {
+        self.queue = nil
+        self.local = local
+        self.delivery = delivery
+        self.interval = interval
+        self.board = nil
     }
 
     private var lastFraction = -1.0
@@ -79,18 +92,32 @@ actor ProgressReporter {
         lastSent = now
         lastFraction = fraction
         var data = details
-        data["percent"] = .number((min(max(fraction, 0), 1) * 1000).rounded() / 10)
+        let percent = (min(max(fraction, 0), 1) * 1000).rounded() / 10
+        data["percent"] = .number(percent)
+        board?.progressed(id: delivery.id, percent: percent)
+        guard let queue else {
+            local?("JobProgress", .object(data))
+            return
+        }
         // Progress is advisory: a failure to send it must not fail the job.
         _ = try? await queue.progress(id: delivery.id, token: delivery.token, json: JSONValue.object(data).jsonText)
     }
 
     func annotate(_ fields: [String: String]) async throws {
+        guard let queue else {
+            local?("JobAnnotated", .object(fields.mapValues { .string($0) }))
+            return
+        }
         _ = try await withRedisRetry { () throws(RedisError) in
             try await queue.annotate(id: delivery.id, token: delivery.token, fields: fields)
         }
     }
 
     func announce(_ type: String, data: JSONValue) async throws {
+        guard let queue else {
+            local?(type, data)
+            return
+        }
         _ = try await withRedisRetry { () throws(RedisError) in
             try await queue.announce(id: delivery.id, token: delivery.token, type: type, dataJSON: data.jsonText)
         }

@@ -138,8 +138,10 @@ extension JobWorker {
             return .failed(.invalidJob("the stored job is not JSON"))
         }
         let context = JobContext(delivery: delivery, envelope: envelope, logger: logger,
-                                 reporter: ProgressReporter(queue: queue, delivery: delivery))
+                                 reporter: ProgressReporter(queue: queue, delivery: delivery, board: statusBoard))
         logger.info("job started")
+        statusBoard?.started(id: delivery.id, type: delivery.type, queue: queue.name, attempt: delivery.attempt)
+        defer { statusBoard?.ended(id: delivery.id) }
         return await withTaskGroup(of: JobOutcome?.self) { race in
             race.addTask {
                 do {

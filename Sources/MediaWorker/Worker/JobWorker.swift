@@ -21,14 +21,16 @@ public final class JobWorker: Service, Sendable {
     let logger: Logger
     let running = RunningJobs()
     let metrics = JobMetrics()
+    let statusBoard: WorkerStatusBoard?
     private let draining = Mutex(false)
     private let blockingClients = Mutex<[ObjectIdentifier: RedisClient]>([:])
     private let startedAt = Date().formatted(Date.ISO8601FormatStyle())
 
     public init(
         settings: JobWorkerSettings, redisURL: RedisURL, handlers: [String: any JobHandler], decoder: JobDecoder,
-        readiness: ReadinessState, logger: Logger
+        readiness: ReadinessState, logger: Logger, statusBoard: WorkerStatusBoard? = nil
     ) {
+        self.statusBoard = statusBoard
         self.settings = settings
         self.redisURL = redisURL
         self.handlers = handlers

@@ -1,0 +1,100 @@
+import ArgumentParser
+import CFFmpegShim
+import Foundation
+import Logging
+import QueueClient
+
+/// `media-worker process job.json`: one job run here, without Redis, with the daemon's storage
+/// and handlers. Events are JSON lines on stdout; on a terminal, a progress bar on stderr instead.
+struct ProcessCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "process", abstract: "Run one job locally (no Redis): the quickest way to see what the worker does.")
+
+    @Argument(help: "The job's JSON file, as it would be pushed onto the inbox ('-' for stdin).")
+    var file: String
+
+    func run() async throws {
+        let bytes: [UInt8]
+        if file == "-" {
+            bytes = Array(FileHandle.standardInput.readDataToEndOfFile())
+        } else {
+            guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+            bytes = Array(data)
+        }
+        let configuration: WorkerConfiguration
+        do {
+            configuration = try WorkerConfiguration(environment: ProcessInfo.processInfo.environment)
+        } catch {
+            printError("error \(error)")
+            throw ExitCode(2)
+        }
+        mw_log_set_level(-8)
+        let jobs: [NewJob]
+        switch JobDecoder(defaultOutputURL: configuration.defaultOutputURL).decide(bytes) {
+        case .jobs(let decoded): jobs = decoded
+        case .rejected(let item):
+            printError("error \(item.code): \(item.message)")
+            throw ExitCode(1)
+        case .ignored:
+            printError("nothing to do: the document is no job")
+            return
+        }
+        let storage: StorageRouter
+        let workspace: JobWorkspace
+        do {
+            storage = try StorageRouter(configuration: configuration)
+            workspace = try JobWorkspace(root: configuration.tempRoot, workerID: "process-\(getpid())")
+        } catch {
+            printError("error \(error.code.rawValue): \(error.message)")
+            throw ExitCode(1)
+        }
+        var pipeline = PipelineContext(storage: storage, workspace: workspace)
+        pipeline.maxInputBytes = configuration.maxInputBytes
+        let handlers = WorkerDaemon.handlers(pipeline: pipeline)
+        let terminal = isatty(STDERR_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
+        var failed = false
+        for job in jobs {
+            failed = await !run(job, handler: handlers[job.type], terminal: terminal) || failed
+        }
+        await storage.shutdown()
+        workspace.cleanup(workspace.directory)
+        if failed { throw ExitCode(1) }
+    }
+
+    private func run(_ job: NewJob, handler: (any JobHandler)?, terminal: Bool) async -> Bool {
+        let typeName = job.type.prefix(1).uppercased() + job.type.dropFirst()
+        @Sendable func emit(_ type: String, _ data: JSONValue) {
+            if terminal && type == "JobProgress" {
+                let percent = data["percent"]?.numberValue ?? 0
+                let filled = Int(percent / 5)
+                FileHandle.standardError.write(Data(("\r[" + String(repeating: "#", count: filled) + String(repeating: " ", count: 20 - filled)
+                    + "] " + String(format: "%5.1f%% ", percent) + job.type + " " + job.id).utf8))
+                return
+            }
+            if terminal && type != "JobProgress" { FileHandle.standardError.write(Data("\n".utf8)) }
+            writeLine(JSONValue.object(["type": .string(type), "job_id": .string(job.id), "data": data]).jsonText)
+        }
+        guard let handler else {
+            emit("\(typeName)Failed", .object(["error_code": .string("JOB_TYPE_UNSUPPORTED"), "message": .string("no handler for \(job.type)"),
+                                               "retryable": .bool(false)]))
+            return false
+        }
+        let envelope = (try? JSONValue.parse(job.payload)) ?? .object([:])
+        let delivery = Delivery(queue: "local", id: job.id, token: UUID().uuidString.lowercased(), attempt: 1, maxAttempts: 1, type: job.type,
+                                payload: job.payload, metadataJSON: job.metadataJSON, timeoutSeconds: job.timeoutSeconds,
+                                fileID: job.fileID, movieID: job.movieID)
+        let context = JobContext(delivery: delivery, envelope: envelope, logger: Logger(label: "media-worker.process"),
+                                 reporter: ProgressReporter(delivery: delivery, local: { type, data in emit(type, data) }))
+        do {
+            let data = try await handler.run(context)
+            emit("\(typeName)Completed", data)
+            return true
+        } catch let failure as JobFailure {
+            emit("\(typeName)Failed", .object(["error_code": .string(failure.code), "message": .string(failure.message),
+                                               "retryable": .bool(failure.retryable)]))
+        } catch {
+            emit("\(typeName)Failed", .object(["error_code": .string("JOB_INTERNAL"), "message": .string("\(error)"), "retryable": .bool(true)]))
+        }
+        return false
+    }
+}
