@@ -86,6 +86,12 @@ struct MediaJobProcessTests {
             #expect(status?["worker_id"] as? String == worker.id)
             #expect((status?["uptime_s"] as? Double ?? 0) > 0)
             #expect((status?["jobs"] as? [Any])?.isEmpty == true)
+            let metrics = try worker.get("/metrics").body
+            for name in [#"mw_jobs_total{type="transcode",outcome="completed"} 1"#, #"mw_storage_bytes_total{direction="in"}"#,
+                         #"mw_storage_bytes_total{direction="out"}"#, "mw_encode_speed_realtime", #"mw_queue_jobs{queue="default",state="waiting"}"#,
+                         "mw_jobs_in_flight", "mw_job_duration_seconds_bucket", "mw_redis_reconnects_total"] {
+                #expect(metrics.contains(name), "no \(name) in /metrics")
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 
 /// What the media job handlers share: storage, the workspace and the input limits.
 public struct PipelineContext: Sendable {
@@ -73,6 +74,7 @@ struct JobIO {
         } catch {
             throw JobFailure(error)
         }
+        Counter(label: "mw_storage_bytes_total", dimensions: [("direction", "in")]).increment(by: Int(info.size))
         return (path, info)
     }
 
@@ -94,6 +96,8 @@ actor UploadLedger {
         } catch {
             throw JobFailure(error)
         }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+        Counter(label: "mw_storage_bytes_total", dimensions: [("direction", "out")]).increment(by: size)
     }
 
     /// Uploads every file under `directory` to `prefix` + its relative path; returns the locations.

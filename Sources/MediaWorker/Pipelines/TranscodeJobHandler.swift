@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 
 /// `transcode`, the upload pipeline: HEAD the input (size limit, `meta_movie_id`), download it,
 /// probe, one-pass ladder to HLS (or stream-copy packaging), poster, thumbnails and storyboard,
@@ -92,10 +93,18 @@ public struct TranscodeJobHandler: JobHandler {
             let rungs = plan.heights.map { heights in VideoLadder.apple.filter { heights.contains($0.maxHeight) } } ?? VideoLadder.rungs(for: info)
             let output = io.directory + "/out"
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            let encodeStarted = ContinuousClock.now
             let package = try await HLSPackager.package(
                 input: path, outputDirectory: output + "/hls", rungs: rungs, settings: plan.settings, hls: plan.hls,
                 limits: pipeline.mediaLimits) { fraction in Task { await job.progress(0.1 + fraction * 0.6) } }
 
+            // Encode speed as a multiple of real time (media seconds per wall second).
+            let elapsed = ContinuousClock.now - encodeStarted
+            let encodeSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            if encodeSeconds > 0, package.durationSeconds > 0 {
+                Recorder(label: "mw_encode_speed_realtime", dimensions: [("copy", package.streamCopied ? "1" : "0")])
+                    .record(package.durationSeconds / encodeSeconds)
+            }
             var stills: [String: JSONValue] = [:]
             let hasVideo = !info.videoStreams.isEmpty
             if hasVideo {
