@@ -145,6 +145,34 @@ struct MediaJobProcessTests {
         }
     }
 
+    @Test("cancel reaches the running encode: TranscodeCanceled within seconds, nothing uploaded, the job folder removed")
+    func cancelTranscode() async throws {
+        try await withWorker { worker, probe, directory in
+            let input = try copyFixture("h264-aac-1080p30-10s.mp4", to: directory, as: "long.mp4")
+            let output = "file://" + directory.appendingPathComponent("storage/media/").path
+            // The full default ladder with a slow preset: many seconds of encoding to interrupt.
+            try await probe.push(#"{"id":"c2","type":"transcode","input":{"url":"\#(input)"},"output":{"url":"\#(output)"},"options":{"preset":"slow","packaging":"encode"}}"#)
+            #expect(await eventually(.seconds(30)) {
+                let listed = try worker.get("/status").body.contains("\"id\":\"c2\"")
+                // Past 10 %: the ladder is encoding (download and probe come first).
+                let progress = try await probe.queue.record(id: "c2")?.fields["progress"] ?? ""
+                let percent = (try? JSONSerialization.jsonObject(with: Data(progress.utf8)) as? [String: Any])?["percent"] as? Double ?? 0
+                return listed && percent > 12
+            })
+            let asked = ContinuousClock.now
+            _ = try await probe.queue.cancel(id: "c2")
+            #expect(await eventually(.seconds(10), every: .milliseconds(50)) { try await probe.queue.record(id: "c2")?.state == .canceled })
+            let stopped = ContinuousClock.now - asked
+            #expect(stopped < .seconds(3), "canceled after \(stopped)")
+            #expect(try await probe.terminalEvents()["c2"] == ["TranscodeCanceled"])
+            #expect(await eventually { try await !worker.get("/status").body.contains("\"id\":\"c2\"") })
+            let leftovers = FileManager.default.enumerator(atPath: directory.appendingPathComponent("storage/media").path)?.allObjects ?? []
+            #expect(leftovers.isEmpty, "\(leftovers)")
+            let jobs = try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("tmp/mw-\(worker.id)").path)
+            #expect(jobs.filter { $0.hasPrefix("job-") }.isEmpty)
+        }
+    }
+
     @Test("a corrupt upload: TranscodeFailed with the media code, nothing left under its output prefix")
     func corruptInput() async throws {
         try await withWorker { worker, probe, directory in
