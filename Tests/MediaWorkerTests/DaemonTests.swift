@@ -45,6 +45,21 @@ struct DaemonTests {
         }
     }
 
+    @Test("not ready while its temp folder has less free space than MW_MIN_FREE_BYTES")
+    func lowDisk() async throws {
+        let directory = try makeTestDirectory("daemon")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await RedisServer.with { redis in
+            let worker = try WorkerProcess.start(redisURL: redis.url, directory: directory, environment: ["MW_MIN_FREE_BYTES": "999999999999999999"])
+            defer { worker.process.signal(SIGKILL) }
+            #expect(await eventually {
+                let answer = try worker.get("/readyz")
+                return answer.status == 503 && answer.body.contains("\"disk\":false") && answer.body.contains("WORKER_DISK_FULL")
+            }, "\(worker.logText)")
+            #expect(try worker.get("/readyz").body.contains("\"redis\":true"))
+        }
+    }
+
     @Test("SIGINT stops it as cleanly as SIGTERM")
     func sigint() async throws {
         let directory = try makeTestDirectory("daemon")

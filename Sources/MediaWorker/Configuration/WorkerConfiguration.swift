@@ -15,6 +15,8 @@ public struct WorkerConfiguration: Sendable {
     public var tempRoot: String
     /// Inputs over this many bytes are refused on HEAD (`MW_MAX_INPUT_BYTES`).
     public var maxInputBytes: Int64
+    /// Below this much free space in `tempRoot` the worker reports not ready (`MW_MIN_FREE_BYTES`).
+    public var minFreeBytes: Int64
     /// Prefix of every Redis key (`<prefix>:{<queue>}:...`).
     public var queuePrefix: String
     public var queues: [String]
@@ -52,6 +54,10 @@ public struct WorkerConfiguration: Sendable {
             throw ConfigurationError(variable: "MW_MAX_INPUT_BYTES", reason: "a positive number of bytes")
         }
         maxInputBytes = maxInput
+        guard let minFree = Int64(value("MW_MIN_FREE_BYTES") ?? "1073741824"), minFree >= 0 else {
+            throw ConfigurationError(variable: "MW_MIN_FREE_BYTES", reason: "a number of bytes")
+        }
+        minFreeBytes = minFree
         queuePrefix = value("MW_QUEUE_PREFIX") ?? "mw"
         guard queuePrefix.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
             throw ConfigurationError(variable: "MW_QUEUE_PREFIX", reason: "use letters, digits, '-', '_' or '.'")

@@ -6,6 +6,7 @@ public final class ReadinessState: Sendable {
         public var ready: Bool
         public var redis: Bool
         public var storage: Bool
+        public var disk: Bool
         public var draining: Bool
         public var detail: String?
     }
@@ -17,6 +18,8 @@ public final class ReadinessState: Sendable {
         var detail: String?
         var storageReachable = true
         var storageDetail: String?
+        var diskOK = true
+        var diskDetail: String?
     }
 
     private let state = Mutex(State())
@@ -50,6 +53,14 @@ public final class ReadinessState: Sendable {
         }
     }
 
+    /// Whether the temp folder has the free space a job needs.
+    public func setDisk(ok: Bool, detail: String? = nil) {
+        state.withLock {
+            $0.diskOK = ok
+            $0.diskDetail = detail
+        }
+    }
+
     /// Once draining, a worker stays unready until it exits.
     public func startDraining() {
         state.withLock { $0.draining = true }
@@ -57,8 +68,8 @@ public final class ReadinessState: Sendable {
 
     public var report: Report {
         state.withLock { s in
-            Report(ready: s.redisReachable && s.storageReachable && !s.draining, redis: s.redisReachable, storage: s.storageReachable,
-                   draining: s.draining, detail: s.detail ?? s.storageDetail)
+            Report(ready: s.redisReachable && s.storageReachable && s.diskOK && !s.draining, redis: s.redisReachable,
+                   storage: s.storageReachable, disk: s.diskOK, draining: s.draining, detail: s.detail ?? s.storageDetail ?? s.diskDetail)
         }
     }
 }

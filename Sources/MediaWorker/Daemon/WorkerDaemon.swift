@@ -68,7 +68,10 @@ public struct WorkerDaemon {
 
         // Graceful shutdown runs in reverse order: the worker drains first (reporting not
         // ready), the HTTP server stays up to say so and stops last.
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: http), .init(service: monitor)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: http), .init(service: monitor),
+            .init(service: DiskSpaceMonitor(workspace: workspace, readiness: readiness, minimumFree: configuration.minFreeBytes, logger: logger)),
+        ]
         if let s3 = storage.s3, let bucket = configuration.s3Buckets.first {
             services.append(.init(service: StorageHealthMonitor(s3: s3, bucket: bucket, breaker: breaker, logger: logger)))
         }
