@@ -20,8 +20,9 @@ public struct WorkerDaemon {
         let host = configuration.httpHost
         let logger = self.logger
         let statusBoard = WorkerStatusBoard(workerID: configuration.workerID)
+        let depth = QueueDepthSampler(configuration: configuration)
         let http = Application(
-            router: HealthRoutes.router(readiness: readiness, metrics: metrics, status: statusBoard),
+            router: HealthRoutes.router(readiness: readiness, metrics: metrics, status: statusBoard, beforeScrape: { await depth.sample() }),
             configuration: .init(address: .hostname(host, port: configuration.httpPort), serverName: "media-worker"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
@@ -91,9 +92,11 @@ public struct WorkerDaemon {
             try await group.run()
         } catch {
             await storage.shutdown()
+            await depth.close()
             throw error
         }
         await storage.shutdown()
+        await depth.close()
         logger.info("worker stopped")
     }
 

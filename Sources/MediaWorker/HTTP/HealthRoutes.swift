@@ -4,7 +4,10 @@ import Hummingbird
 /// `/healthz` (the process answers), `/readyz` (give it work), `/metrics` (Prometheus text) and
 /// `/status` (worker id, uptime, current jobs with progress).
 public enum HealthRoutes {
-    public static func router(readiness: ReadinessState, metrics: WorkerMetrics, status: WorkerStatusBoard? = nil) -> Router<BasicRequestContext> {
+    public static func router(
+        readiness: ReadinessState, metrics: WorkerMetrics, status: WorkerStatusBoard? = nil,
+        beforeScrape: (@Sendable () async -> Void)? = nil
+    ) -> Router<BasicRequestContext> {
         let router = Router()
         if let status {
             router.get("status") { _, _ in json(status.snapshot, status: .ok) }
@@ -17,7 +20,8 @@ public enum HealthRoutes {
             return json(report, status: report.ready ? .ok : .serviceUnavailable)
         }
         router.get("metrics") { _, _ in
-            Response(
+            await beforeScrape?()
+            return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition())))

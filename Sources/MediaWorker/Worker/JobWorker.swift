@@ -279,13 +279,6 @@ public final class JobWorker: Service, Sendable {
             ])
             Gauge(label: "mw_jobs_in_flight").record(entries.count)
             for queue in queues {
-                // Queue depth by state, as this worker last saw it (every worker reports the same queue).
-                let counts = try await queue.counts()
-                for (state, value) in [("inbox", counts.inbox), ("waiting", counts.waiting), ("scheduled", counts.scheduled),
-                                       ("active", counts.active), ("completed", counts.completed), ("dead", counts.dead),
-                                       ("canceled", counts.canceled)] {
-                    Gauge(label: "mw_queue_jobs", dimensions: [("queue", queue.name), ("state", state)]).record(value)
-                }
                 try await queue.registerClaimer(worker: settings.workerID)
                 for list in try await queue.claimedLists() {
                     guard let range = list.range(of: ":claimed:") else { continue }
