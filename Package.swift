@@ -39,6 +39,7 @@ let package = Package(
             linkerSettings: [
                 .linkedLibrary("avformat"), .linkedLibrary("avcodec"), .linkedLibrary("avutil"),
                 .linkedLibrary("swscale"), .linkedLibrary("swresample"), .linkedLibrary("avfilter"),
+                .linkedLibrary("espeak-ng"),
                 .linkedLibrary("m"),
             ]
         ),

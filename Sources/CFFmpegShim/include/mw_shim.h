@@ -275,6 +275,22 @@ mw_status mw_transcode_mp4(const char *input, const char *output_path, const mw_
                            mw_cancel_token *cancel, mw_progress_callback on_progress, void *user,
                            mw_rendition_info *result, char *message, size_t message_size);
 
+/* ---- speech (libespeak-ng) ---- */
+
+typedef struct mw_speech_options {
+    char voice[64];       /* espeak-ng voice name, default "en" */
+    int32_t rate_wpm;     /* words per minute, 80..450; default 175 */
+    int32_t pitch;        /* 0..100; default 50 */
+} mw_speech_options;
+
+void mw_speech_options_init_default(mw_speech_options *options);
+
+/* Speaks UTF-8 `text` (at most 20000 bytes) into a mono 16-bit WAV at `wav_path` (written
+ * beside it and renamed); fills its duration. espeak-ng keeps global state, so calls are
+ * serialized inside. Cancellation is checked between the library's audio callbacks. */
+mw_status mw_synthesize_speech(const char *text, const mw_speech_options *options, const char *wav_path,
+                               mw_cancel_token *cancel, double *duration_s, char *message, size_t message_size);
+
 #ifdef __cplusplus
 }
 #endif

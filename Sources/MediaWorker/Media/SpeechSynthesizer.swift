@@ -1,0 +1,63 @@
+import CFFmpegShim
+import Crypto
+import Foundation
+
+/// Narration for scenes that have text and no audio: libespeak-ng through the shim, cached by a
+/// hash of text, voice and rate, so a retried or repeated job does not synthesize it again.
+public struct SpeechSynthesizer: Sendable {
+    public struct Voice: Sendable, Equatable {
+        public var name: String = "en"
+        public var wordsPerMinute: Int = 175
+        public var pitch: Int = 50
+        public init(name: String = "en", wordsPerMinute: Int = 175, pitch: Int = 50) {
+            self.name = name
+            self.wordsPerMinute = wordsPerMinute
+            self.pitch = pitch
+        }
+    }
+
+    /// What `speak` returns: the WAV and whether it came from the cache.
+    public struct Speech: Sendable, Equatable {
+        public var path: String
+        public var cached: Bool
+    }
+
+    public let cacheDirectory: String
+
+    public init(cacheDirectory: String) {
+        self.cacheDirectory = cacheDirectory
+    }
+
+    /// The cache key: text, voice, rate and pitch (and the engine, so an upgrade re-speaks).
+    static func key(text: String, voice: Voice) -> String {
+        let material = ["espeak-ng-1", voice.name, String(voice.wordsPerMinute), String(voice.pitch), text].joined(separator: "\u{0}")
+        return SHA256.hash(data: Data(material.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public func speak(_ text: String, voice: Voice = Voice()) async throws(MediaError) -> Speech {
+        let path = cacheDirectory + "/" + Self.key(text: text, voice: voice) + ".wav"
+        if FileManager.default.fileExists(atPath: path) { return Speech(path: path, cached: true) }
+        do {
+            try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw MediaError(code: .outputFailed, message: "cannot create the speech cache \(cacheDirectory)")
+        }
+        guard voice.name.utf8.count < 64, voice.name.allSatisfy({ $0.isLetter || $0.isNumber || "-_+".contains($0) }) else {
+            throw MediaError(code: .invalidArgument, message: "voice names are letters, digits, '-', '_' or '+'")
+        }
+        _ = try await ShimCall.run(ShimCallbacks(progress: nil)) { _, token, message in
+            var options = mw_speech_options()
+            mw_speech_options_init_default(&options)
+            withUnsafeMutableBytes(of: &options.voice) { buffer in
+                buffer.initializeMemory(as: UInt8.self, repeating: 0)
+                for (index, byte) in voice.name.utf8.prefix(buffer.count - 1).enumerated() { buffer[index] = byte }
+            }
+            options.rate_wpm = Int32(clamping: voice.wordsPerMinute)
+            options.pitch = Int32(clamping: voice.pitch)
+            var duration = 0.0
+            // Written under its final name by rename, so a concurrent reader never sees half a file.
+            return mw_synthesize_speech(text, &options, path, token.raw, &duration, message, 512)
+        }
+        return Speech(path: path, cached: false)
+    }
+}
