@@ -39,7 +39,7 @@ let package = Package(
             linkerSettings: [
                 .linkedLibrary("avformat"), .linkedLibrary("avcodec"), .linkedLibrary("avutil"),
                 .linkedLibrary("swscale"), .linkedLibrary("swresample"), .linkedLibrary("avfilter"),
-                .linkedLibrary("espeak-ng"),
+                .linkedLibrary("espeak-ng"), .linkedLibrary("ass"),
                 .linkedLibrary("m"),
             ]
         ),

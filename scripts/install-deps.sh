@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 apt_packages=(
   pkg-config
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
-  libhiredis-dev redis-server redis-tools libespeak-ng-dev
+  libhiredis-dev redis-server redis-tools libespeak-ng-dev libass-dev fonts-dejavu-core
   ffmpeg espeak-ng strace
   python3 python3-venv
 )

@@ -13,25 +13,31 @@ static int output_sample_rate(int source_rate, int wanted) {
     return source_rate == 44100 || source_rate == 48000 ? source_rate : 48000;
 }
 
-static mw_status open_encoder(mw_audio_chain *chain, const mw_encode_settings *settings, int global_header,
+mw_status mw_open_aac_encoder(AVCodecContext **out, int sample_rate, int channels, int bit_rate, int global_header,
                               char *message, size_t message_size) {
     const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
     if (!codec) return mw_fail(message, message_size, MW_E_INTERNAL, "no AAC encoder in this FFmpeg build");
-    chain->encoder = avcodec_alloc_context3(codec);
-    if (!chain->encoder) return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
+    AVCodecContext *encoder = *out = avcodec_alloc_context3(codec);
+    if (!encoder) return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
+    av_channel_layout_default(&encoder->ch_layout, channels);
+    encoder->sample_rate = sample_rate;
+    encoder->sample_fmt = AV_SAMPLE_FMT_FLTP;
+    encoder->bit_rate = bit_rate > 0 ? bit_rate : 128000;
+    encoder->time_base = (AVRational){1, sample_rate};
+    if (global_header) encoder->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    int ret = avcodec_open2(encoder, codec, NULL);
+    if (ret < 0) return mw_fail(message, message_size, MW_E_ENCODER_FAILED, "cannot open the AAC encoder: %s", av_err2str(ret));
+    return MW_OK;
+}
+
+static mw_status open_encoder(mw_audio_chain *chain, const mw_encode_settings *settings, int global_header,
+                              char *message, size_t message_size) {
     int channels = chain->decoder->ch_layout.nb_channels;
     int wanted = settings->audio_channels > 0 ? settings->audio_channels : 2;
     if (channels > wanted) channels = wanted;
     if (channels < 1) channels = 1;
-    av_channel_layout_default(&chain->encoder->ch_layout, channels);
-    chain->encoder->sample_rate = output_sample_rate(chain->decoder->sample_rate, settings->audio_sample_rate);
-    chain->encoder->sample_fmt = AV_SAMPLE_FMT_FLTP;
-    chain->encoder->bit_rate = settings->audio_bitrate > 0 ? settings->audio_bitrate : 128000;
-    chain->encoder->time_base = (AVRational){1, chain->encoder->sample_rate};
-    if (global_header) chain->encoder->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    int ret = avcodec_open2(chain->encoder, codec, NULL);
-    if (ret < 0) return mw_fail(message, message_size, MW_E_ENCODER_FAILED, "cannot open the AAC encoder: %s", av_err2str(ret));
-    return MW_OK;
+    return mw_open_aac_encoder(&chain->encoder, output_sample_rate(chain->decoder->sample_rate, settings->audio_sample_rate),
+                               channels, settings->audio_bitrate, global_header, message, message_size);
 }
 
 static mw_status build_graph(mw_audio_chain *chain, char *message, size_t message_size) {

@@ -64,4 +64,8 @@ mw_status mw_audio_chain_send(mw_audio_chain *chain, const AVPacket *packet, mw_
 
 void mw_audio_chain_close(mw_audio_chain *chain);
 
+/* An AAC-LC encoder (planar float in, `bit_rate` 0: 128 kb/s). */
+mw_status mw_open_aac_encoder(AVCodecContext **out, int sample_rate, int channels, int bit_rate, int global_header,
+                              char *message, size_t message_size);
+
 #endif

@@ -291,6 +291,60 @@ void mw_speech_options_init_default(mw_speech_options *options);
 mw_status mw_synthesize_speech(const char *text, const mw_speech_options *options, const char *wav_path,
                                mw_cancel_token *cancel, double *duration_s, char *message, size_t message_size);
 
+/* ---- compose: narration and visuals into one video ---- */
+
+typedef enum mw_fit_mode {
+    MW_FIT_COVER = 0,       /* fill the frame, cropping what sticks out */
+    MW_FIT_LETTERBOX = 1,   /* the whole picture, black bars where it does not fill */
+} mw_fit_mode;
+
+typedef struct mw_compose_scene {
+    const char *visual;     /* image (PNG, JPEG, WebP) or video clip */
+    const char *audio;      /* narration (WAV, MP3, Ogg, M4A, ...); NULL: silence */
+    const char *caption;    /* UTF-8, burned in when captions are on; NULL or "": none */
+    double duration_s;      /* 0: the narration's length; else at least this (silence after the narration) */
+} mw_compose_scene;
+
+typedef struct mw_compose_options {
+    int32_t width, height;          /* even, 16..4096; default 1280x720 */
+    int32_t fps_num, fps_den;       /* default 30/1 */
+    int32_t fit;                    /* mw_fit_mode */
+    int32_t ken_burns;              /* slow zoom and pan on still images */
+    double ken_burns_zoom;          /* zoom over one scene, 0.01..0.5; default 0.12 */
+    double transition_s;            /* crossfade centred on each scene boundary; 0: cuts */
+    int32_t captions;               /* burn in each scene's caption (libass, wrapped to the frame) */
+    double caption_size;            /* font height as a fraction of the frame height; default 0.055 */
+    const char *music;              /* background music, looped under the whole video; NULL: none */
+    double music_db;                /* its level, -60..0 dB; default -20 */
+    double duck_db;                 /* how much lower it goes while someone speaks, -40..0 dB; default -12 */
+    double loudness_lufs;           /* 0: as is; else the integrated loudness (EBU R128) to reach, -40..-5 */
+    mw_video_rung video;            /* quality: crf (default 23) or bit rate; the box is width x height */
+    mw_encode_settings settings;    /* preset, keyframe interval, audio bit rate, channels, rate */
+} mw_compose_options;
+
+void mw_compose_options_init_default(mw_compose_options *options);
+
+#define MW_MAX_SCENES 1000
+
+typedef struct mw_compose_result {
+    int32_t frame_count;
+    double duration_s;              /* of the video: frame_count / fps */
+    double audio_duration_s;        /* of the audio, within half a frame of the video */
+    char codecs[64];                /* RFC 6381 */
+    double measured_lufs;           /* integrated loudness before normalisation (loudness on), else 0 */
+    double gain_db;                 /* applied for normalisation */
+    int32_t failed_scene;           /* on failure: the scene at fault (0-based), -1 when none */
+} mw_compose_result;
+
+/* Writes one MP4 (H.264 + AAC, moov first) of the scenes back to back. Each scene lasts its
+ * narration (or duration_s); its pictures start and end on the video frames nearest its audio
+ * boundaries, so sync holds to half a frame however long the video is. Fills the scenes' start
+ * and end times (seconds, caller-allocated arrays of scene_count, may be NULL). */
+mw_status mw_compose(const mw_compose_scene *scenes, int32_t scene_count, const mw_compose_options *options,
+                     const char *output_path, const mw_limits *limits, mw_cancel_token *cancel,
+                     mw_progress_callback on_progress, void *user, double *scene_start_s, double *scene_end_s,
+                     mw_compose_result *result, char *message, size_t message_size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -108,6 +108,7 @@ public struct WorkerDaemon {
             JobType.thumbnails.rawValue: ThumbnailsJobHandler(pipeline: pipeline),
             JobType.keyframes.rawValue: KeyframesJobHandler(pipeline: pipeline),
             JobType.transcode.rawValue: TranscodeJobHandler(pipeline: pipeline),
+            JobType.compose.rawValue: ComposeJobHandler(pipeline: pipeline),
         ]
     }
 }

@@ -17,26 +17,28 @@ public struct PipelineContext: Sendable {
     }
 }
 
-/// One attempt's inputs and outputs: its folder, the input object, where outputs go.
+/// One attempt's inputs and outputs: its folder, the input object (compose has none: its scenes
+/// name their own), where outputs go.
 struct JobIO {
     let pipeline: PipelineContext
     let job: JobContext
     let directory: String
-    let input: StorageLocation
+    let input: StorageLocation?
     let fileID: String
 
-    init(pipeline: PipelineContext, job: JobContext) throws(JobFailure) {
+    init(pipeline: PipelineContext, job: JobContext, needsInput: Bool = true) throws(JobFailure) {
         self.pipeline = pipeline
         self.job = job
-        guard let url = job.envelope["input"]?["url"]?.stringValue else { throw JobFailure.invalidJob("input.url is required") }
+        let url = job.envelope["input"]?["url"]?.stringValue
+        if needsInput, url == nil { throw JobFailure.invalidJob("input.url is required") }
         do {
-            input = try StorageLocation(parsing: url)
+            if let url { input = try StorageLocation(parsing: url) } else { input = nil }
             directory = try pipeline.workspace.jobDirectory(jobID: job.id, token: job.delivery.token)
         } catch {
             throw JobFailure(error)
         }
         let named = job.envelope["file_id"]?.stringValue
-        let derived = input.name.split(separator: ".").first.map(String.init) ?? input.name
+        let derived = input.map { $0.name.split(separator: ".").first.map(String.init) ?? $0.name } ?? job.id
         let candidate = named ?? derived
         fileID = JobDecoder.isSafeIdentifier(candidate) ? candidate : String(candidate.map { JobDecoder.isSafeIdentifier(String($0)) ? $0 : "_" }.prefix(128))
     }
@@ -51,26 +53,33 @@ struct JobIO {
         }
     }
 
-    /// HEAD (size limit, metadata), free-disk check, streamed download. Returns the local path.
+    /// The job's input object, downloaded (see `fetch`).
     func fetchInput() async throws(JobFailure) -> (path: String, info: ObjectInfo) {
+        guard let input else { throw JobFailure.invalidJob("input.url is required") }
+        return try await fetch(input, as: "input")
+    }
+
+    /// HEAD (size limit, metadata), free-disk check, streamed download to `<job folder>/<name>.<ext>`.
+    func fetch(_ location: StorageLocation, as name: String) async throws(JobFailure) -> (path: String, info: ObjectInfo) {
         let info: ObjectInfo
         do {
-            info = try await pipeline.storage.head(input)
+            info = try await pipeline.storage.head(location)
         } catch {
             throw JobFailure(error)
         }
         if info.size > pipeline.maxInputBytes {
             throw JobFailure(code: StorageError.Code.tooLarge.rawValue,
-                             message: "the input is \(info.size) bytes, over the limit of \(pipeline.maxInputBytes)", retryable: false)
+                             message: "\(location.name) is \(info.size) bytes, over the limit of \(pipeline.maxInputBytes)", retryable: false)
         }
         let free = pipeline.workspace.freeBytes
         if free < info.size * pipeline.diskFactor {
             throw JobFailure(code: "WORKER_DISK_FULL", message: "\(free) bytes free, \(info.size * pipeline.diskFactor) needed", retryable: true)
         }
-        let ext = input.name.split(separator: ".").count > 1 ? String(input.name.split(separator: ".").last!.prefix(8)) : "bin"
-        let path = directory + "/input." + ext.filter { $0.isLetter || $0.isNumber }
+        let parts = location.name.split(separator: ".")
+        let ext = parts.count > 1 ? String(parts.last!.prefix(8)).filter { $0.isLetter || $0.isNumber } : "bin"
+        let path = directory + "/" + name + "." + (ext.isEmpty ? "bin" : ext)
         do {
-            _ = try await pipeline.storage.download(input, to: path, maxBytes: pipeline.maxInputBytes)
+            _ = try await pipeline.storage.download(location, to: path, maxBytes: pipeline.maxInputBytes)
         } catch {
             throw JobFailure(error)
         }

@@ -15,7 +15,7 @@ public struct ProbeJobHandler: JobHandler {
             let info = try await MediaProbe.probe(path: path, limits: pipeline.mediaLimits)
             let encoded = try JSONEncoder().encode(info)
             guard let media = try? JSONValue.parse(Array(encoded)) else { throw JobFailure.invalidJob("probe result not encodable") }
-            return .object(["input": .string(io.input.description), "size_bytes": .number(Double(object.size)), "media": media])
+            return .object(["input": .string(io.input?.description ?? ""), "size_bytes": .number(Double(object.size)), "media": media])
         }
     }
 }

@@ -157,7 +157,7 @@ public struct TranscodeJobHandler: JobHandler {
             if !mp4s.isEmpty { outputs["mp4"] = .array(mp4s) }
             return .object([
                 "file_id": .string(io.fileID), "meta_movie_id": movieID.map(JSONValue.string) ?? .null,
-                "input": .string(io.input.description), "duration_s": .number(((info.durationSeconds ?? package.durationSeconds) * 1000).rounded() / 1000),
+                "input": .string(io.input?.description ?? ""), "duration_s": .number(((info.durationSeconds ?? package.durationSeconds) * 1000).rounded() / 1000),
                 "stream_copied": .bool(package.streamCopied), "renditions": .array(renditions), "outputs": .object(outputs),
             ])
         }
