@@ -53,6 +53,11 @@ public struct Composition: Sendable, Equatable {
     public struct SceneTiming: Sendable, Equatable {
         public var startSeconds: Double
         public var endSeconds: Double
+
+        public init(startSeconds: Double, endSeconds: Double) {
+            self.startSeconds = startSeconds
+            self.endSeconds = endSeconds
+        }
     }
 
     public var path: String
