@@ -145,6 +145,63 @@ struct MediaJobProcessTests {
         }
     }
 
+    @Test("compose: narration files and TTS text into MP4 + HLS, ComposeCompleted with scene times; speech comes from the cache the second time; a bad scene fails naming it")
+    func composeJob() async throws {
+        try await withWorker { worker, probe, directory in
+            let raw = directory.appendingPathComponent("storage/raw")
+            let material = ComposeMaterial(directory: raw.path)
+            let first = try await material.still("first.png", color: scenePalette[0], width: 640, height: 360)
+            let second = try await material.still("second.jpg", color: scenePalette[6], width: 400, height: 300)
+            let voice = try await material.tone("voice.wav", freq: 440, seconds: 1.5, rate: 22050)
+            let output = "file://" + directory.appendingPathComponent("storage/videos/").path
+            func job(_ id: String, fileID: String) -> String {
+                #"{"id":"\#(id)","type":"compose","file_id":"\#(fileID)","output":{"url":"\#(output)"},"options":{"scenes":["#
+                    + #"{"visual":"file://\#(first)","audio":"file://\#(voice)","caption":"Hello"},"#
+                    + #"{"visual":"file://\#(second)","text":"The second scene is spoken by the worker itself."},"#
+                    + #"{"visual":"file://\#(first)","duration_s":1.2}],"#
+                    + #""output":{"width":640,"height":360,"fps":25,"hls":true,"preset":"ultrafast"},"captions":true,"transition":0.3}}"#
+            }
+            try await probe.push(job("c1", fileID: "promo"))
+            #expect(await eventually(.seconds(90)) { try await probe.terminalEvents()["c1"] != nil }, "\(worker.logText)")
+            let lastEvent = try await events(probe, job: "c1").last ?? [:]
+            #expect(try await probe.terminalEvents()["c1"] == ["ComposeCompleted"], "\(lastEvent)")
+            let data = try #require(try await events(probe, job: "c1").last?["data"] as? [String: Any])
+            #expect(data["speech_synthesized"] as? Int == 1)
+            let scenes = try #require(data["scenes"] as? [[String: Any]])
+            #expect(scenes.count == 3)
+            #expect(scenes.first?["start_s"] as? Double == 0 && scenes.first?["end_s"] as? Double == 1.5)
+            let spoken = (scenes[1]["end_s"] as? Double ?? 0) - (scenes[1]["start_s"] as? Double ?? 0)
+            #expect(spoken > 1, "the TTS scene lasts \(spoken) s")
+            #expect(abs((scenes[2]["end_s"] as? Double ?? 0) - (scenes[2]["start_s"] as? Double ?? 0) - 1.2) < 0.001)
+            let outputs = try #require(data["outputs"] as? [String: String])
+            let mp4 = String(try #require(outputs["mp4"]).dropFirst("file://".count))
+            let master = String(try #require(outputs["hls_master"]).dropFirst("file://".count))
+            #expect(mp4.hasSuffix("/videos/promo/video.mp4") && FileManager.default.fileExists(atPath: mp4))
+            let verdict = try await judgeHLS(master)
+            #expect(verdict.errors.isEmpty, "\(verdict.errors)")
+            let duration = try #require(data["duration_s"] as? Double), audio = try #require(data["audio_duration_s"] as? Double)
+            #expect(abs(duration - audio) <= 0.5 / 25 + 0.001)
+
+            // The same text again: the speech comes from the cache.
+            try await probe.push(job("c2", fileID: "promo-again"))
+            #expect(await eventually(.seconds(90)) { try await probe.terminalEvents()["c2"] != nil }, "\(worker.logText)")
+            let again = try #require(try await events(probe, job: "c2").last?["data"] as? [String: Any])
+            #expect(again["speech_synthesized"] as? Int == 0, "\(again)")
+
+            // A scene whose audio is missing: the job fails naming it, nothing is stored for it.
+            let missing = "file://" + raw.appendingPathComponent("nope.wav").path
+            try await probe.push(#"{"id":"c3","type":"compose","file_id":"broken","output":{"url":"\#(output)"},"options":{"scenes":["#
+                                 + #"{"visual":"file://\#(first)","duration_s":1},{"visual":"file://\#(first)","audio":"\#(missing)"}]}}"#)
+            #expect(await eventually(.seconds(30)) { try await probe.terminalEvents()["c3"] != nil }, "\(worker.logText)")
+            let failure = try #require(try await events(probe, job: "c3").last)
+            #expect(failure["type"] as? String == "ComposeFailed")
+            let reason = failure["data"] as? [String: Any]
+            #expect((reason?["message"] as? String)?.hasPrefix("scene 2 (audio)") == true, "\(String(describing: reason))")
+            #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("storage/videos/broken").path))
+            try await expectValidEvents(probe)
+        }
+    }
+
     @Test("cancel reaches the running encode: TranscodeCanceled within seconds, nothing uploaded, the job folder removed")
     func cancelTranscode() async throws {
         try await withWorker { worker, probe, directory in
