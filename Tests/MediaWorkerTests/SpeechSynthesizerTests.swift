@@ -35,6 +35,18 @@ struct SpeechSynthesizerTests {
         #expect(try await duration(slow.path) > longSeconds * 1.3)
     }
 
+    @Test("the cache stays bounded: past its limit the oldest files are removed, the newest kept")
+    func cacheBound() async throws {
+        let directory = try makeTestDirectory("tts")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let synthesizer = SpeechSynthesizer(cacheDirectory: directory.path, maxCachedFiles: 5)
+        for index in 0..<5 { _ = try await synthesizer.speak("Line number \(index).") }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).count == 5)
+        let newest = try await synthesizer.speak("One more line.")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).count == 4)
+        #expect(try await synthesizer.speak("One more line.").cached && FileManager.default.fileExists(atPath: newest.path))
+    }
+
     @Test("empty text, an unknown voice and an absurd rate are refused with MEDIA_INVALID_ARGUMENT")
     func refusals() async throws {
         let directory = try makeTestDirectory("tts")

@@ -23,9 +23,12 @@ public struct SpeechSynthesizer: Sendable {
     }
 
     public let cacheDirectory: String
+    /// Past this many files the oldest are removed (down to 80 %).
+    public let maxCachedFiles: Int
 
-    public init(cacheDirectory: String) {
+    public init(cacheDirectory: String, maxCachedFiles: Int = 5000) {
         self.cacheDirectory = cacheDirectory
+        self.maxCachedFiles = maxCachedFiles
     }
 
     /// The cache key: text, voice, rate and pitch (and the engine, so an upgrade re-speaks).
@@ -58,6 +61,19 @@ public struct SpeechSynthesizer: Sendable {
             // Written under its final name by rename, so a concurrent reader never sees half a file.
             return mw_synthesize_speech(text, &options, path, token.raw, &duration, message, 512)
         }
+        trimCache()
         return Speech(path: path, cached: false)
+    }
+
+    /// Keeps the cache bounded: the oldest files go first. Races with another
+    /// process trimming are harmless (a file removed twice, or spoken again later).
+    func trimCache() {
+        let manager = FileManager.default
+        guard let names = try? manager.contentsOfDirectory(atPath: cacheDirectory), names.count > maxCachedFiles else { return }
+        let dated = names.filter { $0.hasSuffix(".wav") }.map { name -> (String, Date) in
+            let path = cacheDirectory + "/" + name
+            return (path, (try? manager.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast)
+        }.sorted { $0.1 < $1.1 }
+        for (path, _) in dated.prefix(max(0, dated.count - maxCachedFiles * 4 / 5)) { try? manager.removeItem(atPath: path) }
     }
 }
