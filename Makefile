@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 SWIFT_TEST_FLAGS ?=
 
-.PHONY: run test deps build build-debug fixtures clean
+.PHONY: run test chaos deps build build-debug fixtures clean
 
 run: build
 	@scripts/run-local.sh
@@ -13,6 +13,16 @@ test: deps fixtures
 	@# Test servers keep their temp dirs under a per-run TMPDIR: the leftover check looks only there.
 	@run_tmp=$$(mktemp -d /tmp/mw-run.XXXXXX); status=0; \
 	  TMPDIR=$$run_tmp swift test $(SWIFT_TEST_FLAGS) || status=$$?; \
+	  scripts/test/check-no-leftovers.sh $$run_tmp || status=1; \
+	  rm -rf $$run_tmp; \
+	  scripts/test/shim-leak-check.sh || status=1; \
+	  Fuzz/run.sh || status=1; exit $$status
+
+# The full chaos run (make test runs a shorter one): 300 jobs, 4 workers, kills, redis restart and pause.
+chaos: deps fixtures
+	swift build --build-tests
+	@run_tmp=$$(mktemp -d /tmp/mw-run.XXXXXX); status=0; \
+	  TMPDIR=$$run_tmp MW_CHAOS_JOBS=300 MW_CHAOS_SECONDS=90 swift test --skip-build --filter ChaosTests || status=$$?; \
 	  scripts/test/check-no-leftovers.sh $$run_tmp || status=1; \
 	  rm -rf $$run_tmp; exit $$status
 

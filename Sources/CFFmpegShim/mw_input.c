@@ -82,6 +82,81 @@ static mw_status check_declared_image_size(AVIOContext *io, const mw_limits *lim
     return MW_OK;
 }
 
+/* Opens an input whose format is identified and allowed: `url` (a file: URL) or, with `io`
+ * set, a custom reader. Stream count, pixel, duration limits; at least one media stream. */
+static mw_status open_identified(const char *url, AVIOContext *io, const AVInputFormat *format, const mw_limits *limits,
+                                 mw_interrupt *interrupt, AVFormatContext **out, char *message, size_t message_size) {
+    const AVIOInterruptCB interrupt_cb = {mw_interrupt_check, interrupt};
+    mw_status status = MW_OK;
+    AVDictionary *options = NULL;
+    AVDictionary **stream_options = NULL;
+    unsigned stream_options_count = 0;
+    int ret;
+    AVFormatContext *ctx = avformat_alloc_context();
+    if (!ctx) return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
+    ctx->interrupt_callback = interrupt_cb;
+    if (io) {
+        ctx->pb = io;
+        ctx->flags |= AVFMT_FLAG_CUSTOM_IO;
+    }
+    av_dict_set(&options, "protocol_whitelist", "file", 0);
+    av_dict_set(&options, "format_whitelist", allowed_formats, 0);
+    ret = avformat_open_input(&ctx, url, format, &options); /* frees ctx on failure */
+    if (ret < 0) {
+        status = mw_fail(message, message_size, mw_status_from_averror(ret, interrupt),
+                         "%s container cannot be read: %s", format->name, av_err2str(ret));
+        goto end;
+    }
+    if ((status = check_stream_limits(ctx, limits, message, message_size)) != MW_OK) goto end;
+
+    /* Decoders refuse frames above the pixel limit while stream info is read. */
+    stream_options_count = ctx->nb_streams;
+    stream_options = av_calloc(stream_options_count ? stream_options_count : 1, sizeof(*stream_options));
+    if (!stream_options) {
+        status = mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
+        goto end;
+    }
+    for (unsigned i = 0; i < stream_options_count; i++) {
+        av_dict_set_int(&stream_options[i], "max_pixels", limits->max_pixels, 0);
+        av_dict_set(&stream_options[i], "threads", "1", 0);
+    }
+    ret = avformat_find_stream_info(ctx, stream_options);
+    if (ret < 0) {
+        status = mw_fail(message, message_size, mw_status_from_averror(ret, interrupt),
+                         "stream parameters cannot be read: %s", av_err2str(ret));
+        goto end;
+    }
+    if ((status = check_stream_limits(ctx, limits, message, message_size)) != MW_OK) goto end;
+    if (ctx->duration != AV_NOPTS_VALUE && ctx->duration > limits->max_duration_us) {
+        status = mw_fail(message, message_size, MW_E_DURATION_TOO_LONG,
+                         "input lasts %.1f s, over the limit of %.1f s", ctx->duration / 1e6,
+                         limits->max_duration_us / 1e6);
+        goto end;
+    }
+    int media_streams = 0;
+    for (unsigned i = 0; i < ctx->nb_streams; i++) {
+        const AVCodecParameters *par = ctx->streams[i]->codecpar;
+        if (par->codec_id == AV_CODEC_ID_NONE) continue;
+        if (par->codec_type == AVMEDIA_TYPE_VIDEO && par->width > 0 && par->height > 0) media_streams++;
+        if (par->codec_type == AVMEDIA_TYPE_AUDIO && par->sample_rate > 0) media_streams++;
+    }
+    if (media_streams == 0) {
+        status = mw_fail(message, message_size, MW_E_NO_MEDIA_STREAMS,
+                         "input has no decodable audio or video stream");
+        goto end;
+    }
+
+end:
+    if (stream_options) {
+        for (unsigned i = 0; i < stream_options_count; i++) av_dict_free(&stream_options[i]);
+        av_freep(&stream_options);
+    }
+    av_dict_free(&options);
+    if (status != MW_OK) avformat_close_input(&ctx);
+    else *out = ctx;
+    return status;
+}
+
 mw_status mw_open_input(const char *path, const mw_limits *limits_in, mw_interrupt *interrupt,
                         AVFormatContext **out, char *message, size_t message_size) {
     mw_limits limits;
@@ -109,11 +184,7 @@ mw_status mw_open_input(const char *path, const mw_limits *limits_in, mw_interru
     mw_status status = MW_OK;
     AVIOContext *probe_io = NULL;
     AVDictionary *io_options = NULL;
-    AVDictionary *options = NULL;
-    AVDictionary **stream_options = NULL;
-    AVFormatContext *ctx = NULL;
     const AVInputFormat *format = NULL;
-    unsigned stream_options_count = 0;
     int ret;
 
     /* Identify the format ourselves first so that a refused format gets its own error. */
@@ -140,72 +211,72 @@ mw_status mw_open_input(const char *path, const mw_limits *limits_in, mw_interru
     if ((status = check_declared_image_size(probe_io, &limits, message, message_size)) != MW_OK) goto end;
     avio_closep(&probe_io);
 
-    ctx = avformat_alloc_context();
-    if (!ctx) {
-        status = mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
-        goto end;
-    }
-    ctx->interrupt_callback = interrupt_cb;
-    av_dict_set(&options, "protocol_whitelist", "file", 0);
-    av_dict_set(&options, "format_whitelist", allowed_formats, 0);
-    ret = avformat_open_input(&ctx, url, format, &options); /* frees ctx on failure */
-    if (ret < 0) {
-        status = mw_fail(message, message_size, mw_status_from_averror(ret, interrupt),
-                         "%s container cannot be read: %s", format->name, av_err2str(ret));
-        goto end;
-    }
-    if ((status = check_stream_limits(ctx, &limits, message, message_size)) != MW_OK) goto end;
-
-    /* Decoders refuse frames above the pixel limit while stream info is read. */
-    stream_options_count = ctx->nb_streams;
-    stream_options = av_calloc(stream_options_count ? stream_options_count : 1, sizeof(*stream_options));
-    if (!stream_options) {
-        status = mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
-        goto end;
-    }
-    for (unsigned i = 0; i < stream_options_count; i++) {
-        av_dict_set_int(&stream_options[i], "max_pixels", limits.max_pixels, 0);
-        av_dict_set(&stream_options[i], "threads", "1", 0);
-    }
-    ret = avformat_find_stream_info(ctx, stream_options);
-    if (ret < 0) {
-        status = mw_fail(message, message_size, mw_status_from_averror(ret, interrupt),
-                         "stream parameters cannot be read: %s", av_err2str(ret));
-        goto end;
-    }
-    if ((status = check_stream_limits(ctx, &limits, message, message_size)) != MW_OK) goto end;
-    if (ctx->duration != AV_NOPTS_VALUE && ctx->duration > limits.max_duration_us) {
-        status = mw_fail(message, message_size, MW_E_DURATION_TOO_LONG,
-                         "input lasts %.1f s, over the limit of %.1f s", ctx->duration / 1e6,
-                         limits.max_duration_us / 1e6);
-        goto end;
-    }
-    int media_streams = 0;
-    for (unsigned i = 0; i < ctx->nb_streams; i++) {
-        const AVCodecParameters *par = ctx->streams[i]->codecpar;
-        if (par->codec_id == AV_CODEC_ID_NONE) continue;
-        if (par->codec_type == AVMEDIA_TYPE_VIDEO && par->width > 0 && par->height > 0) media_streams++;
-        if (par->codec_type == AVMEDIA_TYPE_AUDIO && par->sample_rate > 0) media_streams++;
-    }
-    if (media_streams == 0) {
-        status = mw_fail(message, message_size, MW_E_NO_MEDIA_STREAMS,
-                         "input has no decodable audio or video stream");
-        goto end;
-    }
+    status = open_identified(url, NULL, format, &limits, interrupt, out, message, message_size);
 
 end:
-    if (stream_options) {
-        for (unsigned i = 0; i < stream_options_count; i++) av_dict_free(&stream_options[i]);
-        av_freep(&stream_options);
-    }
-    av_dict_free(&options);
     av_dict_free(&io_options);
     avio_closep(&probe_io);
     av_free(url);
-    if (status != MW_OK) {
-        avformat_close_input(&ctx);
-    } else {
-        *out = ctx;
+    return status;
+}
+
+/* An in-memory input: reads and seeks over the caller's bytes, nothing else is reachable. */
+typedef struct mw_memory_reader {
+    const uint8_t *data;
+    size_t size, position;
+} mw_memory_reader;
+
+static int memory_read(void *opaque, uint8_t *buffer, int size) {
+    mw_memory_reader *reader = opaque;
+    size_t left = reader->size - reader->position;
+    if (left == 0) return AVERROR_EOF;
+    size_t n = (size_t)size < left ? (size_t)size : left;
+    memcpy(buffer, reader->data + reader->position, n);
+    reader->position += n;
+    return (int)n;
+}
+
+static int64_t memory_seek(void *opaque, int64_t offset, int whence) {
+    mw_memory_reader *reader = opaque;
+    if (whence & AVSEEK_SIZE) return (int64_t)reader->size;
+    int64_t base = (whence & ~AVSEEK_FORCE) == SEEK_CUR ? (int64_t)reader->position
+                 : (whence & ~AVSEEK_FORCE) == SEEK_END ? (int64_t)reader->size : 0;
+    int64_t target = base + offset;
+    if (target < 0 || target > (int64_t)reader->size) return AVERROR(EINVAL);
+    reader->position = (size_t)target;
+    return target;
+}
+
+mw_status mw_with_memory_input(const uint8_t *data, size_t size, const mw_limits *limits_in, mw_interrupt *interrupt,
+                               mw_memory_input_body body, void *user, char *message, size_t message_size) {
+    mw_limits limits;
+    if (limits_in) limits = *limits_in; else mw_limits_init_default(&limits);
+    if (!data && size) return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "no input");
+    if (size == 0) return mw_fail(message, message_size, MW_E_INPUT_EMPTY, "input is empty (0 bytes)");
+    mw_memory_reader reader = {data, size, 0};
+    const int buffer_size = 4096;
+    uint8_t *buffer = av_malloc(buffer_size);
+    AVIOContext *io = buffer ? avio_alloc_context(buffer, buffer_size, 0, &reader, memory_read, NULL, memory_seek) : NULL;
+    if (!io) {
+        av_free(buffer);
+        return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
     }
+    mw_status status = MW_OK;
+    const AVInputFormat *format = NULL;
+    AVFormatContext *ctx = NULL;
+    int ret = av_probe_input_buffer2(io, &format, "", NULL, 0, 0);
+    if (ret < 0 || !format) {
+        status = mw_fail(message, message_size, MW_E_FORMAT_UNRECOGNIZED, "input is not a recognised media format");
+    } else if (!format_is_allowed(format)) {
+        status = mw_fail(message, message_size, MW_E_FORMAT_NOT_ALLOWED, "input format '%s' is not allowed", format->name);
+    } else if ((status = check_declared_image_size(io, &limits, message, message_size)) == MW_OK) {
+        if (avio_seek(io, 0, SEEK_SET) < 0) status = mw_fail(message, message_size, MW_E_INTERNAL, "cannot rewind the input");
+        else status = open_identified(NULL, io, format, &limits, interrupt, &ctx, message, message_size);
+    }
+    if (status == MW_OK) status = body(user, ctx, message, message_size);
+    avformat_close_input(&ctx);
+    /* The buffer may have been replaced by libavformat; the context owns whichever it is now. */
+    av_freep(&io->buffer);
+    avio_context_free(&io);
     return status;
 }

@@ -25,6 +25,12 @@ int mw_interrupt_check(void *opaque);
 mw_status mw_open_input(const char *path, const mw_limits *limits, mw_interrupt *interrupt,
                         AVFormatContext **out, char *message, size_t message_size);
 
+/* Opens `size` bytes in memory as an input (same format whitelist and limits as a file, no
+ * protocol reachable), calls `body` with it, then closes it. For fuzzing and tests. */
+typedef mw_status (*mw_memory_input_body)(void *user, AVFormatContext *ctx, char *message, size_t message_size);
+mw_status mw_with_memory_input(const uint8_t *data, size_t size, const mw_limits *limits, mw_interrupt *interrupt,
+                               mw_memory_input_body body, void *user, char *message, size_t message_size);
+
 /* Clockwise degrees (0, 90, 180, 270) a player turns a stream's picture by, from its
  * display matrix, computed as the ffmpeg CLI does. */
 int mw_stream_rotation(const AVStream *stream);

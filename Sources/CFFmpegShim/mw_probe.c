@@ -68,6 +68,15 @@ static void fill_stream(AVFormatContext *ctx, AVStream *st, mw_stream_info *info
     }
 }
 
+static void describe(AVFormatContext *ctx, mw_media_info *out) {
+    copy_string(out->container, sizeof(out->container), ctx->iformat->name);
+    out->duration_us = ctx->duration != AV_NOPTS_VALUE ? ctx->duration : -1;
+    out->bit_rate = ctx->bit_rate;
+    out->size_bytes = ctx->pb ? avio_size(ctx->pb) : -1;
+    out->stream_count = (int32_t)ctx->nb_streams;
+    for (unsigned i = 0; i < ctx->nb_streams; i++) fill_stream(ctx, ctx->streams[i], &out->streams[i]);
+}
+
 mw_status mw_probe_file(const char *path, const mw_limits *limits, mw_cancel_token *cancel,
                         mw_media_info *out, char *message, size_t message_size) {
     if (!out) return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "no output");
@@ -79,14 +88,22 @@ mw_status mw_probe_file(const char *path, const mw_limits *limits, mw_cancel_tok
     AVFormatContext *ctx = NULL;
     mw_status status = mw_open_input(path, limits, &interrupt, &ctx, message, message_size);
     if (status != MW_OK) return status;
-
-    copy_string(out->container, sizeof(out->container), ctx->iformat->name);
-    out->duration_us = ctx->duration != AV_NOPTS_VALUE ? ctx->duration : -1;
-    out->bit_rate = ctx->bit_rate;
-    out->size_bytes = ctx->pb ? avio_size(ctx->pb) : -1;
-    out->stream_count = (int32_t)ctx->nb_streams;
-    for (unsigned i = 0; i < ctx->nb_streams; i++) fill_stream(ctx, ctx->streams[i], &out->streams[i]);
-
+    describe(ctx, out);
     avformat_close_input(&ctx);
     return MW_OK;
+}
+
+static mw_status describe_memory(void *user, AVFormatContext *ctx, char *message, size_t message_size) {
+    describe(ctx, user);
+    return MW_OK;
+}
+
+mw_status mw_probe_buffer(const uint8_t *data, size_t size, const mw_limits *limits, mw_cancel_token *cancel,
+                          mw_media_info *out, char *message, size_t message_size) {
+    if (!out) return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "no output");
+    memset(out, 0, sizeof(*out));
+    if (message && message_size) message[0] = '\0';
+    mw_interrupt interrupt;
+    mw_interrupt_init(&interrupt, cancel, limits ? limits->timeout_ms : 0);
+    return mw_with_memory_input(data, size, limits, &interrupt, describe_memory, out, message, message_size);
 }

@@ -116,6 +116,10 @@ typedef struct mw_media_info {
 mw_status mw_probe_file(const char *path, const mw_limits *limits, mw_cancel_token *cancel,
                         mw_media_info *out, char *message, size_t message_size);
 
+/* The same over `size` bytes in memory (no file or protocol reachable): what the fuzzer drives. */
+mw_status mw_probe_buffer(const uint8_t *data, size_t size, const mw_limits *limits, mw_cancel_token *cancel,
+                          mw_media_info *out, char *message, size_t message_size);
+
 /* The demuxers an input may be opened with, comma-separated. */
 const char *mw_allowed_input_formats(void);
 
