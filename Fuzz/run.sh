@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzes the shim's probe (over an in-memory buffer) with libFuzzer and AddressSanitizer, seeded
-# from the fixture corpus. `make test` runs it for FUZZ_SECONDS (default 60); for a long run:
+# libFuzzer with AddressSanitizer on (1) the shim's probe over an in-memory buffer, seeded from the
+# fixture corpus, and (2) the job decoder (every inbox item a producer could push), seeded with job
+# envelopes and a MinIO record. `make test` runs each for FUZZ_SECONDS (default 60); a long run:
 #   FUZZ_SECONDS=3600 Fuzz/run.sh        (findings are written to Fuzz/findings/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,4 +20,20 @@ for file in Fixtures/.cache/*; do head -c 65536 "$file" > "$work/corpus/$(basena
 export ASAN_OPTIONS=detect_leaks=1
 LSAN_OPTIONS="suppressions=$(pwd)/Fuzz/lsan.supp:print_suppressions=0" \
   "$work/probe_fuzzer" "$work/corpus" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-  -artifact_prefix=Fuzz/findings/ -print_final_stats=1 2>&1 | tail -n 12
+  -artifact_prefix=Fuzz/findings/ -print_final_stats=1 2>&1 | tail -n 6
+
+# The job decoder: Swift, built with the sanitizers in a build folder of its own.
+swift build --package-path Fuzz --build-path .build-fuzz -c debug --product JobDecoderFuzzer \
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
+mkdir -p "$work/jobs"
+i=0
+while IFS= read -r line; do i=$((i + 1)); printf '%s' "$line" > "$work/jobs/seed-$i.json"; done <<'SEEDS'
+{"id":"j1","type":"transcode","input":{"url":"s3://raw/file-555.mp4"},"output":{"url":"s3://media/"},"movie_id":"movie-101","priority":"high","max_attempts":3}
+{"type":"thumbnails","input":{"url":"file:///srv/media/in.mp4"},"output":{"url":"file:///srv/media/out/"},"options":{"count":4},"delay_ms":500}
+{"type":"compose","run_at":"2026-11-25T00:00:00Z","output":{"url":"s3://media/v/"},"options":{"scenes":[{"visual":"s3://a/b.png","text":"Hi"}]},"metadata":{"tenant":"acme"}}
+{"type":"noop","timeout_s":60,"options":{"duration_ms":5},"file_id":"f-1"}
+[{"Event":[{"eventName":"s3:ObjectCreated:Put","s3":{"bucket":{"name":"raw"},"object":{"key":"a%20b.mp4","size":10,"userMetadata":{"X-Amz-Meta-Movie-Id":"m1"}}}}],"EventTime":"2026-11-21T00:00:00Z"}]
+SEEDS
+LSAN_OPTIONS="suppressions=$(pwd)/Fuzz/lsan.supp:print_suppressions=0" \
+  .build-fuzz/debug/JobDecoderFuzzer "$work/jobs" -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+  -artifact_prefix=Fuzz/findings/ -print_final_stats=1 2>&1 | tail -n 6
