@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "media-worker", targets: ["media-worker"]),
         .library(name: "MediaWorker", targets: ["MediaWorker"]),
+        // The job contract alone (envelope, typed options, schemas): for producers' tools, fuzzers, tests.
+        .library(name: "JobContract", targets: ["JobContract"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -43,10 +45,17 @@ let package = Package(
                 .linkedLibrary("m"),
             ]
         ),
+        // The job contract: envelope, typed options per job type, the schemas of contracts/ and a
+        // validator for them. Foundation and swift-crypto only: no server stack.
+        .target(
+            name: "JobContract",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(
             name: "QueueClient",
             dependencies: [
                 "CHiredis",
+                "JobContract",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -56,6 +65,7 @@ let package = Package(
             name: "MediaWorker",
             dependencies: [
                 "CFFmpegShim",
+                "JobContract",
                 "QueueClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -80,9 +90,10 @@ let package = Package(
         ),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
         .testTarget(name: "CFFmpegShimTests", dependencies: ["CFFmpegShim", "TestSupport"]),
-        .testTarget(name: "QueueClientTests", dependencies: ["QueueClient", "TestSupport"]),
+        .testTarget(name: "QueueClientTests", dependencies: ["QueueClient", "JobContract", "TestSupport"]),
+        .testTarget(name: "JobContractTests", dependencies: ["JobContract", "TestSupport"]),
         .testTarget(name: "MediaWorkerTests", dependencies: [
-            "MediaWorker", "QueueClient", "media-worker", "TestSupport",
+            "MediaWorker", "JobContract", "QueueClient", "media-worker", "TestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),

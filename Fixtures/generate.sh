@@ -54,6 +54,20 @@ ff -f lavfi -i "testsrc2=size=320x180:rate=30:duration=12" -f lavfi -i "sine=dur
    "${x264[@]}" -g 360 -pix_fmt yuv420p -c:a aac "${bx[@]}" h264-long-gop.mp4
 ff -f lavfi -i "testsrc2=size=640x360:rate=30:duration=0.5" -f lavfi -i "sine=duration=0.5" \
    "${x264[@]}" -pix_fmt yuv420p -c:a aac -shortest "${bx[@]}" short-0.5s.mp4
+# Muxed audio that ends after 1 s of a 60 s video, and an audio stream with no packets at all:
+# rungs waiting for audio must not hold the rest of the video in memory.
+ff -f lavfi -i "testsrc2=size=320x180:rate=30:duration=60" -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=1" \
+   "${x264[@]}" -pix_fmt yuv420p -c:a aac "${bx[@]}" audio-ends-early.mp4
+ff -f lavfi -i "testsrc2=size=320x180:rate=30:duration=60" -f lavfi -i "anullsrc=r=48000:cl=stereo" \
+   -filter_complex "[1:a]atrim=end=0[a]" -map 0:v -map "[a]" "${x264[@]}" -pix_fmt yuv420p -c:a aac "${bx[@]}" audio-empty.mkv
+# Audio with a 39 s hole (packets at 0-1 s and 40-41 s) under 60 s of video.
+ff -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=1" -c:a aac "${bx[@]}" gap-part.tmp.m4a
+printf "file 'gap-part.tmp.m4a'\nduration 40\nfile 'gap-part.tmp.m4a'\n" > gap.tmp.txt
+ff -f lavfi -i "testsrc2=size=320x180:rate=30:duration=60" -f concat -safe 0 -i gap.tmp.txt -map 0:v -map 1:a \
+   "${x264[@]}" -pix_fmt yuv420p -c:a copy "${bx[@]}" audio-gap.mp4; rm gap-part.tmp.m4a gap.tmp.txt
+# Many keyframes (every 0.5 s for 6 s): a keyframes job announcing any of them twice shows.
+ff -f lavfi -i "testsrc2=size=320x180:rate=30:duration=6" "${x264[@]}" -g 15 -keyint_min 15 -sc_threshold 0 -pix_fmt yuv420p \
+   "${bx[@]}" keyframes-many.mp4
 ff -f lavfi -i "color=c=red@0.5:size=320x240,format=rgba" -frames:v 1 "${bx[@]}" still-alpha.png
 ff -f lavfi -i "testsrc2=size=640x480" -frames:v 1 -q:v 3 "${bx[@]}" still.jpg
 espeak-ng -w speech.wav "MediaWorker turns uploads into streamable and searchable media."

@@ -155,6 +155,8 @@ mw_status mw_audio_chain_send(mw_audio_chain *chain, const AVPacket *packet, mw_
             int64_t pts = chain->frame->best_effort_timestamp;
             chain->frame->pts = pts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE
                 : av_rescale_q(pts - chain->origin, chain->stream->time_base, (AVRational){1, chain->decoder->sample_rate});
+            int64_t end = (chain->frame->pts == AV_NOPTS_VALUE ? chain->next_pts : chain->frame->pts) + chain->frame->nb_samples;
+            if (end > chain->next_pts) chain->next_pts = end;
             ret = av_buffersrc_add_frame(chain->source, chain->frame);
             av_frame_unref(chain->frame);
             if (ret < 0) return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "audio filters refused a frame: %s", av_err2str(ret));
@@ -166,6 +168,34 @@ mw_status mw_audio_chain_send(mw_audio_chain *chain, const AVPacket *packet, mw_
     ret = av_buffersrc_add_frame(chain->source, NULL);
     if (ret < 0) return mw_fail(message, message_size, MW_E_INTERNAL, "audio filters failed: %s", av_err2str(ret));
     return pull_frames(chain, 1, emit, user, message, message_size);
+}
+
+mw_status mw_audio_chain_fill_silence(mw_audio_chain *chain, double until_s, mw_packet_sink emit, void *user,
+                                      char *message, size_t message_size) {
+    if (chain->draining) return MW_OK;
+    AVCodecContext *decoder = chain->decoder;
+    int64_t until = (int64_t)(until_s * decoder->sample_rate);
+    while (chain->next_pts < until) {
+        AVFrame *silence = av_frame_alloc();
+        if (!silence) return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
+        silence->format = decoder->sample_fmt;
+        silence->sample_rate = decoder->sample_rate;
+        silence->nb_samples = (int)FFMIN(until - chain->next_pts, 1024);
+        silence->pts = chain->next_pts;
+        int ret = av_channel_layout_copy(&silence->ch_layout, &decoder->ch_layout);
+        if (ret >= 0) ret = av_frame_get_buffer(silence, 0);
+        if (ret >= 0) ret = av_samples_set_silence(silence->extended_data, 0, silence->nb_samples, decoder->ch_layout.nb_channels,
+                                                   decoder->sample_fmt);
+        if (ret >= 0) {
+            chain->next_pts += silence->nb_samples;
+            ret = av_buffersrc_add_frame(chain->source, silence);
+        }
+        av_frame_free(&silence);
+        if (ret < 0) return mw_fail(message, message_size, MW_E_INTERNAL, "cannot feed silence to the audio filters: %s", av_err2str(ret));
+        mw_status status = pull_frames(chain, 0, emit, user, message, message_size);
+        if (status != MW_OK) return status;
+    }
+    return MW_OK;
 }
 
 void mw_audio_chain_close(mw_audio_chain *chain) {

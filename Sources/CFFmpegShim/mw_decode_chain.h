@@ -52,6 +52,7 @@ typedef struct mw_audio_chain {
     AVFrame *frame;
     AVPacket *packet;
     int64_t origin;
+    int64_t next_pts;     /* end of what the filters were given, in samples at the decoder's rate */
     int draining;
 } mw_audio_chain;
 
@@ -61,6 +62,11 @@ mw_status mw_audio_chain_open(mw_audio_chain *chain, AVFormatContext *format, in
 /* Decodes, resamples and encodes `packet` (NULL: end of input); AAC packets go to `emit`. */
 mw_status mw_audio_chain_send(mw_audio_chain *chain, const AVPacket *packet, mw_packet_sink emit, void *user,
                               char *message, size_t message_size);
+
+/* Feeds silence from the end of what the chain has been given up to `until_s` (output time):
+ * audio that is not coming for that stretch, so the encoded audio keeps up with the video. */
+mw_status mw_audio_chain_fill_silence(mw_audio_chain *chain, double until_s, mw_packet_sink emit, void *user,
+                                      char *message, size_t message_size);
 
 void mw_audio_chain_close(mw_audio_chain *chain);
 

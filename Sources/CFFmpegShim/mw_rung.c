@@ -112,6 +112,10 @@ mw_status mw_rung_push_audio(mw_rung *rung, const AVPacket *packet) {
     return push_item(rung, (mw_rung_item){.audio = copy});
 }
 
+mw_status mw_rung_push_audio_watermark(mw_rung *rung, double until_s) {
+    return push_item(rung, (mw_rung_item){.watermark = 1, .audio_until_s = until_s});
+}
+
 static mw_status fail(mw_rung *rung, mw_status status, const char *what, int averror) {
     if (averror) snprintf(rung->message, sizeof(rung->message), "%dp: %s: %s", rung->height, what, av_err2str(averror));
     else snprintf(rung->message, sizeof(rung->message), "%dp: %s", rung->height, what);
@@ -200,7 +204,13 @@ static mw_status write_video(mw_rung *rung, AVPacket *packet) {
     AVPacket *copy = av_packet_clone(packet);
     if (!copy) return fail(rung, MW_E_OUT_OF_MEMORY, "out of memory", 0);
     rung->pending_video[rung->pending_video_count++] = copy;
-    return flush_interleaved(rung, 0);
+    status = flush_interleaved(rung, 0);
+    if (rung->pending_video_count > 0) {
+        double held = packet_time(rung->pending_video[rung->pending_video_count - 1], rung->encoder->time_base) -
+                      packet_time(rung->pending_video[0], rung->encoder->time_base);
+        if (held > rung->audio_wait_peak_s) rung->audio_wait_peak_s = held;
+    }
+    return status;
 }
 
 static mw_status drain_encoder(mw_rung *rung) {
@@ -265,6 +275,11 @@ static void *rung_main(void *opaque) {
             if (status == MW_E_CANCELED) break;
         } else if (item.audio) {
             keep_audio(rung, item.audio);
+        } else if (item.watermark) {
+            if (item.audio_until_s > rung->audio_received_s) {
+                rung->audio_received_s = item.audio_until_s;
+                flush_interleaved(rung, 0);
+            }
         } else {
             int ret = avcodec_send_frame(rung->encoder, NULL);
             if (ret < 0) fail(rung, MW_E_ENCODER_FAILED, "encoding failed", ret);

@@ -12,8 +12,15 @@
 
 typedef struct mw_rung_item {
     AVFrame *frame;    /* a video frame, or */
-    AVPacket *audio;   /* an audio packet; both NULL: end of input */
+    AVPacket *audio;   /* an audio packet; both NULL: end of input, unless */
+    int watermark;     /* set: no audio before `audio_until_s` is coming */
+    double audio_until_s;
 } mw_rung_item;
+
+/* Muxed audio: video waits for the audio up to its time, but the audio is never let fall more
+ * than this behind the demuxer (see mw_transcode.c). When the audio ends early, has a long
+ * hole or no packets at all, video would otherwise pile up in memory until the end. */
+#define MW_RUNG_AUDIO_WAIT_S 20.0
 
 typedef struct mw_rung {
     int width, height;
@@ -31,7 +38,8 @@ typedef struct mw_rung {
     int pending_count, pending_capacity;
     AVPacket **pending_video;  /* video waiting for the audio up to its time (muxed audio) */
     int pending_video_count, pending_video_capacity;
-    double audio_received_s;   /* decoding time of the latest audio packet received */
+    double audio_received_s;   /* decoding time of the latest audio packet received (or watermark) */
+    double audio_wait_peak_s;  /* the longest span of video held waiting for audio */
 
     pthread_mutex_t lock;
     pthread_cond_t changed;
@@ -57,6 +65,10 @@ mw_status mw_rung_start(mw_rung *rung, double segment_s, AVRational audio_time_b
 /* Queues a reference to `frame` (blocking while the queue is full). */
 mw_status mw_rung_push_frame(mw_rung *rung, const AVFrame *frame);
 mw_status mw_rung_push_audio(mw_rung *rung, const AVPacket *packet);
+
+/* Tells the rung that no audio before `until_s` (output time) will come: video up to then
+ * goes out without waiting for it (INFINITY: the audio is over). */
+mw_status mw_rung_push_audio_watermark(mw_rung *rung, double until_s);
 
 /* Ends the input, waits for the thread and reports its outcome. */
 mw_status mw_rung_finish(mw_rung *rung, char *message, size_t message_size);

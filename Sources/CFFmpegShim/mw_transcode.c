@@ -53,6 +53,10 @@ typedef struct mw_transcode_job {
     double timeline_offset_s;        /* HLS: the same for every rendition */
     atomic_int abort;
     double duration_s;
+    double origin_s;                 /* the input's start time: output times count from it */
+    double video_demuxed_s, audio_demuxed_s, audio_watermark_s;  /* output times, for muxed audio */
+    int audio_finished;              /* the audio chain is flushed: its stream ended before the video */
+    int audio_filling;               /* the audio fell behind: silence is fed in its place */
     double reported;
     mw_progress_callback on_progress;
     void *user;
@@ -155,6 +159,9 @@ static void link_rungs(mw_transcode_job *job) {
 static mw_status prepare(mw_transcode_job *job, const mw_video_rung *specs, int spec_count, char *message, size_t message_size) {
     const mw_encode_settings *settings = job->settings;
     int64_t origin = job->format->start_time != AV_NOPTS_VALUE ? job->format->start_time : 0;
+    job->origin_s = origin / (double)AV_TIME_BASE;
+    job->video_demuxed_s = job->audio_demuxed_s = job->audio_watermark_s = 0;
+    job->audio_finished = job->audio_filling = 0;
     int global_header = job->kind != MW_PACKAGE_HLS_TS;
     mw_status status;
     if (job->audio_index >= 0) {
@@ -264,6 +271,53 @@ static mw_status rung_failure(mw_transcode_job *job, char *message, size_t messa
     return MW_OK;
 }
 
+static int audio_muxed_into_rungs(const mw_transcode_job *job) {
+    return job->audio_open && !job->audio_packager_open && job->rung_count > 0;
+}
+
+/* Muxed audio: rungs hold video until the audio of its time has arrived. Audio more than
+ * MW_RUNG_AUDIO_WAIT_S behind the demuxer's video (it ended early, has a hole, or there is
+ * none) is not coming for that stretch: silence is fed in its place, in order, so what the
+ * rungs hold stays bounded and every segment's audio still matches its video. Audio that comes
+ * later continues after it (the resampler keeps the timestamps). */
+static mw_status note_demuxed(mw_transcode_job *job, const AVPacket *packet, const AVStream *stream,
+                              char *message, size_t message_size) {
+    int64_t ts = packet->dts != AV_NOPTS_VALUE ? packet->dts : packet->pts;
+    if (ts == AV_NOPTS_VALUE) return MW_OK;
+    double time_s = ts * av_q2d(stream->time_base) - job->origin_s;
+    if (packet->stream_index == job->audio_index) {
+        if (time_s > job->audio_demuxed_s) job->audio_demuxed_s = time_s;
+        return MW_OK;
+    }
+    if (time_s > job->video_demuxed_s) job->video_demuxed_s = time_s;
+    if (!audio_muxed_into_rungs(job) || job->audio_finished) return MW_OK;
+    double watermark = job->video_demuxed_s - MW_RUNG_AUDIO_WAIT_S;
+    if (watermark <= job->audio_demuxed_s || watermark < job->audio_watermark_s + 1) return MW_OK;
+    job->audio_watermark_s = watermark;
+    job->audio_filling = 1;
+    return mw_audio_chain_fill_silence(&job->audio, watermark, distribute_audio, job, message, message_size);
+}
+
+/* Whether `packet` ends an audio stream that the container says stops well before the rest
+ * (5 s or more): its encoder's tail is then flushed at once, in order with the video, instead
+ * of at the end of the input. */
+static int ends_short_audio(const mw_transcode_job *job, const AVPacket *packet, const AVStream *stream) {
+    if (stream->duration == AV_NOPTS_VALUE || stream->duration <= 0 || job->duration_s <= 0 || packet->pts == AV_NOPTS_VALUE) return 0;
+    int64_t start = stream->start_time != AV_NOPTS_VALUE ? stream->start_time : 0;
+    double end_s = (start + stream->duration) * av_q2d(stream->time_base) - job->origin_s;
+    double packet_end_s = (packet->pts + (packet->duration > 0 ? packet->duration : 0)) * av_q2d(stream->time_base) - job->origin_s;
+    return end_s + MW_RUNG_AUDIO_WAIT_S / 4 < job->duration_s && packet_end_s >= end_s - 0.001;
+}
+
+/* The audio is over: flushed through its chain, and rungs no longer wait for it. */
+static mw_status finish_audio(mw_transcode_job *job, char *message, size_t message_size) {
+    job->audio_finished = 1;
+    mw_status status = mw_audio_chain_send(&job->audio, NULL, distribute_audio, job, message, message_size);
+    if (status != MW_OK || job->audio_packager_open) return status;
+    for (int i = 0; i < job->rung_count && status == MW_OK; i++) status = mw_rung_push_audio_watermark(&job->rungs[i], INFINITY);
+    return status;
+}
+
 static mw_status run(mw_transcode_job *job, char *message, size_t message_size) {
     AVPacket *packet = av_packet_alloc();
     if (!packet) return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
@@ -281,17 +335,27 @@ static mw_status run(mw_transcode_job *job, char *message, size_t message_size) 
             int64_t start = stream->start_time != AV_NOPTS_VALUE ? stream->start_time : 0;
             report_progress(job, (packet->pts - start) * av_q2d(stream->time_base) / job->duration_s * 0.99);
         }
+        status = note_demuxed(job, packet, stream, message, message_size);
+        if (status != MW_OK) {
+            av_packet_unref(packet);
+            break;
+        }
         if (packet->stream_index == job->video_index && job->video_open)
             status = mw_video_chain_send(&job->video, packet, distribute_frame, job, message, message_size);
-        else if (packet->stream_index == job->audio_index && job->audio_open)
+        else if (packet->stream_index == job->audio_index && job->audio_open && !job->audio_finished) {
             status = mw_audio_chain_send(&job->audio, packet, distribute_audio, job, message, message_size);
+            if (status == MW_OK && ends_short_audio(job, packet, stream)) status = finish_audio(job, message, message_size);
+        }
         av_packet_unref(packet);
         if (status != MW_OK) break;
     }
     av_packet_free(&packet);
     if (status == MW_OK && !stop_requested(job) && job->video_open)
         status = mw_video_chain_send(&job->video, NULL, distribute_frame, job, message, message_size);
-    if (status == MW_OK && !stop_requested(job) && job->audio_open)
+    /* Audio that fell behind and never came back: silence up to the end of the video. */
+    if (status == MW_OK && !stop_requested(job) && job->audio_filling && !job->audio_finished)
+        status = mw_audio_chain_fill_silence(&job->audio, job->video_demuxed_s, distribute_audio, job, message, message_size);
+    if (status == MW_OK && !stop_requested(job) && job->audio_open && !job->audio_finished)
         status = mw_audio_chain_send(&job->audio, NULL, distribute_audio, job, message, message_size);
     if (job->interrupt.fired) return mw_fail(message, message_size, (mw_status)job->interrupt.fired,
                                              job->interrupt.fired == MW_E_CANCELED ? "canceled" : "timed out");
@@ -334,6 +398,7 @@ static void describe_video(const mw_transcode_job *job, int i, mw_rendition_info
     info->fps_num = job->video.frame_rate.num;
     info->fps_den = job->video.frame_rate.den;
     info->audio_channels = info->has_audio ? job->audio.encoder->ch_layout.nb_channels : 0;
+    info->audio_wait_peak_s = job->rungs[i].audio_wait_peak_s;
     if (job->kind != MW_PACKAGE_MP4_FILE) {
         snprintf(info->playlist, sizeof(info->playlist), "%s/index.m3u8", job->rung_names[i]);
         snprintf(info->iframe_playlist, sizeof(info->iframe_playlist), "%s/iframes.m3u8", job->rung_names[i]);

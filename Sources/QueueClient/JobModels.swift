@@ -1,8 +1,5 @@
 import Foundation
-
-public enum JobPriority: String, Sendable, Codable, CaseIterable {
-    case high, normal, low
-}
+import JobContract
 
 /// Every job is in exactly one of these states in Redis.
 public enum JobState: String, Sendable, Codable, CaseIterable {
@@ -20,67 +17,6 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
     case canceled
 
     public var isTerminal: Bool { self == .completed || self == .dead || self == .canceled }
-}
-
-/// A validated job, ready to be created from an inbox item.
-public struct NewJob: Sendable, Equatable {
-    public var id: String
-    public var type: String
-    public var priority: JobPriority
-    public var maxAttempts: Int
-    /// Milliseconds since 1970; nil or past means now.
-    public var runAtMilliseconds: Int64?
-    /// A delay from the moment Redis creates the job (its clock, not the caller's).
-    public var delayMilliseconds: Int64?
-    public var timeoutSeconds: Int
-    /// The normalized job JSON the handler will receive.
-    public var payload: String
-    /// The job's free-form metadata as a JSON object, copied into every event.
-    public var metadataJSON: String
-    public var fileID: String?
-    public var movieID: String?
-
-    public init(
-        id: String, type: String, priority: JobPriority = .normal, maxAttempts: Int = 5, runAtMilliseconds: Int64? = nil,
-        delayMilliseconds: Int64? = nil, timeoutSeconds: Int = 3600, payload: String, metadataJSON: String = "{}", fileID: String? = nil, movieID: String? = nil
-    ) {
-        self.id = id
-        self.type = type
-        self.priority = priority
-        self.maxAttempts = maxAttempts
-        self.runAtMilliseconds = runAtMilliseconds
-        self.delayMilliseconds = delayMilliseconds
-        self.timeoutSeconds = timeoutSeconds
-        self.payload = payload
-        self.metadataJSON = metadataJSON
-        self.fileID = fileID
-        self.movieID = movieID
-    }
-}
-
-/// An inbox item that cannot become a job; it becomes a dead job with this reason.
-public struct RejectedItem: Sendable, Equatable {
-    public var id: String
-    public var type: String?
-    public var code: String
-    public var message: String
-    public var metadataJSON: String
-
-    public init(id: String, type: String?, code: String, message: String, metadataJSON: String = "{}") {
-        self.id = id
-        self.type = type
-        self.code = code
-        self.message = message
-        self.metadataJSON = metadataJSON
-    }
-}
-
-/// What a decoder makes of one inbox item.
-public enum InboxDecision: Sendable, Equatable {
-    case jobs([NewJob])
-    case rejected(RejectedItem)
-    /// A wake-up marker or an event the queue does not act on (e.g. an object removal).
-    case ignored
 }
 
 /// One delivery of a job to a worker. The token fences every later call for it.
@@ -183,5 +119,74 @@ public struct QueueCounts: Sendable, Equatable {
         self.completed = completed
         self.dead = dead
         self.canceled = canceled
+    }
+}
+
+/// An attempt's output version as the queue records it (see `PublicationScripts`).
+public struct OutputVersionRecord: Sendable, Equatable {
+    /// Unique name, also the last folder of its URL.
+    public var id: String
+    /// Where its objects are written (a storage URL ending in `/`).
+    public var url: String
+    /// What it may replace when published: one job type's outputs for one file.
+    public var slot: String
+    /// The stable master playlist that points into the version once it is published.
+    public var stableMaster: String?
+
+    public init(id: String, url: String, slot: String, stableMaster: String?) {
+        self.id = id
+        self.url = url
+        self.slot = slot
+        self.stableMaster = stableMaster
+    }
+}
+
+/// What completion publishes: the attempt's version, the grace period of the version it
+/// replaces, and the per-asset events appended with the terminal one.
+public struct Publication: Sendable, Equatable {
+    public struct AssetEvent: Sendable, Equatable {
+        public var type: String
+        public var dataJSON: String
+        public init(type: String, dataJSON: String) {
+            self.type = type
+            self.dataJSON = dataJSON
+        }
+    }
+
+    public var version: String?
+    public var grace: Duration
+    public var assets: [AssetEvent]
+
+    public init(version: String?, grace: Duration, assets: [AssetEvent] = []) {
+        self.version = version
+        self.grace = grace
+        self.assets = assets
+    }
+}
+
+public enum PublishPermission: String, Sendable {
+    case ok
+    /// Another delivery is publishing the same slot: ask again shortly.
+    case busy
+    /// The job was asked to cancel: acknowledge it instead of publishing.
+    case cancel
+    case stale
+    case noVersion = "no_version"
+}
+
+/// A version to delete, with what the janitor needs to repair a stable name that points into it.
+public struct TrashedVersion: Sendable, Equatable {
+    public var id: String
+    public var url: String
+    public var stableMaster: String?
+    public var currentVersion: String?
+    public var currentURL: String?
+
+    public init(id: String, url: String, stableMaster: String?, currentVersion: String?, currentURL: String?) {
+        self.id = id
+        self.url = url
+        self.stableMaster = stableMaster
+        self.currentVersion = currentVersion
+        self.currentURL = currentURL
     }
 }

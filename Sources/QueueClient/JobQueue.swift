@@ -1,3 +1,4 @@
+import JobContract
 import Crypto
 import Foundation
 
@@ -215,30 +216,31 @@ public struct JobQueue: Sendable {
         try await run(.progress, [id, token, json]).integer == 1
     }
 
-    /// Appends a per-asset event (`KeyframeReady`, ...) of a running job. False: the lease is lost.
-    public func announce(id: String, token: String, type: String, dataJSON: String) async throws(RedisError) -> Bool {
-        try await run(.announce, [id, token, type, dataJSON]).integer == 1
-    }
-
     /// Records what the job learned of its input (`file_id`, `meta_movie_id`) for its later events.
     public func annotate(id: String, token: String, fields: [String: String]) async throws(RedisError) -> Bool {
         try await run(.annotate, [id, token] + fields.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] }).integer == 1
     }
 
     /// Completes the job and appends its terminal event with `dataJSON`. False: stale token, nothing changed.
-    public func complete(id: String, token: String, dataJSON: String) async throws(RedisError) -> Bool {
-        try await complete(id: id, token: token, dataJSON: dataJSON, thenFetch: 0).accepted
+    public func complete(id: String, token: String, dataJSON: String, publication: Publication? = nil) async throws(RedisError) -> Bool {
+        try await complete(id: id, token: token, dataJSON: dataJSON, publication: publication, thenFetch: 0).accepted
     }
 
-    /// Completes the job and, in the same round trip, takes up to `thenFetch` next jobs.
-    public func complete(id: String, token: String, dataJSON: String, thenFetch: Int) async throws(RedisError) -> (accepted: Bool, next: FetchResult?) {
-        let strings = try await run(.finish, [id, token, "completed", dataJSON] + fetchArguments(thenFetch)).array?.map { $0.string ?? "" } ?? []
+    /// Completes the job (publishing its output version and appending its per-asset events, see
+    /// `Publication`) and, in the same round trip, takes up to `thenFetch` next jobs.
+    public func complete(
+        id: String, token: String, dataJSON: String, publication: Publication? = nil, thenFetch: Int
+    ) async throws(RedisError) -> (accepted: Bool, next: FetchResult?) {
+        var arguments = [id, token, "completed", dataJSON] + fetchArguments(thenFetch, always: true)
+        arguments += [publication?.version ?? "", String(publication?.grace.milliseconds ?? 0), String(publication?.assets.count ?? 0)]
+        for asset in publication?.assets ?? [] { arguments += [asset.type, asset.dataJSON] }
+        let strings = try await run(.finish, arguments).array?.map { $0.string ?? "" } ?? []
         return (strings.first == "1", thenFetch > 0 ? try parseFetch(strings.dropFirst()) : nil)
     }
 
     /// Ends a job whose cancellation its worker has seen. False: stale token.
     public func acknowledgeCancel(id: String, token: String, dataJSON: String = "{}") async throws(RedisError) -> Bool {
-        try await run(.finish, [id, token, "canceled", dataJSON]).array?.first?.integer == 1
+        try await run(.finish, [id, token, "canceled", dataJSON] + fetchArguments(0, always: true) + ["", "0", "0"]).array?.first?.integer == 1
     }
 
     /// Records a failed attempt: retry after `retryDelay` if `retryable` and attempts remain, else dead.
@@ -264,8 +266,8 @@ public struct JobQueue: Sendable {
         return (outcome, thenFetch > 0 ? try parseFetch(parts.dropFirst(2)) : nil)
     }
 
-    private func fetchArguments(_ count: Int) -> [String] {
-        count > 0 ? [String(count), String(options.lease.milliseconds), String(options.maxStalls)] : []
+    private func fetchArguments(_ count: Int, always: Bool = false) -> [String] {
+        count > 0 || always ? [String(count), String(options.lease.milliseconds), String(options.maxStalls)] : []
     }
 
     /// Hands a running job back to the front of waiting at once (shutdown). False: stale token.
@@ -327,7 +329,55 @@ public struct JobQueue: Sendable {
         return QueueCounts(inbox: n[0], waiting: n[1] + n[2] + n[3], scheduled: n[4], active: n[5], completed: n[6], dead: n[7], canceled: n[8])
     }
 
-    /// Counters kept by the scripts: duplicates, invalid, retries, stalls_recovered.
+    // MARK: output versions
+
+    /// Records the version a delivery will write before it uploads anything. False: stale token.
+    public func openVersion(id: String, token: String, version: OutputVersionRecord) async throws(RedisError) -> Bool {
+        try await run(.versionOpen, [id, token, version.id, version.url, version.slot, version.stableMaster ?? ""]).integer == 1
+    }
+
+    /// Asks for the right to write the stable names of the delivery's version.
+    public func beginPublishing(id: String, token: String) async throws(RedisError) -> PublishPermission {
+        let answer = try await run(.publishBegin, [id, token, String(options.lease.milliseconds)]).string ?? ""
+        guard let permission = PublishPermission(rawValue: answer) else { throw .unexpectedReply("publish_begin answered '\(answer)'") }
+        return permission
+    }
+
+    /// The published version of a slot, if any.
+    public func currentVersion(slot: String) async throws(RedisError) -> (id: String, url: String, stableMaster: String)? {
+        let fields = (try await run(.slotCurrent, [slot]).array ?? []).map { $0.string ?? "" }
+        guard fields.count == 3, !fields[0].isEmpty else { return nil }
+        return (fields[0], fields[1], fields[2])
+    }
+
+    /// Takes up to `max` due trash versions, each held for `lease` while it is deleted; says
+    /// when the next one left is due.
+    public func takeTrash(max: Int, lease: Duration) async throws(RedisError) -> (versions: [TrashedVersion], nextDue: Duration?) {
+        let all = (try await run(.janitorTake, [String(max), String(lease.milliseconds)]).array ?? []).map { $0.string ?? "" }
+        guard let first = all.first else { throw .unexpectedReply("janitor_take answered nothing") }
+        let wait = Int64(Double(first) ?? -1)
+        let fields = Array(all.dropFirst())
+        let versions = stride(from: 0, to: fields.count - 4, by: 5).map { index in
+            TrashedVersion(id: fields[index], url: fields[index + 1], stableMaster: fields[index + 2].isEmpty ? nil : fields[index + 2],
+                           currentVersion: fields[index + 3].isEmpty ? nil : fields[index + 3],
+                           currentURL: fields[index + 4].isEmpty ? nil : fields[index + 4])
+        }
+        return (versions, wait >= 0 ? .milliseconds(wait) : nil)
+    }
+
+    /// The trashed version is gone from storage.
+    @discardableResult
+    public func trashDeleted(version: String) async throws(RedisError) -> Bool {
+        try await run(.janitorDone, [version]).integer == 1
+    }
+
+    /// Deleting it failed: due again after `base` × 2^(failures − 1), at most `cap`. Returns how many times it has failed.
+    @discardableResult
+    public func trashFailed(version: String, base: Duration, cap: Duration, error: String) async throws(RedisError) -> Int {
+        Int(try await run(.janitorLater, [version, String(base.milliseconds), String(cap.milliseconds), error]).integer ?? 0)
+    }
+
+    /// Counters kept by the scripts: duplicates, invalid, retries, stalls_recovered, versions_deleted.
     public func statistics() async throws(RedisError) -> [String: Int] {
         let items = (try await client.command(["HGETALL", keyBase + "stats"]).array ?? []).map { $0.string ?? "" }
         var stats: [String: Int] = [:]

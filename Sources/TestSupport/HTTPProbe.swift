@@ -9,6 +9,11 @@ public enum HTTPProbe {
     }
 
     public static func get(port: Int, path: String) throws -> Response {
+        try request("GET", port: port, path: path)
+    }
+
+    /// One request with an optional body (Content-Length), Connection: close.
+    public static func request(_ method: String, port: Int, path: String, body: String = "") throws -> Response {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestEnvironmentError.serverFailed(name: "http", detail: "socket failed") }
         defer { close(fd) }
@@ -22,7 +27,7 @@ public enum HTTPProbe {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
         guard connected else { throw TestEnvironmentError.serverFailed(name: "http on port \(port)", detail: "connection refused") }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+        let request = Array("\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8)
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
         var data: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)

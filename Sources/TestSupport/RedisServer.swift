@@ -6,11 +6,14 @@ import Synchronization
 public final class RedisServer: Sendable {
     public struct Options: Sendable {
         public var appendOnly = false
+        /// `everysec` (Redis's default: up to a second of acknowledged writes lost on a crash) or `always`.
+        public var appendFsync = "everysec"
         public var password: String? = nil
         /// Also listen on a unix socket inside the server's directory.
         public var unixSocket = false
-        public init(appendOnly: Bool = false, password: String? = nil, unixSocket: Bool = false) {
+        public init(appendOnly: Bool = false, appendFsync: String = "everysec", password: String? = nil, unixSocket: Bool = false) {
             self.appendOnly = appendOnly
+            self.appendFsync = appendFsync
             self.password = password
             self.unixSocket = unixSocket
         }
@@ -68,7 +71,7 @@ public final class RedisServer: Sendable {
     private func launch(executable: String) async throws {
         var arguments = [
             "--bind", "127.0.0.1", "--port", String(port), "--dir", directory.path,
-            "--save", "", "--appendonly", options.appendOnly ? "yes" : "no", "--appendfsync", "everysec",
+            "--save", "", "--appendonly", options.appendOnly ? "yes" : "no", "--appendfsync", options.appendFsync,
             "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning",
         ]
         if let password = options.password { arguments += ["--requirepass", password] }
@@ -104,6 +107,12 @@ public final class RedisServer: Sendable {
     public func restart() async throws {
         await stop()
         try await launch(executable: try ProjectPaths.tool("redis-server", package: "redis-server"))
+    }
+
+    /// SIGKILL: the server dies at once, keeping only what its AOF had fsynced.
+    public func crash() async {
+        if let pid = serverPID { kill(pid, SIGKILL) }
+        await stop()
     }
 
     public func stop() async {

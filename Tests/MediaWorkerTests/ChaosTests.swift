@@ -4,9 +4,11 @@ import Testing
 import TestSupport
 
 /// Chaos: worker processes on mixed media jobs while workers are SIGKILLed and replaced, one is
-/// SIGTERMed, redis-server is restarted (AOF everysec) and paused. Afterwards every job has
-/// exactly one terminal state and one terminal event, nothing is left waiting or active, failed
-/// and cancelled jobs left no outputs, and no job folder is left behind.
+/// SIGTERMed, redis-server is SIGKILLed and started again (AOF, appendfsync always) and paused. Afterwards every job has
+/// exactly one terminal state and one terminal event, nothing is left waiting or active, every
+/// completed job's publication is whole (its stable master plays, its stills exist, each of its
+/// keyframes announced once), failed and cancelled jobs left no outputs, the janitors emptied
+/// the trash, and no job folder is left behind.
 ///
 /// `make test` runs a short form (80 jobs, 24 s of chaos); `make chaos` the full one (300 jobs, 90 s).
 @Suite("Chaos", .serialized)
@@ -18,7 +20,7 @@ struct ChaosTests {
         var seconds = 0.0
         var description: String {
             "chaos: \(jobs) jobs (\(completed) completed, \(dead) failed, \(canceled) cancelled) in \(String(format: "%.1f", seconds)) s; "
-                + "\(kills) SIGKILLs, \(terminations) SIGTERM, \(redisRestarts) redis restart, \(redisPauses) redis pause; "
+                + "\(kills) SIGKILLs, \(terminations) SIGTERM, \(redisRestarts) redis SIGKILL and restart, \(redisPauses) redis pause; "
                 + "\(retries) retries, \(stallsRecovered) stalls recovered, \(poisonPills) poison pills"
         }
     }
@@ -27,13 +29,14 @@ struct ChaosTests {
     /// How long the chaos lasts; jobs are pushed over its first two thirds, so work is always under way.
     static var chaosSeconds: Double { Double(ProcessInfo.processInfo.environment["MW_CHAOS_SECONDS"] ?? "") ?? 24 }
 
-    @Test("workers killed every 1-2 s, one SIGTERM, a redis restart and pause: every job ends exactly once, nothing left over")
+    @Test("workers killed every 1-2 s, one SIGTERM, redis SIGKILLed and restarted, paused: every job ends exactly once, every publication whole, nothing left over")
     func chaos() async throws {
         let directory = try makeTestDirectory("chaos")
         defer { try? FileManager.default.removeItem(at: directory) }
         let raw = directory.appendingPathComponent("storage/raw")
         try FileManager.default.createDirectory(at: raw, withIntermediateDirectories: true)
-        for (name, target) in [("short-0.5s.mp4", "short.mp4"), ("h264-720p-noaudio.mp4", "clip.mp4"), ("bad-random-bytes.mp4", "noise.mp4")] {
+        for (name, target) in [("short-0.5s.mp4", "short.mp4"), ("h264-720p-noaudio.mp4", "clip.mp4"), ("bad-random-bytes.mp4", "noise.mp4"),
+                               ("keyframes-many.mp4", "keys.mp4")] {
             try FileManager.default.copyItem(atPath: try ProjectPaths.fixture(name), toPath: raw.appendingPathComponent(target).path)
         }
         let output = "file://" + directory.appendingPathComponent("storage/out/").path
@@ -46,7 +49,7 @@ struct ChaosTests {
         var rng = SystemRandomNumberGenerator()
         var figures = Figures()
         let started = ContinuousClock.now
-        try await RedisServer.with(.init(appendOnly: true)) { redis in
+        try await RedisServer.with(.init(appendOnly: true, appendFsync: "always")) { redis in
             var workers: [WorkerProcess] = []
             defer { for worker in workers { worker.process.signal(SIGKILL) } }
             func startWorker() throws {
@@ -69,7 +72,7 @@ struct ChaosTests {
                 case 3:
                     job = #"{"id":"\#(id)","type":"thumbnails","max_attempts":25,"input":{"url":"\#(input("clip.mp4"))"},"output":{"url":"\#(output)"},"file_id":"\#(id)","options":{"count":2,"max_width":160}}"#
                 case 4:
-                    job = #"{"id":"\#(id)","type":"keyframes","max_attempts":25,"input":{"url":"\#(input("short.mp4"))"},"output":{"url":"\#(output)"},"file_id":"\#(id)","options":{"max_width":160}}"#
+                    job = #"{"id":"\#(id)","type":"keyframes","max_attempts":25,"input":{"url":"\#(input("keys.mp4"))"},"output":{"url":"\#(output)"},"file_id":"\#(id)","options":{"max_width":96}}"#
                 case 5 where index % 20 == 5:
                     job = #"{"id":"\#(id)","type":"transcode","max_attempts":25,"input":{"url":"\#(input("short.mp4"))"},"output":{"url":"\#(output)"},"file_id":"\#(id)","options":{"renditions":[234],"thumbnails":1,"storyboard":false,"preset":"ultrafast"}}"#
                 case 6:
@@ -92,7 +95,7 @@ struct ChaosTests {
             figures.jobs = expectations.count
 
             // Chaos for a fixed time, while the jobs arrive: a SIGKILL (and a replacement) every
-            // 1-2 s, one SIGTERM, one redis restart, one 5 s pause; the cancels once they are queued.
+            // 1-2 s, one SIGTERM, one redis SIGKILL and restart, one 5 s pause; the cancels once they are queued.
             func allEnded() async -> Bool {
                 guard let counts = try? await probe.queue.counts() else { return false }
                 return counts.completed + counts.dead + counts.canceled >= figures.jobs
@@ -120,6 +123,7 @@ struct ChaosTests {
                 await sendCancels()
                 try await Task.sleep(for: .milliseconds(Int.random(in: 1000...2000, using: &rng)))
                 if !restarted, elapsed() > Self.chaosSeconds * 0.3 {
+                    await redis.crash()
                     try await redis.restart()
                     figures.redisRestarts += 1
                     restarted = true
@@ -195,12 +199,40 @@ struct ChaosTests {
                 }
             }
             figures.stallsRecovered = try await probe.events().filter { $0["type"] as? String == "JobStalled" }.count
-            // Completed media jobs: each KeyframeReady once per keyframe (no attempt's events doubled).
-            for (id, _) in expectations where Int(id.dropFirst())! % 10 == 4 {
-                let ready = try await probe.events().filter { $0["job_id"] as? String == id && $0["type"] as? String == "KeyframeReady" }
-                let indices = ready.compactMap { ($0["data"] as? [String: Any])?["index"] as? Int }
-                #expect(Set(indices).count == indices.count, "\(id): KeyframeReady indices \(indices)")
+            // Every completed job's publication is whole, from what its completion event names.
+            let allEvents = try await probe.events()
+            for (id, _) in expectations.sorted(by: { $0.key < $1.key }) {
+                guard let done = allEvents.last(where: { $0["job_id"] as? String == id && ($0["type"] as? String)?.hasSuffix("Completed") == true }),
+                      let data = done["data"] as? [String: Any], let version = data["version"] as? String else { continue }
+                func exists(_ url: Any?) -> Bool { (url as? String).map { FileManager.default.fileExists(atPath: String($0.dropFirst("file://".count))) } ?? false }
+                let prefix = directory.appendingPathComponent("storage/out/\(id)").path
+                // Only the published version is left under v/ (the killed attempts' ones were deleted).
+                let versions = (try? FileManager.default.contentsOfDirectory(atPath: prefix + "/v")) ?? []
+                #expect(versions == [version], "\(id): versions \(versions), published \(version)")
+                switch done["type"] as? String {
+                case "KeyframesCompleted":
+                    // Many keyframes, each announced exactly once, just before the completion, all stored.
+                    let ready = allEvents.filter { $0["job_id"] as? String == id && $0["type"] as? String == "KeyframeReady" }
+                    let indices = ready.compactMap { ($0["data"] as? [String: Any])?["index"] as? Int }
+                    #expect(indices == Array(0..<12), "\(id): KeyframeReady indices \(indices)")
+                    #expect(data["count"] as? Int == 12 && ready.allSatisfy { exists(($0["data"] as? [String: Any])?["url"]) }, "\(id)")
+                case "ThumbnailsCompleted":
+                    let thumbnails = data["thumbnails"] as? [[String: Any]] ?? []
+                    #expect(thumbnails.count == 2 && thumbnails.allSatisfy { exists($0["url"]) }, "\(id): \(thumbnails)")
+                case "TranscodeCompleted":
+                    let master = prefix + "/hls/master.m3u8"
+                    let verdict = try await judgeHLS(master, target: nil)
+                    #expect(verdict.errors.isEmpty, "\(id): \(verdict.errors)")
+                    #expect(exists((data["outputs"] as? [String: Any])?["poster"].flatMap { ($0 as? [String: Any])?["url"] }), "\(id): no poster")
+                default:
+                    break
+                }
             }
+            // The janitors leave no trash: every failed, cancelled or fenced-off attempt's version is gone.
+            let trash = probe.queue.keyBase + "trash"
+            let emptied = await eventually(.seconds(60)) { try await probe.queue.client.command(["ZCARD", trash]).integer == 0 }
+            let left = try? await probe.queue.client.command(["ZRANGE", trash, "0", "-1"])
+            #expect(emptied, "trash left: \(String(describing: left))")
 
             // Stop the workers; one fresh start removes the folders of those that were killed.
             for worker in workers where worker.process.isRunning { worker.process.signal(SIGTERM) }

@@ -1,3 +1,4 @@
+import JobContract
 import Foundation
 import MediaWorker
 import QueueClient

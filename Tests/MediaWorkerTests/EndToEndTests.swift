@@ -72,7 +72,8 @@ struct EndToEndTests {
         #expect(terminal.meta_movie_id == "movie-101" && terminal.file_id == "file-555")
         #expect(report.invalid_events.isEmpty, "\(report.invalid_events)")
         #expect(report.play_errors == "", "\(report.play_errors ?? "not played")")
-        #expect(report.objects.contains("file-555/hls/master.m3u8") && report.objects.contains("file-555/poster.jpg"))
+        let version = try #require(terminal.data["version"]?.value as? String)
+        #expect(report.objects.contains("file-555/hls/master.m3u8") && report.objects.contains("file-555/v/\(version)/poster.jpg"))
         #expect(report.objects.allSatisfy { $0.hasPrefix("file-555/") })
     }
 

@@ -125,6 +125,37 @@ struct HLSPackagerTests {
         }
     }
 
+    @Test("muxed audio that ends early, has no packets or a 39 s hole: video held waiting for it stays bounded (20 s), every segment's audio matches its video", arguments: [
+        "audio-ends-early.mp4", "audio-empty.mkv", "audio-gap.mp4",
+    ])
+    func muxedAudioEndsEarly(fixture: String) async throws {
+        try await withDirectory { directory in
+            var settings = EncodeSettings()
+            settings.preset = "ultrafast"
+            var hls = HLSSettings()
+            hls.audioMuxed = true
+            hls.packaging = .encode
+            // 60 s of video: without the bound, all but the first second would wait in memory until the end.
+            let package = try await HLSPackager.package(
+                input: try ProjectPaths.fixture(fixture), outputDirectory: directory + "/muxed", rungs: rungs([234]), settings: settings, hls: hls)
+            let video = try #require(package.renditions.first)
+            #expect(abs(video.durationSeconds - 60) < 0.5)
+            let held = try #require(video.audioWaitPeakSeconds)
+            #expect(held <= 22, "\(fixture): \(held) s of video held waiting for audio")
+            // Audio the container says ends early (after 1 s; after 41 s for the hole) stops there; a stream without
+            // any packet is silence to the end. The hole itself is silence in every segment (the judge checks them).
+            let last = directory + "/last.mp4"
+            let joined = try Data(contentsOf: URL(fileURLWithPath: directory + "/muxed/180p/init.mp4"))
+                + Data(contentsOf: URL(fileURLWithPath: directory + "/muxed/180p/seg-00009.m4s"))
+            try joined.write(to: URL(fileURLWithPath: last))
+            let packets = try await ffprobe(["-select_streams", "a", "-count_packets", "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", last])
+            let count = Int(packets.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0  // "N/A": none
+            #expect(fixture == "audio-empty.mkv" ? count > 200 : count == 0, "\(fixture): \(count) audio packets in the last segment")
+            let verdict = try await judgeHLS(package.masterPlaylist)
+            #expect(verdict.errors.isEmpty, "\(verdict.errors)")
+        }
+    }
+
     @Test("one rung of an H.264/AAC source with 2 s GOPs is packaged by stream copy, byte-identical video")
     func streamCopy() async throws {
         try await withDirectory { directory in

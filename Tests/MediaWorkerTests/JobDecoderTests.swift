@@ -1,3 +1,4 @@
+import JobContract
 import Foundation
 import MediaWorker
 import QueueClient
@@ -29,7 +30,7 @@ struct JobDecoderTests {
         let job = try #require(try jobs("""
             {"id":"job-1","type":"transcode","priority":"high","max_attempts":3,"delay_ms":1500,"timeout_s":600,
              "input":{"url":"s3://raw/file-555.mp4"},"output":{"url":"s3://media/file-555/"},"file_id":"file-555",
-             "movie_id":"movie-101","options":{"ladder":"default"},"metadata":{"tenant":"acme","tags":["a"]}}
+             "movie_id":"movie-101","options":{"renditions":[720]},"metadata":{"tenant":"acme","tags":["a"]}}
             """).first)
         #expect(job.id == "job-1" && job.type == "transcode" && job.priority == .high && job.maxAttempts == 3)
         #expect(job.delayMilliseconds == 1500 && job.runAtMilliseconds == nil)

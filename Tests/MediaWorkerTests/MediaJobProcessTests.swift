@@ -43,7 +43,7 @@ struct MediaJobProcessTests {
         for (document, verdict) in zip(documents, verdicts) { #expect(verdict == "ok", "\(verdict): \(document)") }
     }
 
-    @Test("transcode: HLS ladder, poster, thumbnails and storyboard uploaded under <output>/<file_id>/, one TranscodeCompleted")
+    @Test("transcode: HLS ladder, poster, thumbnails and storyboard uploaded into a version under <output>/<file_id>/v/, the stable master written last, one TranscodeCompleted")
     func transcode() async throws {
         try await withWorker { worker, probe, directory in
             let input = try copyFixture("h264-aac-1080p30-10s.mp4", to: directory, as: "file-555.mp4")
@@ -67,11 +67,20 @@ struct MediaJobProcessTests {
             let outputs = try #require(data["outputs"] as? [String: Any])
             let master = try #require(outputs["hls_master"] as? String)
             #expect(master == output + "/file-555/hls/master.m3u8")
+            let version = try #require(data["version"] as? String)
+            #expect(data["version_url"] as? String == output + "/file-555/v/\(version)/")
+            #expect(outputs["hls_master_version"] as? String == output + "/file-555/v/\(version)/hls/master.m3u8")
+            #expect((outputs["poster"] as? [String: Any])?["url"] as? String == output + "/file-555/v/\(version)/poster.jpg")
             let base = directory.appendingPathComponent("storage/media/file-555").path
             for file in ["hls/master.m3u8", "hls/360p/index.m3u8", "hls/audio/index.m3u8", "poster.jpg", "storyboard.jpg", "storyboard.vtt",
                          "thumbnails/thumbnail-0002.jpg"] {
-                #expect(FileManager.default.fileExists(atPath: base + "/" + file), "missing \(file)")
+                #expect(FileManager.default.fileExists(atPath: base + "/v/\(version)/" + file), "missing \(file)")
             }
+            // Outside the version only the stable master, pointing into it.
+            let stable = try String(contentsOfFile: base + "/hls/master.m3u8", encoding: .utf8)
+            #expect(stable.contains("../v/\(version)/hls/360p/index.m3u8") && stable.contains("URI=\"../v/\(version)/hls/audio/index.m3u8\""), "\(stable)")
+            let everything = (FileManager.default.enumerator(atPath: base)?.allObjects as? [String] ?? []).filter { !$0.hasPrefix("v") }
+            #expect(Set(everything) == ["hls", "hls/master.m3u8"], "\(everything)")
             let verdict = try await judgeHLS(base + "/hls/master.m3u8")
             #expect(verdict.errors.isEmpty, "\(verdict.errors)")
             // Progress events at most one a second; the job's temp folder is gone.
@@ -176,7 +185,8 @@ struct MediaJobProcessTests {
             let outputs = try #require(data["outputs"] as? [String: String])
             let mp4 = String(try #require(outputs["mp4"]).dropFirst("file://".count))
             let master = String(try #require(outputs["hls_master"]).dropFirst("file://".count))
-            #expect(mp4.hasSuffix("/videos/promo/video.mp4") && FileManager.default.fileExists(atPath: mp4))
+            #expect(mp4.contains("/videos/promo/v/") && mp4.hasSuffix("/video.mp4") && FileManager.default.fileExists(atPath: mp4))
+            #expect(master.hasSuffix("/videos/promo/hls/master.m3u8"))
             let verdict = try await judgeHLS(master)
             #expect(verdict.errors.isEmpty, "\(verdict.errors)")
             let duration = try #require(data["duration_s"] as? Double), audio = try #require(data["audio_duration_s"] as? Double)

@@ -1,3 +1,4 @@
+import JobContract
 import Foundation
 import QueueClient
 import Testing
@@ -294,7 +295,8 @@ struct JobQueueTests {
             #expect(try await queue.retryDead(id: "x1"))
             #expect(try await !queue.retryDead(id: "x1"))
             let retried = try #require(try await queue.fetch(max: 1).deliveries.first)
-            #expect(retried.id == "x1" && retried.attempt == 1)
+            // Attempts keep counting across a retry: every terminal event has its own attempt number.
+            #expect(retried.id == "x1" && retried.attempt == 2 && retried.maxAttempts == 4)
             #expect(try await queue.purgeDead() == 1)
             #expect(try await queue.record(id: "x2") == nil)
         }

@@ -85,6 +85,13 @@ static void transcodes(const mw_limits *limits) {
     hls.audio_muxed = 1;
     EXPECT(mw_package_hls(fixture("short-0.5s.mp4"), out("ts"), rungs, 1, &settings, &hls, limits, NULL, NULL, NULL, &result,
                           message, sizeof(message)), MW_OK);
+    /* Muxed audio with a hole and with no packets: silence fed in its place, a short audio flushed early. */
+    mkdir(out("gap"), 0755);
+    EXPECT(mw_package_hls(fixture("audio-gap.mp4"), out("gap"), &rungs[1], 1, &settings, &hls, limits, NULL, NULL, NULL, &result,
+                          message, sizeof(message)), MW_OK);
+    mkdir(out("empty"), 0755);
+    EXPECT(mw_package_hls(fixture("audio-empty.mkv"), out("empty"), &rungs[1], 1, &settings, &hls, limits, NULL, NULL, NULL, &result,
+                          message, sizeof(message)), MW_OK);
     mw_hls_settings_init_default(&hls);
     mw_video_rung big = {.max_width = 1920, .max_height = 1080, .crf = 23};
     mkdir(out("copy"), 0755);

@@ -242,6 +242,7 @@ typedef struct mw_rendition_info {
     int32_t segment_count;
     double duration_s;
     int32_t has_audio;
+    double audio_wait_peak_s;    /* muxed audio: the longest span of video held waiting for audio */
 } mw_rendition_info;
 
 #define MW_MAX_RENDITIONS 12

@@ -1,3 +1,4 @@
+import JobContract
 import ArgumentParser
 import CFFmpegShim
 import Foundation
@@ -50,18 +51,22 @@ struct ProcessCommand: AsyncParsableCommand {
         }
         var pipeline = PipelineContext(storage: storage, workspace: workspace)
         pipeline.maxInputBytes = configuration.maxInputBytes
+        pipeline.uploadConcurrency = configuration.uploadConcurrency
         let handlers = WorkerDaemon.handlers(pipeline: pipeline)
         let terminal = isatty(STDERR_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
+        let names = StableNames(storage: storage, scratchDirectory: workspace.directory)
         var failed = false
         for job in jobs {
-            failed = await !run(job, handler: handlers[job.type], terminal: terminal) || failed
+            failed = await !run(job, handler: handlers[job.type], names: names, terminal: terminal) || failed
         }
         await storage.shutdown()
         workspace.cleanup(workspace.directory)
         if failed { throw ExitCode(1) }
     }
 
-    private func run(_ job: NewJob, handler: (any JobHandler)?, terminal: Bool) async -> Bool {
+    /// Runs one job and publishes it here: its stable names, then its events. A failure deletes
+    /// the version it wrote (no janitor runs without Redis).
+    private func run(_ job: NewJob, handler: (any JobHandler)?, names: StableNames, terminal: Bool) async -> Bool {
         let typeName = job.type.prefix(1).uppercased() + job.type.dropFirst()
         @Sendable func emit(_ type: String, _ data: JSONValue) {
             if terminal && type == "JobProgress" {
@@ -83,17 +88,31 @@ struct ProcessCommand: AsyncParsableCommand {
         let delivery = Delivery(queue: "local", id: job.id, token: UUID().uuidString.lowercased(), attempt: 1, maxAttempts: 1, type: job.type,
                                 payload: job.payload, metadataJSON: job.metadataJSON, timeoutSeconds: job.timeoutSeconds,
                                 fileID: job.fileID, movieID: job.movieID)
-        let context = JobContext(delivery: delivery, envelope: envelope, logger: Logger(label: "media-worker.process"),
-                                 reporter: ProgressReporter(delivery: delivery, local: { type, data in emit(type, data) }))
+        let reporter = ProgressReporter(delivery: delivery, local: { type, data in emit(type, data) })
+        let context = JobContext(delivery: delivery, envelope: envelope, logger: Logger(label: "media-worker.process"), reporter: reporter)
         do {
-            let data = try await handler.run(context)
-            emit("\(typeName)Completed", data)
+            let result = try await handler.run(context)
+            try await names.write(result.stableObjects)
+            for asset in result.assets { emit(asset.type, asset.data) }
+            emit("\(typeName)Completed", result.data)
             return true
         } catch let failure as JobFailure {
             emit("\(typeName)Failed", .object(["error_code": .string(failure.code), "message": .string(failure.message),
                                                "retryable": .bool(failure.retryable)]))
+        } catch let error as StorageError {
+            let failure = JobFailure(error)
+            emit("\(typeName)Failed", .object(["error_code": .string(failure.code), "message": .string(failure.message),
+                                               "retryable": .bool(failure.retryable)]))
         } catch {
             emit("\(typeName)Failed", .object(["error_code": .string("JOB_INTERNAL"), "message": .string("\(error)"), "retryable": .bool(true)]))
+        }
+        if let version = await reporter.recordedVersion {
+            do {
+                let objects = try await names.storage.list(prefix: version.url)
+                try await names.storage.delete(objects.map(\.location))
+            } catch {
+                printError("warning: could not delete \(version.url): \(error)")
+            }
         }
         return false
     }

@@ -1,3 +1,4 @@
+import JobContract
 import ArgumentParser
 import Foundation
 import QueueClient
@@ -51,7 +52,7 @@ extension JobRecord {
                let parsed = try? JSONValue.parse(value) {
                 object[name] = parsed
             } else if ["attempts", "max_attempts", "stalls", "timeout_s"].contains(name), let number = Double(value) {
-                object[name] = .number(number)
+                object[name] = .double(number)
             } else if ["created_at", "started_at", "finished_at", "run_at", "lease_until"].contains(name), let ms = Double(value), ms > 0 {
                 object[name] = .string(Date(timeIntervalSince1970: ms / 1000).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
             } else if name != "token", name != "cancel" || value == "1" {

@@ -1,3 +1,4 @@
+import JobContract
 import ArgumentParser
 import Foundation
 import QueueClient
@@ -47,12 +48,12 @@ struct StatusCommand: AsyncParsableCommand {
                 let counts = try await queue.counts()
                 let stats = try await queue.statistics()
                 var object: [String: JSONValue] = [
-                    "queue": .string(queue.name), "inbox": .number(Double(counts.inbox)), "waiting": .number(Double(counts.waiting)),
-                    "scheduled": .number(Double(counts.scheduled)), "active": .number(Double(counts.active)),
-                    "completed": .number(Double(counts.completed)), "dead": .number(Double(counts.dead)),
-                    "canceled": .number(Double(counts.canceled)),
+                    "queue": .string(queue.name), "inbox": .integer(counts.inbox), "waiting": .integer(counts.waiting),
+                    "scheduled": .integer(counts.scheduled), "active": .integer(counts.active),
+                    "completed": .integer(counts.completed), "dead": .integer(counts.dead),
+                    "canceled": .integer(counts.canceled),
                 ]
-                for (name, value) in stats { object[name] = .number(Double(value)) }
+                for (name, value) in stats { object[name] = .integer(value) }
                 printJSON(.object(object))
                 return
             }

@@ -1,3 +1,4 @@
+import JobContract
 import ArgumentParser
 import CFFmpegShim
 import Foundation
@@ -29,8 +30,8 @@ func printStills(_ body: () async throws(MediaError) -> [StillImage]) async thro
     do {
         for image in try await body() {
             writeLine(JSONValue.object([
-                "index": .number(Double(image.index)), "time_s": .number(image.timeSeconds), "width": .number(Double(image.width)),
-                "height": .number(Double(image.height)), "path": .string(image.path),
+                "index": .integer(image.index), "time_s": .double(image.timeSeconds), "width": .integer(image.width),
+                "height": .integer(image.height), "path": .string(image.path),
             ]).jsonText)
         }
     } catch {

@@ -1,3 +1,4 @@
+import JobContract
 import ArgumentParser
 import Foundation
 
@@ -41,7 +42,7 @@ struct StorageCommand: AsyncParsableCommand {
 
     static func infoLine(_ location: StorageLocation, _ info: ObjectInfo) -> String {
         JSONValue.object([
-            "url": .string(location.description), "size": .number(Double(info.size)),
+            "url": .string(location.description), "size": .integer(info.size),
             "metadata": .object(info.metadata.mapValues { .string($0) }),
             "content_type": info.contentType.map { .string($0) } ?? .null,
         ]).jsonText
@@ -111,7 +112,7 @@ struct StorageCommand: AsyncParsableCommand {
             let location = try StorageCommand.location(prefix)
             try await StorageCommand.withStorage { (storage) throws(StorageError) in
                 for object in try await storage.list(prefix: location) {
-                    writeLine(JSONValue.object(["url": .string(object.location.description), "size": .number(Double(object.size))]).jsonText)
+                    writeLine(JSONValue.object(["url": .string(object.location.description), "size": .integer(object.size)]).jsonText)
                 }
             }
         }

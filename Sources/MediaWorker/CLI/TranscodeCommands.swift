@@ -1,3 +1,4 @@
+import JobContract
 import ArgumentParser
 import CFFmpegShim
 import Foundation
@@ -83,8 +84,8 @@ struct MP4Command: AsyncParsableCommand {
             let rung = VideoRung(maxWidth: maxWidth, maxHeight: maxHeight, bitrate: bitrate, maxBitrate: maxBitrate, crf: crf)
             let result = try await MP4Transcoder.transcode(input: file, outputPath: out, rung: rung, settings: encode.settings)
             writeLine(JSONValue.object([
-                "path": .string(result.path), "width": .number(Double(result.width)), "height": .number(Double(result.height)),
-                "frame_rate": .number(result.frameRate), "codecs": .string(result.codecs), "duration_s": .number(result.durationSeconds),
+                "path": .string(result.path), "width": .integer(result.width), "height": .integer(result.height),
+                "frame_rate": .double(result.frameRate), "codecs": .string(result.codecs), "duration_s": .double(result.durationSeconds),
             ]).jsonText)
         } catch {
             printError("error \(error.code.rawValue): \(error.message)")

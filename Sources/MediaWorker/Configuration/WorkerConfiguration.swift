@@ -1,3 +1,4 @@
+import JobContract
 import Foundation
 import Logging
 import QueueClient
@@ -37,6 +38,10 @@ public struct WorkerConfiguration: Sendable {
     public var retryCap: Duration
     public var retention: Duration
     public var eventsMaxLength: Int
+    /// How long a superseded output version stays after a newer one is published (`MW_OUTPUT_GRACE_S`).
+    public var outputGrace: Duration
+    /// Uploads in flight at once per job (`MW_UPLOAD_CONCURRENCY`).
+    public var uploadConcurrency: Int
 
     public init(environment: [String: String]) throws(ConfigurationError) {
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
@@ -90,6 +95,8 @@ public struct WorkerConfiguration: Sendable {
         retryCap = try Self.parseSeconds(value("MW_RETRY_CAP_S") ?? "600", variable: "MW_RETRY_CAP_S", range: 0...7 * 86400)
         retention = try Self.parseSeconds(value("MW_RETENTION_S") ?? "86400", variable: "MW_RETENTION_S", range: 1...365 * 86400)
         eventsMaxLength = try Self.parsePositive(value("MW_EVENTS_MAXLEN") ?? "100000", variable: "MW_EVENTS_MAXLEN", max: 100_000_000)
+        outputGrace = try Self.parseSeconds(value("MW_OUTPUT_GRACE_S") ?? "3600", variable: "MW_OUTPUT_GRACE_S", range: 0...30 * 86400)
+        uploadConcurrency = try Self.parsePositive(value("MW_UPLOAD_CONCURRENCY") ?? "8", variable: "MW_UPLOAD_CONCURRENCY", max: 64)
     }
 
     static func parseSeconds(_ text: String, variable: String, range: ClosedRange<Double>) throws(ConfigurationError) -> Duration {

@@ -1,3 +1,4 @@
+import JobContract
 import Hummingbird
 import Logging
 import QueueClient
@@ -62,6 +63,10 @@ public struct WorkerDaemon {
         }
         var pipeline = PipelineContext(storage: storage, workspace: workspace)
         pipeline.maxInputBytes = configuration.maxInputBytes
+        pipeline.uploadConcurrency = configuration.uploadConcurrency
+        var outputs = OutputSettings(storage: storage, scratchDirectory: workspace.directory)
+        outputs.grace = configuration.outputGrace
+        settings.outputs = outputs
         let worker = JobWorker(
             settings: settings, redisURL: configuration.redisURL, handlers: Self.handlers(pipeline: pipeline),
             decoder: JobDecoder(defaultOutputURL: configuration.defaultOutputURL), readiness: readiness, logger: logger,

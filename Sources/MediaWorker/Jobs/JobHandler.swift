@@ -1,12 +1,49 @@
+import JobContract
 import Foundation
 import Logging
 import QueueClient
 
-/// Runs one type of job. It returns the data of the job's completion event, or throws a
-/// `JobFailure` (or any error, taken as a retryable internal failure). It must stop soon
-/// after its task is cancelled (cancel request, lost lease, timeout, shutdown).
+/// Runs one type of job. It returns the data of the job's completion event and what
+/// publication writes, or throws a `JobFailure` (or any error, taken as a retryable internal
+/// failure). It must stop soon after its task is cancelled (cancel request, lost lease,
+/// timeout, shutdown).
 public protocol JobHandler: Sendable {
-    func run(_ job: JobContext) async throws -> JSONValue
+    func run(_ job: JobContext) async throws -> JobResult
+}
+
+/// What a handler hands back: the completion event's data, and, when it wrote outputs, their
+/// version with what publication adds to it. Publication is one step after every versioned
+/// object is uploaded: the stable names are written, then the job completes and its per-asset
+/// events are appended with its terminal event.
+public struct JobResult: Sendable {
+    public var data: JSONValue
+    /// Where the outputs were uploaded (nil: the job wrote nothing).
+    public var version: OutputVersion?
+    /// Stable names written at publication, last (the master playlist pointing into the version).
+    public var stableObjects: [StableObject]
+    /// Per-asset events (`KeyframeReady`, ...) appended just before the terminal event.
+    public var assets: [(type: String, data: JSONValue)]
+
+    public init(data: JSONValue, version: OutputVersion? = nil, stableObjects: [StableObject] = [],
+                assets: [(type: String, data: JSONValue)] = []) {
+        self.data = data
+        self.version = version
+        self.stableObjects = stableObjects
+        self.assets = assets
+    }
+}
+
+/// A small object written under a stable name at publication.
+public struct StableObject: Sendable, Equatable {
+    public var location: StorageLocation
+    public var contents: String
+    public var contentType: String
+
+    public init(location: StorageLocation, contents: String, contentType: String) {
+        self.location = location
+        self.contents = contents
+        self.contentType = contentType
+    }
 }
 
 /// A failed attempt, with the code that appears in events and logs.
@@ -37,7 +74,15 @@ public struct JobContext: Sendable {
     let reporter: ProgressReporter
 
     public var id: String { delivery.id }
-    public var options: [String: JSONValue] { envelope["options"]?.objectValue ?? [:] }
+
+    /// The job's typed options; a job stored before a schema change may not fit them (`JOB_INVALID_FIELD`).
+    public func options<Options: JobOptionsType>(_ type: Options.Type) throws(JobFailure) -> Options {
+        do {
+            return try JobOptions.decode(type, from: envelope["options"].flatMap { $0 == .null ? nil : $0 })
+        } catch {
+            throw JobFailure(code: error.code.rawValue, message: error.message, retryable: false)
+        }
+    }
 
     /// Progress as a fraction (0...1) with optional details; throttled to one event a second.
     public func progress(_ fraction: Double, details: [String: JSONValue] = [:]) async {
@@ -49,9 +94,10 @@ public struct JobContext: Sendable {
         try await reporter.annotate(fields)
     }
 
-    /// Appends a per-asset event (e.g. `KeyframeReady`) in the job's envelope.
-    public func announce(_ type: String, data: JSONValue) async throws {
-        try await reporter.announce(type, data: data)
+    /// Records the version this attempt will write, before its first upload: whatever becomes
+    /// of the attempt, a janitor can then find and delete what it wrote.
+    public func recordVersion(_ version: OutputVersion) async throws(JobFailure) {
+        try await reporter.recordVersion(version)
     }
 }
 
@@ -93,7 +139,7 @@ actor ProgressReporter {
         lastFraction = fraction
         var data = details
         let percent = (min(max(fraction, 0), 1) * 1000).rounded() / 10
-        data["percent"] = .number(percent)
+        data["percent"] = .double(percent)
         board?.progressed(id: delivery.id, percent: percent)
         guard let queue else {
             local?("JobProgress", .object(data))
@@ -113,13 +159,21 @@ actor ProgressReporter {
         }
     }
 
-    func announce(_ type: String, data: JSONValue) async throws {
-        guard let queue else {
-            local?(type, data)
-            return
+    /// The version recorded last (a job run locally cleans up after itself with it).
+    private(set) var recordedVersion: OutputVersion?
+
+    func recordVersion(_ version: OutputVersion) async throws(JobFailure) {
+        recordedVersion = version
+        guard let queue else { return }
+        let recorded: Bool
+        do {
+            recorded = try await withRedisRetry { () throws(RedisError) in
+                try await queue.openVersion(id: delivery.id, token: delivery.token, version: version.record)
+            }
+        } catch {
+            throw JobFailure(code: "JOB_REDIS_UNAVAILABLE", message: "cannot record the output version: \(error)", retryable: true)
         }
-        _ = try await withRedisRetry { () throws(RedisError) in
-            try await queue.announce(id: delivery.id, token: delivery.token, type: type, dataJSON: data.jsonText)
-        }
+        // Not recorded: the lease is gone, so nothing may be uploaded (no janitor would know of it).
+        guard recorded else { throw JobFailure(code: "JOB_LEASE_LOST", message: "the job's lease was given to another delivery", retryable: true) }
     }
 }

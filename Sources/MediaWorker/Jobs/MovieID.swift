@@ -1,3 +1,4 @@
+import JobContract
 /// The movie an upload belongs to ("draft and link"): the input object's `x-amz-meta-movie-id`
 /// wins, since the uploader signed it into the presigned PUT; the job's own `movie_id` is the
 /// fallback when the object has none. Both must be safe identifiers.

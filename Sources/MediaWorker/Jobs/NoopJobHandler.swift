@@ -1,14 +1,13 @@
+import JobContract
 /// `noop`: waits `options.duration_ms` (default 0), honouring cancellation, and completes.
 /// `options.fail_with: {code, retryable}` makes it fail instead, for drills of the
 /// retry and dead-letter paths in a real deployment.
 public struct NoopJobHandler: JobHandler {
     public init() {}
 
-    public func run(_ job: JobContext) async throws -> JSONValue {
-        let duration = job.options["duration_ms"]?.numberValue ?? 0
-        guard duration >= 0, duration <= 24 * 3600 * 1000 else {
-            throw JobFailure.invalidJob("options.duration_ms must be from 0 to 86400000")
-        }
+    public func run(_ job: JobContext) async throws -> JobResult {
+        let options = try job.options(NoopJobOptions.self)
+        let duration = options.durationMilliseconds
         if duration > 0 {
             let steps = max(1, Int(duration / 250))
             for step in 1...steps {
@@ -16,11 +15,9 @@ public struct NoopJobHandler: JobHandler {
                 await job.progress(Double(step) / Double(steps))
             }
         }
-        if let failure = job.options["fail_with"]?.objectValue {
-            throw JobFailure(
-                code: failure["code"]?.stringValue ?? "NOOP_DRILL", message: "failure drill requested by the job",
-                retryable: failure["retryable"]?.boolValue ?? false)
+        if let failure = options.failWith {
+            throw JobFailure(code: failure.code, message: "failure drill requested by the job", retryable: failure.retryable ?? false)
         }
-        return .object(["waited_ms": .number(duration)])
+        return JobResult(data: .object(["waited_ms": .double(duration)]))
     }
 }

@@ -21,6 +21,8 @@ public struct HLSRendition: Sendable, Equatable, Codable {
     public var audioChannels: Int?
     public var segmentCount: Int
     public var durationSeconds: Double
+    /// Muxed audio: the longest span of video held back waiting for audio (bounded, see the shim).
+    public var audioWaitPeakSeconds: Double?
 
     enum CodingKeys: String, CodingKey {
         case kind, playlist, width, height, codecs
@@ -33,6 +35,7 @@ public struct HLSRendition: Sendable, Equatable, Codable {
         case audioChannels = "audio_channels"
         case segmentCount = "segment_count"
         case durationSeconds = "duration_s"
+        case audioWaitPeakSeconds = "audio_wait_peak_s"
     }
 }
 
@@ -53,6 +56,7 @@ extension HLSRendition {
         audioChannels = raw.audio_channels > 0 ? Int(raw.audio_channels) : nil
         segmentCount = Int(raw.segment_count)
         durationSeconds = raw.duration_s
+        audioWaitPeakSeconds = raw.audio_wait_peak_s > 0 ? raw.audio_wait_peak_s : nil
     }
 }
 

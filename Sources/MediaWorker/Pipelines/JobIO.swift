@@ -1,3 +1,4 @@
+import JobContract
 import Foundation
 import Metrics
 
@@ -10,6 +11,8 @@ public struct PipelineContext: Sendable {
     public var mediaLimits = MediaLimits()
     /// Free space a download must leave: the input is needed again as outputs (~2×).
     public var diskFactor: Int64 = 3
+    /// Uploads in flight at once (`MW_UPLOAD_CONCURRENCY`).
+    public var uploadConcurrency = 8
 
     public init(storage: any Storage, workspace: JobWorkspace) {
         self.storage = storage
@@ -44,13 +47,36 @@ struct JobIO {
     }
 
     /// `<output.url>/<file_id>/`: every output of the job lives under it.
-    func outputPrefix() throws(JobFailure) -> StorageLocation {
+    func filePrefix() throws(JobFailure) -> StorageLocation {
         guard let url = job.envelope["output"]?["url"]?.stringValue else { throw JobFailure.invalidJob("output.url is required") }
         do {
             return try StorageLocation(parsing: url).appending(fileID + "/")
         } catch {
             throw JobFailure(error)
         }
+    }
+
+    /// A new version for this attempt's outputs (its URLs are known before anything is made).
+    func newVersion(hasStableMaster: Bool = false) throws(JobFailure) -> OutputVersion {
+        OutputVersion(filePrefix: try filePrefix(), jobType: job.delivery.type, hasStableMaster: hasStableMaster)
+    }
+
+    /// Records the version with the queue, then uploads every file under `directory` into it.
+    func upload(_ directory: String, to version: OutputVersion, progress: (@Sendable (Double) -> Void)? = nil) async throws(JobFailure) {
+        try await job.recordVersion(version)
+        try await OutputUploader(storage: pipeline.storage, concurrency: pipeline.uploadConcurrency)
+            .upload(directory, to: version.url, progress: progress)
+    }
+
+    /// The stable master of a version whose package holds `hls/master.m3u8`: its text with
+    /// every URI pointed into the version.
+    func stableMaster(of version: OutputVersion, packageMaster path: String) throws(JobFailure) -> StableObject? {
+        guard let location = version.stableMaster else { return nil }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw JobFailure(code: "JOB_INTERNAL", message: "the package has no master playlist", retryable: true)
+        }
+        return StableObject(location: location, contents: MasterPlaylist.pointing(text, into: OutputVersion.relativePrefix(version: version.id)),
+                            contentType: OutputUploader.contentType(of: "master.m3u8"))
     }
 
     /// The job's input object, downloaded (see `fetch`).
@@ -90,76 +116,14 @@ struct JobIO {
     func cleanup() { pipeline.workspace.cleanup(directory) }
 }
 
-/// Uploads a job's outputs and remembers them, so a failed attempt can delete what it wrote
-/// (nothing half-made is left behind).
-actor UploadLedger {
-    let storage: any Storage
-    private(set) var uploaded: [StorageLocation] = []
-
-    init(storage: any Storage) { self.storage = storage }
-
-    func upload(_ path: String, to location: StorageLocation) async throws(JobFailure) {
-        uploaded.append(location)
-        do {
-            try await storage.upload(file: path, to: location, contentType: Self.contentType(of: path), metadata: [:])
-        } catch {
-            throw JobFailure(error)
-        }
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
-        Counter(label: "mw_storage_bytes_total", dimensions: [("direction", "out")]).increment(by: size)
-    }
-
-    /// Uploads every file under `directory` to `prefix` + its relative path; returns the locations.
-    func uploadTree(_ directory: String, to prefix: StorageLocation) async throws(JobFailure) -> [String: StorageLocation] {
-        var done: [String: StorageLocation] = [:]
-        let enumerator = FileManager.default.enumerator(atPath: directory)
-        var files: [String] = []
-        while let relative = enumerator?.nextObject() as? String {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: directory + "/" + relative, isDirectory: &isDirectory), !isDirectory.boolValue {
-                files.append(relative)
-            }
-        }
-        // Playlists last: a reader who sees a playlist finds its segments already there.
-        files.sort { ($0.hasSuffix(".m3u8") ? 1 : 0, $0) < ($1.hasSuffix(".m3u8") ? 1 : 0, $1) }
-        for relative in files {
-            let location = prefix.appending(relative)
-            try await upload(directory + "/" + relative, to: location)
-            done[relative] = location
-        }
-        return done
-    }
-
-    /// Deletes everything this attempt uploaded (best effort: the attempt has failed anyway).
-    func compensate() async {
-        guard !uploaded.isEmpty else { return }
-        try? await storage.delete(uploaded)
-        uploaded.removeAll()
-    }
-
-    static func contentType(of path: String) -> String {
-        switch path.split(separator: ".").last.map({ $0.lowercased() }) {
-        case "m3u8": return "application/vnd.apple.mpegurl"
-        case "m4s": return "video/iso.segment"
-        case "mp4": return "video/mp4"
-        case "ts": return "video/mp2t"
-        case "jpg", "jpeg": return "image/jpeg"
-        case "vtt": return "text/vtt"
-        case "json": return "application/json"
-        default: return "application/octet-stream"
-        }
-    }
-}
-
 /// Runs `body` turning media, storage and movie-id errors into job failures; the job folder is
-/// removed and, on failure, the uploads compensated.
-func runMediaJob(io: JobIO, ledger: UploadLedger, _ body: () async throws -> JSONValue) async throws -> JSONValue {
+/// removed. What a failed attempt uploaded is not deleted here: its version is trash in Redis
+/// as soon as the failure is recorded, and a janitor deletes it (durably, even if this worker dies).
+func runMediaJob(io: JobIO, _ body: () async throws -> JobResult) async throws -> JobResult {
     defer { io.cleanup() }
     do {
         return try await body()
     } catch {
-        // Outside this (possibly cancelled) task, so the deletes are really sent.
-        await Task { await ledger.compensate() }.value
         switch error {
         case let error as MediaError:
             if error.code == .canceled { throw CancellationError() }

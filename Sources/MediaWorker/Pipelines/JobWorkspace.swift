@@ -3,6 +3,10 @@ import Foundation
 /// Where a worker process keeps its jobs' temporary files: `<root>/mw-<worker id>/`, held by an
 /// flock for the process's life. At start, folders of workers that are gone (no lock held:
 /// crashed or killed) are removed; each job works in a folder of its own, removed afterwards.
+///
+/// A folder only ever appears under its `mw-` name already locked: it is made under a hidden
+/// temporary name, locked, then renamed into place. So a sibling worker's sweep at start can
+/// never take a live folder for an abandoned one between its creation and its lock.
 public final class JobWorkspace: Sendable {
     public let root: String
     public let directory: String
@@ -17,12 +21,39 @@ public final class JobWorkspace: Sendable {
         }
         Self.removeAbandoned(in: root)
         directory = root + "/mw-" + workerID
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let descriptor = open(directory + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        lockDescriptor = try Self.claim(directory, in: root)
+    }
+
+    /// Makes `directory` ours: a new folder locked before it is visible, or an abandoned one
+    /// (its lock free) taken over and emptied. Fails when a live worker holds it.
+    static func claim(_ directory: String, in root: String) throws(StorageError) -> Int32 {
+        let staging = root + "/.mw-staging-" + UUID().uuidString.prefix(12)
+        guard mkdir(staging, 0o700) == 0 else { throw StorageError(code: .io, message: "cannot create \(staging)") }
+        let descriptor = open(staging + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0, flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-            throw StorageError(code: .io, message: "cannot lock \(directory): another worker with this id runs here")
+            try? FileManager.default.removeItem(atPath: staging)
+            throw StorageError(code: .io, message: "cannot lock \(staging)")
         }
-        lockDescriptor = descriptor
+        // A sweep may be removing an abandoned folder of this name right now: a few tries.
+        for _ in 0..<50 {
+            if rename(staging, directory) == 0 { return descriptor }
+            guard errno == EEXIST || errno == ENOTEMPTY else { break }
+            let held = open(directory + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            if held >= 0, flock(held, LOCK_EX | LOCK_NB) == 0 {
+                // Abandoned by an earlier process with this id: ours now, emptied but for its lock.
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name != ".lock" {
+                    try? FileManager.default.removeItem(atPath: directory + "/" + name)
+                }
+                close(descriptor)
+                try? FileManager.default.removeItem(atPath: staging)
+                return held
+            }
+            if held >= 0 { close(held) }
+            usleep(100_000)
+        }
+        close(descriptor)
+        try? FileManager.default.removeItem(atPath: staging)
+        throw StorageError(code: .io, message: "cannot lock \(directory): another worker with this id runs here")
     }
 
     deinit { close(lockDescriptor) }
@@ -50,14 +81,22 @@ public final class JobWorkspace: Sendable {
         return Int64(info.f_bavail) * Int64(info.f_frsize)
     }
 
-    /// Folders `mw-*` whose lock nobody holds belong to workers that are gone.
+    /// Folders `mw-*` whose lock nobody holds belong to workers that are gone; staging folders
+    /// (`.mw-staging-*`) of a worker that died while starting are removed once a minute old.
     static func removeAbandoned(in root: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: root) else { return }
-        for name in names where name.hasPrefix("mw-") {
+        for name in names {
             let folder = root + "/" + name
+            if name.hasPrefix(".mw-staging-") {
+                var info = stat()
+                guard stat(folder, &info) == 0, time(nil) - info.st_mtim.tv_sec > 60 else { continue }
+            } else if !name.hasPrefix("mw-") {
+                continue
+            }
             let descriptor = open(folder + "/.lock", O_RDWR | O_CLOEXEC)
             if descriptor < 0 {
-                try? FileManager.default.removeItem(atPath: folder)
+                // No lock file: never a live worker's (its folder appears with the lock held).
+                if errno == ENOENT { try? FileManager.default.removeItem(atPath: folder) }
                 continue
             }
             if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { try? FileManager.default.removeItem(atPath: folder) }

@@ -1,3 +1,4 @@
+import JobContract
 import Foundation
 
 /// `probe`: the input's container and streams (`ProbeCompleted`), read by the shim.
@@ -6,16 +7,16 @@ public struct ProbeJobHandler: JobHandler {
 
     public init(pipeline: PipelineContext) { self.pipeline = pipeline }
 
-    public func run(_ job: JobContext) async throws -> JSONValue {
+    public func run(_ job: JobContext) async throws -> JobResult {
+        _ = try job.options(ProbeJobOptions.self)
         let io = try JobIO(pipeline: pipeline, job: job)
-        let ledger = UploadLedger(storage: pipeline.storage)
-        return try await runMediaJob(io: io, ledger: ledger) {
+        return try await runMediaJob(io: io) {
             let (path, object) = try await io.fetchInput()
             await job.progress(0.5)
             let info = try await MediaProbe.probe(path: path, limits: pipeline.mediaLimits)
             let encoded = try JSONEncoder().encode(info)
             guard let media = try? JSONValue.parse(Array(encoded)) else { throw JobFailure.invalidJob("probe result not encodable") }
-            return .object(["input": .string(io.input?.description ?? ""), "size_bytes": .number(Double(object.size)), "media": media])
+            return JobResult(data: .object(["input": .string(io.input?.description ?? ""), "size_bytes": .integer(object.size), "media": media]))
         }
     }
 }
@@ -23,104 +24,84 @@ public struct ProbeJobHandler: JobHandler {
 extension StillImage {
     /// The event form of an uploaded still.
     func json(url: StorageLocation) -> JSONValue {
-        .object(["url": .string(url.description), "time_s": .number((timeSeconds * 1000).rounded() / 1000),
-                 "width": .number(Double(width)), "height": .number(Double(height))])
+        .object(["url": .string(url.description), "time_s": .double((timeSeconds * 1000).rounded() / 1000),
+                 "width": .integer(width), "height": .integer(height)])
     }
 }
 
 /// `thumbnails`: `options.count` evenly spaced (default 10) or `options.times_s`, fitted into
-/// `options.max_width`/`max_height` (default 640 wide), uploaded to `<output>/<file_id>/thumbnails/`.
+/// `options.max_width`/`max_height` (default 640 wide), uploaded to `<version>/thumbnails/`.
 public struct ThumbnailsJobHandler: JobHandler {
     let pipeline: PipelineContext
 
     public init(pipeline: PipelineContext) { self.pipeline = pipeline }
 
-    public func run(_ job: JobContext) async throws -> JSONValue {
+    public func run(_ job: JobContext) async throws -> JobResult {
+        let options = try job.options(ThumbnailsJobOptions.self)
         let io = try JobIO(pipeline: pipeline, job: job)
-        let ledger = UploadLedger(storage: pipeline.storage)
-        let options = job.options
-        let times = try options["times_s"].map { value throws(JobFailure) -> [Double] in
-            guard let list = value.arrayValue?.compactMap(\.numberValue), list.count == value.arrayValue?.count,
-                  (1...1000).contains(list.count), list.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
-                throw JobFailure.invalidJob("options.times_s must be 1-1000 non-negative numbers")
-            }
-            return list
-        }
-        let count = Int(options["count"]?.numberValue ?? 10)
-        guard (1...1000).contains(count) else { throw JobFailure.invalidJob("options.count must be 1-1000") }
-        let spec = try imageSpec(options)
-        return try await runMediaJob(io: io, ledger: ledger) {
-            let prefix = try io.outputPrefix()
+        return try await runMediaJob(io: io) {
+            let version = try io.newVersion()
             let (path, _) = try await io.fetchInput()
             await job.progress(0.2)
-            let folder = io.directory + "/thumbnails"
+            let output = io.directory + "/out"
+            let folder = output + "/thumbnails"
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            let images = try await MediaStills.thumbnails(input: path, outputDirectory: folder, times: times, count: count, image: spec,
-                                                          limits: pipeline.mediaLimits) { fraction in
+            let images = try await MediaStills.thumbnails(input: path, outputDirectory: folder, times: options.times, count: options.count,
+                                                          image: ImageSpec(options.image), limits: pipeline.mediaLimits) { fraction in
                 Task { await job.progress(0.2 + fraction * 0.6) }
             }
-            var listed: [JSONValue] = []
-            for image in images {
-                let location = prefix.appending("thumbnails/" + (image.path.split(separator: "/").last.map(String.init) ?? "thumb.jpg"))
-                try await ledger.upload(image.path, to: location)
-                listed.append(image.json(url: location))
+            try await io.upload(output, to: version) { fraction in Task { await job.progress(0.8 + fraction * 0.2) } }
+            let listed = images.map { image in
+                image.json(url: version.url.appending("thumbnails/" + (image.path.split(separator: "/").last.map(String.init) ?? "thumb.jpg")))
             }
-            return .object(["file_id": .string(io.fileID), "thumbnails": .array(listed)])
+            return JobResult(data: .object(["file_id": .string(io.fileID), "thumbnails": .array(listed), "version": .string(version.id)]),
+                             version: version)
         }
     }
 }
 
-func imageSpec(_ options: [String: JSONValue]) throws(JobFailure) -> ImageSpec {
-    let width = options["max_width"]?.numberValue ?? 640
-    let height = options["max_height"]?.numberValue ?? 0
-    let quality = options["quality"]?.numberValue ?? 3
-    guard (0...8192).contains(width), (0...8192).contains(height), (2...31).contains(quality) else {
-        throw JobFailure.invalidJob("max_width/max_height must be 0-8192 and quality 2-31")
+extension ImageSpec {
+    init(_ options: StillImageOptions) {
+        self.init(maxWidth: Int32(options.maxWidth), maxHeight: Int32(options.maxHeight), quality: Int32(options.quality))
     }
-    return ImageSpec(maxWidth: Int32(width), maxHeight: Int32(height), quality: Int32(quality))
 }
 
 /// `keyframes`: the video's keyframes (options `max_count`, `min_interval_s`, `scene_threshold`),
-/// each uploaded and announced by a `KeyframeReady` event, then `KeyframesCompleted`.
+/// uploaded into a version; publication appends one `KeyframeReady` per keyframe, then
+/// `KeyframesCompleted`, in one step: each exactly once, and only for published images.
 public struct KeyframesJobHandler: JobHandler {
     let pipeline: PipelineContext
 
     public init(pipeline: PipelineContext) { self.pipeline = pipeline }
 
-    public func run(_ job: JobContext) async throws -> JSONValue {
+    public func run(_ job: JobContext) async throws -> JobResult {
+        let options = try job.options(KeyframesJobOptions.self)
         let io = try JobIO(pipeline: pipeline, job: job)
-        let ledger = UploadLedger(storage: pipeline.storage)
-        let options = job.options
-        let maxCount = options["max_count"]?.numberValue ?? 0
-        let interval = options["min_interval_s"]?.numberValue ?? 0
-        let threshold = options["scene_threshold"]?.numberValue ?? 0
-        guard (0...100_000).contains(maxCount), interval >= 0, interval.isFinite, (0...1).contains(threshold) else {
-            throw JobFailure.invalidJob("max_count 0-100000, min_interval_s >= 0, scene_threshold 0-1")
-        }
-        let spec = try imageSpec(options)
-        return try await runMediaJob(io: io, ledger: ledger) {
-            let prefix = try io.outputPrefix()
+        return try await runMediaJob(io: io) {
+            let version = try io.newVersion()
             let (path, _) = try await io.fetchInput()
             await job.progress(0.2)
-            let folder = io.directory + "/keyframes"
+            let output = io.directory + "/out"
+            let folder = output + "/keyframes"
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             let images = try await MediaStills.keyframes(
                 input: path, outputDirectory: folder,
-                options: KeyframeOptions(maxCount: Int32(maxCount), minIntervalSeconds: interval, sceneThreshold: threshold),
-                image: spec, limits: pipeline.mediaLimits) { fraction in Task { await job.progress(0.2 + fraction * 0.5) } }
-            var listed: [JSONValue] = []
-            for image in images {
+                options: KeyframeOptions(maxCount: Int32(options.maxCount), minIntervalSeconds: options.minIntervalSeconds,
+                                         sceneThreshold: options.sceneThreshold),
+                image: ImageSpec(options.image), limits: pipeline.mediaLimits) { fraction in Task { await job.progress(0.2 + fraction * 0.5) } }
+            try await io.upload(output, to: version) { fraction in Task { await job.progress(0.7 + fraction * 0.3) } }
+            let listed: [JSONValue] = images.map { image in
                 let name = image.path.split(separator: "/").last.map(String.init) ?? "keyframe.jpg"
-                let location = prefix.appending("keyframes/" + name)
-                try await ledger.upload(image.path, to: location)
-                var data = image.json(url: location).objectValue ?? [:]
+                var data = image.json(url: version.url.appending("keyframes/" + name)).objectValue ?? [:]
                 data["asset_id"] = .string("\(io.fileID):keyframe:\(image.index)")
-                data["index"] = .number(Double(image.index))
+                data["index"] = .integer(image.index)
                 data["file_id"] = .string(io.fileID)
-                try await job.announce("KeyframeReady", data: .object(data))
-                listed.append(.object(data))
+                return .object(data)
             }
-            return .object(["file_id": .string(io.fileID), "count": .number(Double(listed.count)), "keyframes": .array(listed)])
+            return JobResult(
+                data: .object(["file_id": .string(io.fileID), "count": .integer(listed.count), "keyframes": .array(listed),
+                               "version": .string(version.id)]),
+                version: version, assets: listed.map { (type: "KeyframeReady", data: $0) })
         }
     }
 }

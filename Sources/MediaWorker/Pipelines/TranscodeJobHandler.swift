@@ -1,15 +1,14 @@
+import JobContract
 import Foundation
 import Metrics
 
 /// `transcode`, the upload pipeline: HEAD the input (size limit, `meta_movie_id`), download it,
 /// probe, one-pass ladder to HLS (or stream-copy packaging), poster, thumbnails and storyboard,
-/// optional MP4 renditions, upload everything under `<output>/<file_id>/`, then
-/// `TranscodeCompleted`. A failed attempt deletes what it uploaded.
+/// optional MP4 renditions, upload everything into a new version `<output>/<file_id>/v/<id>/`;
+/// publication then writes the stable master `<output>/<file_id>/hls/master.m3u8` and
+/// `TranscodeCompleted`. A failed attempt's version is trash for the janitor.
 ///
-/// Options: `renditions` (rung heights from the default ladder, e.g. [720, 360]), `segment_format`
-/// (fmp4|ts), `segment_duration_s`, `audio` (shared|muxed), `packaging` (auto|encode|copy),
-/// `preset`, `max_fps`, `thumbnails` (count, default 5), `storyboard` (bool, default true),
-/// `mp4` (list of heights for MP4 renditions).
+/// Options: `TranscodeJobOptions` (contracts/options/transcode.schema.json).
 public struct TranscodeJobHandler: JobHandler {
     let pipeline: PipelineContext
 
@@ -24,64 +23,33 @@ public struct TranscodeJobHandler: JobHandler {
         var mp4Heights: [Int] = []
     }
 
-    static func plan(_ options: [String: JSONValue]) throws(JobFailure) -> Plan {
+    static func plan(_ options: TranscodeJobOptions) -> Plan {
         var plan = Plan()
-        func heights(_ name: String) throws(JobFailure) -> [Int]? {
-            guard let value = options[name] else { return nil }
-            let allowed = VideoLadder.apple.map(\.maxHeight)
-            guard let list = value.arrayValue?.compactMap({ $0.numberValue.map { Int($0) } }), list.count == value.arrayValue?.count,
-                  !list.isEmpty, list.count <= 8, list.allSatisfy(allowed.contains) else {
-                throw JobFailure.invalidJob("options.\(name) must list heights of the ladder: \(allowed)")
+        plan.heights = options.renditions
+        plan.mp4Heights = options.mp4
+        if let format = options.segmentFormat { plan.hls.segmentFormat = format == .ts ? .ts : .fmp4 }
+        if let target = options.segmentDurationSeconds { plan.hls.targetDurationSeconds = target }
+        if let audio = options.audio { plan.hls.audioMuxed = audio == .muxed }
+        if let packaging = options.packaging {
+            switch packaging {
+            case .auto: plan.hls.packaging = .auto
+            case .encode: plan.hls.packaging = .encode
+            case .copy: plan.hls.packaging = .copy
             }
-            return list
         }
-        plan.heights = try heights("renditions")
-        plan.mp4Heights = try heights("mp4") ?? []
-        if let format = options["segment_format"] {
-            guard let value = format.stringValue.flatMap(HLSSettings.SegmentFormat.init(rawValue:)) else {
-                throw JobFailure.invalidJob("options.segment_format must be fmp4 or ts")
-            }
-            plan.hls.segmentFormat = value
-        }
-        if let target = options["segment_duration_s"] {
-            guard let value = target.numberValue, (1...60).contains(value) else { throw JobFailure.invalidJob("options.segment_duration_s must be 1-60") }
-            plan.hls.targetDurationSeconds = value
-        }
-        if let audio = options["audio"] {
-            guard let value = audio.stringValue, ["shared", "muxed"].contains(value) else { throw JobFailure.invalidJob("options.audio must be shared or muxed") }
-            plan.hls.audioMuxed = value == "muxed"
-        }
-        if let packaging = options["packaging"] {
-            guard let value = packaging.stringValue.flatMap(HLSSettings.Packaging.init(rawValue:)) else {
-                throw JobFailure.invalidJob("options.packaging must be auto, encode or copy")
-            }
-            plan.hls.packaging = value
-        }
-        if let preset = options["preset"] {
-            guard let value = preset.stringValue, EncodeSettings.presets.contains(value) else { throw JobFailure.invalidJob("options.preset is not an x264 preset") }
-            plan.settings.preset = value
-        }
-        if let fps = options["max_fps"] {
-            guard let value = fps.numberValue, (1...240).contains(value) else { throw JobFailure.invalidJob("options.max_fps must be 1-240") }
-            plan.settings.maxFPS = value
-        }
-        if let count = options["thumbnails"] {
-            guard let value = count.numberValue, (0...100).contains(value) else { throw JobFailure.invalidJob("options.thumbnails must be 0-100") }
-            plan.thumbnails = Int(value)
-        }
-        if let storyboard = options["storyboard"] {
-            guard let value = storyboard.boolValue else { throw JobFailure.invalidJob("options.storyboard must be true or false") }
-            plan.storyboard = value
-        }
+        if let preset = options.preset { plan.settings.preset = preset }
+        plan.settings.maxFPS = options.maxFPS
+        plan.thumbnails = options.thumbnails
+        plan.storyboard = options.storyboard
         return plan
     }
 
-    public func run(_ job: JobContext) async throws -> JSONValue {
-        let plan = try Self.plan(job.options)
+    public func run(_ job: JobContext) async throws -> JobResult {
+        let plan = Self.plan(try job.options(TranscodeJobOptions.self))
         let io = try JobIO(pipeline: pipeline, job: job)
-        let ledger = UploadLedger(storage: pipeline.storage)
-        return try await runMediaJob(io: io, ledger: ledger) {
-            let prefix = try io.outputPrefix()
+        return try await runMediaJob(io: io) {
+            let version = try io.newVersion(hasStableMaster: true)
+            let prefix = version.url
             let (path, object) = try await io.fetchInput()
             let movieID = try MovieID.resolve(objectMetadata: object.metadata, jobMovieID: job.envelope["movie_id"]?.stringValue)
             var annotations = ["file_id": io.fileID]
@@ -125,8 +93,8 @@ public struct TranscodeJobHandler: JobHandler {
                                                                  spriteURL: "storyboard.jpg", limits: pipeline.mediaLimits)
                     stills["storyboard"] = .object([
                         "image": .string(prefix.appending("storyboard.jpg").description), "vtt": .string(prefix.appending("storyboard.vtt").description),
-                        "tile_width": .number(Double(board.tileWidth)), "tile_height": .number(Double(board.tileHeight)),
-                        "tiles": .number(Double(board.count)), "interval_s": .number(board.intervalSeconds),
+                        "tile_width": .integer(board.tileWidth), "tile_height": .integer(board.tileHeight),
+                        "tiles": .integer(board.count), "interval_s": .double(board.intervalSeconds),
                     ])
                 }
             }
@@ -139,27 +107,31 @@ public struct TranscodeJobHandler: JobHandler {
                                      "resolution": .string("\(rendition.width)x\(rendition.height)"), "codecs": .string(rendition.codecs)]))
             }
             await job.progress(0.85)
-            _ = try await ledger.uploadTree(output, to: prefix)
-            await job.progress(1)
+            try await io.upload(output, to: version) { fraction in Task { await job.progress(0.85 + fraction * 0.15) } }
+            let master = try io.stableMaster(of: version, packageMaster: output + "/hls/master.m3u8")
 
             let renditions: [JSONValue] = package.renditions.map { rendition in
                 var fields: [String: JSONValue] = [
                     "kind": .string(rendition.kind.rawValue), "playlist": .string(prefix.appending("hls/" + rendition.playlist).description),
-                    "codecs": .string(rendition.codecs), "bandwidth": .number(Double(rendition.peakBitrate)),
-                    "average_bandwidth": .number(Double(rendition.averageBitrate)),
+                    "codecs": .string(rendition.codecs), "bandwidth": .integer(rendition.peakBitrate),
+                    "average_bandwidth": .integer(rendition.averageBitrate),
                 ]
                 if let width = rendition.width, let height = rendition.height { fields["resolution"] = .string("\(width)x\(height)") }
-                if let rate = rendition.frameRate { fields["frame_rate"] = .number((rate * 1000).rounded() / 1000) }
+                if let rate = rendition.frameRate { fields["frame_rate"] = .double((rate * 1000).rounded() / 1000) }
                 return .object(fields)
             }
             var outputs = stills
-            outputs["hls_master"] = .string(prefix.appending("hls/master.m3u8").description)
+            // The stable name plays whatever is published last; the version's own master stays this one.
+            outputs["hls_master"] = .string(version.stableMaster?.description ?? "")
+            outputs["hls_master_version"] = .string(version.masterInVersion.description)
             if !mp4s.isEmpty { outputs["mp4"] = .array(mp4s) }
-            return .object([
+            let data: JSONValue = .object([
                 "file_id": .string(io.fileID), "meta_movie_id": movieID.map(JSONValue.string) ?? .null,
-                "input": .string(io.input?.description ?? ""), "duration_s": .number(((info.durationSeconds ?? package.durationSeconds) * 1000).rounded() / 1000),
+                "input": .string(io.input?.description ?? ""), "duration_s": .double(((info.durationSeconds ?? package.durationSeconds) * 1000).rounded() / 1000),
                 "stream_copied": .bool(package.streamCopied), "renditions": .array(renditions), "outputs": .object(outputs),
+                "version": .string(version.id), "version_url": .string(version.url.description),
             ])
+            return JobResult(data: data, version: version, stableObjects: master.map { [$0] } ?? [])
         }
     }
 }

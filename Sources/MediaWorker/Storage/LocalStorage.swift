@@ -38,25 +38,61 @@ public struct LocalStorage: Storage {
         return info
     }
 
-    public func upload(file path: String, to location: StorageLocation, contentType: String?, metadata: [String: String]) async throws(StorageError) {
-        let destination = try confined(location, forWriting: true)
-        let folder = String(destination[..<destination.lastIndex(of: "/")!])
-        do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        } catch {
-            throw StorageError(code: .io, message: "cannot create the folder of \(location)")
+    /// Local files carry no content type or cache policy: whatever serves them decides.
+    public func upload(file path: String, to location: StorageLocation, contentType: String?, cacheControl: String?,
+                       metadata: [String: String]) async throws(StorageError) {
+        // A delete may prune the folder between its creation and the write: then once more.
+        for attempt in 1...3 {
+            let destination = try confined(location, forWriting: true)
+            let folder = String(destination[..<destination.lastIndex(of: "/")!])
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                throw StorageError(code: .io, message: "cannot create the folder of \(location)")
+            }
+            // Created folders are checked again (a symlink planted meanwhile must not lead out) and
+            // the path as resolved now is the one written.
+            do {
+                try Self.copy(from: path, to: try confined(location, forWriting: true), limit: nil)
+                return
+            } catch where error.code == .io && attempt < 3 && !FileManager.default.fileExists(atPath: folder) {
+                continue
+            }
         }
-        // Created folders are checked again (a symlink planted meanwhile must not lead out) and
-        // the path as resolved now is the one written.
-        try Self.copy(from: path, to: try confined(location, forWriting: true), limit: nil)
     }
 
+    /// Removes the objects themselves: a symlink is unlinked, never followed (its target may be
+    /// another object, or a published one). Folders left empty are removed up to the root, as
+    /// an object store has no folders.
     public func delete(_ locations: [StorageLocation]) async throws(StorageError) {
         for location in locations {
-            let path = try confined(location, forWriting: true)
+            let (folder, name) = try confinedEntry(location)
+            let path = folder + "/" + name
             if unlink(path) != 0 && errno != ENOENT {
                 throw StorageError(code: .io, message: "cannot delete \(location): \(String(cString: strerror(errno)))")
             }
+            pruneEmptyFolders(from: folder)
+        }
+    }
+
+    /// `location`'s folder (real path, inside a root) and its last component, not resolved.
+    func confinedEntry(_ location: StorageLocation) throws(StorageError) -> (folder: String, name: String) {
+        guard case .file(let path) = location else { throw StorageError(code: .invalidURL, message: "\(location) is not a file:// location") }
+        guard let slash = path.lastIndex(of: "/"), path.index(after: slash) < path.endIndex else {
+            throw StorageError(code: .invalidURL, message: "\(location) names no object")
+        }
+        let name = String(path[path.index(after: slash)...])
+        guard name != "..", name != "." else { throw StorageError(code: .outsideRoot, message: "\(location): '..' and '.' are not allowed") }
+        let folder = try confined(.file(path: String(path[..<slash]) + "/."), forWriting: true, allowingRoot: true)
+        return (String(folder.dropLast(2)), name)
+    }
+
+    private func pruneEmptyFolders(from start: String) {
+        var folder = start
+        while !roots.contains(folder), roots.contains(where: { folder.hasPrefix($0 == "/" ? "/" : $0 + "/") }) {
+            guard rmdir(folder) == 0 else { return }  // not empty (or gone): stop
+            guard let slash = folder.lastIndex(of: "/"), slash > folder.startIndex else { return }
+            folder = String(folder[..<slash])
         }
     }
 
@@ -79,9 +115,12 @@ public struct LocalStorage: Storage {
 
     /// The real path of `location`, refused unless it is inside a root. For writing, the
     /// deepest existing ancestor is resolved instead (the file may not exist yet).
-    func confined(_ location: StorageLocation, forWriting: Bool) throws(StorageError) -> String {
+    func confined(_ location: StorageLocation, forWriting: Bool, allowingRoot: Bool = false) throws(StorageError) -> String {
         guard case .file(let path) = location else { throw StorageError(code: .invalidURL, message: "\(location) is not a file:// location") }
-        let components = path.split(separator: "/", omittingEmptySubsequences: true)
+        var components = path.split(separator: "/", omittingEmptySubsequences: true)
+        // A trailing "." (used by `confinedEntry` to resolve a folder itself) names the folder.
+        let folderItself = allowingRoot && components.last == "."
+        if folderItself { components.removeLast() }
         guard !components.contains(where: { $0 == ".." || $0 == "." }) else {
             throw StorageError(code: .outsideRoot, message: "\(location): '..' and '.' are not allowed")
         }
@@ -97,13 +136,14 @@ public struct LocalStorage: Storage {
             existing -= 1
         }
         // Strictly inside a root: the root itself is no object (its temporary file would land outside).
-        guard let real = resolved, roots.contains(where: { real != $0 && real.hasPrefix($0 == "/" ? "/" : $0 + "/") }) else {
+        guard let real = resolved,
+              roots.contains(where: { (folderItself && real == $0) || (real != $0 && real.hasPrefix($0 == "/" ? "/" : $0 + "/")) }) else {
             throw StorageError(code: .outsideRoot, message: "\(location) is outside the storage roots")
         }
         if !forWriting, existing < components.count {
             throw StorageError(code: .notFound, message: "\(location) does not exist")
         }
-        return real
+        return folderItself ? real + "/." : real
     }
 
     static func realPath(_ path: String) -> String? {

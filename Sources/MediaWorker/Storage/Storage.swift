@@ -26,9 +26,18 @@ public protocol Storage: Sendable {
     /// Streams the object into `path` (written beside it, renamed when complete) with constant
     /// memory; refuses objects over `maxBytes` before reading any of them.
     func download(_ location: StorageLocation, to path: String, maxBytes: Int64?) async throws(StorageError) -> ObjectInfo
-    func upload(file path: String, to location: StorageLocation, contentType: String?, metadata: [String: String]) async throws(StorageError)
+    /// Writes the file as the object, whole or not at all. `cacheControl` tells caches (a CDN)
+    /// how long they may keep it: versioned outputs never change, stable names do.
+    func upload(file path: String, to location: StorageLocation, contentType: String?, cacheControl: String?,
+                metadata: [String: String]) async throws(StorageError)
     /// Deletes the objects; missing ones are not an error.
     func delete(_ locations: [StorageLocation]) async throws(StorageError)
     /// Every object whose location starts with `prefix`.
     func list(prefix: StorageLocation) async throws(StorageError) -> [ListedObject]
+}
+
+extension Storage {
+    public func upload(file path: String, to location: StorageLocation, contentType: String?, metadata: [String: String]) async throws(StorageError) {
+        try await upload(file: path, to: location, contentType: contentType, cacheControl: nil, metadata: metadata)
+    }
 }

@@ -35,8 +35,9 @@ public struct StorageRouter: Storage {
         try await backend(location).download(location, to: path, maxBytes: maxBytes)
     }
 
-    public func upload(file path: String, to location: StorageLocation, contentType: String?, metadata: [String: String]) async throws(StorageError) {
-        try await backend(location).upload(file: path, to: location, contentType: contentType, metadata: metadata)
+    public func upload(file path: String, to location: StorageLocation, contentType: String?, cacheControl: String?,
+                       metadata: [String: String]) async throws(StorageError) {
+        try await backend(location).upload(file: path, to: location, contentType: contentType, cacheControl: cacheControl, metadata: metadata)
     }
 
     public func delete(_ locations: [StorageLocation]) async throws(StorageError) {

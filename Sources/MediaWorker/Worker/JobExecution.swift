@@ -1,3 +1,4 @@
+import JobContract
 import Foundation
 import Logging
 import Metrics
@@ -5,7 +6,7 @@ import QueueClient
 
 /// How one delivery ended, before it is reported to the queue.
 enum JobOutcome: Sendable {
-    case succeeded(JSONValue)
+    case succeeded(JobResult)
     case failed(JobFailure)
     case stopped(StopReason)
 }
@@ -56,17 +57,36 @@ extension JobWorker {
         let label: String
         do {
             switch outcome {
-            case .succeeded(let data):
-                // A retry (after a lost reply) fetches nothing: a job fetched by the lost reply would be orphaned.
-                var fetch = fetchNext
-                let (accepted, fetched) = try await withRedisRetry(until: deadline) { () throws(RedisError) in
-                    defer { fetch = 0 }
-                    return try await queue.complete(id: delivery.id, token: delivery.token, dataJSON: data.jsonText, thenFetch: fetch)
+            case .succeeded(let result):
+                switch await prepareCompletion(result, delivery: delivery, queue: queue, deadline: deadline, logger: logger) {
+                case .ready(let publication):
+                    // A retry (after a lost reply) fetches nothing: a job fetched by the lost reply would be orphaned.
+                    var fetch = fetchNext
+                    let (accepted, fetched) = try await withRedisRetry(until: deadline) { () throws(RedisError) in
+                        defer { fetch = 0 }
+                        return try await queue.complete(id: delivery.id, token: delivery.token, dataJSON: result.data.jsonText,
+                                                        publication: publication, thenFetch: fetch)
+                    }
+                    next = fetched?.deliveries.first
+                    label = accepted ? "completed" : "stale"
+                    if accepted {
+                        logger.info("job completed", metadata: ["duration_s": "\(elapsed.seconds)", "version": "\(result.version?.id ?? "")"])
+                    } else {
+                        logger.warning("job result refused: its lease was given to another delivery", metadata: ["duration_s": "\(elapsed.seconds)"])
+                        await restoreStableNames(of: result, queue: queue, logger: logger)
+                    }
+                case .cancelRequested:
+                    _ = try await withRedisRetry(until: deadline) { () throws(RedisError) in
+                        try await queue.acknowledgeCancel(id: delivery.id, token: delivery.token)
+                    }
+                    label = "canceled"
+                    logger.info("job canceled before its outputs were published")
+                case .stale:
+                    label = "stale"
+                    logger.warning("job result not published: its lease was given to another delivery")
+                case .failed(let failure):
+                    (label, next) = try await reportFailure(failure, delivery: delivery, queue: queue, deadline: deadline, fetchNext: fetchNext, logger: logger)
                 }
-                next = fetched?.deliveries.first
-                label = accepted ? "completed" : "stale"
-                logger.info(accepted ? "job completed" : "job result refused: its lease was given to another delivery",
-                            metadata: ["duration_s": "\(elapsed.seconds)"])
             case .failed(let failure):
                 (label, next) = try await reportFailure(failure, delivery: delivery, queue: queue, deadline: deadline, fetchNext: fetchNext, logger: logger)
             case .stopped(.timeout):
@@ -94,7 +114,74 @@ extension JobWorker {
         }
         metrics.count("mw_jobs_total", type: delivery.type, outcome: label)
         metrics.recordDuration(elapsed, type: delivery.type)
+        // An attempt that ended unpublished left trash: delete it now rather than at the next round.
+        if label != "completed" { janitor?.wake() }
         return next
+    }
+
+    enum CompletionStep {
+        case ready(Publication)
+        case cancelRequested
+        case stale
+        case failed(JobFailure)
+    }
+
+    /// Publication, before the completion that makes it count: the right to write the slot's
+    /// stable names (one publisher at a time; none for a job asked to cancel), then the stable
+    /// names themselves, written after every versioned object.
+    func prepareCompletion(_ result: JobResult, delivery: Delivery, queue: JobQueue, deadline: ContinuousClock.Instant,
+                           logger: Logger) async -> CompletionStep {
+        let assets = result.assets.map { Publication.AssetEvent(type: $0.type, dataJSON: $0.data.jsonText) }
+        let grace = settings.outputs?.grace ?? .seconds(3600)
+        guard let version = result.version else { return .ready(Publication(version: nil, grace: grace, assets: assets)) }
+        guard let outputs = settings.outputs else {
+            return .failed(JobFailure(code: "JOB_INTERNAL", message: "this worker has no storage to publish to", retryable: true))
+        }
+        do {
+            while true {
+                let permission = try await withRedisRetry(until: deadline) { () throws(RedisError) in
+                    try await queue.beginPublishing(id: delivery.id, token: delivery.token)
+                }
+                switch permission {
+                case .ok: break
+                case .busy:
+                    guard ContinuousClock.now < deadline else {
+                        return .failed(JobFailure(code: "JOB_PUBLISH_BUSY", message: "another delivery kept publishing the same outputs", retryable: true))
+                    }
+                    try await Task.sleep(for: .milliseconds(100))
+                    continue
+                case .cancel: return .cancelRequested
+                case .stale: return .stale
+                case .noVersion:
+                    return .failed(JobFailure(code: "JOB_INTERNAL", message: "the output version was not recorded", retryable: true))
+                }
+                break
+            }
+        } catch {
+            return .failed(JobFailure(code: "JOB_REDIS_UNAVAILABLE", message: "cannot publish: \(error)", retryable: true))
+        }
+        do {
+            try await StableNames(storage: outputs.storage, scratchDirectory: outputs.scratchDirectory).write(result.stableObjects)
+        } catch {
+            logger.warning("writing the stable names failed", metadata: ["error": "\(error)"])
+            return .failed(JobFailure(error))
+        }
+        return .ready(Publication(version: version.id, grace: grace, assets: assets))
+    }
+
+    /// A publication refused after its stable names were written: they point back at what is
+    /// published (the janitor checks again before deleting the version).
+    func restoreStableNames(of result: JobResult, queue: JobQueue, logger: Logger) async {
+        guard let version = result.version, let master = version.stableMaster, let outputs = settings.outputs else { return }
+        do {
+            let current = try await withRedisRetry(until: .now + .seconds(30)) { () throws(RedisError) in
+                try await queue.currentVersion(slot: version.slot)
+            }
+            let location = try current.map { current throws(StorageError) in (current.id, try StorageLocation(parsing: current.url)) }
+            try await StableNames(storage: outputs.storage, scratchDirectory: outputs.scratchDirectory).restoreMaster(master, current: location)
+        } catch {
+            logger.warning("could not point the stable master back; the janitor will", metadata: ["error": "\(error)"])
+        }
     }
 
     private func reportFailure(
@@ -147,6 +234,9 @@ extension JobWorker {
             race.addTask {
                 do {
                     return .succeeded(try await handler.run(context))
+                } catch let failure as JobFailure where failure.code == "JOB_CANCELED" {
+                    // An upload stopped by the stop request: its reason decides the report.
+                    return signal.reason.map(JobOutcome.stopped) ?? .failed(failure)
                 } catch let failure as JobFailure {
                     return .failed(failure)
                 } catch is CancellationError {

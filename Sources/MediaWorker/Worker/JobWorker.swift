@@ -1,3 +1,4 @@
+import JobContract
 import Foundation
 import Logging
 import Metrics
@@ -23,6 +24,7 @@ public final class JobWorker: Service, Sendable {
     let metrics = JobMetrics()
     let statusBoard: WorkerStatusBoard?
     private let draining = Mutex(false)
+    let janitor: OutputJanitor?
     private let blockingClients = Mutex<[ObjectIdentifier: RedisClient]>([:])
     private let startedAt = Date().formatted(Date.ISO8601FormatStyle())
 
@@ -37,6 +39,7 @@ public final class JobWorker: Service, Sendable {
         self.decoder = decoder
         self.readiness = readiness
         self.logger = logger
+        janitor = settings.outputs.map { OutputJanitor(settings: $0, logger: logger) }
     }
 
     /// Draining after SIGTERM, or cancelled (the service group is going down): take no more work.
@@ -57,6 +60,9 @@ public final class JobWorker: Service, Sendable {
                         group.addTask { await self.readInbox(queue) }
                     }
                     group.addTask { await self.keepLeases(queues: queues, registry: registry) }
+                    if let janitor = self.janitor {
+                        group.addTask { await janitor.run(queues: queues) { self.isDraining } }
+                    }
                     await self.dispatch(queues: queues, group: &group)
                     await self.drainRunningJobs()
                 }
@@ -78,6 +84,7 @@ public final class JobWorker: Service, Sendable {
         }
         guard first else { return }
         readiness.startDraining()
+        janitor?.wake()
         logger.info("draining: no new jobs; running jobs get the grace period", metadata: ["grace_s": "\(settings.gracePeriod.seconds)"])
         let blocked = blockingClients.withLock { Array($0.values) }
         Task {

@@ -22,10 +22,33 @@ public struct JobWorkerSettings: Sendable {
     public var gracePeriod: Duration = .seconds(30)
     /// While open, no new jobs are taken (running ones go on).
     public var storageBreaker: StorageCircuitBreaker?
+    /// Where outputs are published and trashed versions deleted; nil: jobs write no outputs (tests of the queue alone).
+    public var outputs: OutputSettings?
 
     public init(workerID: String, queues: [String], concurrency: Int) {
         self.workerID = workerID
         self.queues = queues
         self.concurrency = concurrency
+    }
+}
+
+/// Publication and cleanup of output versions.
+public struct OutputSettings: Sendable {
+    public var storage: any Storage
+    /// A folder for small temporary files (stable names being read or written).
+    public var scratchDirectory: String
+    /// How long a superseded version stays after a newer publication (viewers in the middle of it).
+    public var grace: Duration = .seconds(3600)
+    /// The janitor's backoff when deleting fails: from `retryBase`, doubling, up to `retryCap`.
+    public var retryBase: Duration = .seconds(1)
+    public var retryCap: Duration = .seconds(300)
+    /// How long a janitor holds a trashed version while it deletes it.
+    public var cleanupLease: Duration = .seconds(120)
+    /// How often an idle janitor looks for due trash (a failure here wakes it at once).
+    public var idleInterval: Duration = .seconds(10)
+
+    public init(storage: any Storage, scratchDirectory: String) {
+        self.storage = storage
+        self.scratchDirectory = scratchDirectory
     }
 }

@@ -4,8 +4,9 @@ enum LuaTake {
     static let source = #"""
     -- Due delayed and retry-scheduled jobs become waiting; expired leases (a dead or stuck
     -- worker) go back to the front of waiting as a stall, or to dead once a job stalled
-    -- more than max_stalls times (a poison pill).
-    local function promote_and_recover(max_stalls)
+    -- more than max_stalls times (a poison pill). The stalled delivery is fenced off and its
+    -- output version trashed, due after `fence_ms`: the stuck worker may still be uploading.
+    local function promote_and_recover(max_stalls, fence_ms)
       local due = redis.call('ZRANGEBYSCORE', base .. 'scheduled', '-inf', now, 'LIMIT', 0, 1000)
       for _, id in ipairs(due) do
         redis.call('ZREM', base .. 'scheduled', id)
@@ -20,6 +21,10 @@ enum LuaTake {
         local key = job_key(id)
         redis.call('ZREM', base .. 'active', id)
         local job = redis.call('HMGET', key, 'state', 'priority', 'worker')
+        if job[1] == 'active' then
+          fence(id)
+          trash_version_of(id, now + fence_ms)
+        end
         if job[1] == 'active' and not cancel_if_requested(id) then
           local stalls = redis.call('HINCRBY', key, 'stalls', 1)
           redis.call('HINCRBY', base .. 'stats', 'stalls_recovered', 1)
@@ -104,7 +109,7 @@ extension QueueScript {
     /// ARGV 8: lease ms, 9: max jobs, 10: max stalls.
     /// Returns { next_wake_ms, more_waiting, 12 fields per job }.
     static let fetch = QueueScript(name: "fetch", body: #"""
-    promote_and_recover(tonumber(ARGV[10]))
+    promote_and_recover(tonumber(ARGV[10]), tonumber(ARGV[8]))
     redis.call('ZREMRANGEBYSCORE', base .. 'completed', '-inf', now - retention_ms)
     redis.call('ZREMRANGEBYSCORE', base .. 'canceled', '-inf', now - retention_ms)
     redis.call('ZREMRANGEBYSCORE', base .. 'dead', '-inf', now - dead_retention_ms)

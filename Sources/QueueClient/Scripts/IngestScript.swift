@@ -3,23 +3,25 @@
 /// list in the same step. A job id that exists already (live or retained) is a duplicate:
 /// ignored and counted.
 ///
-/// An item whose head of the claimed list is not what the caller decoded (another worker
-/// took the list back while this one thought it dead) is skipped: no job twice. A job id
-/// held only by an earlier invalid submission (dead, never runnable) is taken over.
+/// Each item is found in the claimed list by its SHA-1 and removed: at the head as a rule, further
+/// in when another process shares the list (two hosts given the same MW_WORKER_ID), and then
+/// only that item is removed, never the other's. An item no longer in the list (another worker
+/// took the list back while this one thought it dead) is skipped: no job twice, no item lost.
+/// A job id held only by an earlier invalid submission (dead, never runnable) is taken over.
 ///
 /// ARGV 8: claimed list, 9: number of items, then per item: the SHA-1 of its bytes, its
 /// number of jobs, then per job 11 fields: id, type, priority, max_attempts, run_at_ms
 /// (0 = now), timeout_s, payload, metadata, file_id, movie_id, delay_ms (0 = none; applied
 /// with the server's clock).
-/// Returns per item an array with per job "queued", "delayed", "duplicate" or "skipped".
+/// Returns per item an array with per job "queued", "delayed", "duplicate" or "skipped", and a
+/// last element "displaced" when the item was not at the head of the list.
 extension QueueScript {
     static let ingest = QueueScript(name: "ingest", body: #"""
     local all = {}
     local created = 0
     local at = 10
     for item = 1, tonumber(ARGV[9]) do
-      local popped = redis.call('LPOP', ARGV[8])
-      local mine = popped and redis.sha1hex(popped) == ARGV[at]
+      local mine, displaced = take_claimed(ARGV[8], ARGV[at])
       local results = {}
       local count = tonumber(ARGV[at + 1])
       at = at + 2
@@ -43,7 +45,7 @@ extension QueueScript {
           local file_id, movie_id = ARGV[at + 8], ARGV[at + 9]
           local delayed = run_at > now
           local fields = { 'HSET', key, 'id', id, 'type', job_type, 'queue', queue, 'priority', priority,
-            'attempts', 0, 'max_attempts', ARGV[at + 3], 'stalls', 0, 'token', 0, 'created_at', now,
+            'attempts', 0, 'max_attempts', ARGV[at + 3], 'allowance', ARGV[at + 3], 'stalls', 0, 'token', 0, 'created_at', now,
             'run_at', math.max(run_at, now), 'timeout_s', ARGV[at + 5], 'payload', ARGV[at + 6],
             'metadata', ARGV[at + 7], 'history', '[]', 'cancel', 0, 'worker', '', 'lease_until', 0,
             'state', delayed and 'delayed' or 'waiting' }
@@ -64,6 +66,7 @@ extension QueueScript {
         end
         at = at + 11
       end
+      if displaced then results[#results + 1] = 'displaced' end
       all[#all + 1] = results
     end
     -- A delayed job wakes an idle worker too: it learns when to look again.
@@ -76,10 +79,9 @@ extension QueueScript {
     ///
     /// ARGV 8: claimed list, 9: id, 10: type ("" when unknown), 11: error code, 12: message,
     /// 13: the payload (an excerpt when large), 14: metadata JSON, 15: SHA-1 of the item.
-    /// Returns "dead", "duplicate" or "skipped" (the claimed head was not this item).
+    /// Returns "dead", "duplicate" or "skipped" (the item is no longer claimed: see `ingest`).
     static let ingestInvalid = QueueScript(name: "ingest_invalid", body: #"""
-    local popped = redis.call('LPOP', ARGV[8])
-    if not popped or redis.sha1hex(popped) ~= ARGV[15] then return 'skipped' end
+    if not take_claimed(ARGV[8], ARGV[15]) then return 'skipped' end
     local id = ARGV[9]
     local key = job_key(id)
     if redis.call('EXISTS', key) == 1 then

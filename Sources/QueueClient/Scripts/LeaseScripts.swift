@@ -27,14 +27,6 @@ extension QueueScript {
     return 1
     """#)
 
-    /// Appends a per-asset event of a running job (e.g. KeyframeReady), fenced by its lease.
-    /// ARGV 8: id, 9: token, 10: event type, 11: data JSON. Returns 1, or 0 for a stale token.
-    static let announce = QueueScript(name: "announce", body: #"""
-    if not holds_lease(ARGV[8], ARGV[9]) then return 0 end
-    emit(ARGV[10], ARGV[8], ARGV[11])
-    return 1
-    """#)
-
     /// Records what a running job learned about its input (file_id, meta_movie_id), so that
     /// every later event of the job, its failure included, carries them.
     /// ARGV 8: id, 9: token, then field, value pairs. Returns 1, or 0 for a stale token.
@@ -49,13 +41,14 @@ extension QueueScript {
     """#)
 
     /// Hands a running job straight back to the front of waiting (graceful shutdown), without
-    /// counting the attempt and without waiting for its lease to expire.
+    /// counting the attempt and without waiting for its lease to expire. Its output version is trash.
     /// ARGV 8: id, 9: token. Returns 1, or 0 for a stale token.
     static let release = QueueScript(name: "release", body: #"""
     local id = ARGV[8]
     if not holds_lease(id, ARGV[9]) then return 0 end
     local key = job_key(id)
-    if cancel_if_requested(id) then return 1 end
+    if cancel_if_requested(id, ARGV[9]) then return 1 end
+    trash_version_of(id, now)
     redis.call('HINCRBY', key, 'attempts', -1)
     redis.call('ZREM', base .. 'active', id)
     make_waiting(id, redis.call('HGET', key, 'priority'), true)

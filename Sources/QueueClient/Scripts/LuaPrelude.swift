@@ -100,10 +100,32 @@ enum LuaPrelude {
       end
     end
 
+    -- An attempt's output version (see `OutputVersion`) that was not published is trash: the
+    -- janitor deletes it once `due` (now, or later while a fenced-off writer may still write).
+    local function trash_version_of(id, due)
+      local key = job_key(id)
+      local version = redis.call('HGET', key, 'version')
+      if not version or version == '' then return end
+      redis.call('HSET', key, 'version', '')
+      local version_key = base .. 'version:' .. version
+      if redis.call('HGET', version_key, 'state') == 'writing' then
+        redis.call('HSET', version_key, 'state', 'trash', 'trashed_at', now)
+        redis.call('ZADD', base .. 'trash', due, version)
+      end
+    end
+
+    -- A new token for a job taken from its delivery by someone else (a recovered lease): the
+    -- old token then holds nothing, not even the right to repeat an answer.
+    local function fence(id)
+      redis.call('HSET', job_key(id), 'token', redis.call('INCR', base .. 'token'))
+    end
+
     -- Every terminal state: indexed by finish time, expiring after its retention.
-    -- `extra` holds more field, value pairs to set in the same HSET.
+    -- `extra` holds more field, value pairs to set in the same HSET (`ended_by`: the token of
+    -- the delivery that ended the job itself, so that it alone may hear its answer again).
     local function make_terminal(id, state, extra)
       local key = job_key(id)
+      trash_version_of(id, now)
       local fields = { 'HSET', key, 'state', state, 'finished_at', now, 'lease_until', 0 }
       if extra then for _, value in ipairs(extra) do fields[#fields + 1] = value end end
       redis.call(unpack(fields))
@@ -113,13 +135,32 @@ enum LuaPrelude {
     end
 
     -- A job asked to cancel while it ran, leaving active without finishing (handed back,
-    -- stalled, or failed with a retry): it ends canceled instead of running again.
-    local function cancel_if_requested(id)
+    -- stalled, or failed with a retry): it ends canceled instead of running again. `by_token`:
+    -- the delivery ending it itself, if it is one.
+    local function cancel_if_requested(id, by_token)
       local job = redis.call('HMGET', job_key(id), 'cancel', 'type')
       if job[1] ~= '1' then return false end
-      make_terminal(id, 'canceled')
+      make_terminal(id, 'canceled', by_token and { 'ended_by', by_token } or nil)
       emit(outcome_event(job[2], 'Canceled'), id, '{"was":"active"}')
       return true
+    end
+
+    -- Removes one claimed item, found by the SHA-1 of its bytes, from a claimed list: the head
+    -- as a rule; further in when another process shares the list (the same worker id on two
+    -- hosts), and then only that item. Returns found, displaced (it was not at the head).
+    local function take_claimed(list, digest)
+      local head = redis.call('LINDEX', list, 0)
+      if head and redis.sha1hex(head) == digest then
+        redis.call('LPOP', list)
+        return true, false
+      end
+      for _, item in ipairs(redis.call('LRANGE', list, 0, 999)) do
+        if redis.sha1hex(item) == digest then
+          redis.call('LREM', list, 1, item)
+          return true, true
+        end
+      end
+      return false, false
     end
 
     -- The delivery with this token is the job's current one: fencing for every worker call.

@@ -16,7 +16,8 @@ public struct QueueScript: Sendable, Hashable {
     }
 
     public static let all: [QueueScript] = [
-        .ingest, .ingestInvalid, .claim, .requeueClaimed, .fetch, .heartbeat, .progress, .announce, .annotate,
-        .release, .finish, .fail, .cancel, .deadRetry, .deadPurge,
+        .ingest, .ingestInvalid, .claim, .requeueClaimed, .fetch, .heartbeat, .progress, .annotate,
+        .release, .finish, .fail, .cancel, .deadRetry, .deadPurge, .versionOpen, .publishBegin, .slotCurrent,
+        .janitorTake, .janitorDone, .janitorLater,
     ]
 }

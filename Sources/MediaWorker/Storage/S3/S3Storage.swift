@@ -70,11 +70,13 @@ public final class S3Storage: Storage {
         return info
     }
 
-    public func upload(file path: String, to location: StorageLocation, contentType: String?, metadata: [String: String]) async throws(StorageError) {
+    public func upload(file path: String, to location: StorageLocation, contentType: String?, cacheControl: String?,
+                       metadata: [String: String]) async throws(StorageError) {
         let (bucket, key) = try objectAddress(location)
         let size = try Self.fileSize(path)
         var headers: [(String, String)] = metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-" + $0.key.lowercased(), $0.value) }
         if let contentType { headers.append(("content-type", contentType)) }
+        if let cacheControl { headers.append(("cache-control", cacheControl)) }
         if size <= Int64(configuration.multipartThreshold) {
             let body = try Self.read(path, offset: 0, count: Int(size))
             _ = try await send(.init(method: .PUT, bucket: bucket, key: key, headers: headers, body: body))

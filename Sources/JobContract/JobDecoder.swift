@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import QueueClient
 
 /// Turns one inbox item (bytes a producer pushed) into jobs, or into a rejection that
 /// makes a dead job with a clear reason. Accepts the job envelope of the design and
@@ -34,8 +33,17 @@ public struct JobDecoder: Sendable {
             if case .array(let records) = value { return try minioJobs(records) }
             return .jobs([try job(from: value)])
         } catch {
+            // An item too large or not JSON may still name itself early on: the producer can then
+            // find its dead job by the id it chose.
+            var id = error.id
+            var type = error.type
+            if id == nil {
+                let named = TopLevelFields.scan(bytes.prefix(limits.maxPayloadBytes))
+                id = named.id.flatMap { Self.isSafeIdentifier($0) ? $0 : nil }
+                type = type ?? named.type.flatMap { JobType(rawValue: $0)?.rawValue }
+            }
             return .rejected(RejectedItem(
-                id: error.id ?? "rejected-\(UUID().uuidString.lowercased())", type: error.type,
+                id: id ?? "rejected-\(UUID().uuidString.lowercased())", type: type,
                 code: error.code.rawValue, message: error.message))
         }
     }
@@ -119,6 +127,11 @@ public struct JobDecoder: Sendable {
                 throw reject(.invalidField, "\(name) must be an object")
             }
         }
+        do throws(JobRejection) {
+            try JobOptions.validate(fields["options"].flatMap { $0 == .null ? nil : $0 }, for: type)
+        } catch {
+            throw reject(error.code, error.message)
+        }
         let metadata = fields["metadata"].flatMap { $0 == .null ? nil : $0 }?.jsonText ?? "{}"
         guard metadata.utf8.count <= limits.maxMetadataBytes else {
             throw reject(.invalidField, "metadata is over \(limits.maxMetadataBytes) bytes")
@@ -164,7 +177,7 @@ public struct JobDecoder: Sendable {
     }
 
     /// Syntax only; which roots and buckets are allowed is the storage's decision when the job runs.
-    static func isStorageURL(_ text: String) -> Bool {
+    public static func isStorageURL(_ text: String) -> Bool {
         guard text.utf8.count <= 2048, !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return false }
         if text.hasPrefix("s3://") {
             let rest = text.dropFirst(5)

@@ -181,7 +181,7 @@ extension JSONValue {
             return value
         }
 
-        mutating func number() throws(JSONParseError) -> Double {
+        mutating func number() throws(JSONParseError) -> JSONNumber {
             let start = index
             func digits() -> Int {
                 let first = index
@@ -204,10 +204,10 @@ extension JSONValue {
                 if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
                 guard digits() > 0 else { throw error("invalid number") }
             }
-            guard let number = Double(String(decoding: bytes[start..<index], as: UTF8.self)), number.isFinite else {
-                throw error("number out of range")
-            }
-            return number
+            let text = String(decoding: bytes[start..<index], as: UTF8.self)
+            // The text is kept (exact); the Double is what arithmetic and range checks use.
+            guard let number = Double(text), number.isFinite else { throw error("number out of range") }
+            return JSONNumber(validatedText: text, double: number)
         }
     }
 
@@ -223,12 +223,7 @@ extension JSONValue {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
-        case .number(let value):
-            if value.rounded() == value && abs(value) < 1e15 {
-                out.append(contentsOf: String(Int64(value)).utf8)
-            } else {
-                out.append(contentsOf: "\(value)".utf8)
-            }
+        case .number(let value): out.append(contentsOf: value.text.utf8)
         case .string(let value): Self.writeString(value, into: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))

@@ -5,5 +5,5 @@ public enum JobType: String, Sendable, CaseIterable, Codable {
     case noop
 
     /// Types whose envelope must name an input object.
-    var needsInput: Bool { self != .compose && self != .noop }
+    public var needsInput: Bool { self != .compose && self != .noop }
 }

@@ -1,0 +1,3 @@
+public enum JobPriority: String, Sendable, Codable, CaseIterable {
+    case high, normal, low
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Metrics
+import Synchronization
+
+/// Uploads a folder of outputs to a version's prefix, several files at once
+/// (`MW_UPLOAD_CONCURRENCY`), playlists after everything else: a reader who finds a playlist
+/// finds its segments. Versioned objects never change, so caches may keep them for good.
+struct OutputUploader: Sendable {
+    let storage: any Storage
+    let concurrency: Int
+
+    static let immutable = "public, max-age=31536000, immutable"
+    /// Stable names change at each publication: caches must ask again.
+    static let revalidate = "no-cache"
+
+    /// Every file under `directory` to `prefix` + its relative path. `progress` gets the fraction of bytes done.
+    func upload(_ directory: String, to prefix: StorageLocation, progress: (@Sendable (Double) -> Void)? = nil) async throws(JobFailure) {
+        var files: [(relative: String, size: Int64)] = []
+        let walker = FileManager.default.enumerator(atPath: directory)
+        while let relative = walker?.nextObject() as? String {
+            var info = stat()
+            guard lstat(directory + "/" + relative, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            files.append((relative, Int64(info.st_size)))
+        }
+        let playlists = files.filter { $0.relative.hasSuffix(".m3u8") }.sorted { $0.relative < $1.relative }
+        // Large files first: the last upload to start is then a small one, and the wave ends together.
+        let media = files.filter { !$0.relative.hasSuffix(".m3u8") }.sorted { ($0.size, $1.relative) > ($1.size, $0.relative) }
+        let total = max(1, files.reduce(0) { $0 + $1.size })
+        let done = Progress(total: total, report: progress)
+        try await uploadAll(media, from: directory, to: prefix, progress: done)
+        try await uploadAll(playlists, from: directory, to: prefix, progress: done)
+    }
+
+    private func uploadAll(_ files: [(relative: String, size: Int64)], from directory: String, to prefix: StorageLocation,
+                           progress: Progress) async throws(JobFailure) {
+        guard !files.isEmpty else { return }
+        let storage = self.storage
+        let failure: JobFailure? = await withTaskGroup(of: JobFailure?.self) { group in
+            var next = 0
+            func start() {
+                let file = files[next]
+                next += 1
+                group.addTask {
+                    do throws(StorageError) {
+                        try await storage.upload(file: directory + "/" + file.relative, to: prefix.appending(file.relative),
+                                                 contentType: Self.contentType(of: file.relative), cacheControl: Self.immutable, metadata: [:])
+                    } catch {
+                        return error.code == .canceled ? JobFailure(code: "JOB_CANCELED", message: error.message, retryable: true) : JobFailure(error)
+                    }
+                    Counter(label: "mw_storage_bytes_total", dimensions: [("direction", "out")]).increment(by: Int(file.size))
+                    progress.add(file.size)
+                    return nil
+                }
+            }
+            for _ in 0..<min(max(1, concurrency), files.count) { start() }
+            while let outcome = await group.next() {
+                if let outcome {
+                    group.cancelAll()
+                    return outcome
+                }
+                if next < files.count && !Task.isCancelled { start() }
+            }
+            return Task.isCancelled ? JobFailure(code: "JOB_CANCELED", message: "the upload was canceled", retryable: true) : nil
+        }
+        if let failure { throw failure }
+    }
+
+    static func contentType(of path: String) -> String {
+        switch path.split(separator: ".").last.map({ $0.lowercased() }) {
+        case "m3u8": return "application/vnd.apple.mpegurl"
+        case "m4s": return "video/iso.segment"
+        case "mp4": return "video/mp4"
+        case "ts": return "video/mp2t"
+        case "jpg", "jpeg": return "image/jpeg"
+        case "vtt": return "text/vtt"
+        case "json": return "application/json"
+        default: return "application/octet-stream"
+        }
+    }
+
+    /// Bytes uploaded so far, across the concurrent uploads.
+    final class Progress: Sendable {
+        private let done = Mutex<Int64>(0)
+        let total: Int64
+        let report: (@Sendable (Double) -> Void)?
+
+        init(total: Int64, report: (@Sendable (Double) -> Void)?) {
+            self.total = total
+            self.report = report
+        }
+
+        func add(_ bytes: Int64) {
+            let fraction = done.withLock { done -> Double in
+                done += bytes
+                return Double(done) / Double(total)
+            }
+            report?(fraction)
+        }
+    }
+}

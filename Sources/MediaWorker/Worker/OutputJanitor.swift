@@ -1,0 +1,104 @@
+import Foundation
+import Logging
+import Metrics
+import QueueClient
+
+/// Deletes trashed output versions from storage, durably. The queue knows what is trash and
+/// when it is due (a failed, cancelled, released or fenced-off attempt's version at once or
+/// shortly; a superseded one after the grace period); any worker's janitor takes due versions
+/// with a lease, deletes them, and only then has the queue forget them. A failure (storage
+/// away, a late writer still writing) puts the version back with a backoff, retried until it
+/// succeeds; a janitor that dies leaves its versions to the next one when the lease ends.
+///
+/// Before and after deleting a version it makes sure the stable master does not point into it
+/// (a stale delivery may have written it): it is pointed back at the published version.
+final class OutputJanitor: Sendable {
+    let settings: OutputSettings
+    let logger: Logger
+    private let doorbell = Doorbell()
+
+    init(settings: OutputSettings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Something may have become trash here: look now rather than at the next interval.
+    func wake() { doorbell.ring() }
+
+    /// Sweeps the queues until `shouldStop`, waiting for due trash, a wake-up or the idle interval.
+    func run(queues: [JobQueue], shouldStop: @Sendable () -> Bool) async {
+        while !shouldStop() && !Task.isCancelled {
+            var wait = settings.idleInterval
+            for queue in queues {
+                let (_, nextDue) = await sweep(queue)
+                if let nextDue { wait = min(wait, max(nextDue, .milliseconds(50))) }
+            }
+            await doorbell.wait(upTo: wait)
+        }
+    }
+
+    /// Deletes every due trashed version of `queue` (in batches); returns how many were deleted
+    /// and when the next one left is due.
+    @discardableResult
+    func sweep(_ queue: JobQueue) async -> (deleted: Int, nextDue: Duration?) {
+        var deleted = 0
+        var nextDue: Duration?
+        for _ in 0..<100 {  // bounded: at most 100 batches per sweep, the rest at the next one
+            guard let (batch, due) = try? await queue.takeTrash(max: 16, lease: settings.cleanupLease) else { break }
+            nextDue = due
+            if batch.isEmpty { break }
+            for version in batch {
+                if await cleanOne(version, queue: queue) { deleted += 1 }
+            }
+        }
+        return (deleted, nextDue)
+    }
+
+    private func cleanOne(_ version: TrashedVersion, queue: JobQueue) async -> Bool {
+        var logger = self.logger
+        logger[metadataKey: "version"] = "\(version.id)"
+        logger[metadataKey: "queue"] = "\(queue.name)"
+        do throws(StorageError) {
+            let objects = try await clean(version)
+            _ = try? await withRedisRetry(until: .now + .seconds(30)) { () throws(RedisError) in try await queue.trashDeleted(version: version.id) }
+            Counter(label: "mw_output_versions_deleted_total").increment()
+            logger.info("output version deleted", metadata: ["url": "\(version.url)", "objects": "\(objects)"])
+            return true
+        } catch {
+            Counter(label: "mw_output_cleanup_failures_total").increment()
+            let failures = try? await queue.trashFailed(version: version.id, base: settings.retryBase, cap: settings.retryCap, error: error.description)
+            logger.warning("deleting an output version failed; it is retried later", metadata: [
+                "url": "\(version.url)", "error": "\(error)", "failures": "\(failures ?? 0)",
+            ])
+            return false
+        }
+    }
+
+    /// Deletes one version's objects; returns how many there were.
+    func clean(_ version: TrashedVersion) async throws(StorageError) -> Int {
+        let storage = settings.storage
+        let names = StableNames(storage: storage, scratchDirectory: settings.scratchDirectory)
+        let url = try StorageLocation(parsing: version.url)
+        var current: (id: String, url: StorageLocation)?
+        if let id = version.currentVersion, let currentURL = version.currentURL { current = (id, try StorageLocation(parsing: currentURL)) }
+        let master = try version.stableMaster.map { text throws(StorageError) in try StorageLocation(parsing: text) }
+
+        func repairMaster() async throws(StorageError) {
+            guard let master, let text = try await names.read(master), MasterPlaylist.points(text, into: version.id) else { return }
+            try await names.restoreMaster(master, current: current)
+            logger.notice("the stable master pointed into a trashed version: pointed back at the published one", metadata: [
+                "master": "\(master)", "trashed": "\(version.id)", "published": "\(current?.id ?? "none")",
+            ])
+        }
+
+        try await repairMaster()
+        let objects = try await storage.list(prefix: url)
+        if !objects.isEmpty { try await storage.delete(objects.map(\.location)) }
+        let left = try await storage.list(prefix: url)
+        guard left.isEmpty else {
+            throw StorageError(code: .io, message: "\(left.count) objects appeared under \(url) while it was deleted (a late writer)")
+        }
+        try await repairMaster()  // a late writer may have written it meanwhile
+        return objects.count
+    }
+}
