@@ -6,7 +6,7 @@ SWIFT_TEST_FLAGS ?=
 # their timing bounds.
 HEAVY_SUITES := ChaosTests|RedisCrashTests|MemoryStabilityTests|HostileInputTests
 
-.PHONY: run test chaos deps build build-debug fixtures clean
+.PHONY: run test chaos deps build build-debug fixtures contracts clean
 
 run: build
 	@scripts/run-local.sh
@@ -41,6 +41,10 @@ build-debug: deps
 
 fixtures: deps
 	@Fixtures/generate.sh
+
+# After editing contracts/: the worker carries the schemas compiled in (a test checks they match).
+contracts:
+	@scripts/embed-contracts.py
 
 clean:
 	rm -rf .build Fixtures/.cache

@@ -12,6 +12,6 @@ let package = Package(
     platforms: [.macOS(.v14)],
     dependencies: [.package(path: "..")],
     targets: [
-        .executableTarget(name: "JobDecoderFuzzer", dependencies: [.product(name: "MediaWorker", package: parent)]),
+        .executableTarget(name: "JobDecoderFuzzer", dependencies: [.product(name: "JobContract", package: parent)]),
     ]
 )

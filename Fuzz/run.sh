@@ -31,7 +31,9 @@ while IFS= read -r line; do i=$((i + 1)); printf '%s' "$line" > "$work/jobs/seed
 {"id":"j1","type":"transcode","input":{"url":"s3://raw/file-555.mp4"},"output":{"url":"s3://media/"},"movie_id":"movie-101","priority":"high","max_attempts":3}
 {"type":"thumbnails","input":{"url":"file:///srv/media/in.mp4"},"output":{"url":"file:///srv/media/out/"},"options":{"count":4},"delay_ms":500}
 {"type":"compose","run_at":"2026-11-25T00:00:00Z","output":{"url":"s3://media/v/"},"options":{"scenes":[{"visual":"s3://a/b.png","text":"Hi"}]},"metadata":{"tenant":"acme"}}
-{"type":"noop","timeout_s":60,"options":{"duration_ms":5},"file_id":"f-1"}
+{"type":"noop","timeout_s":60,"options":{"duration_ms":5},"file_id":"f-1","metadata":{"account":12345678901234567890}}
+{"type":"transcode","input":{"url":"s3://raw/a.mp4"},"options":{"renditions":[720,360],"segment_format":"ts","thumbnails":2.0,"preset":"fast"}}
+{"type":"compose","options":{"scenes":[{"visual":"s3://a/b.png","duration_s":2}],"ken_burns":{"zoom":0.2},"output":{"fps":29.97}}}
 [{"Event":[{"eventName":"s3:ObjectCreated:Put","s3":{"bucket":{"name":"raw"},"object":{"key":"a%20b.mp4","size":10,"userMetadata":{"X-Amz-Meta-Movie-Id":"m1"}}}}],"EventTime":"2026-11-21T00:00:00Z"}]
 SEEDS
 LSAN_OPTIONS="suppressions=$(pwd)/Fuzz/lsan.supp:print_suppressions=0" \

@@ -26,7 +26,7 @@ struct HostileInputTests {
         }
     }
 
-    @Test("41 malformed jobs: each dead with its code and message, the worker keeps serving")
+    @Test("45 malformed jobs: each dead with its code and message, the worker keeps serving")
     func malformedJobs() async throws {
         try await withWorker { worker, probe, directory in
             let root = directory.appendingPathComponent("storage").path
@@ -72,12 +72,17 @@ struct HostileInputTests {
                 ("h-out-outside", #"{"id":"h-out-outside","type":"thumbnails","max_attempts":1,"input":{"url":"\#(good)"},"output":{"url":"\#(outside)/"}}"#, "STORAGE_OUTSIDE_ROOT"),
                 ("h-bucket", #"{"id":"h-bucket","type":"probe","max_attempts":1,"input":{"url":"s3://not-configured/a.mp4"}}"#, "STORAGE_NOT_CONFIGURED"),
                 ("h-missing", #"{"id":"h-missing","type":"probe","max_attempts":1,"input":{"url":"file://\#(root)/raw/nope.mp4"}}"#, "STORAGE_NOT_FOUND"),
-                ("h-renditions", #"{"id":"h-renditions","type":"transcode","max_attempts":1,"input":{"url":"\#(good)"},"output":{"url":"\#(out)"},"options":{"renditions":[999]}}"#, "JOB_INVALID"),
-                ("h-count-negative", #"{"id":"h-count-negative","type":"thumbnails","max_attempts":1,"input":{"url":"\#(good)"},"output":{"url":"\#(out)"},"options":{"count":-5}}"#, "JOB_INVALID"),
-                ("h-count-huge", #"{"id":"h-count-huge","type":"thumbnails","max_attempts":1,"input":{"url":"\#(good)"},"output":{"url":"\#(out)"},"options":{"count":1e9}}"#, "JOB_INVALID"),
-                ("h-compose-empty", #"{"id":"h-compose-empty","type":"compose","max_attempts":1,"output":{"url":"\#(out)"},"options":{"scenes":[]}}"#, "JOB_INVALID"),
                 ("h-compose-outside", #"{"id":"h-compose-outside","type":"compose","max_attempts":1,"output":{"url":"\#(out)"},"options":{"scenes":[{"visual":"file:///etc/passwd","duration_s":1}]}}"#, "STORAGE_OUTSIDE_ROOT"),
-                ("h-compose-size", #"{"id":"h-compose-size","type":"compose","max_attempts":1,"output":{"url":"\#(out)"},"options":{"scenes":[{"visual":"\#(good)","duration_s":1}],"output":{"width":99999,"height":-1}}}"#, "JOB_INVALID"),
+                // Options are checked against their type's schema on arrival: dead at once, naming the field.
+                ("h-renditions", #"{"id":"h-renditions","type":"transcode","input":{"url":"\#(good)"},"output":{"url":"\#(out)"},"options":{"renditions":[999]}}"#, "JOB_INVALID_FIELD"),
+                ("h-renditions-typo", #"{"id":"h-renditions-typo","type":"transcode","input":{"url":"\#(good)"},"output":{"url":"\#(out)"},"options":{"renditons":[720]}}"#, "JOB_INVALID_FIELD"),
+                ("h-count-negative", #"{"id":"h-count-negative","type":"thumbnails","input":{"url":"\#(good)"},"output":{"url":"\#(out)"},"options":{"count":-5}}"#, "JOB_INVALID_FIELD"),
+                ("h-count-huge", #"{"id":"h-count-huge","type":"thumbnails","input":{"url":"\#(good)"},"output":{"url":"\#(out)"},"options":{"count":1e9}}"#, "JOB_INVALID_FIELD"),
+                ("h-count-fraction", #"{"id":"h-count-fraction","type":"thumbnails","input":{"url":"\#(good)"},"output":{"url":"\#(out)"},"options":{"count":2.5}}"#, "JOB_INVALID_FIELD"),
+                ("h-compose-empty", #"{"id":"h-compose-empty","type":"compose","output":{"url":"\#(out)"},"options":{"scenes":[]}}"#, "JOB_INVALID_FIELD"),
+                ("h-compose-none", #"{"id":"h-compose-none","type":"compose","output":{"url":"\#(out)"},"options":{}}"#, "JOB_MISSING_FIELD"),
+                ("h-compose-size", #"{"id":"h-compose-size","type":"compose","output":{"url":"\#(out)"},"options":{"scenes":[{"visual":"\#(good)","duration_s":1}],"output":{"width":99999,"height":-1}}}"#, "JOB_INVALID_FIELD"),
+                ("h-probe-options", #"{"id":"h-probe-options","type":"probe","input":{"url":"\#(good)"},"options":{"deep":true}}"#, "JOB_INVALID_FIELD"),
             ]
             for (_, json, _) in cases { try await probe.push(json) }
             try await probe.push(bytes: [0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x7D])   // invalid UTF-8

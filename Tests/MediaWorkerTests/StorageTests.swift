@@ -252,6 +252,34 @@ struct LocalStorageTests {
         #expect(!FileManager.default.fileExists(atPath: root + "/a/b/c.txt"))
     }
 
+    @Test("delete removes a symlink itself, never what it points to; emptied folders go, the root stays")
+    func deleteDoesNotFollowSymlinks() async throws {
+        let directory = try makeTestDirectory("local-delete")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let root = directory.path + "/root"
+        let storage = try LocalStorage(roots: [root])
+        // A published object, and in another version a symlink to it (planted, or left by a tool).
+        try FileManager.default.createDirectory(atPath: root + "/f/v/live", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/f/v/trash/hls", withIntermediateDirectories: true)
+        try Data("segment".utf8).write(to: URL(fileURLWithPath: root + "/f/v/live/seg.m4s"))
+        try FileManager.default.createSymbolicLink(atPath: root + "/f/v/trash/hls/seg.m4s", withDestinationPath: root + "/f/v/live/seg.m4s")
+        try FileManager.default.createSymbolicLink(atPath: root + "/f/v/trash/dir", withDestinationPath: root + "/f/v/live")
+        try await storage.delete([.file(path: root + "/f/v/trash/hls/seg.m4s"), .file(path: root + "/f/v/trash/dir")])
+        #expect(try String(contentsOfFile: root + "/f/v/live/seg.m4s", encoding: .utf8) == "segment", "the link's target was deleted")
+        #expect(!FileManager.default.fileExists(atPath: root + "/f/v/trash"), "the emptied version folder is left")
+        #expect(FileManager.default.fileExists(atPath: root + "/f/v/live"))
+        // Through a symlinked folder that leads out of the root: refused, nothing outside touched.
+        let outside = directory.path + "/outside"
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: outside + "/keep.txt"))
+        try FileManager.default.createSymbolicLink(atPath: root + "/out", withDestinationPath: outside)
+        await #expect(throws: StorageError.self) { try await storage.delete([.file(path: root + "/out/keep.txt")]) }
+        #expect(FileManager.default.fileExists(atPath: outside + "/keep.txt"))
+        // Deleting the last object under the root keeps the root.
+        try await storage.delete([.file(path: root + "/f/v/live/seg.m4s"), .file(path: root + "/out")])
+        #expect(FileManager.default.fileExists(atPath: root) && !FileManager.default.fileExists(atPath: root + "/f"))
+    }
+
     @Test("URLs: s3:// and file:// parsed, bad forms refused")
     func parsing() throws {
         #expect(try StorageLocation(parsing: "s3://media/file-555/hls/master.m3u8") == .s3(bucket: "media", key: "file-555/hls/master.m3u8"))

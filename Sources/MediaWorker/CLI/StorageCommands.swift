@@ -7,7 +7,7 @@ import Foundation
 struct StorageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "storage", abstract: "Read and write objects as the worker does (s3:// or file://).",
-        subcommands: [Head.self, Get.self, Put.self, List.self, Remove.self, Presign.self])
+        subcommands: [Head.self, Get.self, Put.self, PutTree.self, List.self, Remove.self, Presign.self])
 
     /// Runs `body` with the configured storage; a storage error is one line and exit status 1.
     static func withStorage(_ body: (StorageRouter) async throws(StorageError) -> Void) async throws {
@@ -114,6 +114,33 @@ struct StorageCommand: AsyncParsableCommand {
                 for object in try await storage.list(prefix: location) {
                     writeLine(JSONValue.object(["url": .string(object.location.description), "size": .integer(object.size)]).jsonText)
                 }
+            }
+        }
+    }
+
+    struct PutTree: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "put-tree",
+            abstract: "Upload every file under a folder to a prefix as a job publishes: in parallel, playlists last.")
+        @Argument var folder: String
+        @Argument var prefix: String
+        @Option(help: "Uploads in flight at once (MW_UPLOAD_CONCURRENCY by default).") var concurrency: Int?
+        func run() async throws {
+            let location = try StorageCommand.location(prefix.hasSuffix("/") ? prefix : prefix + "/")
+            let configuration = try WorkerConfiguration(environment: ProcessInfo.processInfo.environment)
+            let uploads = concurrency ?? configuration.uploadConcurrency
+            guard (1...64).contains(uploads) else { throw ValidationError("--concurrency must be 1-64") }
+            let folder = self.folder
+            try await StorageCommand.withStorage { (storage) throws(StorageError) in
+                let started = ContinuousClock.now
+                do throws(JobFailure) {
+                    try await OutputUploader(storage: storage, concurrency: uploads).upload(folder, to: location)
+                } catch {
+                    throw StorageError(code: StorageError.Code(rawValue: error.code) ?? .requestFailed, message: error.message)
+                }
+                let elapsed = ContinuousClock.now - started
+                writeLine(JSONValue.object(["prefix": .string(location.description), "concurrency": .integer(uploads),
+                                            "seconds": .double((elapsed.seconds * 1000).rounded() / 1000)]).jsonText)
             }
         }
     }

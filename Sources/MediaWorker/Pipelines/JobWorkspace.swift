@@ -35,7 +35,7 @@ public final class JobWorkspace: Sendable {
             throw StorageError(code: .io, message: "cannot lock \(staging)")
         }
         // A sweep may be removing an abandoned folder of this name right now: a few tries.
-        for _ in 0..<50 {
+        for _ in 0..<20 {
             if rename(staging, directory) == 0 { return descriptor }
             guard errno == EEXIST || errno == ENOTEMPTY else { break }
             let held = open(directory + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
@@ -49,7 +49,7 @@ public final class JobWorkspace: Sendable {
                 return held
             }
             if held >= 0 { close(held) }
-            usleep(100_000)
+            usleep(25_000)
         }
         close(descriptor)
         try? FileManager.default.removeItem(atPath: staging)

@@ -152,6 +152,15 @@ public final class JobWorker: Service, Sendable {
     }
 
     private func report(_ decision: InboxDecision, results: [String], queue: JobQueue) {
+        if results.last == "displaced" {
+            // Another process shares this claimed list: two hosts with one MW_WORKER_ID.
+            logger.warning("claimed inbox item was not at the head: another process uses this worker id", metadata: [
+                "queue": "\(queue.name)", "worker_id": "\(settings.workerID)",
+            ])
+        }
+        if results.contains("skipped") {
+            logger.notice("a claimed inbox item was taken back meanwhile; left to whoever holds it", metadata: ["queue": "\(queue.name)"])
+        }
         switch decision {
         case .rejected(let rejected):
             Counter(label: "mw_jobs_rejected_total", dimensions: [("queue", queue.name), ("code", rejected.code)]).increment()

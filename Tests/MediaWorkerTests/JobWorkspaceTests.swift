@@ -1,0 +1,45 @@
+import Foundation
+import Synchronization
+import Testing
+import TestSupport
+@testable import MediaWorker
+
+/// Per-worker temp folders: a sibling starting up never takes a live folder for an abandoned one.
+@Suite("Job workspace")
+struct JobWorkspaceTests {
+    @Test("a worker's folder appears already locked: sweeps running all the while never remove it")
+    func sweepNeverRemovesLiveFolder() async throws {
+        let directory = try makeTestDirectory("workspace")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let root = directory.path
+        let done = Atomic(false)
+        // A sibling worker starting over and over: each start sweeps the root.
+        let sweeper = Thread {
+            while !done.load(ordering: .relaxed) { JobWorkspace.removeAbandoned(in: root) }
+        }
+        sweeper.start()
+        defer { done.store(true, ordering: .relaxed) }
+        // Folders made and locked in the old order were caught between the two steps within a few hundred starts.
+        var lost: [String] = []
+        for index in 0..<400 {
+            do {
+                let workspace = try JobWorkspace(root: root, workerID: "w\(index)")
+                if !FileManager.default.fileExists(atPath: workspace.directory + "/.lock") { lost.append(workspace.directory) }
+            } catch {
+                lost.append("w\(index): \(error)")
+            }
+        }
+        done.store(true, ordering: .relaxed)
+        #expect(lost.isEmpty, "\(lost.count) live folders swept: \(lost.prefix(3))")
+        // Folders without a lock file, or with a free one, are abandoned; no staging folder is left.
+        try FileManager.default.createDirectory(atPath: root + "/mw-gone/job-x", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: root + "/mw-gone/.lock", contents: nil)
+        try FileManager.default.createDirectory(atPath: root + "/mw-nolock/job-y", withIntermediateDirectories: true)
+        let held = try JobWorkspace(root: root, workerID: "held")
+        #expect(!FileManager.default.fileExists(atPath: root + "/mw-gone") && !FileManager.default.fileExists(atPath: root + "/mw-nolock"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.hasPrefix(".mw-staging") }.isEmpty)
+        // The same id while its folder is held: refused.
+        #expect(throws: StorageError.self) { try JobWorkspace(root: root, workerID: "held") }
+        _ = held
+    }
+}
