@@ -49,6 +49,10 @@ ff -f lavfi -i "testsrc2=size=720x480:rate=30:duration=2" -vf "setsar=32/27" "${
 ff -f lavfi -i "color=c=black:size=320x180:rate=30:duration=4,drawbox=c=white:t=fill:enable='lt(mod(t\,1)\,0.1)'" \
    -f lavfi -i "sine=frequency=1000:sample_rate=44100:duration=4,volume=volume=0:enable='gte(mod(t\,1)\,0.1)'" \
    -vf "select='not(between(mod(n\,30)\,10\,19))'" -fps_mode vfr "${x264[@]}" -pix_fmt yuv420p -c:a aac "${bx[@]}" vfr-sync.mp4
+# The same sync probe, 90 s at 640x360: a transcode split into chunks is judged at every join.
+ff -f lavfi -i "color=c=black:size=640x360:rate=30:duration=90,drawbox=c=white:t=fill:enable='lt(mod(t\,1)\,0.1)',drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:text='%{n}':x=20:y=20:fontsize=48:fontcolor=gray" \
+   -f lavfi -i "sine=frequency=1000:sample_rate=44100:duration=90,volume=volume=0:enable='gte(mod(t\,1)\,0.1)'" \
+   -vf "select='not(between(mod(n\,30)\,10\,19))'" -fps_mode vfr "${x264[@]}" -pix_fmt yuv420p -c:a aac "${bx[@]}" sync-90s.mp4
 # Keyframes 12 s apart: too far for 6 s segments, so HLS cannot be a stream copy.
 ff -f lavfi -i "testsrc2=size=320x180:rate=30:duration=12" -f lavfi -i "sine=duration=12" \
    "${x264[@]}" -g 360 -pix_fmt yuv420p -c:a aac "${bx[@]}" h264-long-gop.mp4

@@ -188,7 +188,7 @@ static mw_status open_outputs(mw_compose_job *job, const char *output_path, char
     avcodec_parameters_free(&video);
     avcodec_parameters_free(&audio);
     if (status == MW_OK) status = mw_packager_start(&job->rung.packager, message, message_size);
-    if (status == MW_OK) status = mw_rung_start(&job->rung, 0, job->aac->time_base, message, message_size);
+    if (status == MW_OK) status = mw_rung_start(&job->rung, 0, 0, job->aac->time_base, message, message_size);
     job->rung_started = status == MW_OK;
     return status;
 }

@@ -31,7 +31,7 @@ typedef struct mw_video_chain {
 AVRational mw_choose_frame_rate(const AVStream *stream, double max_fps);
 
 mw_status mw_video_chain_open(mw_video_chain *chain, AVFormatContext *format, int stream_index, int64_t origin_us,
-                              AVRational frame_rate, const mw_limits *limits, int threads,
+                              AVRational frame_rate, double start_s, const mw_limits *limits, int threads,
                               char *message, size_t message_size);
 
 /* Decodes `packet` (NULL: end of input) and hands every output frame to `emit`. */

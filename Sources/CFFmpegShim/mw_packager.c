@@ -249,9 +249,9 @@ static mw_status open_segment(mw_packager *packager, double start_s, char *messa
     mw_segment_record *segment = &packager->segments[packager->segment_count++];
     memset(segment, 0, sizeof(*segment));
     /* The timeline starts at 0 whatever the first packet's time. */
-    segment->start_s = packager->segment_count == 1 ? 0 : start_s;
+    segment->start_s = packager->segment_count == 1 ? packager->first_start_s : start_s;
     char name[32];
-    snprintf(name, sizeof(name), "seg-%05d.%s", packager->segment_count - 1, segment_extension(packager));
+    snprintf(name, sizeof(name), "seg-%05d.%s", packager->segment_base + packager->segment_count - 1, segment_extension(packager));
     if (packager->kind == MW_PACKAGE_HLS_TS) {
         /* Each segment starts with PAT/PMT so it can be decoded alone. */
         av_opt_set(packager->mux->priv_data, "mpegts_flags", "resend_headers", 0);
@@ -380,7 +380,8 @@ static mw_status write_media_playlist(mw_packager *packager, char *message, size
                fmp4 ? 6 : 3, target_duration(durations, count));
     if (fmp4) av_bprintf(&text, "#EXT-X-MAP:URI=\"init.mp4\"\n");
     for (int i = 0; i < count; i++)
-        av_bprintf(&text, "#EXTINF:%.3f,\nseg-%05d.%s\n", written_duration(durations[i]), i, segment_extension(packager));
+        av_bprintf(&text, "#EXTINF:%.3f,\nseg-%05d.%s\n", written_duration(durations[i]), packager->segment_base + i,
+                   segment_extension(packager));
     av_bprintf(&text, "#EXT-X-ENDLIST\n");
     av_free(durations);
     mw_status status = av_bprint_is_complete(&text)
@@ -414,7 +415,8 @@ static mw_status write_iframe_playlist(mw_packager *packager, char *message, siz
     for (int i = 0; i < count; i++) {
         const mw_iframe_record *iframe = &packager->iframes[i];
         av_bprintf(&text, "#EXTINF:%.3f,\n#EXT-X-BYTERANGE:%" PRId64 "@%" PRId64 "\nseg-%05d.%s\n",
-                   written_duration(durations[i]), iframe->length, iframe->offset, iframe->segment, segment_extension(packager));
+                   written_duration(durations[i]), iframe->length, iframe->offset, packager->segment_base + iframe->segment,
+                   segment_extension(packager));
     }
     av_bprintf(&text, "#EXT-X-ENDLIST\n");
     av_free(durations);

@@ -44,6 +44,8 @@ typedef struct mw_packager {
     int iframe_count, iframe_capacity;
     double end_s;              /* end of the last packet seen */
     double timeline_offset_s;  /* HLS: added to every timestamp written (see mw_packager_start) */
+    int segment_base;          /* HLS: the number of the first segment (a part of a split package) */
+    double first_start_s;      /* HLS: where the first segment starts (0, or a part's start) */
     char codecs[64];
     int has_video, has_audio;
 } mw_packager;

@@ -296,9 +296,9 @@ static void *rung_main(void *opaque) {
     return NULL;
 }
 
-mw_status mw_rung_start(mw_rung *rung, double segment_s, AVRational audio_time_base, char *message, size_t message_size) {
+mw_status mw_rung_start(mw_rung *rung, double segment_s, double first_cut_s, AVRational audio_time_base, char *message, size_t message_size) {
     rung->segment_s = segment_s;
-    rung->next_cut_s = 0;
+    rung->next_cut_s = first_cut_s;
     rung->audio_received_s = -INFINITY;
     rung->audio_time_base = audio_time_base;
     if (pthread_mutex_init(&rung->lock, NULL) != 0) return mw_fail(message, message_size, MW_E_INTERNAL, "no mutex");

@@ -60,7 +60,7 @@ mw_status mw_rung_open(mw_rung *rung, int width, int height, AVRational frame_ra
                        char *message, size_t message_size);
 
 /* Starts the rung's thread; its packager must be open. */
-mw_status mw_rung_start(mw_rung *rung, double segment_s, AVRational audio_time_base, char *message, size_t message_size);
+mw_status mw_rung_start(mw_rung *rung, double segment_s, double first_cut_s, AVRational audio_time_base, char *message, size_t message_size);
 
 /* Queues a reference to `frame` (blocking while the queue is full). */
 mw_status mw_rung_push_frame(mw_rung *rung, const AVFrame *frame);

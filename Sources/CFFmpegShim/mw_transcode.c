@@ -26,6 +26,8 @@ void mw_hls_settings_init_default(mw_hls_settings *settings) {
     settings->segment_format = MW_SEGMENTS_FMP4;
     settings->target_duration_s = 6;
     settings->audio_muxed = 0;
+    settings->part = MW_PART_WHOLE;
+    settings->range_start_s = settings->range_end_s = settings->timeline_offset_s = 0;
 }
 
 typedef struct mw_transcode_job {
@@ -34,6 +36,10 @@ typedef struct mw_transcode_job {
     const mw_encode_settings *settings;
     double segment_s;                /* 0: no segments */
     int audio_muxed;
+    int part;                        /* mw_package_part */
+    double range_start_s, range_end_s;
+    double forced_offset_s;          /* > 0: the timeline offset given by the caller */
+    int range_done;                  /* a video range: its last frame has gone to the rungs */
     mw_limits limits;
     mw_interrupt interrupt;
     AVFormatContext *format;
@@ -73,6 +79,14 @@ static mw_status distribute_frame(void *opaque, AVFrame *frame, char *message, s
     double frame_s = 1 / av_q2d(job->video.frame_rate);
     double time_s = frame->pts * frame_s;
     double half = frame_s / 2;
+    if (job->part == MW_PART_VIDEO_RANGE) {
+        /* Frames before the range were decoded only to reach it; from its end on, another part's. */
+        if (time_s < job->range_start_s - half) return MW_OK;
+        if (job->range_end_s > 0 && time_s >= job->range_end_s - half) {
+            job->range_done = 1;
+            return MW_OK;
+        }
+    }
     frame->pict_type = AV_PICTURE_TYPE_NONE;
     if (job->segment_s > 0 && time_s >= job->next_segment_s - half) {
         frame->pict_type = AV_PICTURE_TYPE_I;
@@ -127,6 +141,14 @@ static mw_status open_input(mw_transcode_job *job, const char *input, char *mess
     job->audio_index = av_find_best_stream(job->format, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
     if (job->video_index < 0 && job->audio_index < 0)
         return mw_fail(message, message_size, MW_E_NO_MEDIA_STREAMS, "input has neither video nor audio");
+    /* A part of a split package reads only its own stream. */
+    if (job->part == MW_PART_VIDEO_RANGE) {
+        if (job->video_index < 0) return mw_fail(message, message_size, MW_E_NO_MEDIA_STREAMS, "input has no video to split");
+        job->audio_index = -1;
+    } else if (job->part == MW_PART_AUDIO) {
+        if (job->audio_index < 0) return mw_fail(message, message_size, MW_E_NO_MEDIA_STREAMS, "input has no audio");
+        job->video_index = -1;
+    }
     for (unsigned i = 0; i < job->format->nb_streams; i++)
         if ((int)i != job->video_index && (int)i != job->audio_index) job->format->streams[i]->discard = AVDISCARD_ALL;
     if (job->format->duration != AV_NOPTS_VALUE && job->format->duration > 0)
@@ -189,7 +211,8 @@ static mw_status prepare(mw_transcode_job *job, const mw_video_rung *specs, int 
     if (job->video_index >= 0) {
         AVStream *stream = job->format->streams[job->video_index];
         AVRational rate = mw_choose_frame_rate(stream, settings->max_fps);
-        status = mw_video_chain_open(&job->video, job->format, job->video_index, origin, rate, &job->limits,
+        double start_s = job->part == MW_PART_VIDEO_RANGE ? job->range_start_s : 0;
+        status = mw_video_chain_open(&job->video, job->format, job->video_index, origin, rate, start_s, &job->limits,
                                      settings->threads, message, message_size);
         job->video_open = 1;
         int widths[MW_MAX_RENDITIONS], heights[MW_MAX_RENDITIONS];
@@ -224,7 +247,7 @@ static mw_status prepare(mw_transcode_job *job, const mw_video_rung *specs, int 
         double needed = job->audio_open ? job->audio.encoder->initial_padding / (double)job->audio.encoder->sample_rate : 0;
         for (int i = 0; status == MW_OK && i < job->rung_count; i++)
             needed = fmax(needed, (job->rungs[i].encoder->has_b_frames + 1) / av_q2d(rate));
-        job->timeline_offset_s = fmax(MW_HLS_TIMELINE_OFFSET_S, ceil(needed * 10) / 10);
+        job->timeline_offset_s = job->forced_offset_s > 0 ? job->forced_offset_s : fmax(MW_HLS_TIMELINE_OFFSET_S, ceil(needed * 10) / 10);
         for (int i = 0; status == MW_OK && i < job->rung_count; i++) {
             AVCodecParameters *video_par = avcodec_parameters_alloc();
             if (!video_par || avcodec_parameters_from_context(video_par, job->rungs[i].encoder) < 0) {
@@ -241,10 +264,15 @@ static mw_status prepare(mw_transcode_job *job, const mw_video_rung *specs, int 
             av_free(location);
             avcodec_parameters_free(&video_par);
             job->rungs[i].packager.timeline_offset_s = job->timeline_offset_s;
+            if (job->part == MW_PART_VIDEO_RANGE) {
+                job->rungs[i].packager.segment_base = (int)lround(job->range_start_s / job->segment_s);
+                job->rungs[i].packager.first_start_s = job->range_start_s;
+            }
             if (status == MW_OK) status = mw_packager_start(&job->rungs[i].packager, message, message_size);
         }
     }
-    if (job->timeline_offset_s == 0) job->timeline_offset_s = MW_HLS_TIMELINE_OFFSET_S;
+    if (job->timeline_offset_s == 0)
+        job->timeline_offset_s = job->forced_offset_s > 0 ? job->forced_offset_s : MW_HLS_TIMELINE_OFFSET_S;
     if (status == MW_OK && audio_separate) {
         char *location = av_asprintf("%s/audio", job->output);
         status = location ? mw_packager_open(&job->audio_packager, job->kind, location, NULL, (AVRational){0, 1}, audio_par,
@@ -258,7 +286,8 @@ static mw_status prepare(mw_transcode_job *job, const mw_video_rung *specs, int 
     avcodec_parameters_free(&audio_par);
     link_rungs(job);
     for (int i = 0; status == MW_OK && i < job->rung_count; i++) {
-        status = mw_rung_start(&job->rungs[i], job->segment_s, audio_tb, message, message_size);
+        double first_cut_s = job->part == MW_PART_VIDEO_RANGE ? job->range_start_s : 0;
+        status = mw_rung_start(&job->rungs[i], job->segment_s, first_cut_s, audio_tb, message, message_size);
         job->rungs_open = i + 1;
     }
     return status;
@@ -318,12 +347,31 @@ static mw_status finish_audio(mw_transcode_job *job, char *message, size_t messa
     return status;
 }
 
+/* A video range starts from the keyframe before it (a second earlier still, so a B-frame's
+ * earlier presentation cannot hide it): the frames before the range are decoded and dropped,
+ * so the range's first frame is the source's, whatever its GOP. */
+static mw_status seek_to_range(mw_transcode_job *job, char *message, size_t message_size) {
+    job->next_segment_s = job->next_key_s = job->range_start_s;
+    if (job->range_start_s <= 0) return MW_OK;
+    AVStream *stream = job->format->streams[job->video_index];
+    int64_t origin = job->format->start_time != AV_NOPTS_VALUE ? job->format->start_time : 0;
+    int64_t target = av_rescale_q(origin + (int64_t)((job->range_start_s - 1) * AV_TIME_BASE), AV_TIME_BASE_Q, stream->time_base);
+    int ret = av_seek_frame(job->format, job->video_index, target, AVSEEK_FLAG_BACKWARD);
+    if (ret < 0) ret = av_seek_frame(job->format, job->video_index, av_rescale_q(origin, AV_TIME_BASE_Q, stream->time_base), AVSEEK_FLAG_BACKWARD);
+    if (ret < 0) return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "cannot seek to %.3f s: %s", job->range_start_s, av_err2str(ret));
+    return MW_OK;
+}
+
 static mw_status run(mw_transcode_job *job, char *message, size_t message_size) {
+    if (job->part == MW_PART_VIDEO_RANGE) {
+        mw_status sought = seek_to_range(job, message, message_size);
+        if (sought != MW_OK) return sought;
+    }
     AVPacket *packet = av_packet_alloc();
     if (!packet) return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
     mw_status status = MW_OK;
     for (;;) {
-        if (stop_requested(job)) break;
+        if (stop_requested(job) || job->range_done) break;
         int ret = av_read_frame(job->format, packet);
         if (ret == AVERROR_EOF || (ret < 0 && avio_feof(job->format->pb) && !job->interrupt.fired)) break;
         if (ret < 0) {
@@ -333,7 +381,13 @@ static mw_status run(mw_transcode_job *job, char *message, size_t message_size) 
         AVStream *stream = job->format->streams[packet->stream_index];
         if (packet->pts != AV_NOPTS_VALUE && job->duration_s > 0) {
             int64_t start = stream->start_time != AV_NOPTS_VALUE ? stream->start_time : 0;
-            report_progress(job, (packet->pts - start) * av_q2d(stream->time_base) / job->duration_s * 0.99);
+            double at = (packet->pts - start) * av_q2d(stream->time_base);
+            if (job->part == MW_PART_VIDEO_RANGE) {
+                double end = job->range_end_s > 0 ? fmin(job->range_end_s, job->duration_s) : job->duration_s;
+                if (end > job->range_start_s) report_progress(job, fmax(0, (at - job->range_start_s) / (end - job->range_start_s)) * 0.99);
+            } else {
+                report_progress(job, at / job->duration_s * 0.99);
+            }
         }
         status = note_demuxed(job, packet, stream, message, message_size);
         if (status != MW_OK) {
@@ -446,6 +500,19 @@ mw_status mw_package_hls(const char *input, const char *output_dir, const mw_vid
     job.kind = hls.segment_format == MW_SEGMENTS_TS ? MW_PACKAGE_HLS_TS : MW_PACKAGE_HLS_FMP4;
     job.segment_s = hls.target_duration_s;
     job.audio_muxed = hls.audio_muxed;
+    job.part = hls.part;
+    job.range_start_s = hls.range_start_s;
+    job.range_end_s = hls.range_end_s;
+    job.forced_offset_s = hls.timeline_offset_s;
+    if (job.part == MW_PART_VIDEO_RANGE) {
+        double segments = hls.range_start_s / hls.target_duration_s;
+        if (job.kind != MW_PACKAGE_HLS_FMP4 || hls.range_start_s < 0 || fabs(segments - round(segments)) > 1e-6
+            || (hls.range_end_s > 0 && hls.range_end_s <= hls.range_start_s)) {
+            cleanup(&job);
+            return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT,
+                           "a video range needs fMP4 segments and to start on a segment boundary");
+        }
+    }
     status = open_input(&job, input, message, message_size);
     if (status == MW_OK && job.video_index >= 0 && rung_count == 0)
         status = mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "a video input needs at least one rung");

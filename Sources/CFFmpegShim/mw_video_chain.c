@@ -36,7 +36,7 @@ static const char *rotation_filters(int rotation) {
     }
 }
 
-static mw_status build_graph(mw_video_chain *chain, const AVFormatContext *format, char *message, size_t message_size) {
+static mw_status build_graph(mw_video_chain *chain, const AVFormatContext *format, double start_s, char *message, size_t message_size) {
     AVCodecParameters *par = chain->stream->codecpar;
     AVRational sar = av_guess_sample_aspect_ratio((AVFormatContext *)format, chain->stream, NULL);
     if (sar.num <= 0 || sar.den <= 0 || av_q2d(sar) > 4 || av_q2d(sar) < 0.25) sar = (AVRational){1, 1};
@@ -48,10 +48,11 @@ static mw_status build_graph(mw_video_chain *chain, const AVFormatContext *forma
     snprintf(source_args, sizeof(source_args), "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d",
              par->width, par->height, par->format, chain->stream->time_base.num, chain->stream->time_base.den,
              sar.num, sar.den);
-    /* yadif only touches frames flagged interlaced; fps pads the start from time 0. */
-    char *description = av_asprintf("%s%sfps=fps=%d/%d:start_time=0:round=near",
+    /* yadif only touches frames flagged interlaced; fps pads the start from `start_s` (0 for a
+     * whole input; a range's start, whose frames before it were decoded only to reach it). */
+    char *description = av_asprintf("%s%sfps=fps=%d/%d:start_time=%.6f:round=near",
                                     interlaced ? "yadif=mode=send_frame:parity=auto:deint=interlaced," : "",
-                                    rotation_filters(rotation), chain->frame_rate.num, chain->frame_rate.den);
+                                    rotation_filters(rotation), chain->frame_rate.num, chain->frame_rate.den, start_s);
     chain->graph = avfilter_graph_alloc();
     if (!description || !chain->graph) {
         av_free(description);
@@ -85,7 +86,7 @@ static mw_status build_graph(mw_video_chain *chain, const AVFormatContext *forma
 }
 
 mw_status mw_video_chain_open(mw_video_chain *chain, AVFormatContext *format, int stream_index, int64_t origin_us,
-                              AVRational frame_rate, const mw_limits *limits, int threads,
+                              AVRational frame_rate, double start_s, const mw_limits *limits, int threads,
                               char *message, size_t message_size) {
     memset(chain, 0, sizeof(*chain));
     chain->stream = format->streams[stream_index];
@@ -104,7 +105,7 @@ mw_status mw_video_chain_open(mw_video_chain *chain, AVFormatContext *format, in
     chain->decoder->thread_count = threads;
     ret = avcodec_open2(chain->decoder, codec, NULL);
     if (ret < 0) return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "cannot open the %s decoder: %s", codec->name, av_err2str(ret));
-    return build_graph(chain, format, message, message_size);
+    return build_graph(chain, format, start_s, message, message_size);
 }
 
 static mw_status pull_frames(mw_video_chain *chain, mw_frame_sink emit, void *user, char *message, size_t message_size) {

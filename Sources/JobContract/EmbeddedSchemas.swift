@@ -18,7 +18,7 @@ public enum EmbeddedSchemas {
     },
     "type": {
       "type": "string",
-      "pattern": "^(Job(Queued|Delayed|Started|Progress|Stalled|RetryScheduled|Released|Requeued|Failed)|(Transcode|Thumbnails|Keyframes|Compose|Probe|Noop)(Completed|Failed|Canceled)|KeyframeReady)$"
+      "pattern": "^(Job(Queued|Delayed|Started|Progress|Stalled|RetryScheduled|Released|Requeued|Failed)|(Transcode|Thumbnails|Keyframes|Compose|Probe|Noop)(Completed|Failed|Canceled)|KeyframeReady|TranscodeSplit|TranscodeChunk(Completed|Failed|Canceled))$"
     },
     "job_id": {"type": "string", "minLength": 1},
     "queue": {"type": "string", "minLength": 1},
@@ -36,7 +36,11 @@ public enum EmbeddedSchemas {
     "meta_movie_id": {
       "type": ["string", "null"]
     },
-    "data": {"type": "object"}
+    "data": {"type": "object"},
+    "parent_id": {
+      "type": "string",
+      "description": "the split job a part belongs to (the part's own lifecycle events)"
+    }
   },
   "allOf": [
     {
@@ -122,7 +126,22 @@ public enum EmbeddedSchemas {
                 }
               },
               "version": {"$ref": "#/$defs/version"},
-              "version_url": {"type": "string", "pattern": "/v/\\d{8}T\\d{6}Z-[0-9a-f]{8}/$"}
+              "version_url": {"type": "string", "pattern": "/v/\\d{8}T\\d{6}Z-[0-9a-f]{8}/$"},
+              "split": {
+                "type": "object",
+                "required": ["chunks", "chunk_s", "parts"],
+                "properties": {
+                  "chunks": {"type": "integer", "minimum": 2},
+                  "chunk_s": {"type": "number", "exclusiveMinimum": 0},
+                  "parts": {
+                    "type": "array",
+                    "items": {
+                      "type": "object",
+                      "required": ["asset_id", "worker_id", "attempts"]
+                    }
+                  }
+                }
+              }
             }
           }
         }
@@ -290,6 +309,46 @@ public enum EmbeddedSchemas {
             "properties": {
               "attempts": {"type": "integer", "minimum": 0},
               "max_attempts": {"type": "integer", "minimum": 1}
+            }
+          }
+        }
+      }
+    },
+    {
+      "if": {
+        "properties": {
+          "type": {"const": "TranscodeSplit"}
+        }
+      },
+      "then": {
+        "properties": {
+          "data": {
+            "required": ["version", "chunk_s", "chunks", "duration_s", "plan"],
+            "properties": {
+              "version": {"$ref": "#/$defs/version"},
+              "chunks": {"type": "integer", "minimum": 2},
+              "chunk_s": {"type": "number"}
+            }
+          }
+        }
+      }
+    },
+    {
+      "if": {
+        "properties": {
+          "type": {"const": "TranscodeChunkCompleted"}
+        }
+      },
+      "then": {
+        "properties": {
+          "data": {
+            "required": ["asset_id", "chunk_job_id", "chunk_attempt", "encode_s", "seconds"],
+            "properties": {
+              "asset_id": {"type": "string"},
+              "chunk_job_id": {"type": "string"},
+              "chunk_attempt": {"type": "integer", "minimum": 1},
+              "start_s": {"type": "number", "minimum": 0},
+              "end_s": {"type": "number"}
             }
           }
         }
@@ -757,6 +816,24 @@ public enum EmbeddedSchemas {
         "enum": [1080, 720, 540, 360, 234]
       },
       "description": "heights of MP4 renditions to make besides HLS"
+    },
+    "split": {
+      "description": "split a long encode into chunks run by the whole pool: off, auto (inputs over MW_SPLIT_MIN_S, default 120 s) or chunks of chunk_s seconds (rounded up to whole segments)",
+      "anyOf": [
+        {
+          "enum": ["off", "auto"],
+          "description": "\"off\" or \"auto\""
+        },
+        {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["chunk_s"],
+          "description": "an object {\"chunk_s\": 30}",
+          "properties": {
+            "chunk_s": {"type": "number", "minimum": 6, "maximum": 3600}
+          }
+        }
+      ]
     }
   }
 }

@@ -9,6 +9,8 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
     case delayed
     /// Running under a worker's lease.
     case active
+    /// A split job waiting for its parts, holding no worker.
+    case waitingChildren = "waiting_children"
     /// The last attempt failed; a retry is scheduled.
     case failed
     case completed
@@ -34,11 +36,13 @@ public struct Delivery: Sendable, Equatable {
     public var movieID: String?
     public var metaMovieID: String?
     public var createdAtMilliseconds: Int64
+    /// A split job's stage when it comes back after its parts (`stitch`); nil for a first run.
+    public var stage: String?
 
     /// A delivery made outside Redis (`media-worker process`: one job run locally).
     public init(queue: String, id: String, token: String, attempt: Int, maxAttempts: Int, type: String, payload: String,
                 metadataJSON: String, timeoutSeconds: Int, fileID: String? = nil, movieID: String? = nil, metaMovieID: String? = nil,
-                createdAtMilliseconds: Int64 = 0) {
+                createdAtMilliseconds: Int64 = 0, stage: String? = nil) {
         self.queue = queue
         self.id = id
         self.token = token
@@ -52,6 +56,7 @@ public struct Delivery: Sendable, Equatable {
         self.movieID = movieID
         self.metaMovieID = metaMovieID
         self.createdAtMilliseconds = createdAtMilliseconds
+        self.stage = stage
     }
 }
 
@@ -189,4 +194,34 @@ public struct TrashedVersion: Sendable, Equatable {
         self.currentVersion = currentVersion
         self.currentURL = currentURL
     }
+}
+
+/// One part of a split job, as the job creates it.
+public struct JobPart: Sendable, Equatable {
+    public var id: String
+    /// `transcode_chunk` or `transcode_audio`.
+    public var type: String
+    /// Its share of the job's work: parts go out longest first.
+    public var work: Duration
+    public var payload: String
+    /// The chunk index, or "audio".
+    public var asset: String
+
+    public init(id: String, type: String, work: Duration, payload: String, asset: String) {
+        self.id = id
+        self.type = type
+        self.work = work
+        self.payload = payload
+        self.asset = asset
+    }
+}
+
+/// A part as Redis has it.
+public struct PartRecord: Sendable, Equatable {
+    public var id: String
+    public var state: JobState?
+    public var worker: String
+    public var attempts: Int
+    public var asset: String
+    public var resultJSON: String
 }

@@ -185,21 +185,21 @@ public struct JobQueue: Sendable {
         return try parseFetch(items.map { $0.string ?? "" }[...])
     }
 
-    /// A fetch reply: next_wake_ms, more_waiting, then 12 fields per job.
+    /// A fetch reply: next_wake_ms, more_waiting, then 13 fields per job.
     private func parseFetch(_ strings: ArraySlice<String>) throws(RedisError) -> FetchResult {
         guard strings.count >= 2 else { throw .unexpectedReply("a fetch reply is too short") }
         let strings = Array(strings)
         let wake = Int64(strings[0]) ?? -1
         var deliveries: [Delivery] = []
         var index = 2
-        while index + 12 <= strings.count {
-            let f = Array(strings[index..<index + 12])
+        while index + 13 <= strings.count {
+            let f = Array(strings[index..<index + 13])
             deliveries.append(Delivery(
                 queue: name, id: f[0], token: f[1], attempt: Int(f[2]) ?? 1, maxAttempts: Int(f[3]) ?? 1, type: f[4],
                 payload: f[5], metadataJSON: f[6].isEmpty ? "{}" : f[6], timeoutSeconds: Int(f[7]) ?? 0,
                 fileID: f[8].isEmpty ? nil : f[8], movieID: f[9].isEmpty ? nil : f[9],
-                metaMovieID: f[10].isEmpty ? nil : f[10], createdAtMilliseconds: Int64(f[11]) ?? 0))
-            index += 12
+                metaMovieID: f[10].isEmpty ? nil : f[10], createdAtMilliseconds: Int64(f[11]) ?? 0, stage: f[12].isEmpty ? nil : f[12]))
+            index += 13
         }
         return FetchResult(deliveries: deliveries, moreWaiting: strings[1] == "1", nextWake: wake >= 0 ? .milliseconds(wake) : nil)
     }
@@ -324,9 +324,35 @@ public struct JobQueue: Sendable {
             ["LLEN", inboxKey], ["LLEN", keyBase + "wait:high"], ["LLEN", keyBase + "wait:normal"], ["LLEN", keyBase + "wait:low"],
             ["ZCARD", keyBase + "scheduled"], ["ZCARD", keyBase + "active"], ["ZCARD", keyBase + "completed"],
             ["ZCARD", keyBase + "dead"], ["ZCARD", keyBase + "canceled"],
+            ["ZCARD", keyBase + "wait:high:graph"], ["ZCARD", keyBase + "wait:normal:graph"], ["ZCARD", keyBase + "wait:low:graph"],
         ])
         let n = replies.map { Int($0.integer ?? 0) }
-        return QueueCounts(inbox: n[0], waiting: n[1] + n[2] + n[3], scheduled: n[4], active: n[5], completed: n[6], dead: n[7], canceled: n[8])
+        return QueueCounts(inbox: n[0], waiting: n[1] + n[2] + n[3] + n[9] + n[10] + n[11], scheduled: n[4], active: n[5],
+                           completed: n[6], dead: n[7], canceled: n[8])
+    }
+
+    // MARK: split jobs
+
+    /// Splits a running job into parts (see `LuaGraph`): they are created waiting and the job
+    /// waits for them without a slot. False: stale token.
+    public func fanOut(id: String, token: String, eventJSON: String, parts: [JobPart]) async throws(RedisError) -> Bool {
+        var arguments = [id, token, eventJSON, String(parts.count)]
+        for part in parts { arguments += [part.id, part.type, String(part.work.milliseconds), part.payload, part.asset] }
+        return try await run(.fanOut, arguments).integer == 1
+    }
+
+    /// What a split job recorded when it split (its `TranscodeSplit` event data).
+    public func splitRecord(of id: String) async throws(RedisError) -> String? {
+        try await client.command(["HGET", jobKey(id), "split"]).string
+    }
+
+    /// A split job's parts: their states, workers, attempts and stored results, in order.
+    public func parts(of id: String) async throws(RedisError) -> [PartRecord] {
+        let fields = (try await run(.partResults, [id]).array ?? []).map { $0.string ?? "" }
+        return stride(from: 0, to: fields.count - 5, by: 6).map { index in
+            PartRecord(id: fields[index], state: JobState(rawValue: fields[index + 1]), worker: fields[index + 2],
+                       attempts: Int(fields[index + 3]) ?? 0, asset: fields[index + 4], resultJSON: fields[index + 5])
+        }
     }
 
     // MARK: output versions

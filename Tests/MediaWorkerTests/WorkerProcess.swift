@@ -71,11 +71,12 @@ struct QueueProbe {
         }
     }
 
-    /// Terminal events (…Completed, …Failed, …Canceled) by job id.
+    /// Terminal events (…Completed, …Failed, …Canceled) by job id; a split job's per-part
+    /// `TranscodeChunk…` events are not its terminal ones.
     func terminalEvents() async throws -> [String: [String]] {
         var byJob: [String: [String]] = [:]
         for event in try await events() {
-            guard let type = event["type"] as? String, let id = event["job_id"] as? String else { continue }
+            guard let type = event["type"] as? String, let id = event["job_id"] as? String, !type.hasPrefix("TranscodeChunk") else { continue }
             if type.hasSuffix("Completed") || type.hasSuffix("Failed") || type.hasSuffix("Canceled") {
                 byJob[id, default: []].append(type)
             }

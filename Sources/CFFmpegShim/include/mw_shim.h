@@ -213,10 +213,23 @@ typedef enum mw_segment_format {
     MW_SEGMENTS_TS = 1,
 } mw_segment_format;
 
+/* What of a package one call makes: all of it, or a part of a split transcode (the video of a
+ * time range, for every rung; or the audio rendition alone). Parts of one package must share
+ * the settings, the rungs and the timeline offset; their segments then join into one. */
+typedef enum mw_package_part {
+    MW_PART_WHOLE = 0,
+    MW_PART_VIDEO_RANGE = 1,     /* video frames in [range_start_s, range_end_s), segments numbered from range_start_s */
+    MW_PART_AUDIO = 2,           /* the audio rendition only */
+} mw_package_part;
+
 typedef struct mw_hls_settings {
     int32_t segment_format;      /* mw_segment_format */
     double target_duration_s;    /* default 6 */
     int32_t audio_muxed;         /* 0: one shared audio rendition; 1: audio in every variant */
+    int32_t part;                /* mw_package_part, default MW_PART_WHOLE */
+    double range_start_s;        /* MW_PART_VIDEO_RANGE: a multiple of target_duration_s */
+    double range_end_s;          /* MW_PART_VIDEO_RANGE: <= 0 for the end of the input */
+    double timeline_offset_s;    /* > 0: this offset instead of the one computed (parts must agree) */
 } mw_hls_settings;
 
 void mw_hls_settings_init_default(mw_hls_settings *settings);

@@ -7,6 +7,25 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
     public enum AudioLayout: String, Decodable, Sendable { case shared, muxed }
     public enum Packaging: String, Decodable, Sendable { case auto, encode, copy }
 
+    /// Whether a long encode is split into chunks run by the whole pool.
+    public enum Split: Decodable, Sendable, Equatable {
+        case off
+        /// Inputs longer than the worker's MW_SPLIT_MIN_S, when the options allow it.
+        case auto
+        /// Chunks of this many seconds (rounded up to whole segments).
+        case chunks(seconds: Double)
+
+        enum CodingKeys: String, CodingKey { case chunkSeconds = "chunk_s" }
+
+        public init(from decoder: any Decoder) throws {
+            if let word = try? decoder.singleValueContainer().decode(String.self) {
+                self = word == "off" ? .off : .auto
+                return
+            }
+            self = .chunks(seconds: try decoder.container(keyedBy: CodingKeys.self).decode(Double.self, forKey: .chunkSeconds))
+        }
+    }
+
     /// Rung heights of the default ladder.
     public var renditions: [Int]?
     public var segmentFormat: SegmentFormat?
@@ -21,11 +40,28 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
     public var storyboard: Bool = true
     /// Heights of MP4 renditions made besides HLS.
     public var mp4: [Int] = []
+    public var split: Split = .auto
 
     public init() {}
 
+    /// Chunks need fMP4 segments, a shared audio rendition, an encode and no MP4 renditions
+    /// (each of those is made in one pass): an explicit split with any of them is an error.
+    public func check() throws(JSONValueDecodingError) {
+        guard case .chunks = split else { return }
+        let reason: String? = segmentFormat == .ts ? "TS segments" : audio == .muxed ? "muxed audio" : packaging == .copy ? "stream copy"
+            : !mp4.isEmpty ? "MP4 renditions" : nil
+        if let reason {
+            throw JSONValueDecodingError(path: "options.split", message: "cannot split a transcode with \(reason) (made in one pass): use \"off\" or drop them")
+        }
+    }
+
+    /// Whether these options allow a split at all.
+    public var allowsSplit: Bool {
+        split != .off && segmentFormat != .ts && audio != .muxed && packaging != .copy && mp4.isEmpty
+    }
+
     enum CodingKeys: String, CodingKey {
-        case renditions, audio, packaging, preset, thumbnails, storyboard, mp4
+        case renditions, audio, packaging, preset, thumbnails, storyboard, mp4, split
         case segmentFormat = "segment_format", segmentDurationSeconds = "segment_duration_s", maxFPS = "max_fps"
     }
 
@@ -41,5 +77,6 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
         thumbnails = try fields.decodeIfPresent(Int.self, forKey: .thumbnails) ?? 5
         storyboard = try fields.decodeIfPresent(Bool.self, forKey: .storyboard) ?? true
         mp4 = try fields.decodeIfPresent([Int].self, forKey: .mp4) ?? []
+        split = try fields.decodeIfPresent(Split.self, forKey: .split) ?? .auto
     }
 }

@@ -48,7 +48,7 @@ extension JobRecord {
     var json: JSONValue {
         var object: [String: JSONValue] = [:]
         for (name, value) in fields {
-            if ["payload", "metadata", "history", "result", "progress"].contains(name),
+            if ["payload", "metadata", "history", "result", "progress", "children", "split"].contains(name),
                let parsed = try? JSONValue.parse(value) {
                 object[name] = parsed
             } else if ["attempts", "max_attempts", "stalls", "timeout_s"].contains(name), let number = Double(value) {

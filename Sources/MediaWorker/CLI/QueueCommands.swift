@@ -61,7 +61,17 @@ struct StatusCommand: AsyncParsableCommand {
                 printError("error JOB_NOT_FOUND: no job '\(id)' in queue '\(queue.name)' (finished jobs expire after their retention)")
                 throw ExitCode(1)
             }
-            printJSON(record.json)
+            var shown = record.json.objectValue ?? [:]
+            // A split job: its parts with their states and workers, instead of their raw list.
+            if record.fields["children"] != nil {
+                shown["children"] = nil
+                shown["split"] = nil
+                shown["parts"] = .array(try await queue.parts(of: id).map { part in
+                    .object(["id": .string(part.id), "asset_id": .string(part.asset), "state": .string(part.state?.rawValue ?? "expired"),
+                             "worker_id": .string(part.worker), "attempts": .integer(part.attempts)])
+                })
+            }
+            printJSON(.object(shown))
         }
     }
 }

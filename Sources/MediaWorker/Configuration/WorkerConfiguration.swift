@@ -42,6 +42,8 @@ public struct WorkerConfiguration: Sendable {
     public var outputGrace: Duration
     /// Uploads in flight at once per job (`MW_UPLOAD_CONCURRENCY`).
     public var uploadConcurrency: Int
+    /// Transcodes of inputs longer than this are split across the pool (`MW_SPLIT_MIN_S`; 0: never).
+    public var splitMinimumSeconds: Double?
 
     public init(environment: [String: String]) throws(ConfigurationError) {
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
@@ -97,6 +99,8 @@ public struct WorkerConfiguration: Sendable {
         eventsMaxLength = try Self.parsePositive(value("MW_EVENTS_MAXLEN") ?? "100000", variable: "MW_EVENTS_MAXLEN", max: 100_000_000)
         outputGrace = try Self.parseSeconds(value("MW_OUTPUT_GRACE_S") ?? "3600", variable: "MW_OUTPUT_GRACE_S", range: 0...30 * 86400)
         uploadConcurrency = try Self.parsePositive(value("MW_UPLOAD_CONCURRENCY") ?? "8", variable: "MW_UPLOAD_CONCURRENCY", max: 64)
+        let splitMinimum = try Self.parseSeconds(value("MW_SPLIT_MIN_S") ?? "120", variable: "MW_SPLIT_MIN_S", range: 0...7 * 86400)
+        splitMinimumSeconds = splitMinimum == .zero ? nil : splitMinimum.seconds
     }
 
     static func parseSeconds(_ text: String, variable: String, range: ClosedRange<Double>) throws(ConfigurationError) -> Duration {

@@ -64,6 +64,8 @@ public struct WorkerDaemon {
         var pipeline = PipelineContext(storage: storage, workspace: workspace)
         pipeline.maxInputBytes = configuration.maxInputBytes
         pipeline.uploadConcurrency = configuration.uploadConcurrency
+        pipeline.splitMinimumSeconds = configuration.splitMinimumSeconds
+        pipeline.inputCache = InputCache(directory: workspace.directory + "/.inputs")
         var outputs = OutputSettings(storage: storage, scratchDirectory: workspace.directory)
         outputs.grace = configuration.outputGrace
         settings.outputs = outputs
@@ -102,6 +104,7 @@ public struct WorkerDaemon {
         }
         await storage.shutdown()
         await depth.close()
+        await pipeline.inputCache?.clear()
         logger.info("worker stopped")
     }
 
@@ -114,6 +117,9 @@ public struct WorkerDaemon {
             JobType.keyframes.rawValue: KeyframesJobHandler(pipeline: pipeline),
             JobType.transcode.rawValue: TranscodeJobHandler(pipeline: pipeline),
             JobType.compose.rawValue: ComposeJobHandler(pipeline: pipeline),
+            // The parts of split transcodes (made by workers, never by producers).
+            PartTask.videoType: TranscodePartJobHandler(pipeline: pipeline),
+            PartTask.audioType: TranscodePartJobHandler(pipeline: pipeline),
         ]
     }
 }

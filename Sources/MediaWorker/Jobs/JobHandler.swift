@@ -23,13 +23,17 @@ public struct JobResult: Sendable {
     public var stableObjects: [StableObject]
     /// Per-asset events (`KeyframeReady`, ...) appended just before the terminal event.
     public var assets: [(type: String, data: JSONValue)]
+    /// Instead of completing, the job splits into these parts and waits for them (`data` is
+    /// the `TranscodeSplit` event's); its output version must be recorded already.
+    public var parts: [JobPart]?
 
     public init(data: JSONValue, version: OutputVersion? = nil, stableObjects: [StableObject] = [],
-                assets: [(type: String, data: JSONValue)] = []) {
+                assets: [(type: String, data: JSONValue)] = [], parts: [JobPart]? = nil) {
         self.data = data
         self.version = version
         self.stableObjects = stableObjects
         self.assets = assets
+        self.parts = parts
     }
 }
 
@@ -74,6 +78,8 @@ public struct JobContext: Sendable {
     let reporter: ProgressReporter
 
     public var id: String { delivery.id }
+    /// The worker running it ("local" for `media-worker process`).
+    public var workerID: String { reporter.workerID }
 
     /// The job's typed options; a job stored before a schema change may not fit them (`JOB_INVALID_FIELD`).
     public func options<Options: JobOptionsType>(_ type: Options.Type) throws(JobFailure) -> Options {
@@ -94,6 +100,15 @@ public struct JobContext: Sendable {
         try await reporter.annotate(fields)
     }
 
+    /// Whether this job may split into parts run by other workers (not when run locally).
+    public var canSplit: Bool { reporter.hasQueue }
+
+    /// A split job's parts as Redis has them (its stitch reads their results).
+    public func parts() async throws(JobFailure) -> [PartRecord] { try await reporter.parts() }
+
+    /// What the job recorded when it split.
+    public func splitRecord() async throws(JobFailure) -> String? { try await reporter.splitRecord() }
+
     /// Records the version this attempt will write, before its first upload: whatever becomes
     /// of the attempt, a janitor can then find and delete what it wrote.
     public func recordVersion(_ version: OutputVersion) async throws(JobFailure) {
@@ -110,6 +125,8 @@ actor ProgressReporter {
     private let interval: Duration
     private var lastSent: ContinuousClock.Instant?
     private let board: WorkerStatusBoard?
+    nonisolated let workerID: String
+    nonisolated var hasQueue: Bool { queue != nil }
 
     init(queue: JobQueue, delivery: Delivery, interval: Duration = .seconds(1), board: WorkerStatusBoard? = nil) {
         self.queue = queue
@@ -117,6 +134,7 @@ actor ProgressReporter {
         self.delivery = delivery
         self.interval = interval
         self.board = board
+        self.workerID = queue.actor
     }
 
     init(delivery: Delivery, interval: Duration = .milliseconds(200), local: @escaping @Sendable (String, JSONValue) -> Void) {
@@ -125,6 +143,7 @@ actor ProgressReporter {
         self.delivery = delivery
         self.interval = interval
         self.board = nil
+        self.workerID = "local"
     }
 
     private var lastFraction = -1.0
@@ -156,6 +175,24 @@ actor ProgressReporter {
         }
         _ = try await withRedisRetry { () throws(RedisError) in
             try await queue.annotate(id: delivery.id, token: delivery.token, fields: fields)
+        }
+    }
+
+    func parts() async throws(JobFailure) -> [PartRecord] {
+        guard let queue else { return [] }
+        do {
+            return try await withRedisRetry(until: .now + .seconds(60)) { () throws(RedisError) in try await queue.parts(of: delivery.id) }
+        } catch {
+            throw JobFailure(code: "JOB_REDIS_UNAVAILABLE", message: "cannot read the job's parts: \(error)", retryable: true)
+        }
+    }
+
+    func splitRecord() async throws(JobFailure) -> String? {
+        guard let queue else { return nil }
+        do {
+            return try await withRedisRetry(until: .now + .seconds(60)) { () throws(RedisError) in try await queue.splitRecord(of: delivery.id) }
+        } catch {
+            throw JobFailure(code: "JOB_REDIS_UNAVAILABLE", message: "cannot read the job's split: \(error)", retryable: true)
         }
     }
 

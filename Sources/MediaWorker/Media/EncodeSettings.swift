@@ -47,16 +47,44 @@ public struct HLSSettings: Sendable, Equatable {
         case copy
     }
 
+    /// What of a package one call makes: all of it, or a part of a split transcode.
+    public enum Part: Sendable, Equatable {
+        case whole
+        /// The video frames in [start, end) for every rung (fMP4 only), segments numbered from
+        /// `start` (a multiple of the target duration); `end` nil: to the end of the input.
+        case videoRange(start: Double, end: Double?)
+        /// The audio rendition alone.
+        case audio
+    }
+
     public var segmentFormat: SegmentFormat = .fmp4
     public var targetDurationSeconds: Double = 6
     /// false: one audio rendition (EXT-X-MEDIA) shared by every variant.
     public var audioMuxed = false
     public var packaging: Packaging = .auto
+    public var part: Part = .whole
+    /// The timeline offset every part of one package must share (nil: computed).
+    public var timelineOffsetSeconds: Double?
 
     public init() {}
 
     var shimValue: mw_hls_settings {
-        mw_hls_settings(segment_format: segmentFormat == .ts ? Int32(MW_SEGMENTS_TS.rawValue) : Int32(MW_SEGMENTS_FMP4.rawValue),
-                        target_duration_s: targetDurationSeconds, audio_muxed: audioMuxed ? 1 : 0)
+        var value = mw_hls_settings()
+        mw_hls_settings_init_default(&value)
+        value.segment_format = segmentFormat == .ts ? Int32(MW_SEGMENTS_TS.rawValue) : Int32(MW_SEGMENTS_FMP4.rawValue)
+        value.target_duration_s = targetDurationSeconds
+        value.audio_muxed = audioMuxed ? 1 : 0
+        switch part {
+        case .whole:
+            value.part = Int32(MW_PART_WHOLE.rawValue)
+        case .videoRange(let start, let end):
+            value.part = Int32(MW_PART_VIDEO_RANGE.rawValue)
+            value.range_start_s = start
+            value.range_end_s = end ?? 0
+        case .audio:
+            value.part = Int32(MW_PART_AUDIO.rawValue)
+        }
+        value.timeline_offset_s = timelineOffsetSeconds ?? 0
+        return value
     }
 }

@@ -91,7 +91,7 @@ public enum HLSPackager {
             var result: mw_package_result? = nil
             // A copy is tried when one rung is asked for; the shim refuses it (MEDIA_COPY_NOT_POSSIBLE)
             // unless the source already is what an encode would make.
-            if hls.packaging != .encode, rungs.count == 1 {
+            if hls.packaging != .encode, rungs.count == 1, hls.part == .whole {
                 do {
                     result = try await packageCopy(input: input, directory: staging.path, rung: rungs[0], settings: settings,
                                                    hls: hls, limits: limits, progress: progress)
@@ -109,7 +109,8 @@ public enum HLSPackager {
             let renditions = withUnsafeBytes(of: raw.renditions) { buffer in
                 Array(buffer.bindMemory(to: mw_rendition_info.self).prefix(Int(raw.rendition_count))).map(HLSRendition.init)
             }
-            try write(MasterPlaylist.render(renditions), to: staging.path + "/master.m3u8")
+            // A part of a split package has no master of its own: the stitch writes the package's.
+            if hls.part == .whole { try write(MasterPlaylist.render(renditions), to: staging.path + "/master.m3u8") }
             try staging.commit()
             return HLSPackage(directory: outputDirectory, renditions: renditions, durationSeconds: raw.duration_s,
                               streamCopied: raw.stream_copied != 0)

@@ -13,6 +13,10 @@ public struct PipelineContext: Sendable {
     public var diskFactor: Int64 = 3
     /// Uploads in flight at once (`MW_UPLOAD_CONCURRENCY`).
     public var uploadConcurrency = 8
+    /// Inputs longer than this are split across the pool (`MW_SPLIT_MIN_S`); nil: never split.
+    public var splitMinimumSeconds: Double? = 120
+    /// Inputs kept between the parts of split jobs this worker runs.
+    public var inputCache: InputCache?
 
     public init(storage: any Storage, workspace: JobWorkspace) {
         self.storage = storage
@@ -85,8 +89,32 @@ struct JobIO {
         return try await fetch(input, as: "input")
     }
 
+    /// The input of a part of a split job: the very object its job read (the same ETag and size,
+    /// or `MEDIA_INPUT_CHANGED`), from this worker's cache when an earlier part downloaded it.
+    /// Give the returned key back to the cache when done.
+    func fetchSharedInput(fingerprint expected: String?) async throws(JobFailure) -> (path: String, info: ObjectInfo, cacheKey: String?) {
+        guard let input else { throw JobFailure.invalidJob("input.url is required") }
+        let info = try await head(input)
+        if let expected, Self.fingerprint(info) != expected {
+            throw JobFailure(code: "MEDIA_INPUT_CHANGED", message: "\(input) was replaced while its job was split", retryable: false)
+        }
+        guard let cache = pipeline.inputCache else { return (try await download(input, info: info, as: "input"), info, nil) }
+        let key = InputCache.key(url: input.description, info: info)
+        if let cached = await cache.acquire(key) { return (cached, info, key) }
+        let path = try await download(input, info: info, as: "input")
+        return (await cache.store(key, from: path), info, key)
+    }
+
+    /// What identifies an input object's content without reading it.
+    static func fingerprint(_ info: ObjectInfo) -> String { "\(info.etag ?? "")#\(info.size)" }
+
     /// HEAD (size limit, metadata), free-disk check, streamed download to `<job folder>/<name>.<ext>`.
     func fetch(_ location: StorageLocation, as name: String) async throws(JobFailure) -> (path: String, info: ObjectInfo) {
+        let info = try await head(location)
+        return (try await download(location, info: info, as: name), info)
+    }
+
+    func head(_ location: StorageLocation) async throws(JobFailure) -> ObjectInfo {
         let info: ObjectInfo
         do {
             info = try await pipeline.storage.head(location)
@@ -101,6 +129,11 @@ struct JobIO {
         if free < info.size * pipeline.diskFactor {
             throw JobFailure(code: "WORKER_DISK_FULL", message: "\(free) bytes free, \(info.size * pipeline.diskFactor) needed", retryable: true)
         }
+        return info
+    }
+
+    /// Streams the object HEAD described into `<job folder>/<name>.<ext>`.
+    func download(_ location: StorageLocation, info: ObjectInfo, as name: String) async throws(JobFailure) -> String {
         let parts = location.name.split(separator: ".")
         let ext = parts.count > 1 ? String(parts.last!.prefix(8)).filter { $0.isLetter || $0.isNumber } : "bin"
         let path = directory + "/" + name + "." + (ext.isEmpty ? "bin" : ext)
@@ -110,7 +143,7 @@ struct JobIO {
             throw JobFailure(error)
         }
         Counter(label: "mw_storage_bytes_total", dimensions: [("direction", "in")]).increment(by: Int(info.size))
-        return (path, info)
+        return path
     }
 
     func cleanup() { pipeline.workspace.cleanup(directory) }

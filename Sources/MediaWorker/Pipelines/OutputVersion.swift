@@ -17,15 +17,37 @@ public struct OutputVersion: Sendable, Equatable {
     /// The stable master playlist, for job types that have one.
     public let stableMaster: StorageLocation?
 
+    /// Where its objects go: `<output>/<file_id>/v/<id>/`, or a part's folder in its job's version.
+    public let url: StorageLocation
+
     public init(id: String = OutputVersion.newID(), filePrefix: StorageLocation, jobType: String, hasStableMaster: Bool) {
         self.id = id
         self.filePrefix = filePrefix
         self.slot = Self.slot(jobType: jobType, filePrefix: filePrefix)
         self.stableMaster = hasStableMaster ? filePrefix.appending(Self.stableMasterPath) : nil
+        self.url = filePrefix.appending("v/\(id)/")
     }
 
-    /// `<output>/<file_id>/v/<id>/`.
-    public var url: StorageLocation { filePrefix.appending("v/\(id)/") }
+    /// The same version again, as recorded (a split job's stitch writes into the version its parts filled).
+    public init(id: String, filePrefix: StorageLocation, slot: String, url: StorageLocation, stableMaster: StorageLocation?) {
+        self.id = id
+        self.filePrefix = filePrefix
+        self.slot = slot
+        self.url = url
+        self.stableMaster = stableMaster
+    }
+
+    /// What one attempt of a part of a split job writes: a folder of its own inside its job's
+    /// version (`<version>/parts/<asset>-<random>/`), recorded like any version; it joins the
+    /// job's version when the part completes, and is trash otherwise. It publishes nothing alone.
+    public init(partOf parent: StorageLocation, parentID: String, filePrefix: StorageLocation, asset: String) {
+        let random = (0..<4).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        self.id = parentID + "." + asset + "-" + random
+        self.filePrefix = filePrefix
+        self.slot = ""
+        self.stableMaster = nil
+        self.url = parent.appending("parts/\(asset)-\(random)/")
+    }
 
     /// The version's own master, which the stable one copies with its URIs pointed into the version.
     public var masterInVersion: StorageLocation { url.appending(Self.stableMasterPath) }

@@ -45,7 +45,9 @@ public struct TranscodeJobHandler: JobHandler {
     }
 
     public func run(_ job: JobContext) async throws -> JobResult {
-        let plan = Self.plan(try job.options(TranscodeJobOptions.self))
+        if job.delivery.stage == "stitch" { return try await SplitTranscode.stitch(job: job, pipeline: pipeline) }
+        let options = try job.options(TranscodeJobOptions.self)
+        let plan = Self.plan(options)
         let io = try JobIO(pipeline: pipeline, job: job)
         return try await runMediaJob(io: io) {
             let version = try io.newVersion(hasStableMaster: true)
@@ -59,6 +61,13 @@ public struct TranscodeJobHandler: JobHandler {
 
             let info = try await MediaProbe.probe(path: path, limits: pipeline.mediaLimits)
             let rungs = plan.heights.map { heights in VideoLadder.apple.filter { heights.contains($0.maxHeight) } } ?? VideoLadder.rungs(for: info)
+            // A long encode is shared by the pool: parts run by any worker, then a stitch.
+            if let split = SplitTranscode.plan(options: options, info: info, rungs: rungs, hls: plan.hls, settings: plan.settings,
+                                               minimumSeconds: pipeline.splitMinimumSeconds, canSplit: job.canSplit) {
+                return try await SplitTranscode.fanOut(job: job, version: version, options: options, info: info, object: object, rungs: rungs,
+                                                       settings: plan.settings, hls: plan.hls, chunkSeconds: split.chunkSeconds,
+                                                       duration: split.duration)
+            }
             let output = io.directory + "/out"
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             let encodeStarted = ContinuousClock.now
@@ -73,31 +82,11 @@ public struct TranscodeJobHandler: JobHandler {
                 Recorder(label: "mw_encode_speed_realtime", dimensions: [("copy", package.streamCopied ? "1" : "0")])
                     .record(package.durationSeconds / encodeSeconds)
             }
-            var stills: [String: JSONValue] = [:]
             let hasVideo = !info.videoStreams.isEmpty
-            if hasVideo {
-                let poster = try await MediaStills.poster(input: path, outputPath: output + "/poster.jpg", image: ImageSpec(maxWidth: 1280, maxHeight: 1280),
-                                                          limits: pipeline.mediaLimits)
-                stills["poster"] = poster.json(url: prefix.appending("poster.jpg"))
-                if plan.thumbnails > 0 {
-                    try FileManager.default.createDirectory(atPath: output + "/thumbnails", withIntermediateDirectories: true)
-                    let images = try await MediaStills.thumbnails(input: path, outputDirectory: output + "/thumbnails", count: plan.thumbnails,
-                                                                  image: ImageSpec(maxWidth: 640), limits: pipeline.mediaLimits)
-                    stills["thumbnails"] = .array(images.map { image in
-                        image.json(url: prefix.appending("thumbnails/" + (image.path.split(separator: "/").last.map(String.init) ?? "")))
-                    })
-                }
-                if plan.storyboard {
-                    // The cues name the sprite by its relative URL: both files sit side by side wherever they are served.
-                    let board = try await MediaStills.storyboard(input: path, spritePath: output + "/storyboard.jpg", vttPath: output + "/storyboard.vtt",
-                                                                 spriteURL: "storyboard.jpg", limits: pipeline.mediaLimits)
-                    stills["storyboard"] = .object([
-                        "image": .string(prefix.appending("storyboard.jpg").description), "vtt": .string(prefix.appending("storyboard.vtt").description),
-                        "tile_width": .integer(board.tileWidth), "tile_height": .integer(board.tileHeight),
-                        "tiles": .integer(board.count), "interval_s": .double(board.intervalSeconds),
-                    ])
-                }
-            }
+            let stills = hasVideo
+                ? try await TranscodeStills.make(input: path, output: output, prefix: prefix, thumbnails: plan.thumbnails,
+                                                 storyboard: plan.storyboard, limits: pipeline.mediaLimits)
+                : [:]
             var mp4s: [JSONValue] = []
             for height in plan.mp4Heights where hasVideo {
                 guard let rung = VideoLadder.apple.first(where: { $0.maxHeight == height }) else { continue }

@@ -57,6 +57,15 @@ extension JobWorker {
         let label: String
         do {
             switch outcome {
+            case .succeeded(let result) where result.parts != nil:
+                // The job goes on as parts run by the pool; it comes back for its stitch.
+                let parts = result.parts ?? []
+                let accepted = try await withRedisRetry(until: deadline) { () throws(RedisError) in
+                    try await queue.fanOut(id: delivery.id, token: delivery.token, eventJSON: result.data.jsonText, parts: parts)
+                }
+                label = accepted ? "split" : "stale"
+                logger.info(accepted ? "job split into parts" : "job split refused: its lease was given to another delivery",
+                            metadata: ["parts": "\(parts.count)"])
             case .succeeded(let result):
                 switch await prepareCompletion(result, delivery: delivery, queue: queue, deadline: deadline, logger: logger) {
                 case .ready(let publication):
@@ -115,7 +124,7 @@ extension JobWorker {
         metrics.count("mw_jobs_total", type: delivery.type, outcome: label)
         metrics.recordDuration(elapsed, type: delivery.type)
         // An attempt that ended unpublished left trash: delete it now rather than at the next round.
-        if label != "completed" { janitor?.wake() }
+        if label != "completed" && label != "split" { janitor?.wake() }
         return next
     }
 
@@ -134,6 +143,8 @@ extension JobWorker {
         let assets = result.assets.map { Publication.AssetEvent(type: $0.type, dataJSON: $0.data.jsonText) }
         let grace = settings.outputs?.grace ?? .seconds(3600)
         guard let version = result.version else { return .ready(Publication(version: nil, grace: grace, assets: assets)) }
+        // A part of a split job publishes nothing alone: its folder joins its job's version.
+        if version.slot.isEmpty { return .ready(Publication(version: version.id, grace: grace, assets: assets)) }
         guard let outputs = settings.outputs else {
             return .failed(JobFailure(code: "JOB_INTERNAL", message: "this worker has no storage to publish to", retryable: true))
         }

@@ -23,7 +23,7 @@ enum LuaTake {
         local job = redis.call('HMGET', key, 'state', 'priority', 'worker')
         if job[1] == 'active' then
           fence(id)
-          trash_version_of(id, now + fence_ms)
+          trash_attempt_version(id, now + fence_ms)
         end
         if job[1] == 'active' and not cancel_if_requested(id) then
           local stalls = redis.call('HINCRBY', key, 'stalls', 1)
@@ -33,8 +33,9 @@ enum LuaTake {
             local reason = 'stalled ' .. stalls .. ' times: a poison pill (the worker running it keeps dying)'
             redis.call('HSET', key, 'error_code', 'JOB_STALLED', 'error_message', reason)
             make_terminal(id, 'dead')
-            emit(outcome_event(redis.call('HGET', key, 'type'), 'Failed'), id, '{"error_code":"JOB_STALLED","message":' ..
-              cjson.encode(reason) .. ',"retryable":false,"attempts":' .. (redis.call('HGET', key, 'attempts') or '0') .. '}')
+            part_failed(id, 'JOB_STALLED', reason)
+            emit(part_event(id, 'Failed'), event_job(id), '{"error_code":"JOB_STALLED","message":' ..
+              cjson.encode(reason) .. ',"retryable":false,"attempts":' .. (redis.call('HGET', key, 'attempts') or '0') .. part_fields(id) .. '}')
           else
             make_waiting(id, job[2], true)
             emit('JobStalled', id, '{"stalls":' .. stalls .. ',"previous_worker_id":' .. cjson.encode(job[3] or '') .. '}')
@@ -43,11 +44,11 @@ enum LuaTake {
       end
     end
 
-    -- Up to max_jobs waiting jobs, high before normal before low, become active with a
-    -- lease, a new fencing token and one more attempt. Appends to `out`:
-    -- next_wake_ms (-1: none), more_waiting (0/1), then 12 fields per job:
-    -- id, token, attempt, max_attempts, type, payload, metadata, timeout_s, file_id,
-    -- movie_id, meta_movie_id, created_at.
+    -- Up to max_jobs waiting jobs, high before normal before low (within a priority, the parts
+    -- of split jobs first), become active with a lease, a new fencing token and one more
+    -- attempt. Appends to `out`: next_wake_ms (-1: none), more_waiting (0/1), then 13 fields
+    -- per job: id, token, attempt, max_attempts, type, payload, metadata, timeout_s, file_id,
+    -- movie_id, meta_movie_id, created_at, stage.
     local function take_waiting(max_jobs, lease_ms, out)
       local header = #out
       out[header + 1] = '-1'
@@ -55,23 +56,27 @@ enum LuaTake {
       local taken = 0
       for _, priority in ipairs({ 'high', 'normal', 'low' }) do
         local list = base .. 'wait:' .. priority
+        local parts = list .. ':graph'
         while taken < max_jobs do
-          local id = redis.call('LPOP', list)
+          local id = nil
+          local first = redis.call('ZPOPMIN', parts)
+          if first[1] then id = first[1] else id = redis.call('LPOP', list) end
           if not id then break end
           local key = job_key(id)
           local job = redis.call('HMGET', key, 'state', 'max_attempts', 'type', 'payload', 'metadata', 'timeout_s',
-            'file_id', 'movie_id', 'meta_movie_id', 'created_at', 'attempts')
+            'file_id', 'movie_id', 'meta_movie_id', 'created_at', 'attempts', 'stage', 'parent')
           if job[1] == 'waiting' then
             local token = redis.call('INCR', base .. 'token')
             local attempt = (tonumber(job[11]) or 0) + 1
             redis.call('HSET', key, 'state', 'active', 'token', token, 'worker', actor, 'attempts', attempt,
               'lease_until', now + lease_ms, 'started_at', now)
             redis.call('ZADD', base .. 'active', now + lease_ms, id)
-            emit('JobStarted', id, '{}', { attempt, job[5], job[3], job[7], job[9] })
+            emit('JobStarted', id, '{}', { attempt, job[5], job[3], job[7], job[9], job[13] })
             out[#out + 1] = id
             out[#out + 1] = tostring(token)
             out[#out + 1] = tostring(attempt)
             for f = 2, 10 do out[#out + 1] = job[f] or '' end
+            out[#out + 1] = job[12] or ''
             taken = taken + 1
           end
         end
@@ -79,7 +84,7 @@ enum LuaTake {
       if taken == max_jobs then
         -- Jobs may remain: say so, and pass the wake-up on to another idle worker.
         for _, priority in ipairs({ 'high', 'normal', 'low' }) do
-          if redis.call('LLEN', base .. 'wait:' .. priority) > 0 then
+          if redis.call('LLEN', base .. 'wait:' .. priority) > 0 or redis.call('ZCARD', base .. 'wait:' .. priority .. ':graph') > 0 then
             out[header + 2] = '1'
             wake()
             break

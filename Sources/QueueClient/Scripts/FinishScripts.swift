@@ -19,8 +19,30 @@ extension QueueScript {
     local id, token = ARGV[8], ARGV[9]
     local key = job_key(id)
     local out = { 0 }
-    local job = redis.call('HMGET', key, 'state', 'token', 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id', 'ended_by', 'version')
-    if job[1] == 'active' and job[2] == token then
+    local job = redis.call('HMGET', key, 'state', 'token', 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id', 'ended_by', 'version', 'parent')
+    if job[1] == 'active' and job[2] == token and job[10] then
+      -- A part of a split job: its folder becomes part of the parent's version (published or
+      -- deleted with it, so its own record goes); its completion is the parent's per-asset
+      -- event; the last one starts the parent's next stage.
+      if ARGV[10] == 'completed' then
+        local version = ARGV[15]
+        if version ~= '' and job[9] == version then
+          redis.call('DEL', base .. 'version:' .. version)
+          redis.call('HSET', key, 'version', '')
+        end
+        make_terminal(id, 'completed', { 'result', ARGV[11], 'ended_by', token })
+        local at = 18
+        for _ = 1, tonumber(ARGV[17]) do
+          emit(ARGV[at], job[10], ARGV[at + 1])
+          at = at + 2
+        end
+        part_done(id)
+      else
+        make_terminal(id, 'canceled', { 'ended_by', token })
+        emit('TranscodeChunkCanceled', job[10], '{"was":"active"' .. part_fields(id) .. '}')
+      end
+      out[1] = 1
+    elseif job[1] == 'active' and job[2] == token then
       local known = { job[3], job[4], job[5], job[6], job[7] }
       if ARGV[10] == 'completed' then
         local version = ARGV[15]
@@ -99,7 +121,7 @@ extension QueueScript {
     local attempts, max_attempts = tonumber(job[1]), tonumber(job[2])
     if ARGV[12] == '1' and attempts < max_attempts then
       if cancel_if_requested(id, token) then return then_fetch({ 'canceled', '' }) end
-      trash_version_of(id, now)
+      trash_attempt_version(id, now)
       local retry_at = now + tonumber(ARGV[13])
       redis.call('HSET', key, 'state', 'failed', 'run_at', retry_at, 'worker', '', 'lease_until', 0, 'ended_by', token)
       redis.call('ZREM', base .. 'active', id)
@@ -110,21 +132,26 @@ extension QueueScript {
       return then_fetch({ 'retry', tostring(retry_at) })
     end
     make_terminal(id, 'dead', { 'ended_by', token })
-    emit(outcome_event(job[3], 'Failed'), id, '{"error_code":' .. cjson.encode(code) .. ',"message":' ..
-      cjson.encode(message) .. ',"retryable":' .. (ARGV[12] == '1' and 'true' or 'false') .. ',"attempts":' .. attempts .. '}')
+    emit(part_event(id, 'Failed'), event_job(id), '{"error_code":' .. cjson.encode(code) .. ',"message":' ..
+      cjson.encode(message) .. ',"retryable":' .. (ARGV[12] == '1' and 'true' or 'false') .. ',"attempts":' .. attempts .. part_fields(id) .. '}')
+    part_failed(id, code, message)
     return then_fetch({ 'dead', '' })
     """#)
 
     /// Cancels a job: waiting or scheduled ones end at once (terminal event appended); a
-    /// running one is flagged, its worker sees it at the next heartbeat and stops.
+    /// running one is flagged, its worker sees it at the next heartbeat and stops. A split job
+    /// waiting for its parts ends at once and cancels them; cancelling a part cancels its job.
     /// ARGV 8: id. Returns "canceled", "cancel_requested", "not_found" or "already_<terminal state>".
     static let cancel = QueueScript(name: "cancel", body: #"""
     local id = ARGV[8]
+    id = parent_of(id) or id
     local key = job_key(id)
     local job = redis.call('HMGET', key, 'state', 'priority', 'type')
     local state = job[1]
     if not state then return 'not_found' end
-    if state == 'waiting' then
+    if state == 'waiting_children' then
+      cancel_parts(id)
+    elseif state == 'waiting' then
       redis.call('LREM', base .. 'wait:' .. job[2], 0, id)
     elseif state == 'delayed' or state == 'failed' then
       redis.call('ZREM', base .. 'scheduled', id)
@@ -147,9 +174,11 @@ extension QueueScript {
     static let deadRetry = QueueScript(name: "dead_retry", body: #"""
     local id = ARGV[8]
     local key = job_key(id)
-    local job = redis.call('HMGET', key, 'state', 'max_attempts', 'attempts', 'allowance')
+    local job = redis.call('HMGET', key, 'state', 'max_attempts', 'attempts', 'allowance', 'parent')
     if job[1] ~= 'dead' then return 0 end
-    if job[2] == '0' then return 0 end
+    if job[2] == '0' or job[5] then return 0 end  -- an invalid item, or a part (retry its job)
+    -- A split job starts over: new parts, a new version.
+    redis.call('HDEL', key, 'graph', 'children', 'pending', 'work_total', 'work_done', 'stage', 'progress_at')
     local attempts = tonumber(job[3]) or 0
     local allowance = tonumber(job[4]) or tonumber(job[2])
     redis.call('ZREM', base .. 'dead', id)

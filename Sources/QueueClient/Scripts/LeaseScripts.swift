@@ -23,6 +23,10 @@ extension QueueScript {
     static let progress = QueueScript(name: "progress", body: #"""
     if not holds_lease(ARGV[8], ARGV[9]) then return 0 end
     redis.call('HSET', job_key(ARGV[8]), 'progress', ARGV[10])
+    -- A part's progress shows as its job's (the sum of its parts'), not as its own events.
+    local ok, decoded = pcall(cjson.decode, ARGV[10])
+    local percent = ok and type(decoded) == 'table' and tonumber(decoded.percent) or 0
+    if part_progress(ARGV[8], percent / 100) then return 1 end
     emit('JobProgress', ARGV[8], ARGV[10])
     return 1
     """#)
@@ -48,7 +52,7 @@ extension QueueScript {
     if not holds_lease(id, ARGV[9]) then return 0 end
     local key = job_key(id)
     if cancel_if_requested(id, ARGV[9]) then return 1 end
-    trash_version_of(id, now)
+    trash_attempt_version(id, now)
     redis.call('HINCRBY', key, 'attempts', -1)
     redis.call('ZREM', base .. 'active', id)
     make_waiting(id, redis.call('HGET', key, 'priority'), true)

@@ -51,7 +51,7 @@ enum LuaPrelude {
     local function job_key(id) return base .. 'job:' .. id end
 
     local type_names = { transcode = 'Transcode', thumbnails = 'Thumbnails', keyframes = 'Keyframes',
-      compose = 'Compose', probe = 'Probe', noop = 'Noop' }
+      compose = 'Compose', probe = 'Probe', noop = 'Noop', transcode_chunk = 'TranscodeChunk', transcode_audio = 'TranscodeChunk' }
     -- TranscodeCompleted, KeyframesFailed, ... ; JobFailed for a payload of no known type.
     local function outcome_event(job_type, outcome)
       return (type_names[job_type] or 'Job') .. outcome
@@ -61,13 +61,15 @@ enum LuaPrelude {
     -- metadata is copied in, and transcode events carry file_id and meta_movie_id.
     -- data_json is raw JSON text, inserted as is. `known` may carry the job's
     -- { attempts, metadata, type, file_id, meta_movie_id } when the caller has read them.
+    -- `known` may also carry, 6th, the parent of a part of a split job (named as parent_id).
     local function emit(event_type, id, data_json, known)
-      local job = known or redis.call('HMGET', job_key(id), 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id')
+      local job = known or redis.call('HMGET', job_key(id), 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id', 'parent')
       local parts = { '{"event_id":"', event_id(), '","type":', cjson.encode(event_type),
         ',"job_id":', cjson.encode(id), ',"queue":', cjson.encode(queue),
         ',"occurred_at":"', occurred_at, '","attempt":', tostring(tonumber(job[1]) or 0),
         ',"worker_id":', cjson.encode(actor), ',"metadata":', job[2] or '{}' }
-      if job[3] == 'transcode' then
+      if job[6] then parts[#parts + 1] = ',"parent_id":' .. cjson.encode(job[6]) end
+      if job[3] and string.sub(job[3], 1, 9) == 'transcode' then
         parts[#parts + 1] = ',"file_id":' .. (job[4] and cjson.encode(job[4]) or 'null')
         parts[#parts + 1] = ',"meta_movie_id":' .. (job[5] and cjson.encode(job[5]) or 'null')
       end
@@ -91,9 +93,21 @@ enum LuaPrelude {
       if redis.call('LLEN', base .. 'marker') == 0 then redis.call('RPUSH', base .. 'marker', '1') end
     end
 
+    -- Parts of split jobs wait in a sorted set per priority, handed out before other jobs of
+    -- that priority: the parent with the most work left first, then the longest part.
+    local function graph_score(key)
+      local part = redis.call('HMGET', key, 'parent', 'work_ms')
+      local parent = redis.call('HMGET', job_key(part[1]), 'work_total', 'work_done')
+      local remaining_s = math.floor(math.max(0, (tonumber(parent[1]) or 0) - (tonumber(parent[2]) or 0)) / 1000)
+      return -(remaining_s * 10000000 + (tonumber(part[2]) or 0))
+    end
+
     local function make_waiting(id, priority, at_front)
-      redis.call('HSET', job_key(id), 'state', 'waiting', 'worker', '', 'lease_until', 0)
-      if at_front then
+      local key = job_key(id)
+      redis.call('HSET', key, 'state', 'waiting', 'worker', '', 'lease_until', 0)
+      if redis.call('HEXISTS', key, 'parent') == 1 then
+        redis.call('ZADD', base .. 'wait:' .. priority .. ':graph', graph_score(key), id)
+      elseif at_front then
         redis.call('LPUSH', base .. 'wait:' .. priority, id)
       else
         redis.call('RPUSH', base .. 'wait:' .. priority, id)
@@ -114,6 +128,13 @@ enum LuaPrelude {
       end
     end
 
+    -- The version of an attempt that ended without finishing the job. A split job's version
+    -- holds its parts' outputs: it lives until the job itself ends (make_terminal trashes it).
+    local function trash_attempt_version(id, due)
+      if redis.call('HGET', job_key(id), 'graph') == '1' then return end
+      trash_version_of(id, due)
+    end
+
     -- A new token for a job taken from its delivery by someone else (a recovered lease): the
     -- old token then holds nothing, not even the right to repeat an answer.
     local function fence(id)
@@ -132,17 +153,6 @@ enum LuaPrelude {
       redis.call('ZREM', base .. 'active', id)
       redis.call('ZADD', base .. state, now, id)
       redis.call('PEXPIRE', key, state == 'dead' and dead_retention_ms or retention_ms)
-    end
-
-    -- A job asked to cancel while it ran, leaving active without finishing (handed back,
-    -- stalled, or failed with a retry): it ends canceled instead of running again. `by_token`:
-    -- the delivery ending it itself, if it is one.
-    local function cancel_if_requested(id, by_token)
-      local job = redis.call('HMGET', job_key(id), 'cancel', 'type')
-      if job[1] ~= '1' then return false end
-      make_terminal(id, 'canceled', by_token and { 'ended_by', by_token } or nil)
-      emit(outcome_event(job[2], 'Canceled'), id, '{"was":"active"}')
-      return true
     end
 
     -- Removes one claimed item, found by the SHA-1 of its bytes, from a claimed list: the head

@@ -32,7 +32,9 @@ extension QueueScript {
     local job = redis.call('HMGET', job_key(id), 'cancel', 'version')
     if job[1] == '1' then return 'cancel' end
     if not job[2] or job[2] == '' then return 'no_version' end
-    local slot_key = base .. 'slot:' .. redis.call('HGET', base .. 'version:' .. job[2], 'slot')
+    local slot = redis.call('HGET', base .. 'version:' .. job[2], 'slot')
+    if not slot or slot == '' then return 'ok' end  -- a part's folder: nothing to publish alone
+    local slot_key = base .. 'slot:' .. slot
     local holder = redis.call('HMGET', slot_key, 'publishing', 'publishing_until')
     if holder[1] and holder[1] ~= '' and holder[1] ~= token and (tonumber(holder[2]) or 0) > now then return 'busy' end
     redis.call('HSET', slot_key, 'publishing', token, 'publishing_until', now + tonumber(ARGV[10]))

@@ -11,13 +11,13 @@ public struct QueueScript: Sendable, Hashable {
 
     init(name: String, body: String) {
         self.name = name
-        self.source = LuaPrelude.source + "\n" + LuaTake.source + "\n-- " + name + "\n" + body
+        self.source = LuaPrelude.source + "\n" + LuaGraph.source + "\n" + LuaTake.source + "\n-- " + name + "\n" + body
         self.sha1 = JobQueue.hex(Insecure.SHA1.hash(data: Array(source.utf8)))
     }
 
     public static let all: [QueueScript] = [
         .ingest, .ingestInvalid, .claim, .requeueClaimed, .fetch, .heartbeat, .progress, .annotate,
         .release, .finish, .fail, .cancel, .deadRetry, .deadPurge, .versionOpen, .publishBegin, .slotCurrent,
-        .janitorTake, .janitorDone, .janitorLater,
+        .janitorTake, .janitorDone, .janitorLater, .fanOut, .partResults,
     ]
 }

@@ -1,0 +1,158 @@
+import Foundation
+
+/// Joins the parts of a split transcode into one HLS package by writing playlists only: each
+/// rung's media and I-frame playlists list every chunk's segments in order (URIs into the parts'
+/// folders), the audio's its own, and the master is written as for a one-pass package. Nothing
+/// is re-muxed: the chunks' segments already carry continuous decode times.
+///
+/// Before writing anything it checks that the parts fit together: every chunk made the same
+/// rungs with a byte-identical init segment (the same parameter sets), and chunk after chunk
+/// the segments follow on without a gap or an overlap.
+enum PackageStitcher {
+    struct Package {
+        /// Files to write, by path relative to the version (`hls/720p/index.m3u8`).
+        var files: [String: String]
+        var renditions: [HLSRendition]
+        var durationSeconds: Double
+    }
+
+    struct Mismatch: Error, CustomStringConvertible {
+        var code: String
+        var message: String
+        var description: String { "\(code): \(message)" }
+    }
+
+    static func stitch(chunks: [PartResult], audio: PartResult?) throws(Mismatch) -> Package {
+        let chunks = chunks.sorted { ($0.start ?? 0) < ($1.start ?? 0) }
+        guard let first = chunks.first else { throw Mismatch(code: "TRANSCODE_CHUNK_MISSING", message: "no video chunk") }
+        let names = first.renditions.map(\.name)
+        var files: [String: String] = [:]
+        var renditions: [HLSRendition] = []
+        for (position, chunk) in chunks.enumerated() {
+            guard chunk.renditions.map(\.name) == names else {
+                throw Mismatch(code: "TRANSCODE_CHUNK_MISMATCH", message: "chunk \(chunk.asset) made rungs \(chunk.renditions.map(\.name)), chunk \(first.asset) \(names)")
+            }
+            if position > 0 {
+                let previous = chunks[position - 1]
+                guard let end = previous.end, let start = chunk.start, abs(end - start) < 1e-6 else {
+                    throw Mismatch(code: "TRANSCODE_CHUNK_GAP", message: "chunk \(chunk.asset) does not start where chunk \(previous.asset) ends")
+                }
+            }
+        }
+        for (index, name) in names.enumerated() {
+            let parts = chunks.map { $0.renditions[index] }
+            let reference = parts[0]
+            for (chunk, part) in zip(chunks, parts) where part.initDigest != reference.initDigest || part.codecs != reference.codecs {
+                throw Mismatch(code: "TRANSCODE_CHUNK_MISMATCH",
+                               message: "chunk \(chunk.asset) encoded \(name) with other parameter sets than chunk \(chunks[0].asset) (\(part.codecs) against \(reference.codecs))")
+            }
+            // Segment numbers follow on from chunk to chunk.
+            let numbers = parts.flatMap(\.segments).map { segmentNumber($0.uri) }
+            guard numbers == Array(0..<numbers.count).map(Optional.some) else {
+                throw Mismatch(code: "TRANSCODE_CHUNK_GAP", message: "\(name): the chunks' segments do not follow on (\(numbers.compactMap { $0 }.prefix(20)))")
+            }
+            files["hls/\(name)/index.m3u8"] = mediaPlaylist(initURI: reference.initURI, segments: parts.flatMap(\.segments))
+            files["hls/\(name)/iframes.m3u8"] = iframePlaylist(initURI: reference.initURI, iframes: parts.flatMap(\.iframes))
+            renditions.append(joined(parts, name: name, kind: .video))
+        }
+        if let audio, let track = audio.renditions.first {
+            files["hls/audio/index.m3u8"] = mediaPlaylist(initURI: track.initURI, segments: track.segments)
+            renditions.append(joined([track], name: "audio", kind: .audio))
+        }
+        files["hls/master.m3u8"] = MasterPlaylist.render(renditions)
+        let duration = renditions.map(\.durationSeconds).max() ?? 0
+        return Package(files: files, renditions: renditions, durationSeconds: duration)
+    }
+
+    /// The figures of a rendition made of parts: the peak is the highest part's, the average
+    /// weighs each part by its duration.
+    static func joined(_ parts: [ChunkRendition], name: String, kind: HLSRendition.Kind) -> HLSRendition {
+        let duration = parts.reduce(0) { $0 + $1.durationSeconds }
+        func average(_ value: (ChunkRendition) -> Int?) -> Int? {
+            guard duration > 0, parts.allSatisfy({ value($0) != nil }) else { return nil }
+            return Int((parts.reduce(0.0) { $0 + Double(value($1)!) * $1.durationSeconds } / duration).rounded(.up))
+        }
+        let first = parts[0]
+        return HLSRendition(
+            kind: kind, playlist: "\(name)/index.m3u8", iframePlaylist: kind == .video ? "\(name)/iframes.m3u8" : nil,
+            width: first.width, height: first.height, frameRate: first.frameRate, codecs: first.codecs,
+            peakBitrate: parts.map(\.peakBitrate).max() ?? 0, averageBitrate: average { $0.averageBitrate } ?? 0,
+            iframePeakBitrate: kind == .video ? parts.compactMap(\.iframePeakBitrate).max() : nil,
+            iframeAverageBitrate: kind == .video ? average { $0.iframeAverageBitrate } : nil,
+            audioChannels: first.audioChannels, segmentCount: parts.reduce(0) { $0 + $1.segments.count },
+            durationSeconds: duration, audioWaitPeakSeconds: nil)
+    }
+
+    /// `seg-00012.m4s` → 12.
+    static func segmentNumber(_ uri: String) -> Int? {
+        let name = uri.split(separator: "/").last ?? ""
+        guard name.hasPrefix("seg-"), let dot = name.firstIndex(of: ".") else { return nil }
+        return Int(name[name.index(name.startIndex, offsetBy: 4)..<dot])
+    }
+
+    /// EXTINF as the one-pass packager writes it: milliseconds, and a target duration computed
+    /// from the written values (RFC 8216: the largest rounded EXTINF).
+    static func written(_ seconds: Double) -> String { String(format: "%.3f", (seconds * 1000).rounded() / 1000) }
+
+    static func target(_ durations: [Double]) -> Int {
+        max(1, durations.map { Int((($0 * 1000).rounded() / 1000 + 0.5).rounded(.down)) }.max() ?? 1)
+    }
+
+    /// Playlists live in `hls/<rung>/`; the parts' files in `parts/…` of the same version.
+    static func relative(_ uri: String) -> String { "../../" + uri }
+
+    static func mediaPlaylist(initURI: String, segments: [ChunkRendition.Segment]) -> String {
+        var lines = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-TARGETDURATION:\(target(segments.map(\.duration)))", "#EXT-X-MEDIA-SEQUENCE:0",
+                     "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-INDEPENDENT-SEGMENTS", "#EXT-X-MAP:URI=\"\(relative(initURI))\""]
+        for segment in segments { lines += ["#EXTINF:\(written(segment.duration)),", relative(segment.uri)] }
+        lines.append("#EXT-X-ENDLIST")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func iframePlaylist(initURI: String, iframes: [ChunkRendition.IFrame]) -> String {
+        var lines = ["#EXTM3U", "#EXT-X-VERSION:5", "#EXT-X-TARGETDURATION:\(target(iframes.map(\.duration)))", "#EXT-X-MEDIA-SEQUENCE:0",
+                     "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-INDEPENDENT-SEGMENTS", "#EXT-X-I-FRAMES-ONLY",
+                     "#EXT-X-MAP:URI=\"\(relative(initURI))\""]
+        for iframe in iframes {
+            lines += ["#EXTINF:\(written(iframe.duration)),", "#EXT-X-BYTERANGE:\(iframe.length)@\(iframe.offset)", relative(iframe.uri)]
+        }
+        lines.append("#EXT-X-ENDLIST")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Reads back the media and I-frame playlists a part's packager wrote (ours: one tag or URI per line).
+enum PartPlaylist {
+    static func segments(_ text: String, folder: String) -> [ChunkRendition.Segment] {
+        var segments: [ChunkRendition.Segment] = []
+        var duration: Double?
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("#EXTINF:") {
+                duration = Double(line.dropFirst(8).prefix { $0 != "," })
+            } else if !line.hasPrefix("#"), let seconds = duration {
+                segments.append(.init(uri: folder + line, duration: seconds))
+                duration = nil
+            }
+        }
+        return segments
+    }
+
+    static func iframes(_ text: String, folder: String) -> [ChunkRendition.IFrame] {
+        var iframes: [ChunkRendition.IFrame] = []
+        var duration: Double?
+        var range: (length: Int64, offset: Int64)?
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("#EXTINF:") {
+                duration = Double(line.dropFirst(8).prefix { $0 != "," })
+            } else if line.hasPrefix("#EXT-X-BYTERANGE:") {
+                let parts = line.dropFirst(17).split(separator: "@")
+                if parts.count == 2, let length = Int64(parts[0]), let offset = Int64(parts[1]) { range = (length, offset) }
+            } else if !line.hasPrefix("#"), let seconds = duration, let bytes = range {
+                iframes.append(.init(uri: folder + line, duration: seconds, offset: bytes.offset, length: bytes.length))
+                duration = nil
+                range = nil
+            }
+        }
+        return iframes
+    }
+}

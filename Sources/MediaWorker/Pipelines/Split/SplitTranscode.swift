@@ -1,0 +1,144 @@
+import Foundation
+import JobContract
+import QueueClient
+
+/// A transcode across the whole pool. The job's first run decides (`plan`), records its output
+/// version and splits into parts (`fanOut`): one per video chunk and one for the audio and the
+/// stills, on the same queue. When the last part completes, the job comes back for its stitch
+/// (`stitch`): it writes the playlists and the master into the version the parts filled, and
+/// publishes it like any transcode.
+enum SplitTranscode {
+    /// Whether and how to split: nil runs the transcode in one pass.
+    static func plan(options: TranscodeJobOptions, info: MediaInfo, rungs: [VideoRung], hls: HLSSettings, settings: EncodeSettings,
+                     minimumSeconds: Double?, canSplit: Bool) -> (chunkSeconds: Double, duration: Double)? {
+        guard canSplit, options.allowsSplit, !rungs.isEmpty, let video = info.videoStreams.first else { return nil }
+        let duration = info.durationSeconds ?? video.durationSeconds ?? 0
+        // `auto` with one rung may be a stream copy, which needs no split.
+        guard hls.packaging == .encode || (hls.packaging == .auto && rungs.count > 1) else { return nil }
+        let requested: Double?
+        switch options.split {
+        case .off: return nil
+        case .auto:
+            guard let minimumSeconds, duration > minimumSeconds else { return nil }
+            requested = nil
+        case .chunks(let seconds):
+            requested = seconds
+        }
+        let length = SplitPlan.chunkLength(requested: requested, duration: duration, segment: hls.targetDurationSeconds)
+        guard duration > length else { return nil }  // one chunk: nothing to share
+        return (length, duration)
+    }
+
+    static func frameRate(_ info: MediaInfo) -> Double {
+        guard let text = info.videoStreams.first?.averageFrameRate ?? info.videoStreams.first?.realFrameRate else { return 25 }
+        let parts = text.split(separator: "/").compactMap { Double($0) }
+        return parts.count == 2 && parts[1] > 0 ? parts[0] / parts[1] : (parts.first ?? 25)
+    }
+
+    /// Records the job's version (its parts write into it) and describes the parts.
+    static func fanOut(job: JobContext, version: OutputVersion, options: TranscodeJobOptions, info: MediaInfo, object: ObjectInfo,
+                       rungs: [VideoRung], settings: EncodeSettings, hls: HLSSettings,
+                       chunkSeconds: Double, duration: Double) async throws -> JobResult {
+        try await job.recordVersion(version)
+        let plan = SplitPlan(
+            chunkSeconds: chunkSeconds, chunks: SplitPlan.chunks(duration: duration, length: chunkSeconds), durationSeconds: duration,
+            timelineOffsetSeconds: SplitPlan.timelineOffset(frameRate: min(settings.maxFPS ?? .infinity, frameRate(info))),
+            rungs: rungs, preset: settings.preset, maxFPS: settings.maxFPS, segmentSeconds: hls.targetDurationSeconds,
+            thumbnails: options.thumbnails, storyboard: options.storyboard, versionID: version.id, versionURL: version.url.description,
+            slot: version.slot, stableMaster: version.stableMaster?.description, inputETag: JobIO.fingerprint(object),
+            hasAudio: !info.audioStreams.isEmpty)
+        // Part ids carry the job's attempt: a job retried from dead splits anew.
+        let prefix = "\(job.id):a\(job.delivery.attempt)"
+        var envelope = job.envelope.objectValue ?? [:]
+        envelope["options"] = nil
+        var parts: [JobPart] = []
+        func part(_ kind: PartTask.Kind, asset: String, chunk: SplitPlan.Chunk?, work: Double) throws -> JobPart {
+            let id = prefix + (kind == .audio ? ":audio" : ":c\(chunk?.index ?? 0)")
+            var payload = envelope
+            payload["id"] = .string(id)
+            payload["type"] = .string(kind == .audio ? PartTask.audioType : PartTask.videoType)
+            payload["part"] = try TranscodePartJobHandler.json(PartTask(kind: kind, parent: job.id, asset: asset, chunk: chunk, plan: plan))
+            return JobPart(id: id, type: kind == .audio ? PartTask.audioType : PartTask.videoType,
+                           work: .milliseconds(Int64(work * 1000)), payload: JSONValue.object(payload).jsonText, asset: asset)
+        }
+        for chunk in plan.chunks {
+            parts.append(try part(.video, asset: String(chunk.index), chunk: chunk, work: (chunk.end ?? duration) - chunk.start))
+        }
+        // The audio and the stills: a fraction of a chunk's work per second of input.
+        if !info.audioStreams.isEmpty || true {
+            parts.append(try part(.audio, asset: "audio", chunk: nil, work: duration / 8))
+        }
+        let data: JSONValue = .object([
+            "version": .string(version.id), "version_url": .string(version.url.description), "chunk_s": .double(chunkSeconds),
+            "chunks": .integer(plan.chunks.count), "duration_s": .double((duration * 1000).rounded() / 1000),
+            "plan": try TranscodePartJobHandler.json(plan),
+        ])
+        return JobResult(data: data, parts: parts)
+    }
+
+    /// The job's last stage: the parts' results joined into one package, published as the job's.
+    static func stitch(job: JobContext, pipeline: PipelineContext) async throws -> JobResult {
+        guard let record = try await job.splitRecord(),
+              let planJSON = (try? JSONValue.parse(record))?["plan"] else {
+            throw JobFailure(code: "JOB_INTERNAL", message: "the split job has no plan recorded", retryable: false)
+        }
+        let plan = try JSONValueDecoder(rootPath: "plan").decode(SplitPlan.self, from: planJSON)
+        let parts = try await job.parts()
+        var chunks: [PartResult] = []
+        var audio: PartResult?
+        for part in parts {
+            guard part.state == .completed, let result = try? JSONValueDecoder().decode(PartResult.self, from: try JSONValue.parse(part.resultJSON)) else {
+                throw JobFailure(code: "TRANSCODE_CHUNK_MISSING", message: "part \(part.id) has no result (\(part.state?.rawValue ?? "gone"))", retryable: false)
+            }
+            if part.asset == "audio" { audio = result } else { chunks.append(result) }
+        }
+        let package: PackageStitcher.Package
+        do {
+            package = try PackageStitcher.stitch(chunks: chunks, audio: audio)
+        } catch {
+            throw JobFailure(code: error.code, message: error.message, retryable: false)
+        }
+        let io = try JobIO(pipeline: pipeline, job: job, needsInput: false)
+        return try await runMediaJob(io: io) {
+            let version = OutputVersion(id: plan.versionID, filePrefix: try io.filePrefix(), slot: plan.slot,
+                                        url: try StorageLocation(parsing: plan.versionURL),
+                                        stableMaster: try plan.stableMaster.map { text throws(StorageError) in try StorageLocation(parsing: text) })
+            let output = io.directory + "/out"
+            for (path, text) in package.files {
+                let full = output + "/" + path
+                try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try text.write(toFile: full, atomically: true, encoding: .utf8)
+            }
+            try await io.upload(output, to: version)
+            let master = try io.stableMaster(of: version, packageMaster: output + "/hls/master.m3u8")
+            let prefix = version.url
+            let renditions: [JSONValue] = package.renditions.map { rendition in
+                var fields: [String: JSONValue] = [
+                    "kind": .string(rendition.kind.rawValue), "playlist": .string(prefix.appending("hls/" + rendition.playlist).description),
+                    "codecs": .string(rendition.codecs), "bandwidth": .integer(rendition.peakBitrate), "average_bandwidth": .integer(rendition.averageBitrate),
+                ]
+                if let width = rendition.width, let height = rendition.height { fields["resolution"] = .string("\(width)x\(height)") }
+                if let rate = rendition.frameRate { fields["frame_rate"] = .double((rate * 1000).rounded() / 1000) }
+                return .object(fields)
+            }
+            var outputs = audio?.stills?.objectValue ?? [:]
+            outputs["hls_master"] = .string(version.stableMaster?.description ?? "")
+            outputs["hls_master_version"] = .string(version.masterInVersion.description)
+            let meta = job.delivery.metaMovieID
+            let data: JSONValue = .object([
+                "file_id": .string(io.fileID), "meta_movie_id": meta.map(JSONValue.string) ?? .null,
+                "input": .string(job.envelope["input"]?["url"]?.stringValue ?? ""),
+                "duration_s": .double((plan.durationSeconds * 1000).rounded() / 1000), "stream_copied": .bool(false),
+                "renditions": .array(renditions), "outputs": .object(outputs),
+                "version": .string(version.id), "version_url": .string(version.url.description),
+                "split": .object([
+                    "chunks": .integer(chunks.count), "chunk_s": .double(plan.chunkSeconds),
+                    "parts": .array(parts.map { part in
+                        .object(["asset_id": .string(part.asset), "worker_id": .string(part.worker), "attempts": .integer(part.attempts)])
+                    }),
+                ]),
+            ])
+            return JobResult(data: data, version: version, stableObjects: master.map { [$0] } ?? [])
+        }
+    }
+}

@@ -1,0 +1,132 @@
+/// Split jobs: a parent job (a long transcode) fans out into parts (video chunks, the audio),
+/// ordinary jobs of the same queue with their own leases, retries and timeouts, and waits for
+/// them holding no worker slot. The last part to complete puts the parent back to waiting at
+/// its next stage (the stitch); a part that fails for good fails the parent, and cancelling the
+/// parent cancels its parts. Keys: the parts are jobs (`job:<parent>:a<attempt>:c<k>`), with
+/// `parent`, `asset` (chunk index or "audio") and `work_ms`; the parent has `children` (JSON),
+/// `pending`, `work_total`, `work_done`, `graph` and `stage`, and `graph:<parent>` holds the
+/// parts' done work for its progress.
+///
+/// A part's own terminal events are the parent's per-asset events: `TranscodeChunkCompleted`
+/// (or `…Failed`, `…Canceled`) with `job_id` the parent, `asset_id` and `chunk_job_id`.
+enum LuaGraph {
+    static let source = #"""
+    local function parent_of(id)
+      return redis.call('HGET', job_key(id), 'parent')
+    end
+
+    -- The event type and job id of a job's terminal event: a part's are its parent's.
+    local function part_event(id, outcome)
+      if parent_of(id) then return 'TranscodeChunk' .. outcome end
+      return outcome_event(redis.call('HGET', job_key(id), 'type'), outcome)
+    end
+
+    local function event_job(id)
+      return parent_of(id) or id
+    end
+
+    -- Extra fields of a part's terminal event data (JSON text starting with a comma).
+    local function part_fields(id)
+      local part = redis.call('HMGET', job_key(id), 'parent', 'asset', 'attempts')
+      if not part[1] then return '' end
+      return ',"asset_id":' .. cjson.encode(part[2]) .. ',"chunk_job_id":' .. cjson.encode(id) ..
+        ',"chunk_attempt":' .. (tonumber(part[3]) or 0)
+    end
+
+    -- Ends every part of `parent` that has not ended: waiting or scheduled ones at once,
+    -- running ones are asked to cancel (their workers stop and acknowledge).
+    local function cancel_parts(parent)
+      local children = redis.call('HGET', job_key(parent), 'children')
+      if not children then return end
+      for _, child in ipairs(cjson.decode(children)) do
+        local key = job_key(child)
+        local job = redis.call('HMGET', key, 'state', 'priority')
+        if job[1] == 'waiting' then
+          redis.call('ZREM', base .. 'wait:' .. job[2] .. ':graph', child)
+          make_terminal(child, 'canceled')
+        elseif job[1] == 'delayed' or job[1] == 'failed' then
+          redis.call('ZREM', base .. 'scheduled', child)
+          make_terminal(child, 'canceled')
+        elseif job[1] == 'active' then
+          redis.call('HSET', key, 'cancel', 1)
+        end
+      end
+      redis.call('DEL', base .. 'graph:' .. parent)
+    end
+
+    -- A part failed for good: so does its parent, with the part's code, and its other parts stop.
+    local function part_failed(id, code, message)
+      local parent = parent_of(id)
+      if not parent then return end
+      local key = job_key(parent)
+      if redis.call('HGET', key, 'state') ~= 'waiting_children' then return end
+      local asset = redis.call('HGET', job_key(id), 'asset')
+      local reason = 'chunk ' .. tostring(asset) .. ': ' .. message
+      cancel_parts(parent)
+      append_history(parent, code, reason)
+      redis.call('HSET', key, 'error_code', code, 'error_message', reason)
+      make_terminal(parent, 'dead')
+      emit(outcome_event(redis.call('HGET', key, 'type'), 'Failed'), parent, '{"error_code":' .. cjson.encode(code) ..
+        ',"message":' .. cjson.encode(reason) .. ',"retryable":false,"attempts":' .. (redis.call('HGET', key, 'attempts') or '0') ..
+        ',"chunk":' .. cjson.encode(asset) .. '}')
+    end
+
+    -- A part completed: the parent counts it; the last one sends the parent on to its next stage.
+    local function part_done(id)
+      local parent = parent_of(id)
+      if not parent then return end
+      local key = job_key(parent)
+      if redis.call('HGET', key, 'state') ~= 'waiting_children' then return end
+      local part = redis.call('HMGET', job_key(id), 'asset', 'work_ms', 'priority')
+      redis.call('HSET', base .. 'graph:' .. parent, part[1], part[2])
+      redis.call('HINCRBY', key, 'work_done', tonumber(part[2]) or 0)
+      if redis.call('HINCRBY', key, 'pending', -1) > 0 then
+        -- Its siblings still waiting move up: the parent has less work left.
+        for _, child in ipairs(cjson.decode(redis.call('HGET', key, 'children'))) do
+          local child_key = job_key(child)
+          if redis.call('HGET', child_key, 'state') == 'waiting' then
+            redis.call('ZADD', base .. 'wait:' .. part[3] .. ':graph', 'XX', graph_score(child_key), child)
+          end
+        end
+        return
+      end
+      redis.call('DEL', base .. 'graph:' .. parent)
+      redis.call('HSET', key, 'stage', 'stitch', 'progress', '{"percent":100}')
+      make_waiting(parent, redis.call('HGET', key, 'priority'), true)
+      emit('JobQueued', parent, '{"stage":"stitch"}')
+      wake()
+    end
+
+    -- A part's progress (fraction 0-1) counts toward its parent's: at most one parent
+    -- JobProgress a second.
+    local function part_progress(id, fraction)
+      local parent = parent_of(id)
+      if not parent then return false end
+      local key = job_key(parent)
+      local part = redis.call('HMGET', job_key(id), 'asset', 'work_ms')
+      redis.call('HSET', base .. 'graph:' .. parent, part[1], math.floor((tonumber(part[2]) or 0) * math.min(1, math.max(0, fraction))))
+      local done = 0
+      for _, value in ipairs(redis.call('HVALS', base .. 'graph:' .. parent)) do done = done + (tonumber(value) or 0) end
+      local info = redis.call('HMGET', key, 'work_total', 'progress_at', 'state', 'pending', 'children')
+      if info[3] ~= 'waiting_children' or now - (tonumber(info[2]) or 0) < 1000 then return true end
+      local total = math.max(1, tonumber(info[1]) or 1)
+      local count = #cjson.decode(info[5])
+      local json = '{"percent":' .. (math.floor(math.min(done, total) * 1000 / total) / 10) .. ',"chunks_done":' ..
+        (count - (tonumber(info[4]) or 0)) .. ',"chunks":' .. count .. '}'
+      redis.call('HSET', key, 'progress', json, 'progress_at', now)
+      emit('JobProgress', parent, json)
+      return true
+    end
+
+    -- A job asked to cancel while it ran, leaving active without finishing (handed back,
+    -- stalled, or failed with a retry): it ends canceled instead of running again. `by_token`:
+    -- the delivery ending it itself, if it is one.
+    local function cancel_if_requested(id, by_token)
+      local job = redis.call('HMGET', job_key(id), 'cancel', 'type')
+      if job[1] ~= '1' then return false end
+      make_terminal(id, 'canceled', by_token and { 'ended_by', by_token } or nil)
+      emit(part_event(id, 'Canceled'), event_job(id), '{"was":"active"' .. part_fields(id) .. '}')
+      return true
+    end
+    """#
+}
