@@ -34,6 +34,12 @@ let package = Package(
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
+        // The pipe under the Redis protocol: TCP, unix sockets and TLS (OpenSSL from Debian).
+        .target(
+            name: "CRedisTransport",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Wno-unused-parameter"])],
+            linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
+        ),
         .target(
             name: "CFFmpegShim",
             dependencies: ["CLibAV"],
@@ -55,6 +61,7 @@ let package = Package(
             name: "QueueClient",
             dependencies: [
                 "CHiredis",
+                "CRedisTransport",
                 "JobContract",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 apt_packages=(
   pkg-config
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
-  libhiredis-dev redis-server redis-tools libespeak-ng-dev libass-dev fonts-dejavu-core
-  ffmpeg espeak-ng strace
+  libhiredis-dev libssl-dev redis-server redis-tools libespeak-ng-dev libass-dev fonts-dejavu-core
+  ffmpeg espeak-ng strace openssl
   python3 python3-venv
 )
 missing=()

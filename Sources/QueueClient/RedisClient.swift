@@ -1,25 +1,28 @@
 import Foundation
-import Metrics
+import Logging
 
-/// A Redis connection that reconnects on demand and runs queue scripts by SHA.
+/// The queue's way to Redis, whatever its topology (`MW_REDIS_URL`): one server, a Sentinel
+/// group's current master, or a Redis Cluster with a connection per master, each with
+/// auto-pipelining and the queue scripts loaded.
 ///
 /// Calls fail fast with `RedisError.connection` while Redis is away; the next call tries to
-/// connect again. Callers that must not lose a state change retry with backoff
-/// (`withRedisRetry`). Scripts are loaded once per server and reloaded on NOSCRIPT
-/// (a restarted Redis without persistence has forgotten them).
+/// connect again (and, for a cluster or sentinel, learns the topology again). Callers that
+/// must not lose a state change retry with backoff (`withRedisRetry`). Redirections are
+/// followed here: MOVED updates the slot map, ASK is followed once with ASKING (scripts wait
+/// for the migration to end instead), TRYAGAIN and CLUSTERDOWN are retried with backoff.
 public actor RedisClient {
     public let url: RedisURL
     public let options: RedisConnection.Options
-    private var connection: RedisConnection?
-    /// Scripts known to be loaded on the current server (forgotten on NOSCRIPT).
-    private var loadedScripts: Set<String> = []
-    private var everConnected = false
-    /// The server's id for the current connection (`CLIENT ID`): another client can end a
-    /// blocking call of this one early with `CLIENT UNBLOCK`.
-    public private(set) var connectionID: Int64?
-    private let reconnects = Counter(label: "mw_redis_reconnects_total")
-    /// Told about every reply or connection failure (the worker's readiness follows it).
     private let onHealth: (@Sendable (Bool) -> Void)?
+    private let logger = Logger(label: "mw.redis")
+
+    /// One server, or the sentinel's current master.
+    private var primary: RedisNode?
+    /// A cluster's masters, by address.
+    private var nodes: [RedisURL.Endpoint: RedisNode] = [:]
+    private var slots: ClusterSlotMap?
+    /// Where this client's last blocking call went, so another client can interrupt it.
+    private var blockedOn: RedisNode?
 
     public init(url: RedisURL, options: RedisConnection.Options = .init(), onHealth: (@Sendable (Bool) -> Void)? = nil) {
         self.url = url
@@ -27,34 +30,187 @@ public actor RedisClient {
         self.onHealth = onHealth
     }
 
-    private func connected() async throws(RedisError) -> RedisConnection {
-        if let connection, await connection.isConnected { return connection }
-        if let connection { await connection.close() }
-        connection = nil
+    private func target(_ endpoint: RedisURL.Endpoint) -> RedisConnection.Target {
+        RedisConnection.Target(endpoint: endpoint, username: url.username, password: url.password, database: url.database, tls: url.tls)
+    }
+
+    // MARK: single server and sentinel
+
+    private func primaryNode() async throws(RedisError) -> RedisNode {
+        if let primary { return primary }
+        switch url.topology {
+        case .single(let endpoint):
+            let node = RedisNode(target: target(endpoint), options: options, onHealth: onHealth)
+            primary = node
+            return node
+        case .sentinel(let seeds, let master):
+            let endpoint = try await SentinelDiscovery(seeds: seeds, master: master, tls: url.tls, options: options).master(logger: logger)
+            let node = RedisNode(target: target(endpoint), options: options, onHealth: onHealth)
+            // A sentinel can lag behind a failover: insist on talking to a master.
+            let role = try await node.pipeline([["ROLE"]])[0]
+            guard role.array?.first?.string == "master" else {
+                await node.close()
+                onHealth?(false)
+                throw .topology("\(endpoint), named master of \(master) by the sentinels, is a \(role.array?.first?.string ?? "?") now")
+            }
+            primary = node
+            return node
+        case .cluster:
+            throw .topology("not a single server")
+        }
+    }
+
+    /// A sentinel's master that refuses writes or was lost has been replaced: learn it again.
+    private func checkFailover<T>(_ body: (RedisNode) async throws(RedisError) -> T) async throws(RedisError) -> T {
+        let node = try await primaryNode()
         do {
-            let fresh = try await RedisConnection(url: url, options: options)
-            connectionID = try await fresh.command(["CLIENT", "ID"]).integer
-            if everConnected { reconnects.increment() }
-            everConnected = true
-            connection = fresh
-            return fresh
+            return try await body(node)
         } catch {
-            onHealth?(false)
+            if case .sentinel = url.topology, error.isConnectionError || Self.isFailoverReply(error) {
+                await forgetPrimary(node)
+                if case .server(let message) = error { throw .connection("the master was replaced (\(message)); the next call finds the new one") }
+            }
             throw error
         }
     }
 
-    private func observe<T>(_ body: (RedisConnection) async throws(RedisError) -> T) async throws(RedisError) -> T {
-        let connection = try await connected()
-        do {
-            let result = try await body(connection)
-            onHealth?(true)
-            return result
-        } catch {
-            if error.isConnectionError { onHealth?(false) } else { onHealth?(true) }
-            throw error
-        }
+    private func forgetPrimary(_ node: RedisNode) async {
+        guard primary === node else { return }
+        primary = nil
+        await node.close()
     }
+
+    private static func isFailoverReply(_ error: RedisError) -> Bool {
+        guard case .server(let message) = error else { return false }
+        return message.hasPrefix("READONLY") || message.hasPrefix("UNBLOCKED") || message.hasPrefix("MASTERDOWN")
+    }
+
+    private static func failoverReply(in replies: [RedisReply]) -> String? {
+        for reply in replies {
+            if case .error(let message) = reply, isFailoverReply(.server(message)) { return message }
+        }
+        return nil
+    }
+
+    // MARK: cluster
+
+    private func slotMap() async throws(RedisError) -> ClusterSlotMap {
+        if let slots { return slots }
+        guard case .cluster(let seeds) = url.topology else { throw .topology("not a cluster") }
+        // Known masters first (they answer for the cluster as it is now), then the seeds.
+        var failures: [String] = []
+        for endpoint in Array(nodes.keys) + seeds.filter({ nodes[$0] == nil }) {
+            let node = clusterNode(endpoint)
+            do {
+                let reply = try await node.pipeline([["CLUSTER", "SLOTS"]])[0]
+                if case .error(let message) = reply { throw RedisError.server(message) }
+                let map = try ClusterSlotMap(reply: reply, answeredBy: endpoint)
+                slots = map
+                // Connections to nodes that no longer serve slots go.
+                for (address, stale) in nodes where !map.masters.contains(address) {
+                    nodes[address] = nil
+                    await stale.close()
+                }
+                return map
+            } catch {
+                failures.append("\(endpoint): \(error)")
+            }
+        }
+        onHealth?(false)
+        throw .topology("no cluster node answered CLUSTER SLOTS (\(failures.joined(separator: "; ")))")
+    }
+
+    private func clusterNode(_ endpoint: RedisURL.Endpoint) -> RedisNode {
+        if let node = nodes[endpoint] { return node }
+        let node = RedisNode(target: target(endpoint), options: options, onHealth: onHealth)
+        nodes[endpoint] = node
+        return node
+    }
+
+    private func clusterNode(for arguments: [String]) async throws(RedisError) -> RedisNode {
+        let map = try await slotMap()
+        guard let key = ClusterSlots.routingKey(of: arguments) else {
+            guard let any = map.ranges.first?.master else { throw .topology("no master known") }
+            return clusterNode(any)
+        }
+        let slot = ClusterSlots.slot(of: key)
+        guard let master = map.master(of: slot) else {
+            slots = nil
+            throw .topology("no master serves slot \(slot)")
+        }
+        return clusterNode(master)
+    }
+
+    /// Sends each item to the master of its slot (items of one node in one round trip, nodes
+    /// in parallel), following redirections, for at most `maxRedirects` rounds.
+    private func routed(_ count: Int, arguments: (Int) -> [String], isScript: Bool,
+                        send: @escaping @Sendable (RedisNode, [Int], [Int: Bool]) async throws(RedisError) -> [RedisReply]) async throws(RedisError) -> [RedisReply] {
+        var replies = [RedisReply](repeating: .null, count: count)
+        var pending = Array(0..<count)
+        var asking: [Int: RedisURL.Endpoint] = [:]
+        var delay = Duration.milliseconds(20)
+        for round in 0...Self.maxRedirects {
+            var groups: [ObjectIdentifier: (node: RedisNode, items: [Int])] = [:]
+            for index in pending {
+                let node: RedisNode
+                if let redirected = asking[index] { node = clusterNode(redirected) } else { node = try await clusterNode(for: arguments(index)) }
+                groups[ObjectIdentifier(node), default: (node, [])].items.append(index)
+            }
+            let askingNow = asking
+            var results: [(RedisNode, [Int], Result<[RedisReply], RedisError>)] = []
+            await withTaskGroup(of: (RedisNode, [Int], Result<[RedisReply], RedisError>).self) { group in
+                for (_, entry) in groups {
+                    let flags = Dictionary(uniqueKeysWithValues: entry.items.map { ($0, askingNow[$0] != nil) })
+                    group.addTask {
+                        do { return (entry.node, entry.items, .success(try await send(entry.node, entry.items, flags))) }
+                        catch { return (entry.node, entry.items, .failure(error as? RedisError ?? .connection("\(error)"))) }
+                    }
+                }
+                for await result in group { results.append(result) }
+            }
+            pending = []
+            asking = [:]
+            var wait = false
+            for (node, items, result) in results {
+                switch result {
+                case .failure(let error):
+                    // A lost node: the map may be out of date (a failover). Learn it again next time.
+                    if error.isConnectionError { slots = nil; nodes[node.target.endpoint] = nil; await node.close() }
+                    throw error
+                case .success(let answers):
+                    for (index, reply) in zip(items, answers) {
+                        switch ClusterRedirect(reply) {
+                        case .moved(let slot, let to)?:
+                            slots?.assign(slot: slot, to: to)
+                            pending.append(index)
+                        case .ask(_, let to)? where !isScript:
+                            asking[index] = to
+                            pending.append(index)
+                        case .ask?, .later?:
+                            wait = true
+                            pending.append(index)
+                        case nil:
+                            replies[index] = reply
+                        }
+                    }
+                }
+            }
+            if pending.isEmpty { return replies }
+            if round == Self.maxRedirects { break }
+            if wait {
+                // A migration or failover under way: its end shows as MOVED, or a new map.
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(1))
+                slots = nil
+            }
+        }
+        logger.warning("cluster redirections did not settle", metadata: ["commands": "\(pending.count)"])
+        throw .topology("the cluster kept redirecting \(pending.count) command(s) for \(Self.maxRedirects) rounds")
+    }
+
+    static let maxRedirects = 16
+
+    // MARK: the API
 
     /// Sends one command; an error reply throws `.server`.
     @discardableResult
@@ -64,70 +220,84 @@ public actor RedisClient {
         return reply
     }
 
-    /// A caller waiting for its turn: either its replies arrive, or it is told to send.
-    private enum Turn {
-        case done(Result<[RedisReply], RedisError>)
-        case send
-    }
-
-    private struct Waiter {
-        let commands: [[String]]
-        let continuation: CheckedContinuation<Turn, Never>
-    }
-
-    private var waiting: [Waiter] = []
-    private var sending = false
-
-    /// Sends commands in one round trip; error replies are returned in place.
-    ///
-    /// Auto-pipelining: while one round trip is on the wire, calls from other tasks queue.
-    /// The caller that sent goes on sending what queued meanwhile, all in one round trip each
-    /// time, for at most `maxRoundsPerSender` rounds (it is already running: no hand-over
-    /// cost); then the next queued caller takes over. Many jobs finishing at once cost one
-    /// round trip, order per caller is kept, and nobody sends for others forever.
+    /// Sends commands in one round trip per node; error replies are returned in place.
     public func pipeline(_ commands: [[String]]) async throws(RedisError) -> [RedisReply] {
         guard !commands.isEmpty else { return [] }
-        if sending {
-            let turn = await withCheckedContinuation { waiting.append(Waiter(commands: commands, continuation: $0)) }
-            if case .done(let result) = turn { return try result.get() }
-        }
-        sending = true
-        var own: Result<[RedisReply], RedisError>?
-        for _ in 0..<Self.maxRoundsPerSender {
-            let others = waiting
-            waiting.removeAll()
-            let mine = own == nil ? commands : []
-            if mine.isEmpty && others.isEmpty { break }
-            let result = await send(mine + others.flatMap(\.commands))
-            if own == nil { own = result.map { Array($0[0..<commands.count]) } }
-            var offset = mine.count
-            for waiter in others {
-                let count = waiter.commands.count
-                waiter.continuation.resume(returning: .done(result.map { Array($0[offset..<offset + count]) }))
-                offset += count
+        if case .cluster = url.topology {
+            return try await routed(commands.count, arguments: { commands[$0] }, isScript: false) { node, items, asking throws(RedisError) in
+                var wire: [[String]] = []
+                for index in items {
+                    if asking[index] == true { wire.append(["ASKING"]) }
+                    wire.append(commands[index])
+                }
+                let answers = try await node.pipeline(wire)
+                var replies: [RedisReply] = []
+                var position = 0
+                for index in items {
+                    if asking[index] == true { position += 1 }
+                    replies.append(answers[position])
+                    position += 1
+                }
+                return replies
             }
         }
-        if waiting.isEmpty {
-            sending = false
-        } else {
-            waiting.removeFirst().continuation.resume(returning: .send)
-        }
-        return try own!.get()
-    }
-
-    static let maxRoundsPerSender = 4
-
-    private func send(_ commands: [[String]]) async -> Result<[RedisReply], RedisError> {
-        do {
-            return .success(try await observe { connection throws(RedisError) in try await connection.pipeline(commands) })
-        } catch {
-            return .failure(error)
+        return try await checkFailover { node throws(RedisError) in
+            let replies = try await node.pipeline(commands)
+            if case .sentinel = url.topology, let message = Self.failoverReply(in: replies) { throw RedisError.server(message) }
+            return replies
         }
     }
 
     /// A blocking command on this client's connection (the caller keeps a client for blocking).
     public func blockingCommand(_ arguments: [String], wait: Duration) async throws(RedisError) -> RedisReply {
-        try await observe { connection throws(RedisError) in try await connection.blockingCommand(arguments, wait: wait) }
+        if case .cluster = url.topology {
+            for _ in 0..<3 {
+                let node = try await clusterNode(for: arguments)
+                blockedOn = node
+                let reply: RedisReply
+                do {
+                    reply = try await node.blockingCommand(arguments, wait: wait)
+                } catch {
+                    if error.isConnectionError { slots = nil; nodes[node.target.endpoint] = nil; await node.close() }
+                    if case .server(let message) = error, let redirect = ClusterRedirect(.error(message)) {
+                        if case .moved(let slot, let to) = redirect { slots?.assign(slot: slot, to: to) } else { slots = nil }
+                        continue
+                    }
+                    throw error
+                }
+                return reply
+            }
+            return .null // redirected while waiting: as if the wait had ended empty
+        }
+        return try await checkFailover { node throws(RedisError) in
+            blockedOn = node
+            return try await node.blockingCommand(arguments, wait: wait)
+        }
+    }
+
+    /// Where this client's blocking call waits: the server and its connection id there.
+    public var blockingSession: (RedisURL.Endpoint, Int64)? {
+        get async {
+            guard let node = blockedOn, let id = await node.connectionID else { return nil }
+            return (node.target.endpoint, id)
+        }
+    }
+
+    /// Ends other clients' blocking calls at once, as if they had timed out (`CLIENT UNBLOCK` on
+    /// the server each one waits on).
+    public func interruptBlocking(of clients: [RedisClient]) async throws(RedisError) {
+        var byServer: [RedisURL.Endpoint: [Int64]] = [:]
+        for client in clients {
+            if let (endpoint, id) = await client.blockingSession { byServer[endpoint, default: []].append(id) }
+        }
+        for (endpoint, ids) in byServer {
+            let node: RedisNode
+            if case .cluster = url.topology { node = clusterNode(endpoint) } else {
+                node = try await primaryNode()
+                guard node.target.endpoint == endpoint else { continue } // a failover ended those calls already
+            }
+            _ = try await node.pipeline(ids.map { ["CLIENT", "UNBLOCK", String($0)] })
+        }
     }
 
     /// Runs a script; an error reply from the script throws `.server`.
@@ -137,41 +307,29 @@ public actor RedisClient {
         return replies[0]
     }
 
-    /// Runs several scripts in one round trip; error replies are returned in place.
+    /// Runs several scripts in one round trip per node; error replies are returned in place.
     public func runPipelined(_ calls: [(QueueScript, [String], [String])]) async throws(RedisError) -> [RedisReply] {
-        for (script, _, _) in calls where !loadedScripts.contains(script.name) {
-            try await load(script)
+        guard !calls.isEmpty else { return [] }
+        if case .cluster = url.topology {
+            return try await routed(calls.count, arguments: { ["EVALSHA", "", String(calls[$0].1.count)] + calls[$0].1 }, isScript: true) {
+                node, items, _ throws(RedisError) in
+                try await node.runScripts(items.map { calls[$0] })
+            }
         }
-        let commands = calls.map { script, keys, arguments in
-            ["EVALSHA", script.sha1, String(keys.count)] + keys + arguments
+        return try await checkFailover { node throws(RedisError) in
+            let replies = try await node.runScripts(calls)
+            if case .sentinel = url.topology, let message = Self.failoverReply(in: replies) { throw RedisError.server(message) }
+            return replies
         }
-        var replies = try await pipeline(commands)
-        for (index, reply) in replies.enumerated() {
-            guard case .error(let message) = reply, message.hasPrefix("NOSCRIPT") else { continue }
-            // Redis restarted (or SCRIPT FLUSH): load again and rerun only the refused call.
-            // A refused EVALSHA did not run, so rerunning it cannot apply a transition twice.
-            loadedScripts.removeAll()
-            try await load(calls[index].0)
-            replies[index] = try await pipeline([commands[index]])[0]
-        }
-        return replies
-    }
-
-    private func load(_ script: QueueScript) async throws(RedisError) {
-        let reply = try await command(["SCRIPT", "LOAD", script.source])
-        guard reply.string == script.sha1 else { throw .unexpectedReply("SCRIPT LOAD answered \(reply), expected \(script.sha1)") }
-        loadedScripts.insert(script.name)
-    }
-
-    /// Ends the blocking calls of other clients at once, as if they had timed out.
-    public func unblock(connectionIDs: [Int64]) async throws(RedisError) {
-        guard !connectionIDs.isEmpty else { return }
-        _ = try await pipeline(connectionIDs.map { ["CLIENT", "UNBLOCK", String($0)] })
     }
 
     public func close() async {
-        await connection?.close()
-        connection = nil
+        await primary?.close()
+        primary = nil
+        for node in nodes.values { await node.close() }
+        nodes.removeAll()
+        slots = nil
+        blockedOn = nil
     }
 }
 

@@ -1,14 +1,16 @@
 import CHiredis
+import CRedisTransport
 import Foundation
 
-/// One connection to Redis through hiredis's blocking API.
+/// One connection to one Redis server: our socket (TCP, unix, or TLS over TCP) with hiredis as
+/// the protocol layer (its formatter writes RESP, its reader parses replies).
 ///
 /// The actor runs on a thread of its own, so a blocking call (a command, or a
 /// blocking pop waiting for work) never occupies Swift's shared threads, and
 /// commands on one connection never interleave.
 public actor RedisConnection {
     public struct Options: Sendable {
-        /// Limit on establishing the TCP or unix connection.
+        /// Limit on establishing the connection (TCP and the TLS handshake).
         public var connectTimeout: Duration
         /// Limit on one command's round trip; blocking commands add their own wait to it.
         public var commandTimeout: Duration
@@ -19,29 +21,61 @@ public actor RedisConnection {
         }
     }
 
-    public let url: RedisURL
+    /// Which server, and how to log in to it.
+    public struct Target: Sendable, Hashable, CustomStringConvertible {
+        public var endpoint: RedisURL.Endpoint
+        public var username: String?
+        public var password: String?
+        public var database: Int
+        public var tls: RedisTLSOptions?
+
+        public init(endpoint: RedisURL.Endpoint, username: String? = nil, password: String? = nil, database: Int = 0, tls: RedisTLSOptions? = nil) {
+            self.endpoint = endpoint
+            self.username = username
+            self.password = password
+            self.database = database
+            self.tls = tls
+        }
+
+        public var description: String { "\(tls == nil ? "" : "tls://")\(endpoint)/\(database)" }
+    }
+
+    public let target: Target
     public let options: Options
     private let executor: DedicatedThreadExecutor
-    private nonisolated(unsafe) var context: UnsafeMutablePointer<redisContext>?
+    private nonisolated(unsafe) var stream: OpaquePointer?
+    private nonisolated(unsafe) var reader: UnsafeMutablePointer<redisReader>
+    private var readBuffer = [CChar](repeating: 0, count: 64 * 1024)
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         executor.asUnownedSerialExecutor()
     }
 
-    /// Connects, authenticates and selects the database.
+    /// Connects to a single server's URL (`redis://`, `rediss://`, `unix://`).
     public init(url: RedisURL, options: Options = Options()) async throws(RedisError) {
-        self.url = url
+        guard case .single(let endpoint) = url.topology else {
+            throw .invalidURL("a connection is to one server; use RedisClient for \(url)")
+        }
+        try await self.init(target: Target(endpoint: endpoint, username: url.username, password: url.password, database: url.database, tls: url.tls),
+                            options: options)
+    }
+
+    /// Connects, authenticates and selects the database.
+    public init(target: Target, options: Options = Options()) async throws(RedisError) {
+        self.target = target
         self.options = options
         self.executor = DedicatedThreadExecutor(name: "redis-connection")
+        self.reader = redisReaderCreate()
         try connect()
     }
 
     deinit {
-        if let context { redisFree(context) }
+        if let stream { mw_stream_close(stream) }
+        redisReaderFree(reader)
         executor.shutdown()
     }
 
-    public var isConnected: Bool { context != nil }
+    public var isConnected: Bool { stream != nil }
 
     /// Drops the current socket (if any) and connects again.
     public func reconnect() throws(RedisError) {
@@ -50,38 +84,44 @@ public actor RedisConnection {
     }
 
     public func close() {
-        if let context { redisFree(context) }
-        context = nil
+        if let stream { mw_stream_close(stream) }
+        stream = nil
+        // A reply half read belongs to the dead socket.
+        redisReaderFree(reader)
+        reader = redisReaderCreate()
     }
 
     private func connect() throws(RedisError) {
-        var timeout = Self.timeval(options.connectTimeout)
-        let newContext: UnsafeMutablePointer<redisContext>?
-        switch url.endpoint {
+        var status: Int32 = 0
+        var message = [CChar](repeating: 0, count: 512)
+        let timeout = Self.milliseconds(options.connectTimeout)
+        let opened: OpaquePointer?
+        switch target.endpoint {
         case .tcp(let host, let port):
-            newContext = redisConnectWithTimeout(host, Int32(port), timeout)
+            let tls = try target.tls.map { options throws(RedisError) in try RedisTLSContext.shared(for: options) }
+            opened = mw_stream_connect_tcp(host, Int32(port), timeout, tls?.pointer, tls?.serverName ?? target.tls?.serverName,
+                                           &status, &message, message.count)
         case .unixSocket(let path):
-            newContext = redisConnectUnixWithTimeout(path, timeout)
+            opened = mw_stream_connect_unix(path, timeout, &status, &message, message.count)
         }
-        guard let newContext else { throw .connection("cannot allocate a hiredis context") }
-        if newContext.pointee.err != 0 {
-            let message = Self.contextError(newContext)
-            redisFree(newContext)
-            throw .connection("cannot connect to \(url): \(message)")
+        guard let opened else {
+            let reason = String(cString: message)
+            if status == MW_STREAM_TLS_VERIFY || status == MW_STREAM_TLS {
+                throw .tls("cannot connect to \(target): \(reason)")
+            }
+            throw .connection("cannot connect to \(target): \(reason)")
         }
-        timeout = Self.timeval(options.commandTimeout)
-        redisSetTimeout(newContext, timeout)
-        if case .tcp = url.endpoint { redisEnableKeepAlive(newContext) }
-        context = newContext
+        mw_stream_set_timeout(opened, Self.milliseconds(options.commandTimeout))
+        stream = opened
         do {
-            if let password = url.password {
-                if let username = url.username {
+            if let password = target.password {
+                if let username = target.username {
                     _ = try command(["AUTH", username, password])
                 } else {
                     _ = try command(["AUTH", password])
                 }
             }
-            if url.database != 0 { _ = try command(["SELECT", String(url.database)]) }
+            if target.database != 0 { _ = try command(["SELECT", String(target.database)]) }
         } catch {
             close()
             throw error
@@ -97,7 +137,8 @@ public actor RedisConnection {
     /// Sends one command given as raw byte arguments.
     @discardableResult
     public func command(bytes arguments: [[UInt8]]) throws(RedisError) -> RedisReply {
-        let reply = try roundTrip(arguments)
+        try send([arguments])
+        let reply = try readReply()
         if case .error(let message) = reply { throw .server(message) }
         return reply
     }
@@ -105,49 +146,75 @@ public actor RedisConnection {
     /// Sends several commands in one write and reads their replies in order.
     /// Error replies are returned in place, not thrown.
     public func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
-        guard let context else { throw .connection("not connected to \(url)") }
-        for arguments in commands {
-            let status = Self.withArgv(arguments.map { Array($0.utf8) }) { argc, argv, lengths in
-                redisAppendCommandArgv(context, argc, argv, lengths)
-            }
-            guard status == REDIS_OK else { throw brokenConnection() }
-        }
+        try send(commands.map { $0.map { Array($0.utf8) } })
         var replies: [RedisReply] = []
         replies.reserveCapacity(commands.count)
-        for _ in commands {
-            var raw: UnsafeMutableRawPointer?
-            guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw brokenConnection() }
-            let typed = raw.assumingMemoryBound(to: redisReply.self)
-            replies.append(Self.convert(typed))
-            freeReplyObject(raw)
-        }
+        for _ in commands { replies.append(try readReply()) }
         return replies
     }
 
     /// Runs a blocking command (BLMOVE, BZPOPMIN, XREAD BLOCK) whose server-side wait is
     /// `wait`: the socket timeout is widened for this call only.
     public func blockingCommand(_ arguments: [String], wait: Duration) throws(RedisError) -> RedisReply {
-        guard let context else { throw .connection("not connected to \(url)") }
-        redisSetTimeout(context, Self.timeval(wait + options.commandTimeout))
-        defer { if let current = self.context { redisSetTimeout(current, Self.timeval(options.commandTimeout)) } }
+        guard let stream else { throw .connection("not connected to \(target)") }
+        mw_stream_set_timeout(stream, Self.milliseconds(wait + options.commandTimeout))
+        defer { if let current = self.stream { mw_stream_set_timeout(current, Self.milliseconds(options.commandTimeout)) } }
         return try command(arguments)
     }
 
-    private func roundTrip(_ arguments: [[UInt8]]) throws(RedisError) -> RedisReply {
-        guard let context else { throw .connection("not connected to \(url)") }
-        let raw = Self.withArgv(arguments) { argc, argv, lengths in
-            redisCommandArgv(context, argc, argv, lengths)
+    /// Formats every command (hiredis) and writes them all in one go.
+    private func send(_ commands: [[[UInt8]]]) throws(RedisError) {
+        guard let stream else { throw .connection("not connected to \(target)") }
+        var wire: [CChar] = []
+        for arguments in commands {
+            let appended = Self.withArgv(arguments) { argc, argv, lengths -> Bool in
+                var formatted: UnsafeMutablePointer<CChar>?
+                let length = redisFormatCommandArgv(&formatted, argc, argv, lengths)
+                guard length > 0, let formatted else { return false }
+                wire.append(contentsOf: UnsafeBufferPointer(start: formatted, count: Int(length)))
+                redisFreeCommand(formatted)
+                return true
+            }
+            guard appended else { throw .unexpectedReply("cannot format a command") }
         }
-        guard let raw else { throw brokenConnection() }
-        defer { freeReplyObject(raw) }
-        return Self.convert(raw.assumingMemoryBound(to: redisReply.self))
+        var message = [CChar](repeating: 0, count: 256)
+        let status = wire.withUnsafeBufferPointer { mw_stream_write_all(stream, $0.baseAddress, $0.count, &message, message.count) }
+        if status != MW_STREAM_OK { throw streamFailure(Int(status), String(cString: message)) }
     }
 
-    /// hiredis leaves a context unusable after an I/O error: free it so the next call reconnects.
-    private func brokenConnection() -> RedisError {
-        let message = context.map(Self.contextError) ?? "not connected"
+    /// The next reply: from what was already read, or reading more.
+    private func readReply() throws(RedisError) -> RedisReply {
+        while true {
+            var raw: UnsafeMutableRawPointer?
+            guard redisReaderGetReply(reader, &raw) == REDIS_OK else {
+                throw brokenConnection("protocol error: \(Self.readerError(reader))")
+            }
+            if let raw {
+                defer { freeReplyObject(raw) }
+                return Self.convert(raw.assumingMemoryBound(to: redisReply.self))
+            }
+            guard let stream else { throw .connection("not connected to \(target)") }
+            var message = [CChar](repeating: 0, count: 256)
+            let count = readBuffer.withUnsafeMutableBufferPointer { mw_stream_read(stream, $0.baseAddress, $0.count, &message, message.count) }
+            guard count > 0 else { throw streamFailure(count, String(cString: message)) }
+            let fed = readBuffer.withUnsafeBufferPointer { redisReaderFeed(reader, $0.baseAddress, count) }
+            guard fed == REDIS_OK else { throw brokenConnection("protocol error: \(Self.readerError(reader))") }
+        }
+    }
+
+    /// A failed read or write: a TLS refusal (an alert, a certificate the server wanted) is the
+    /// operator's to fix; anything else is a broken connection.
+    private func streamFailure(_ status: Int, _ reason: String) -> RedisError {
+        guard status == Int(MW_STREAM_TLS) else { return brokenConnection(reason) }
         close()
-        return .connection("connection to \(url) broke: \(message)")
+        return .tls("\(target) ended TLS: \(reason)")
+    }
+
+    /// After an I/O error or a timeout the connection's state is unknown (a reply may still
+    /// come): drop it so the next call reconnects.
+    private func brokenConnection(_ reason: String) -> RedisError {
+        close()
+        return .connection("connection to \(target) broke: \(reason)")
     }
 
     private static func withArgv<R>(
@@ -205,15 +272,13 @@ public actor RedisConnection {
         return Array(UnsafeRawBufferPointer(start: pointer, count: length))
     }
 
-    private static func contextError(_ context: UnsafeMutablePointer<redisContext>) -> String {
-        withUnsafeBytes(of: context.pointee.errstr) { raw in
-            let chars = raw.bindMemory(to: CChar.self)
-            return String(cString: chars.baseAddress!)
+    private static func readerError(_ reader: UnsafeMutablePointer<redisReader>) -> String {
+        withUnsafeBytes(of: reader.pointee.errstr) { raw in
+            String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
         }
     }
 
-    private static func timeval(_ duration: Duration) -> Glibc.timeval {
-        let (seconds, attoseconds) = duration.components
-        return Glibc.timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+    private static func milliseconds(_ duration: Duration) -> Int32 {
+        Int32(clamping: max(1, duration.milliseconds))
     }
 }

@@ -11,11 +11,21 @@ public final class RedisServer: Sendable {
         public var password: String? = nil
         /// Also listen on a unix socket inside the server's directory.
         public var unixSocket = false
-        public init(appendOnly: Bool = false, appendFsync: String = "everysec", password: String? = nil, unixSocket: Bool = false) {
+        /// TLS only (no plain port), with these certificates.
+        public var tls: TestCertificates? = nil
+        /// With `tls`: clients must present a certificate signed by the test CA.
+        public var requireClientCertificate = false
+        /// More redis-server arguments (cluster mode, replication).
+        public var extraArguments: [String] = []
+        public init(appendOnly: Bool = false, appendFsync: String = "everysec", password: String? = nil, unixSocket: Bool = false,
+                    tls: TestCertificates? = nil, requireClientCertificate: Bool = false, extraArguments: [String] = []) {
             self.appendOnly = appendOnly
             self.appendFsync = appendFsync
             self.password = password
             self.unixSocket = unixSocket
+            self.tls = tls
+            self.requireClientCertificate = requireClientCertificate
+            self.extraArguments = extraArguments
         }
     }
 
@@ -26,7 +36,7 @@ public final class RedisServer: Sendable {
 
     public var url: String {
         let auth = options.password.map { ":\($0)@" } ?? ""
-        return "redis://\(auth)127.0.0.1:\(port)/0"
+        return "redis\(options.tls == nil ? "" : "s")://\(auth)127.0.0.1:\(port)/0"
     }
     public var unixSocketPath: String { directory.appendingPathComponent("redis.sock").path }
 
@@ -69,12 +79,19 @@ public final class RedisServer: Sendable {
     }
 
     private func launch(executable: String) async throws {
-        var arguments = [
-            "--bind", "127.0.0.1", "--port", String(port), "--dir", directory.path,
+        var arguments = ["--bind", "127.0.0.1", "--dir", directory.path]
+        if let tls = options.tls {
+            arguments += ["--port", "0", "--tls-port", String(port), "--tls-cert-file", tls.serverCertificate, "--tls-key-file", tls.serverKey,
+                          "--tls-ca-cert-file", tls.caCertificate, "--tls-auth-clients", options.requireClientCertificate ? "yes" : "no"]
+        } else {
+            arguments += ["--port", String(port)]
+        }
+        arguments += [
             "--save", "", "--appendonly", options.appendOnly ? "yes" : "no", "--appendfsync", options.appendFsync,
             "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning",
         ]
         if let password = options.password { arguments += ["--requirepass", password] }
+        arguments += options.extraArguments
         if options.unixSocket { arguments += ["--unixsocket", unixSocketPath, "--unixsocketperm", "700"] }
         let server = try ManagedServerProcess(name: "redis-server", executable: executable, arguments: arguments, directory: directory)
         process.withLock { $0 = server }
@@ -96,6 +113,9 @@ public final class RedisServer: Sendable {
     @discardableResult
     public func cli(_ arguments: [String]) async throws -> String {
         var base = ["-h", "127.0.0.1", "-p", String(port)]
+        if let tls = options.tls {
+            base += ["--tls", "--cacert", tls.caCertificate, "--cert", tls.clientCertificate, "--key", tls.clientKey]
+        }
         if let password = options.password { base += ["--no-auth-warning", "-a", password] }
         let result = try await CommandRunner.run(try ProjectPaths.tool("redis-cli", package: "redis-tools"), base + arguments, timeout: .seconds(10))
         return result.stdout

@@ -31,12 +31,12 @@ struct HLSVerdict: Decodable {
     var facts: Facts
 }
 
-func judgeHLS(_ master: String, target: Double? = 6, sync: Bool = false) async throws -> HLSVerdict {
+func judgeHLS(_ master: String, target: Double? = 6, sync: Bool = false, timeout: Duration = .seconds(120)) async throws -> HLSVerdict {
     let python = ProjectPaths.venvBin.appendingPathComponent("python").path
     var arguments = [ProjectPaths.scripts.appendingPathComponent("test/hls_judge.py").path, master]
     if let target { arguments += ["--target", String(target)] }
     if sync { arguments.append("--sync") }
-    let result = try await CommandRunner.run(python, arguments)
+    let result = try await CommandRunner.run(python, arguments, timeout: timeout)
     #expect(result.succeeded, "\(result.stderr)")
     return try JSONDecoder().decode(HLSVerdict.self, from: Data(result.stdout.utf8))
 }

@@ -46,6 +46,20 @@ struct WorkerConfigurationTests {
         #expect(configuration.aws.endpointURL == "http://generic:9000")
     }
 
+    @Test("Redis TLS: rediss takes MW_REDIS_TLS_*; a missing CA file or TLS files with a plain URL stop the start")
+    func redisTLS() throws {
+        let configuration = try WorkerConfiguration(environment: ["MW_REDIS_URL": "rediss+cluster://10.0.0.1:7000,10.0.0.2:7000",
+                                                                   "MW_REDIS_TLS_SERVER_NAME": "redis.internal"])
+        #expect(configuration.redisURL.tls?.serverName == "redis.internal")
+        #expect(configuration.redisURL.topology == .cluster(seeds: [.tcp(host: "10.0.0.1", port: 7000), .tcp(host: "10.0.0.2", port: 7000)]))
+        #expect(throws: ConfigurationError.self) {
+            try WorkerConfiguration(environment: ["MW_REDIS_URL": "rediss://h", "MW_REDIS_TLS_CA": "/nonexistent/ca.pem"])
+        }
+        #expect(throws: ConfigurationError.self) {
+            try WorkerConfiguration(environment: ["MW_REDIS_URL": "redis://h", "MW_REDIS_TLS_SERVER_NAME": "h"])
+        }
+    }
+
     @Test("the AWS settings never print the secret or token")
     func secretsRedacted() throws {
         let configuration = try WorkerConfiguration(environment: ["AWS_SECRET_ACCESS_KEY": "topsecret", "AWS_SESSION_TOKEN": "tok3n"])

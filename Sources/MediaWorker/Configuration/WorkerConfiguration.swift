@@ -49,9 +49,15 @@ public struct WorkerConfiguration: Sendable {
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
 
         do {
-            redisURL = try RedisURL(parsing: value("MW_REDIS_URL") ?? Self.defaultRedisURL)
+            redisURL = try RedisURL(parsing: value("MW_REDIS_URL") ?? Self.defaultRedisURL, tls: RedisTLSOptions(environment: environment))
         } catch {
             throw ConfigurationError(variable: "MW_REDIS_URL", reason: "\(error)")
+        }
+        do {
+            // Certificate files are read now: a typo is a start-up error, not a retry loop.
+            try redisURL.tls?.validate()
+        } catch {
+            throw ConfigurationError(variable: "MW_REDIS_TLS_*", reason: "\(error)")
         }
 
         (httpHost, httpPort) = try Self.parseAddress(value("MW_HTTP_ADDR") ?? "127.0.0.1:8080")

@@ -17,6 +17,24 @@ public struct WorkerDaemon {
         self.metrics = metrics
     }
 
+    /// One connection attempt before anything starts: a certificate Redis refuses, or one of
+    /// Redis's we do not trust, stops the daemon with the reason. Redis merely not being up yet
+    /// does not (the worker waits for it, not ready).
+    static func refuseMisconfiguredRedis(_ url: RedisURL, logger: Logger) async throws {
+        let client = RedisClient(url: url, options: .init(connectTimeout: .seconds(2), commandTimeout: .seconds(2)))
+        defer { Task { await client.close() } }
+        do {
+            try await client.command(["PING"])
+        } catch where error.isConfigurationError {
+            throw ConfigurationError(variable: "MW_REDIS_URL/MW_REDIS_TLS_*", reason: "\(error)")
+        } catch where error.isConnectionError {
+            logger.warning("redis not reachable at start; waiting for it", metadata: ["redis": "\(url)", "error": "\(error)"])
+        } catch {
+            // NOAUTH/WRONGPASS and the like: said once, then the worker keeps trying like for an outage.
+            logger.error("redis refused the first command", metadata: ["redis": "\(url)", "error": "\(error)"])
+        }
+    }
+
     public func run() async throws {
         let host = configuration.httpHost
         let logger = self.logger
@@ -32,6 +50,7 @@ public struct WorkerDaemon {
                 ])
             },
             logger: logger)
+        try await Self.refuseMisconfiguredRedis(configuration.redisURL, logger: logger)
         let monitor = RedisHealthMonitor(url: configuration.redisURL, readiness: readiness, logger: logger)
         let readiness = self.readiness
         let breaker = StorageCircuitBreaker { state, detail in

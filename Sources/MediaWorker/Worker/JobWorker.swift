@@ -90,9 +90,7 @@ public final class JobWorker: Service, Sendable {
         Task {
             await running.wakeWaiters()
             // Interrupt the inbox readers' and dispatcher's blocking calls.
-            var ids: [Int64] = []
-            for blockingClient in blocked { if let id = await blockingClient.connectionID { ids.append(id) } }
-            try? await client.unblock(connectionIDs: ids)
+            try? await client.interruptBlocking(of: blocked)
         }
     }
 
@@ -235,9 +233,7 @@ public final class JobWorker: Service, Sendable {
                 race.addTask { _ = try await client.blockingCommand(["BLPOP", queue.markerKey, seconds], wait: timeout) }
             }
             try await race.next()
-            var ids: [Int64] = []
-            for client in clients { if let id = await client.connectionID { ids.append(id) } }
-            try? await queues[0].client.unblock(connectionIDs: ids)
+            try? await queues[0].client.interruptBlocking(of: clients)
             try await race.waitForAll()
         }
     }

@@ -15,6 +15,11 @@ enum LuaPrelude {
     local events_maxlen = ARGV[5]
     local retention_ms = tonumber(ARGV[6])
     local dead_retention_ms = tonumber(ARGV[7])
+    -- Redis Cluster: while this queue's slot migrates to another node, a key not here may be
+    -- there, and a script would read it as missing. Touching a key that never exists stops the
+    -- script at once while the slot migrates ("non local key"), before any write; the client
+    -- tries again until the slot has moved (then MOVED sends it to the new node).
+    redis.call('EXISTS', base .. 'migration-guard')
     local clock = redis.call('TIME')
     local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
     local now_micros = tonumber(clock[2]) % 1000
