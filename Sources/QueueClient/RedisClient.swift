@@ -224,7 +224,13 @@ public actor RedisClient {
     public func pipeline(_ commands: [[String]]) async throws(RedisError) -> [RedisReply] {
         guard !commands.isEmpty else { return [] }
         if case .cluster = url.topology {
-            return try await routed(commands.count, arguments: { commands[$0] }, isScript: false) { node, items, asking throws(RedisError) in
+            // A command without a key (WAIT after a write) goes where the command before it goes.
+            let routing = commands.indices.map { index in
+                var source = index
+                while source > 0 && ClusterSlots.routingKey(of: commands[source]) == nil { source -= 1 }
+                return commands[source]
+            }
+            return try await routed(commands.count, arguments: { routing[$0] }, isScript: false) { node, items, asking throws(RedisError) in
                 var wire: [[String]] = []
                 for index in items {
                     if asking[index] == true { wire.append(["ASKING"]) }

@@ -58,6 +58,9 @@ public final class RedisCluster: Sendable {
             for server in servers where server.serverPID != nil {
                 let info = (try? await server.cli(["CLUSTER", "INFO"])) ?? ""
                 if !info.contains("cluster_state:ok") || !info.contains("cluster_slots_ok:16384") { healthy = false }
+                // A replica that has not finished its first sync would lose everything at a failover.
+                let replication = (try? await server.cli(["INFO", "replication"])) ?? ""
+                if replication.contains("role:slave") && !replication.contains("master_link_status:up") { healthy = false }
             }
             if healthy { return }
             try await Task.sleep(for: .milliseconds(200))

@@ -27,16 +27,20 @@ struct RedisClusterTests {
 
     static func push(_ queue: JobQueue, ids: [String]) async throws {
         for id in ids {
-            try await withRedisRetry(until: .now + .seconds(60)) { () async throws(RedisError) in
-                try await queue.client.command(["RPUSH", queue.inboxKey, #"{"id":"\#(id)"}"#])
+            try await withRedisRetry(until: .now + .seconds(20)) { () async throws(RedisError) in
+                // Acknowledged by the replica too (WAIT 1), as a producer that must not lose a push does.
+                let replies = try await queue.client.pipeline([["RPUSH", queue.inboxKey, #"{"id":"\#(id)"}"#], ["WAIT", "1", "2000"]])
+                if case .error(let message) = replies[0] { throw RedisError.server(message) }
+                guard replies[1].integer == 1 else { throw RedisError.connection("WAIT: the replica did not acknowledge \(id): \(replies[1])") }
             }
         }
     }
 
     /// Claims, ingests, fetches and completes until `done` says stop; every failure (a node lost,
     /// a redirection that has not settled) is retried after a pause, as a worker does.
-    static func consume(_ queue: JobQueue, worker: String, until done: @Sendable () -> Bool) async {
-        while !done() {
+    static func consume(_ queue: JobQueue, worker: String, pace: Duration = .zero, until done: @Sendable () -> Bool) async {
+        // Cancelled (another task of the test failed): stop at once, sleeps would not wait.
+        while !done() && !Task.isCancelled {
             do {
                 let items = try await queue.claim(max: 20, worker: worker)
                 for item in items {
@@ -51,6 +55,7 @@ struct RedisClusterTests {
                 }
                 let fetched = try await queue.fetch(max: 10)
                 for delivery in fetched.deliveries {
+                    try await Task.sleep(for: pace) // the job's work
                     _ = try await withRedisRetry(until: .now + .seconds(30)) { () async throws(RedisError) -> Bool in
                         try await queue.complete(id: delivery.id, token: delivery.token, dataJSON: "{}")
                     }
@@ -120,9 +125,10 @@ struct RedisClusterTests {
         }
     }
 
-    @Test("a queue's slot resharded live (redis-cli --cluster reshard) while jobs run on three queues: every job ends exactly once", .timeLimit(.minutes(5)))
-    func liveReshard() async throws {
+    @Test("a master SIGKILLed (its replica takes over) and a queue's slot resharded live while jobs run on three queues: every job ends exactly once", .timeLimit(.minutes(5)))
+    func failoverAndReshard() async throws {
         try await RedisCluster.with { cluster in
+        trace("cluster up")
         let names = try await Self.spreadQueues(cluster)
         let client = RedisClient(url: try RedisURL(parsing: cluster.url))
         var settings = QueueOptions()
@@ -130,20 +136,30 @@ struct RedisClusterTests {
         settings.maxStalls = 50
         let options = settings
         let queues = names.map { JobQueue(name: $0, options: options, client: client, actor: "test") }
+        trace("queues \(names)")
         let perQueue = 200
         let stop = Flag()
+        defer { stop.set() }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for (index, queue) in queues.enumerated() {
-                group.addTask { try await Self.push(queue, ids: (0..<perQueue).map { "\(index)-\($0)" }) }
+            // Every job is pushed (and on a replica) before the master is killed.
+            async let pushed: Void = withThrowingTaskGroup(of: Void.self) { pushes in
+                for (index, queue) in queues.enumerated() {
+                    pushes.addTask { try await Self.push(queue, ids: (0..<perQueue).map { "\(index)-\($0)" }) }
+                }
+                try await pushes.waitForAll()
+            }
+            for queue in queues {
                 // Two consumers per queue, each with its own connections, like two workers.
                 for worker in 0..<2 {
                     group.addTask {
                         let own = RedisClient(url: try RedisURL(parsing: cluster.url))
-                        await Self.consume(JobQueue(name: queue.name, options: options, client: own, actor: "w\(worker)"), worker: "w\(worker)", until: { stop.isSet })
+                        await Self.consume(JobQueue(name: queue.name, options: options, client: own, actor: "w\(worker)"), worker: "w\(worker)",
+                                           pace: .milliseconds(40), until: { stop.isSet })
                         await own.close()
                     }
                 }
             }
+            trace("consumers started")
             // Live reshard: the first queue's slot moves to the third queue's master.
             try await Task.sleep(for: .seconds(1))
             let slot = ClusterSlots.slot(of: names[0])
@@ -156,6 +172,20 @@ struct RedisClusterTests {
             ], timeout: .seconds(60))
             #expect(reshard.succeeded, "\(reshard.stdout) \(reshard.stderr)")
             #expect(try await cluster.master(of: slot).port == to.port)
+            trace("resharded")
+            try await pushed
+            trace("pushed")
+            // Failover: the second queue's master dies; its replica takes over after the node timeout.
+            let victim = try await cluster.master(of: ClusterSlots.slot(of: names[1]))
+            let endedBeforeKill = try await Self.terminalCounts(queues[1]).count
+            #expect(endedBeforeKill < perQueue, "the kill must come while the queue still has work")
+            await victim.crash()
+            let failedOver = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < failedOver, (try? await cluster.master(of: ClusterSlots.slot(of: names[1])).port).map({ $0 == victim.port }) ?? true {
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(try await cluster.master(of: ClusterSlots.slot(of: names[1])).port != victim.port)
+            trace("failed over; \(endedBeforeKill) of queue 1's jobs had ended before the kill")
             let deadline = ContinuousClock.now + .seconds(120)
             while ContinuousClock.now < deadline {
                 var done = 0
@@ -183,4 +213,9 @@ final class Flag: Sendable {
     private let value = Mutex(false)
     var isSet: Bool { value.withLock { $0 } }
     func set() { value.withLock { $0 = true } }
+}
+
+/// Progress of a long cluster test on stderr, so a failure shows how far it got.
+func trace(_ text: String) {
+    FileHandle.standardError.write(Data("TRACE \(Date()): \(text)\n".utf8))
 }
