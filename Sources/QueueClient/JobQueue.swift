@@ -1,6 +1,7 @@
 import JobContract
 import Crypto
 import Foundation
+import Metrics
 
 /// Settings shared by every queue of a worker.
 public struct QueueOptions: Sendable {
@@ -16,6 +17,12 @@ public struct QueueOptions: Sendable {
     public var deadRetention: Duration = .seconds(30 * 24 * 3600)
     /// Approximate length the event stream is trimmed to (`XADD MAXLEN ~`).
     public var eventsMaxLength: Int = 100_000
+    /// Replicas that must have a job's terminal transition before the worker goes on
+    /// (`MW_REDIS_WAIT_REPLICAS`; 0: don't wait). Redis replicates asynchronously: without it a
+    /// failover can lose a transition the master acknowledged (the job then runs again).
+    public var waitReplicas: Int = 0
+    /// How long `WAIT` may block the connection for them (`MW_REDIS_WAIT_TIMEOUT_MS`).
+    public var waitTimeout: Duration = .seconds(1)
 
     public init() {}
 }
@@ -235,13 +242,27 @@ public struct JobQueue: Sendable {
         arguments += [publication?.version ?? "", String(publication?.grace.milliseconds ?? 0), String(publication?.assets.count ?? 0)]
         for asset in publication?.assets ?? [] { arguments += [asset.type, asset.dataJSON] }
         let strings = try await run(.finish, arguments).array?.map { $0.string ?? "" } ?? []
+        if strings.first == "1" { await waitForReplicas() }
         return (strings.first == "1", thenFetch > 0 ? try parseFetch(strings.dropFirst()) : nil)
     }
 
     /// Ends a job whose cancellation its worker has seen. False: stale token.
     public func acknowledgeCancel(id: String, token: String, dataJSON: String = "{}") async throws(RedisError) -> Bool {
-        try await run(.finish, [id, token, "canceled", dataJSON] + fetchArguments(0, always: true) + ["", "0", "0"]).array?.first?.integer == 1
+        let accepted = try await run(.finish, [id, token, "canceled", dataJSON] + fetchArguments(0, always: true) + ["", "0", "0"]).array?.first?.integer == 1
+        if accepted { await waitForReplicas() }
+        return accepted
     }
+
+    /// After a terminal transition: `WAIT` for `options.waitReplicas` replicas on the connection
+    /// that made it. Fewer in time is counted (`mw_redis_wait_short_total`), not an error: the
+    /// transition happened, and what a failover can lose is said in the README.
+    private func waitForReplicas() async {
+        guard options.waitReplicas > 0 else { return }
+        let acknowledged = (try? await client.waitForReplicas(options.waitReplicas, timeout: options.waitTimeout, near: inboxKey)) ?? 0
+        if acknowledged < options.waitReplicas { Self.shortWaits.increment() }
+    }
+
+    static let shortWaits = Counter(label: "mw_redis_wait_short_total")
 
     /// Records a failed attempt: retry after `retryDelay` if `retryable` and attempts remain, else dead.
     public func fail(
@@ -263,6 +284,7 @@ public struct JobQueue: Sendable {
         case "canceled": outcome = .canceled
         default: outcome = .stale
         }
+        if outcome == .dead || outcome == .canceled { await waitForReplicas() }
         return (outcome, thenFetch > 0 ? try parseFetch(parts.dropFirst(2)) : nil)
     }
 
@@ -280,6 +302,7 @@ public struct JobQueue: Sendable {
     public func cancel(id: String) async throws(RedisError) -> CancelOutcome {
         let answer = try await run(.cancel, [id]).string ?? ""
         guard let outcome = CancelOutcome(rawValue: answer) else { throw .unexpectedReply("cancel answered '\(answer)'") }
+        if outcome == .canceled { await waitForReplicas() }
         return outcome
     }
 

@@ -329,6 +329,20 @@ public actor RedisClient {
         }
     }
 
+    /// `WAIT n timeout` on the connection that wrote `key`'s slot last: how many replicas have
+    /// every write made on it so far.
+    public func waitForReplicas(_ count: Int, timeout: Duration, near key: String) async throws(RedisError) -> Int {
+        let wait = ["WAIT", String(count), String(timeout.milliseconds)]
+        let reply: RedisReply
+        if case .cluster = url.topology {
+            reply = try await clusterNode(for: ["EXISTS", key]).pipeline([wait])[0]
+        } else {
+            reply = try await checkFailover { node throws(RedisError) in try await node.pipeline([wait])[0] }
+        }
+        if case .error(let message) = reply { throw .server(message) }
+        return Int(reply.integer ?? 0)
+    }
+
     public func close() async {
         await primary?.close()
         primary = nil

@@ -51,6 +51,37 @@ public final class ManagedServerProcess: Sendable {
 
 /// Free loopback ports and readiness checks.
 public enum LoopbackPort {
+    /// A port held bound but not listening: connecting to it is refused, and no other server
+    /// (another test's) can take it until `release()`. For tests of an endpoint that is down.
+    public final class Refusing: Sendable {
+        public let port: Int
+        private let fd: Int32
+
+        public init() throws {
+            // Close-on-exec: a worker the test starts must not inherit (and keep) the port.
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { throw TestEnvironmentError.serverFailed(name: "socket", detail: String(cString: strerror(errno))) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                    bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+                }
+            }
+            guard bound else {
+                close(fd)
+                throw TestEnvironmentError.serverFailed(name: "socket", detail: String(cString: strerror(errno)))
+            }
+            self.fd = fd
+            port = Int(UInt16(bigEndian: address.sin_port))
+        }
+
+        /// Lets a server of the test bind the port now.
+        public func release() { close(fd) }
+    }
+
     /// A port nothing listens on right now (the kernel's choice for port 0).
     public static func free() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -31,7 +31,7 @@ struct HLSVerdict: Decodable {
     var facts: Facts
 }
 
-func judgeHLS(_ master: String, target: Double? = 6, sync: Bool = false, timeout: Duration = .seconds(120)) async throws -> HLSVerdict {
+func judgeHLS(_ master: String, target: Double? = 6, sync: Bool = false, timeout: Duration = .seconds(300)) async throws -> HLSVerdict {
     let python = ProjectPaths.venvBin.appendingPathComponent("python").path
     var arguments = [ProjectPaths.scripts.appendingPathComponent("test/hls_judge.py").path, master]
     if let target { arguments += ["--target", String(target)] }

@@ -33,7 +33,9 @@ struct StorageBreakerTests {
     func daemonWaitsForStorage() async throws {
         let directory = try makeTestDirectory("breaker")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let port = try LoopbackPort.free()
+        // Held bound, not listening: refused, and no other test's server can take the port meanwhile.
+        let down = try LoopbackPort.Refusing()
+        let port = down.port
         let secret = "worker-secret-never-logged-5e7c"
         let environment = QueueProcessTests.fastSettings.merging([
             "AWS_ACCESS_KEY_ID": "AKIDBREAKERTEST", "AWS_SECRET_ACCESS_KEY": secret, "AWS_ENDPOINT_URL": "http://127.0.0.1:\(port)",
@@ -53,6 +55,7 @@ struct StorageBreakerTests {
 
             // Any HTTP answer proves the endpoint back (a refusal included): a plain HTTP server on the
             // port will do. (moto would not: the worker's probes would use up its unauthenticated calls.)
+            down.release()
             let server = try ManagedServerProcess(
                 name: "http.server", executable: ProjectPaths.venvBin.appendingPathComponent("python").path,
                 arguments: ["-m", "http.server", String(port), "--bind", "127.0.0.1"], environment: [:], directory: directory)

@@ -1,4 +1,5 @@
 import Foundation
+import JobContract
 import QueueClient
 import Testing
 import TestSupport
@@ -64,6 +65,43 @@ struct RedisSentinelTests {
             let error = await #expect(throws: RedisError.self) { try await client.command(["PING"]) }
             #expect(error?.code == "REDIS_TOPOLOGY" && "\(error.map { "\($0)" } ?? "")".contains("nosuch"))
             await client.close()
+        }
+    }
+}
+
+@Suite("WAIT for replicas after terminal transitions")
+struct WaitReplicasTests {
+    @Test("with waitReplicas 1 a completion is on the replica when complete returns; with the replica gone it still completes, after the timeout")
+    func completionReplicated() async throws {
+        try await RedisServer.with(.init(appendOnly: true)) { master in
+            try await RedisServer.with(.init(extraArguments: ["--replicaof", "127.0.0.1", String(master.port)])) { replica in
+                let synced = ContinuousClock.now + .seconds(20)
+                while ContinuousClock.now < synced, !((try? await replica.cli(["INFO", "replication"])) ?? "").contains("master_link_status:up") {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                var options = QueueOptions()
+                options.waitReplicas = 1
+                options.waitTimeout = .milliseconds(500)
+                let client = RedisClient(url: try RedisURL(parsing: master.url))
+                let queue = JobQueue(name: "w", options: options, client: client, actor: "test")
+                for id in ["a", "b"] {
+                    try await client.command(["RPUSH", queue.inboxKey, "{}"])
+                    let item = try await queue.claim(max: 1, worker: "test")[0]
+                    let job = NewJob(id: id, type: "noop", priority: .normal, maxAttempts: 1, runAtMilliseconds: nil, payload: "{}", metadataJSON: "{}")
+                    _ = try await queue.ingest(.jobs([job]), item: item, worker: "test")
+                }
+                let first = try #require(try await queue.fetch(max: 1).deliveries.first)
+                #expect(try await queue.complete(id: first.id, token: first.token, dataJSON: "{}"))
+                // Read from the replica at once: WAIT made the transition reach it before complete returned.
+                #expect(try await replica.cli(["HGET", queue.jobKey(first.id), "state"]).trimmingCharacters(in: .whitespacesAndNewlines) == "completed")
+
+                await replica.stop()
+                let second = try #require(try await queue.fetch(max: 1).deliveries.first)
+                let started = ContinuousClock.now
+                #expect(try await queue.complete(id: second.id, token: second.token, dataJSON: "{}"))
+                #expect(ContinuousClock.now - started >= .milliseconds(450), "WAIT gave up before its timeout")
+                await client.close()
+            }
         }
     }
 }

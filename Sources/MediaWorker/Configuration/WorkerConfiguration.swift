@@ -42,6 +42,10 @@ public struct WorkerConfiguration: Sendable {
     public var outputGrace: Duration
     /// Uploads in flight at once per job (`MW_UPLOAD_CONCURRENCY`).
     public var uploadConcurrency: Int
+    /// Replicas that must have each terminal transition (`MW_REDIS_WAIT_REPLICAS`, 0: none) and how
+    /// long to wait for them (`MW_REDIS_WAIT_TIMEOUT_MS`).
+    public var waitReplicas: Int
+    public var waitTimeout: Duration
     /// Transcodes of inputs longer than this are split across the pool (`MW_SPLIT_MIN_S`; 0: never).
     public var splitMinimumSeconds: Double?
 
@@ -107,6 +111,11 @@ public struct WorkerConfiguration: Sendable {
         uploadConcurrency = try Self.parsePositive(value("MW_UPLOAD_CONCURRENCY") ?? "8", variable: "MW_UPLOAD_CONCURRENCY", max: 64)
         let splitMinimum = try Self.parseSeconds(value("MW_SPLIT_MIN_S") ?? "120", variable: "MW_SPLIT_MIN_S", range: 0...7 * 86400)
         splitMinimumSeconds = splitMinimum == .zero ? nil : splitMinimum.seconds
+        guard let replicas = Int(value("MW_REDIS_WAIT_REPLICAS") ?? "0"), (0...16).contains(replicas) else {
+            throw ConfigurationError(variable: "MW_REDIS_WAIT_REPLICAS", reason: "expected a number of replicas from 0 to 16")
+        }
+        waitReplicas = replicas
+        waitTimeout = .milliseconds(try Self.parsePositive(value("MW_REDIS_WAIT_TIMEOUT_MS") ?? "1000", variable: "MW_REDIS_WAIT_TIMEOUT_MS", max: 60_000))
     }
 
     static func parseSeconds(_ text: String, variable: String, range: ClosedRange<Double>) throws(ConfigurationError) -> Duration {
@@ -124,6 +133,8 @@ public struct WorkerConfiguration: Sendable {
         options.maxStalls = maxStalls
         options.retention = retention
         options.eventsMaxLength = eventsMaxLength
+        options.waitReplicas = waitReplicas
+        options.waitTimeout = waitTimeout
         return options
     }
 
