@@ -133,6 +133,12 @@ public actor RedisClient {
             guard let any = map.ranges.first?.master else { throw .topology("no master known") }
             return clusterNode(any)
         }
+        return try await clusterNode(forKey: key, in: map)
+    }
+
+    private func clusterNode(forKey key: String, in known: ClusterSlotMap? = nil) async throws(RedisError) -> RedisNode {
+        let map: ClusterSlotMap
+        if let known { map = known } else { map = try await slotMap() }
         let slot = ClusterSlots.slot(of: key)
         guard let master = map.master(of: slot) else {
             slots = nil
@@ -335,7 +341,7 @@ public actor RedisClient {
         let wait = ["WAIT", String(count), String(timeout.milliseconds)]
         let reply: RedisReply
         if case .cluster = url.topology {
-            reply = try await clusterNode(for: ["EXISTS", key]).pipeline([wait])[0]
+            reply = try await clusterNode(forKey: key).pipeline([wait])[0]
         } else {
             reply = try await checkFailover { node throws(RedisError) in try await node.pipeline([wait])[0] }
         }

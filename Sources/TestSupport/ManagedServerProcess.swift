@@ -55,7 +55,7 @@ public enum LoopbackPort {
     /// (another test's) can take it until `release()`. For tests of an endpoint that is down.
     public final class Refusing: Sendable {
         public let port: Int
-        private let fd: Int32
+        private let fd: Mutex<Int32?>
 
         public init() throws {
             // Close-on-exec: a worker the test starts must not inherit (and keep) the port.
@@ -74,31 +74,26 @@ public enum LoopbackPort {
                 close(fd)
                 throw TestEnvironmentError.serverFailed(name: "socket", detail: String(cString: strerror(errno)))
             }
-            self.fd = fd
+            self.fd = Mutex(fd)
             port = Int(UInt16(bigEndian: address.sin_port))
         }
 
+        deinit { release() }
+
         /// Lets a server of the test bind the port now.
-        public func release() { close(fd) }
+        public func release() {
+            fd.withLock { held in
+                if let open = held { close(open) }
+                held = nil
+            }
+        }
     }
 
     /// A port nothing listens on right now (the kernel's choice for port 0).
     public static func free() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestEnvironmentError.serverFailed(name: "socket", detail: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw TestEnvironmentError.serverFailed(name: "socket", detail: String(cString: strerror(errno))) }
-        return Int(UInt16(bigEndian: address.sin_port))
+        let held = try Refusing()
+        defer { held.release() }
+        return held.port
     }
 
     /// Whether something accepts TCP connections on 127.0.0.1:port.

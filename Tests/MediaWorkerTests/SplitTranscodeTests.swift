@@ -49,6 +49,33 @@ struct SplitTranscodeTests {
         return (source, "file://" + directory.appendingPathComponent("storage/out/").path)
     }
 
+    struct Pool {
+        var directory: URL
+        var source: String
+        var output: String
+        var redisURL: String
+        var probe: QueueProbe
+        var workers: [WorkerProcess]
+    }
+
+    /// A staged source, a private redis-server and `count` ready worker processes (SIGKILLed at the end).
+    static func withPool(
+        _ name: String, workers count: Int, id: String,
+        _ body: (Pool) async throws -> Void
+    ) async throws {
+        let directory = try makeTestDirectory(name)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (source, output) = try stageSource(in: directory)
+        try await RedisServer.with { redis in
+            let probe = try QueueProbe(redisURL: redis.url)
+            var workers: [WorkerProcess] = []
+            defer { for worker in workers { worker.process.signal(SIGKILL) } }
+            for index in 0..<count { workers.append(try WorkerProcess.start(redisURL: redis.url, id: "\(id)-\(index)", directory: directory, environment: settings)) }
+            for worker in workers { #expect(await worker.waitUntilReady(), "\(worker.logText)") }
+            try await body(Pool(directory: directory, source: source, output: output, redisURL: redis.url, probe: probe, workers: workers))
+        }
+    }
+
     static func segmentPSNR(_ mse: [Double], fps: Double = 30, segment: Double = 6) -> [Double] {
         let perSegment = Int(fps * segment)
         return stride(from: 0, to: mse.count, by: perSegment).map { start in
@@ -60,15 +87,8 @@ struct SplitTranscodeTests {
 
     @Test("a 90 s source in 30 s chunks over 3 workers, one SIGKILLed mid-chunk: one TranscodeCompleted, the same frames as one pass, PSNR within 0.5 dB")
     func splitAcrossWorkers() async throws {
-        let directory = try makeTestDirectory("split")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let (source, output) = try Self.stageSource(in: directory)
-        try await RedisServer.with { redis in
-            let probe = try QueueProbe(redisURL: redis.url)
-            var workers: [WorkerProcess] = []
-            defer { for worker in workers { worker.process.signal(SIGKILL) } }
-            for index in 0..<3 { workers.append(try WorkerProcess.start(redisURL: redis.url, id: "split-\(index)", directory: directory, environment: Self.settings)) }
-            for worker in workers { #expect(await worker.waitUntilReady(), "\(worker.logText)") }
+        try await Self.withPool("split", workers: 3, id: "split") { pool in
+            let (directory, source, output, probe, workers) = (pool.directory, pool.source, pool.output, pool.probe, pool.workers)
             try await probe.push(Self.job("long", file: "long", input: "file://" + source, output: output, split: #"{"chunk_s":30}"#))
 
             // Kill the worker of a chunk that is well under way.
@@ -109,7 +129,7 @@ struct SplitTranscodeTests {
             let progress = events.filter { $0["job_id"] as? String == "long" && $0["type"] as? String == "JobProgress" }
                 .compactMap { ($0["data"] as? [String: Any])?["chunks"] as? Int }
             #expect(progress.contains(4))
-            let status = try await CommandRunner.run(try ProjectPaths.executable("media-worker"), ["status", "long"], environment: ["MW_REDIS_URL": redis.url])
+            let status = try await CommandRunner.run(try ProjectPaths.executable("media-worker"), ["status", "long"], environment: ["MW_REDIS_URL": pool.redisURL])
             #expect(status.succeeded && status.stdout.contains(#""parts":["#) && status.stdout.contains(#""asset_id":"audio""#), "\(status.stdout)")
             let documents = events.map { String(decoding: try! JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }
             for (document, verdict) in zip(documents, try await ContractTests.validate(documents, schema: "event.schema.json")) {
@@ -149,15 +169,8 @@ struct SplitTranscodeTests {
 
     @Test("cancelling a split job stops its parts: one TranscodeCanceled, nothing left once the janitor has run")
     func cancelSplit() async throws {
-        let directory = try makeTestDirectory("split-cancel")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let (source, output) = try Self.stageSource(in: directory)
-        try await RedisServer.with { redis in
-            let probe = try QueueProbe(redisURL: redis.url)
-            var workers: [WorkerProcess] = []
-            defer { for worker in workers { worker.process.signal(SIGKILL) } }
-            for index in 0..<2 { workers.append(try WorkerProcess.start(redisURL: redis.url, id: "cancel-\(index)", directory: directory, environment: Self.settings)) }
-            for worker in workers { #expect(await worker.waitUntilReady(), "\(worker.logText)") }
+        try await Self.withPool("split-cancel", workers: 2, id: "cancel") { pool in
+            let (directory, source, output, probe) = (pool.directory, pool.source, pool.output, pool.probe)
             try await probe.push(Self.job("c", file: "c", input: "file://" + source, output: output, split: #"{"chunk_s":12}"#))
             #expect(await eventually(.seconds(60)) { try await probe.queue.parts(of: "c").filter { $0.state == .completed }.count >= 2 })
             #expect(try await probe.queue.cancel(id: "c") == .canceled)
