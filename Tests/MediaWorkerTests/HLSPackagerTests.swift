@@ -41,6 +41,17 @@ func judgeHLS(_ master: String, target: Double? = 6, sync: Bool = false, timeout
     return try JSONDecoder().decode(HLSVerdict.self, from: Data(result.stdout.utf8))
 }
 
+/// Plays `master` (relative to `root`) to its end in GStreamer's playbin3 (hlsdemux2) over HTTP
+/// from a private loopback server: a client nobody here wrote (`scripts/test/gst_play.py`).
+func playInGStreamer(root: String, master: String, timeout: Duration = .seconds(300)) async throws -> (ok: Bool, report: String) {
+    _ = try ProjectPaths.tool("gst-launch-1.0", package: "gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav")
+    let python = ProjectPaths.venvBin.appendingPathComponent("python").path
+    let result = try await CommandRunner.run(python, [
+        ProjectPaths.scripts.appendingPathComponent("test/gst_play.py").path, root, master, "--timeout", String(Int(timeout.seconds)),
+    ], timeout: timeout + .seconds(30))
+    return (result.succeeded, result.stdout + result.stderr)
+}
+
 @Suite("HLS packaging and MP4 transcodes, judged by ffprobe and an RFC 8216 checker", .serialized)
 struct HLSPackagerTests {
     func withDirectory(_ body: (String) async throws -> Void) async throws {
@@ -153,6 +164,25 @@ struct HLSPackagerTests {
             #expect(fixture == "audio-empty.mkv" ? count > 200 : count == 0, "\(fixture): \(count) audio packets in the last segment")
             let verdict = try await judgeHLS(package.masterPlaylist)
             #expect(verdict.errors.isEmpty, "\(verdict.errors)")
+        }
+    }
+
+    @Test("GStreamer (playbin3, hlsdemux2) plays a ladder to its end over HTTP; the same package without its last segments is caught")
+    func gstreamerPlays() async throws {
+        try await withDirectory { directory in
+            let input = try ProjectPaths.fixture("h264-aac-1080p30-10s.mp4")
+            _ = try await HLSPackager.package(input: input, outputDirectory: directory + "/whole", rungs: rungs([360, 234]))
+            let played = try await playInGStreamer(root: directory, master: "whole/master.m3u8")
+            #expect(played.ok, "\(played.report)")
+            // The judge can fail: hlsdemux2 skips missing segments and still ends, so a cut package must not pass.
+            _ = try await HLSPackager.package(input: input, outputDirectory: directory + "/cut", rungs: rungs([360, 234]))
+            for rendition in ["360p", "234p", "audio"] {
+                let playlist = directory + "/cut/\(rendition)/index.m3u8"
+                let last = try String(contentsOfFile: playlist, encoding: .utf8).split(separator: "\n").last { !$0.hasPrefix("#") && !$0.isEmpty }
+                try FileManager.default.removeItem(atPath: directory + "/cut/\(rendition)/" + String(try #require(last)))
+            }
+            let cut = try await playInGStreamer(root: directory, master: "cut/master.m3u8")
+            #expect(!cut.ok, "\(cut.report)")
         }
     }
 

@@ -140,6 +140,9 @@ struct SplitTranscodeTests {
             let base = directory.appendingPathComponent("storage/out/long").path
             // 90 s of two rungs, every segment probed and the sync measured each second: minutes on a loaded machine.
             let verdict = try await judgeHLS(base + "/hls/master.m3u8", sync: true, timeout: .seconds(900))
+            // GStreamer plays the stitched package to its end over HTTP, across every join.
+            let played = try await playInGStreamer(root: directory.appendingPathComponent("storage").path, master: "out/long/hls/master.m3u8")
+            #expect(played.ok, "\(played.report)")
             #expect(verdict.errors.isEmpty, "\(verdict.errors)")
 
             // The same source in one pass, for comparison.

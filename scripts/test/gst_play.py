@@ -1,0 +1,78 @@
+"""Plays an HLS master to its end in GStreamer (playbin3, whose HLS demuxer is hlsdemux2) over
+HTTP from a private loopback server, as a client nobody here wrote.
+
+Prints JSON: {"ok": bool, "eos": bool, "requests": [...], "last_segments_fetched": {...}, "error": str}.
+"ok" needs an end of stream and, for video and for audio, the last segment of a rendition GStreamer
+read fetched (a player that stopped early or skipped the end fails).
+
+usage: gst_play.py ROOT_DIRECTORY RELATIVE_MASTER_PATH [--timeout 300]
+"""
+import argparse
+import functools
+import http.server
+import json
+import os
+import posixpath
+import subprocess
+import sys
+import threading
+import urllib.parse
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("root")
+    parser.add_argument("master")
+    parser.add_argument("--timeout", type=float, default=300)
+    args = parser.parse_args()
+    requests = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *_):
+            pass
+
+        def send_response(self, code, message=None):
+            # Only what was served counts: hlsdemux2 skips a missing segment and still ends.
+            if code == 200:
+                requests.append(urllib.parse.unquote(urllib.parse.urlparse(self.path).path).lstrip("/"))
+            super().send_response(code, message)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=args.root))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    uri = f"http://127.0.0.1:{server.server_address[1]}/{urllib.parse.quote(args.master)}"
+    result = {"ok": False, "eos": False, "uri": uri}
+    try:
+        run = subprocess.run(["gst-launch-1.0", "playbin3", f"uri={uri}", "video-sink=fakesink sync=false", "audio-sink=fakesink sync=false"],
+                             capture_output=True, text=True, timeout=args.timeout)
+        result["eos"] = run.returncode == 0 and "Got EOS from element" in run.stdout
+        if run.returncode != 0:
+            result["error"] = (run.stdout + run.stderr)[-2000:]
+    except subprocess.TimeoutExpired:
+        result["error"] = f"did not finish in {args.timeout} s"
+    finally:
+        server.shutdown()
+    # Every media playlist fetched must have had its last segment fetched too.
+    last = {}
+    for path in sorted(set(requests)):
+        if path.endswith(".m3u8") and os.path.basename(path) != os.path.basename(args.master):
+            with open(os.path.join(args.root, path)) as handle:
+                uris = [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+            if uris and "iframes" not in path:
+                target = posixpath.normpath(posixpath.join(posixpath.dirname(path), uris[-1]))
+                last[path] = target in requests
+    result["requests"] = len(requests)
+    result["last_segments_fetched"] = last
+    # A player switches renditions (ABR): per kind (audio, video), the rendition it ended on must
+    # have had its last segment fetched.
+    kinds = {}
+    for path, fetched in last.items():
+        kind = "audio" if posixpath.basename(posixpath.dirname(path)).startswith("audio") else "video"
+        kinds[kind] = kinds.get(kind, False) or fetched
+    result["ended_on_last_segment"] = kinds
+    result["ok"] = result["eos"] and "video" in kinds and all(kinds.values())
+    print(json.dumps(result))
+    sys.exit(0 if result["ok"] else 1)
+
+
+if __name__ == "__main__":
+    main()
