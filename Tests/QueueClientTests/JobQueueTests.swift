@@ -374,6 +374,22 @@ struct JobQueueTests {
         }
     }
 
+    @Test("JobProgress at most once a second on Redis's clock; the progress field always current")
+    func progressThrottledByRedisClock() async throws {
+        try await withQueue { queue, _ in
+            try await add(queue, job("p1"))
+            let delivery = try #require(try await queue.fetch(max: 1).deliveries.first)
+            for percent in [10, 20, 30] {
+                #expect(try await queue.progress(id: "p1", token: delivery.token, json: #"{"percent":\#(percent)}"#))
+            }
+            #expect(try await queue.record(id: "p1")?.fields["progress"] == #"{"percent":30}"#)
+            #expect(try await eventTypes(queue, job: "p1").filter { $0 == "JobProgress" }.count == 1)
+            try await Task.sleep(for: .milliseconds(1100))
+            #expect(try await queue.progress(id: "p1", token: delivery.token, json: #"{"percent":40}"#))
+            #expect(try await eventTypes(queue, job: "p1").filter { $0 == "JobProgress" }.count == 2)
+        }
+    }
+
     @Test("scripts are reloaded after Redis forgets them")
     func noscriptReload() async throws {
         try await withQueue { queue, server in
