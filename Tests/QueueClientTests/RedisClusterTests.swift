@@ -139,6 +139,9 @@ struct RedisClusterTests {
         trace("queues \(names)")
         let perQueue = 200
         let stop = Flag()
+        // The failover queue's consumers wait until every push is in, so its master is killed
+        // while it still has work however slow the pushes (WAIT 1 each) are on a loaded machine.
+        let failoverQueueMayRun = Flag()
         defer { stop.set() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             // Every job is pushed (and on a replica) before the master is killed.
@@ -148,10 +151,11 @@ struct RedisClusterTests {
                 }
                 try await pushes.waitForAll()
             }
-            for queue in queues {
+            for (index, queue) in queues.enumerated() {
                 // Two consumers per queue, each with its own connections, like two workers.
                 for worker in 0..<2 {
                     group.addTask {
+                        while index == 1 && !failoverQueueMayRun.isSet && !stop.isSet { try await Task.sleep(for: .milliseconds(50)) }
                         let own = RedisClient(url: try RedisURL(parsing: cluster.url))
                         await Self.consume(JobQueue(name: queue.name, options: options, client: own, actor: "w\(worker)"), worker: "w\(worker)",
                                            pace: .milliseconds(40), until: { stop.isSet })
@@ -175,7 +179,14 @@ struct RedisClusterTests {
             trace("resharded")
             try await pushed
             trace("pushed")
-            // Failover: the second queue's master dies; its replica takes over after the node timeout.
+            // Failover: the second queue's master dies once its consumers are under way (2 consumers
+            // at 40 ms a job need at least 4 s for its 200 jobs); its replica takes over after the
+            // node timeout.
+            failoverQueueMayRun.set()
+            let underWay = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < underWay, try await Self.terminalCounts(queues[1]).count < 10 {
+                try await Task.sleep(for: .milliseconds(50))
+            }
             let victim = try await cluster.master(of: ClusterSlots.slot(of: names[1]))
             let endedBeforeKill = try await Self.terminalCounts(queues[1]).count
             #expect(endedBeforeKill < perQueue, "the kill must come while the queue still has work")
