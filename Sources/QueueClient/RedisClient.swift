@@ -23,12 +23,16 @@ public actor RedisClient {
     private var slots: ClusterSlotMap?
     /// Where this client's last blocking call went, so another client can interrupt it.
     private var blockedOn: RedisNode?
+    /// Sentinel topology: listens for `+switch-master` while the client is in use.
+    private var sentinelWatch: Task<Void, Never>?
 
     public init(url: RedisURL, options: RedisConnection.Options = .init(), onHealth: (@Sendable (Bool) -> Void)? = nil) {
         self.url = url
         self.options = options
         self.onHealth = onHealth
     }
+
+    deinit { sentinelWatch?.cancel() }
 
     private func target(_ endpoint: RedisURL.Endpoint) -> RedisConnection.Target {
         RedisConnection.Target(endpoint: endpoint, username: url.username, password: url.password, database: url.database, tls: url.tls)
@@ -44,7 +48,9 @@ public actor RedisClient {
             primary = node
             return node
         case .sentinel(let seeds, let master):
-            let endpoint = try await SentinelDiscovery(seeds: seeds, master: master, tls: url.tls, options: options).master(logger: logger)
+            let discovery = SentinelDiscovery(seeds: seeds, master: master, tls: url.tls, options: options)
+            watchSentinels(discovery)
+            let endpoint = try await discovery.master(logger: logger)
             let node = RedisNode(target: target(endpoint), options: options, onHealth: onHealth)
             // A sentinel can lag behind a failover: insist on talking to a master.
             let role = try await node.pipeline([["ROLE"]])[0]
@@ -73,6 +79,28 @@ public actor RedisClient {
             throw error
         }
     }
+
+    private func watchSentinels(_ discovery: SentinelDiscovery) {
+        guard sentinelWatch == nil else { return }
+        let logger = logger
+        // Weak: a client dropped without close() still ends its watch (deinit cancels it).
+        weak let client = self
+        sentinelWatch = Task {
+            await SentinelWatch(discovery: discovery).run(logger: logger) { endpoint in await client?.sentinelsNamed(endpoint) }
+        }
+    }
+
+    /// The sentinels name `endpoint` as the master: leave any other server at once (its
+    /// in-flight calls fail as in a failover and are retried by their callers).
+    private func sentinelsNamed(_ endpoint: RedisURL.Endpoint) async {
+        guard let primary, primary.target.endpoint != endpoint else { return }
+        logger.notice("leaving the old master", metadata: ["old": "\(primary.target.endpoint)", "new": "\(endpoint)"])
+        await forgetPrimary(primary)
+    }
+
+    /// The server this client sends to now (a sentinel's master once it has been asked), if
+    /// connected to one server.
+    public var currentServer: RedisURL.Endpoint? { primary?.target.endpoint }
 
     private func forgetPrimary(_ node: RedisNode) async {
         guard primary === node else { return }
@@ -350,6 +378,8 @@ public actor RedisClient {
     }
 
     public func close() async {
+        sentinelWatch?.cancel()
+        sentinelWatch = nil
         await primary?.close()
         primary = nil
         for node in nodes.values { await node.close() }

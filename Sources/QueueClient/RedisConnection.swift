@@ -182,17 +182,38 @@ public actor RedisConnection {
         if status != MW_STREAM_OK { throw streamFailure(Int(status), String(cString: message)) }
     }
 
+    /// On a subscribed connection (`SUBSCRIBE` sent with `command`): the next message the server
+    /// pushes, or nil when none began within `wait`; the connection stays usable after a nil.
+    public func nextMessage(wait: Duration) throws(RedisError) -> RedisReply? {
+        if let reply = try bufferedReply() { return reply }
+        guard let stream else { throw .connection("not connected to \(target)") }
+        mw_stream_set_timeout(stream, Self.milliseconds(wait))
+        var message = [CChar](repeating: 0, count: 256)
+        let count = readBuffer.withUnsafeMutableBufferPointer { mw_stream_read(stream, $0.baseAddress, $0.count, &message, message.count) }
+        mw_stream_set_timeout(stream, Self.milliseconds(options.commandTimeout))
+        // Nothing of a message yet: a quiet channel, not a failure.
+        if count == Int(MW_STREAM_TIMEOUT) && reader.pointee.len <= reader.pointee.pos { return nil }
+        guard count > 0 else { throw streamFailure(count, String(cString: message)) }
+        let fed = readBuffer.withUnsafeBufferPointer { redisReaderFeed(reader, $0.baseAddress, count) }
+        guard fed == REDIS_OK else { throw brokenConnection("protocol error: \(Self.readerError(reader))") }
+        return try readReply()
+    }
+
+    /// A whole reply already read from the socket, if there is one.
+    private func bufferedReply() throws(RedisError) -> RedisReply? {
+        var raw: UnsafeMutableRawPointer?
+        guard redisReaderGetReply(reader, &raw) == REDIS_OK else {
+            throw brokenConnection("protocol error: \(Self.readerError(reader))")
+        }
+        guard let raw else { return nil }
+        defer { freeReplyObject(raw) }
+        return Self.convert(raw.assumingMemoryBound(to: redisReply.self))
+    }
+
     /// The next reply: from what was already read, or reading more.
     private func readReply() throws(RedisError) -> RedisReply {
         while true {
-            var raw: UnsafeMutableRawPointer?
-            guard redisReaderGetReply(reader, &raw) == REDIS_OK else {
-                throw brokenConnection("protocol error: \(Self.readerError(reader))")
-            }
-            if let raw {
-                defer { freeReplyObject(raw) }
-                return Self.convert(raw.assumingMemoryBound(to: redisReply.self))
-            }
+            if let reply = try bufferedReply() { return reply }
             guard let stream else { throw .connection("not connected to \(target)") }
             var message = [CChar](repeating: 0, count: 256)
             let count = readBuffer.withUnsafeMutableBufferPointer { mw_stream_read(stream, $0.baseAddress, $0.count, &message, message.count) }

@@ -58,6 +58,40 @@ struct RedisSentinelTests {
         }
     }
 
+    @Test("a switch the sentinels make (SENTINEL FAILOVER) moves an idle client on +switch-master: its next write never meets the old master",
+          .timeLimit(.minutes(2)))
+    func switchMasterMessage() async throws {
+        try await RedisSentinelGroup.with { group in
+            let client = RedisClient(url: try RedisURL(parsing: group.url))
+            #expect(try await client.command(["SET", "before", "1"]) == .status("OK"))
+            #expect(await client.currentServer == .tcp(host: "127.0.0.1", port: group.master.port))
+            // A graceful switch: the old master stays up as a replica, so only the message (not
+            // an error on the connection) can tell the client.
+            let failover = try await CommandRunner.run(try ProjectPaths.tool("redis-cli", package: "redis-tools"),
+                ["-h", "127.0.0.1", "-p", String(group.sentinelPorts[0]), "SENTINEL", "FAILOVER", RedisSentinelGroup.masterName], timeout: .seconds(10))
+            #expect(failover.stdout.contains("OK"), "\(failover.stdout) \(failover.stderr)")
+            let switched = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < switched, await group.namedMasterPorts().contains(where: { $0 != group.replica.port }) {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let left = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < left, await client.currentServer == .tcp(host: "127.0.0.1", port: group.master.port) {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(await client.currentServer != .tcp(host: "127.0.0.1", port: group.master.port), "the client still talks to the old master")
+            // The sentinels turn the old master into a replica soon after: a write there would be refused (READONLY).
+            let demoted = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < demoted, !((try? await group.master.cli(["ROLE"])) ?? "").hasPrefix("slave") {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let oldRole = try await group.master.cli(["ROLE"])
+            #expect(oldRole.hasPrefix("slave"), "\(oldRole)")
+            #expect(try await client.command(["SET", "after", "1"]) == .status("OK"))
+            #expect(await client.currentServer == .tcp(host: "127.0.0.1", port: group.replica.port))
+            await client.close()
+        }
+    }
+
     @Test("no sentinel knows the master: a topology error naming the master")
     func unknownMaster() async throws {
         try await RedisSentinelGroup.with { group in
