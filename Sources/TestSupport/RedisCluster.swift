@@ -96,6 +96,22 @@ public final class RedisCluster: Sendable {
         throw TestEnvironmentError.serverFailed(name: "redis cluster", detail: "no node serves slot \(slot)")
     }
 
+    /// One queue name per master (as many as there are masters serving slots), the hash slot
+    /// of each computed by `slot` (the client's CRC16). The first one's slot is the lowest slot
+    /// of its master, so `redis-cli --cluster reshard --cluster-slots 1` from there moves exactly it.
+    public func queueNamesOnDifferentMasters(slot: (String) -> Int) async throws -> [String] {
+        var names: [String] = []
+        for (server, ranges) in try await slotRanges() where !ranges.isEmpty {
+            let wanted = names.isEmpty ? ranges.map(\.lowerBound).min() : nil
+            guard let name = (0..<2_000_000).lazy.map({ "q\(server.port)-\($0)" }).first(where: { name in
+                let owned = slot(name)
+                return wanted.map { owned == $0 } ?? ranges.contains { $0.contains(owned) }
+            }) else { throw TestEnvironmentError.serverFailed(name: "redis cluster", detail: "no queue name for \(server.port)") }
+            names.append(name)
+        }
+        return names
+    }
+
     /// A node's id (`CLUSTER MYID`).
     public func nodeID(_ server: RedisServer) async throws -> String {
         try await server.cli(["CLUSTER", "MYID"]).trimmingCharacters(in: .whitespacesAndNewlines)

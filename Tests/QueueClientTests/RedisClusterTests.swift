@@ -8,19 +8,10 @@ import TestSupport
 /// The queue on a real Redis Cluster (3 masters, 3 replicas, started by the test).
 @Suite("Redis Cluster", .serialized)
 struct RedisClusterTests {
-    /// Queue names whose slots live on different masters; the first one's slot is the lowest
-    /// slot of its master, so `redis-cli --cluster reshard --cluster-slots 1` moves exactly it.
+    /// Queue names whose slots live on three different masters.
     static func spreadQueues(_ cluster: RedisCluster) async throws -> [String] {
+        let names = try await cluster.queueNamesOnDifferentMasters(slot: ClusterSlots.slot(of:))
         let masters = try await cluster.slotRanges()
-        var names: [String] = []
-        for (server, ranges) in masters.filter({ !$0.ranges.isEmpty }).prefix(3) {
-            let wanted = names.isEmpty ? ranges.map(\.lowerBound).min() : nil
-            guard let name = (0..<2_000_000).lazy.map({ "q\(server.port)-\($0)" }).first(where: { name in
-                let slot = ClusterSlots.slot(of: name)
-                return wanted.map { slot == $0 } ?? ranges.contains { $0.contains(slot) }
-            }) else { throw TestEnvironmentError.serverFailed(name: "redis cluster", detail: "no queue name for \(server.port)") }
-            names.append(name)
-        }
         #expect(names.count == 3, "\(masters.map { ($0.server.port, $0.ranges) })")
         return names
     }

@@ -1,0 +1,158 @@
+import Foundation
+import QueueClient
+import Synchronization
+import Testing
+import TestSupport
+
+/// `media-worker run` processes and the operator commands pointed at a Redis Cluster or a
+/// Sentinel group by `MW_REDIS_URL` alone, with a master SIGKILLed mid-run.
+@Suite("Worker processes on Redis Cluster and Sentinel", .serialized)
+struct RedisTopologyProcessTests {
+    /// Pushes as a producer that must not lose a job does: acknowledged by a replica too (WAIT 1).
+    static func pushReplicated(_ probe: QueueProbe, _ json: String) async throws {
+        try await withRedisRetry(until: .now + .seconds(20)) { () async throws(RedisError) in
+            let replies = try await probe.queue.client.pipeline([["RPUSH", probe.queue.inboxKey, json], ["WAIT", "1", "2000"]])
+            if case .error(let message) = replies[0] { throw RedisError.server(message) }
+            guard replies[1].integer == 1 else { throw RedisError.connection("WAIT: no replica acknowledged the push: \(replies[1])") }
+        }
+    }
+
+    /// Polls every worker's `/readyz` until stopped: which of them were seen not ready.
+    final class ReadinessWatch: Sendable {
+        private let unready = Mutex<Set<String>>([])
+        private let stopped = Mutex(false)
+
+        func run(_ workers: [(id: String, port: Int)]) async {
+            while !stopped.withLock({ $0 }) {
+                for worker in workers where (try? HTTPProbe.get(port: worker.port, path: "/readyz").status) != 200 {
+                    _ = unready.withLock { $0.insert(worker.id) }
+                }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
+
+        func stop() { stopped.withLock { $0 = true } }
+        var seenUnready: Set<String> { unready.withLock { $0 } }
+    }
+
+    static let settings = QueueProcessTests.fastSettings.merging([
+        "MW_LEASE_S": "3", "MW_MAX_STALLS": "20", "MW_CONCURRENCY": "4", "MW_REDIS_WAIT_REPLICAS": "1",
+    ]) { $1 }
+
+    @Test("three workers on a cluster (redis+cluster://), three queues on three masters, one master SIGKILLed: every job ends once; the operator commands use the same URL",
+          .timeLimit(.minutes(5)))
+    func clusterWorkers() async throws {
+        let directory = try makeTestDirectory("cluster-workers")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await RedisCluster.with { cluster in
+            let names = try await cluster.queueNamesOnDifferentMasters(slot: ClusterSlots.slot(of:))
+            try #require(names.count == 3)
+            var workers: [WorkerProcess] = []
+            defer { for worker in workers { worker.process.signal(SIGKILL) } }
+            for index in 0..<3 {
+                workers.append(try WorkerProcess.start(redisURL: cluster.url, id: "w\(index)", directory: directory,
+                                                       environment: Self.settings.merging(["MW_QUEUES": names.joined(separator: ",")]) { $1 }))
+            }
+            for worker in workers {
+                let ready = await worker.waitUntilReady(timeout: .seconds(30))
+                #expect(ready, "worker \(worker.id) not ready: \(worker.logText)")
+            }
+            let probes = try names.map { try QueueProbe(redisURL: cluster.url, queue: $0) }
+            let perQueue = 100
+            for (index, probe) in probes.enumerated() {
+                // The failover queue's jobs last long enough (100 × 0.5 s over 12 slots) for the kill to come mid-run.
+                let duration = index == 1 ? 500 : 30
+                for job in 0..<perQueue {
+                    try await Self.pushReplicated(probe, #"{"id":"c\#(index)-\#(job)","type":"noop","options":{"duration_ms":\#(duration)}}"#)
+                }
+            }
+            #expect(await eventually(.seconds(60)) { try await probes[1].terminalEvents().count >= 10 })
+            let victim = try await cluster.master(of: ClusterSlots.slot(of: names[1]))
+            let endedBeforeKill = try await probes[1].terminalEvents().count
+            #expect(endedBeforeKill < perQueue, "the kill must come while the queue still has work")
+            await victim.crash()
+            #expect(await eventually(.seconds(60)) { try await cluster.master(of: ClusterSlots.slot(of: names[1])).port != victim.port })
+            let allEnded = await eventually(.seconds(120), every: .milliseconds(500)) {
+                try await probes.asyncMap { try await $0.terminalEvents().count }.allSatisfy { $0 == perQueue }
+            }
+            let endedPerQueue = try await probes.asyncMap { try await $0.terminalEvents().count }
+            #expect(allEnded, "\(endedPerQueue) of \(perQueue) per queue ended")
+            for (index, probe) in probes.enumerated() {
+                let terminal = try await probe.terminalEvents()
+                #expect(terminal.count == perQueue, "queue \(index)")
+                #expect(terminal.values.allSatisfy { $0 == ["NoopCompleted"] }, "queue \(index): \(terminal.filter { $0.value != ["NoopCompleted"] })")
+                let counts = try await probe.queue.counts()
+                #expect(counts.waiting == 0 && counts.active == 0 && counts.inbox == 0, "queue \(index): \(counts)")
+            }
+            for worker in workers {
+                let ready = await worker.waitUntilReady(timeout: .seconds(30))
+                #expect(ready, "worker \(worker.id) not ready after the failover: \(worker.logText.suffix(2000))")
+            }
+
+            // The operator commands take the same URL.
+            let cli = try ProjectPaths.executable("media-worker")
+            let env = ["MW_REDIS_URL": cluster.url]
+            let enqueued = try await CommandRunner.run(cli, ["enqueue", "--queue", names[2], #"{"type":"noop"}"#], environment: env)
+            #expect(enqueued.succeeded, "\(enqueued.stderr)")
+            let id = enqueued.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(await eventually(.seconds(20)) { try await probes[2].queue.record(id: id)?.state == .completed })
+            let status = try await CommandRunner.run(cli, ["status", "--queue", names[2], id], environment: env)
+            #expect(status.stdout.contains(#""state":"completed""#), "\(status.stdout) \(status.stderr)")
+            let listed = try await CommandRunner.run(cli, ["workers"], environment: env)
+            #expect(["w0", "w1", "w2"].allSatisfy { listed.stdout.contains(#""id":"\#($0)""#) }, "\(listed.stdout) \(listed.stderr)")
+            for probe in probes { await probe.queue.client.close() }
+        }
+    }
+
+    @Test("two workers through sentinels (redis+sentinel://), the master SIGKILLed mid-run: readiness drops while there is no master and comes back; jobs pushed with WAIT 1 end exactly once",
+          .timeLimit(.minutes(4)))
+    func sentinelWorkers() async throws {
+        let directory = try makeTestDirectory("sentinel-workers")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await RedisSentinelGroup.with { group in
+            var workers: [WorkerProcess] = []
+            defer { for worker in workers { worker.process.signal(SIGKILL) } }
+            for index in 0..<2 {
+                workers.append(try WorkerProcess.start(redisURL: group.url, id: "s\(index)", directory: directory, environment: Self.settings))
+            }
+            for worker in workers {
+                let ready = await worker.waitUntilReady(timeout: .seconds(30))
+                #expect(ready, "worker \(worker.id) not ready: \(worker.logText)")
+            }
+            let probe = try QueueProbe(redisURL: group.url)
+            let total = 100
+            for job in 0..<total {
+                try await Self.pushReplicated(probe, #"{"id":"s\#(job)","type":"noop","options":{"duration_ms":300}}"#)
+            }
+            #expect(await eventually(.seconds(60)) { try await probe.terminalEvents().count >= 10 })
+            let endedBeforeKill = try await probe.terminalEvents().count
+            #expect(endedBeforeKill < total, "the kill must come while the queue still has work")
+            let readiness = ReadinessWatch()
+            let addresses = workers.map { (id: $0.id, port: $0.port) }
+            async let watched: Void = readiness.run(addresses)
+            await group.master.crash()
+            let promoted = await eventually(.seconds(60), every: .milliseconds(200)) {
+                await group.namedMasterPorts().allSatisfy { $0 == group.replica.port }
+            }
+            #expect(promoted)
+            let allEnded = await eventually(.seconds(90), every: .milliseconds(500)) { try await probe.terminalEvents().count == total }
+            let ended = try await probe.terminalEvents().count
+            #expect(allEnded, "\(ended) of \(total) ended")
+            readiness.stop()
+            await watched
+            #expect(readiness.seenUnready == Set(workers.map(\.id)), "readiness did not follow the outage: \(readiness.seenUnready)")
+            for worker in workers {
+                let ready = await worker.waitUntilReady(timeout: .seconds(30))
+                #expect(ready, "worker \(worker.id) not ready after the failover: \(worker.logText.suffix(2000))")
+            }
+            let terminal = try await probe.terminalEvents()
+            #expect(terminal.count == total)
+            #expect(terminal.values.allSatisfy { $0 == ["NoopCompleted"] }, "\(terminal.filter { $0.value != ["NoopCompleted"] })")
+            let counts = try await probe.queue.counts()
+            #expect(counts.waiting == 0 && counts.active == 0 && counts.inbox == 0, "\(counts)")
+            let status = try await CommandRunner.run(try ProjectPaths.executable("media-worker"), ["status", "s0"], environment: ["MW_REDIS_URL": group.url])
+            #expect(status.stdout.contains(#""state":"completed""#), "\(status.stdout) \(status.stderr)")
+            await probe.queue.client.close()
+        }
+    }
+}
