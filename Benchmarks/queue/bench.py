@@ -3,9 +3,12 @@
 Measures no-op job throughput of one worker process (ours at concurrency 1 and 8; RQ's
 SimpleWorker in burst mode, which runs jobs in its own process without forking) and
 enqueue-to-start latency (p50/p99) with jobs pushed one at a time to an idle worker.
+Then what the Redis topology costs ours (one worker, concurrency 8, three queues): one plain
+server, the same over TLS (rediss://, and RQ over TLS beside it), and a 3-master Redis Cluster
+with each queue on its own master (redis+cluster://).
 Prints the figures, the ratios and each worker's peak memory (VmHWM / ru_maxrss).
 
-usage: bench.py MEDIA_WORKER_BINARY [--jobs N] [--latency-jobs N]
+usage: bench.py MEDIA_WORKER_BINARY [--jobs N] [--latency-jobs N] [--skip-topologies]
 """
 import argparse
 import json
@@ -21,6 +24,7 @@ import time
 from datetime import datetime
 
 import redis
+from redis.cluster import RedisCluster
 from rq import Queue, SimpleWorker
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -57,12 +61,12 @@ def percentile(values, p):
 
 
 class OurWorker:
-    def __init__(self, binary, redis_port, concurrency, workdir):
+    def __init__(self, binary, redis_port, concurrency, workdir, url=None, extra_env=None, name=None):
         self.http_port = free_port()
-        env = dict(os.environ, MW_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", MW_HTTP_ADDR=f"127.0.0.1:{self.http_port}",
-                   MW_CONCURRENCY=str(concurrency), MW_LOG_LEVEL="warning", MW_WORKER_ID=f"bench-c{concurrency}",
-                   MW_STORAGE_ROOT=os.path.join(workdir, "storage"))
-        self.log = open(os.path.join(workdir, f"worker-c{concurrency}.log"), "w")
+        env = dict(os.environ, MW_REDIS_URL=url or f"redis://127.0.0.1:{redis_port}/0", MW_HTTP_ADDR=f"127.0.0.1:{self.http_port}",
+                   MW_CONCURRENCY=str(concurrency), MW_LOG_LEVEL="warning", MW_WORKER_ID=f"bench-{name or f'c{concurrency}'}",
+                   MW_STORAGE_ROOT=os.path.join(workdir, "storage"), **(extra_env or {}))
+        self.log = open(os.path.join(workdir, f"worker-{name or f'c{concurrency}'}.log"), "w")
         self.process = subprocess.Popen([binary, "run"], env=env, stdout=self.log, stderr=self.log)
 
     def wait_ready(self):
@@ -122,6 +126,127 @@ def ours_latency(r, binary, port, jobs, workdir):
     return latencies
 
 
+def ours_topology_throughput(binary, url, push_client, queues, jobs, workdir, name, extra_env=None):
+    """One worker, concurrency 8, serving `queues` (jobs spread evenly) on the Redis `url` names."""
+    for node in getattr(push_client, "get_primaries", lambda: [None])():
+        (push_client.get_redis_connection(node) if node else push_client).flushall()
+    worker = OurWorker(binary, None, 8, workdir, url=url, name=name, extra_env=dict(extra_env or {}, MW_QUEUES=",".join(queues)))
+    worker.wait_ready()
+    started = time.time()
+    for index, queue in enumerate(queues):
+        payloads = [json.dumps({"id": f"{name}-{queue}-{i}", "type": "noop"}) for i in range(index, jobs, len(queues))]
+        for chunk in range(0, len(payloads), 1000):
+            push_client.rpush(f"mw:{{{queue}}}:inbox", *payloads[chunk:chunk + 1000])
+
+    def completed():
+        return sum(push_client.zcard(f"mw:{{{queue}}}:completed") for queue in queues)
+    if not wait_for(lambda: completed() >= jobs, 300, 0.005):
+        raise SystemExit(f"{name}: only {completed()} of {jobs} jobs completed; see worker-{name}.log")
+    elapsed = time.time() - started
+    return jobs / elapsed, worker.stop()
+
+
+def make_certificates(workdir):
+    """A private CA and a certificate for 127.0.0.1 signed by it (openssl CLI)."""
+    def run(*arguments):
+        subprocess.run(["openssl", *arguments], cwd=workdir, check=True, capture_output=True)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=bench CA", "-keyout", "ca.key", "-out", "ca.crt")
+    with open(os.path.join(workdir, "server.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+        "-extfile", "server.ext", "-out", "server.crt")
+    return os.path.join(workdir, "ca.crt")
+
+
+def start_redis(workdir, name, *arguments):
+    directory = os.path.join(workdir, name)
+    os.makedirs(directory, exist_ok=True)
+    return subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory, *arguments],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start_cluster(workdir, masters=3):
+    """`masters` cluster nodes without replicas, joined with redis-cli --cluster create."""
+    ports = [free_port() for _ in range(masters)]
+    # The bus on a port of its own: port + 10000 is past 65535 for a fifth of the ephemeral ports.
+    servers = [start_redis(workdir, f"cluster-{port}", "--port", str(port), "--cluster-enabled", "yes", "--cluster-port", str(free_port()),
+                           "--cluster-config-file", "nodes.conf") for port in ports]
+    try:
+        for port in ports:
+            if not wait_for(lambda: _ping(redis.Redis(port=port)), 10, 0.05):
+                raise SystemExit(f"cluster node on {port} did not start")
+        created = subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{port}" for port in ports], "--cluster-replicas", "0",
+                                  "--cluster-yes"], capture_output=True, text=True)
+        if created.returncode != 0:
+            raise SystemExit(f"redis-cli --cluster create failed: {created.stdout}{created.stderr}")
+        if not wait_for(lambda: all(b"cluster_state:ok" in redis.Redis(port=port).execute_command("CLUSTER", "INFO")
+                                    for port in ports), 60, 0.1):
+            raise SystemExit("the benchmark's cluster did not become healthy")
+    except BaseException:
+        for server in servers:
+            server.terminate()
+            server.wait()
+        raise
+    return ports, servers
+
+
+def queues_on_masters(cluster_client, count):
+    """Queue names whose keys live on `count` different masters (redis-py's own slot map)."""
+    names, taken = [], set()
+    for i in range(1_000_000):
+        name = f"bench{i}"
+        owner = cluster_client.get_node_from_key(f"mw:{{{name}}}:inbox").port
+        if owner not in taken:
+            taken.add(owner)
+            names.append(name)
+            if len(names) == count:
+                return names
+    raise SystemExit("no queue names found for every master")
+
+
+def topology_rows(binary, jobs, workdir):
+    """Ours on one plain server, over TLS, and on a 3-master cluster; RQ over TLS beside it."""
+    rows = []
+    queues = ["bench-a", "bench-b", "bench-c"]
+    port = free_port()
+    plain = start_redis(workdir, "plain", "--port", str(port))
+    try:
+        r = redis.Redis(port=port)
+        wait_for(lambda: _ping(r), 10, 0.05)
+        rows.append(("one server, redis://", *ours_topology_throughput(binary, f"redis://127.0.0.1:{port}/0", r, queues, jobs, workdir, "plain")))
+    finally:
+        plain.terminate()
+        plain.wait()
+
+    ca = make_certificates(workdir)
+    tls_port = free_port()
+    tls = start_redis(workdir, "tls", "--port", "0", "--tls-port", str(tls_port), "--tls-cert-file", os.path.join(workdir, "server.crt"),
+                      "--tls-key-file", os.path.join(workdir, "server.key"), "--tls-ca-cert-file", ca, "--tls-auth-clients", "no")
+    try:
+        r = redis.Redis(port=tls_port, ssl=True, ssl_ca_certs=ca)
+        wait_for(lambda: _ping(r), 10, 0.05)
+        rows.append(("one server, rediss:// (TLS)", *ours_topology_throughput(binary, f"rediss://127.0.0.1:{tls_port}/0", r, queues, jobs,
+                                                                                workdir, "tls", {"MW_REDIS_TLS_CA": ca})))
+        rq_tls = rq_throughput(r, max(1000, jobs // 4))  # RQ's rate does not depend on the count; a quarter saves minutes
+    finally:
+        tls.terminate()
+        tls.wait()
+
+    ports, servers = start_cluster(workdir)
+    try:
+        cluster = RedisCluster(host="127.0.0.1", port=ports[0])
+        spread = queues_on_masters(cluster, len(ports))
+        url = "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports)
+        rows.append((f"cluster of {len(ports)} masters, a queue on each", *ours_topology_throughput(binary, url, cluster, spread, jobs, workdir, "cluster")))
+        cluster.close()
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait()
+    return rows, rq_tls
+
+
 def rq_throughput(r, jobs):
     r.flushall()
     queue = Queue("bench", connection=r)
@@ -164,6 +289,7 @@ def main():
     parser.add_argument("binary")
     parser.add_argument("--jobs", type=int, default=20000)
     parser.add_argument("--latency-jobs", type=int, default=300)
+    parser.add_argument("--skip-topologies", action="store_true", help="only the single-server rows against RQ")
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="mw-bench-queue-")
@@ -197,6 +323,17 @@ def main():
               f"{'met' if ours_c8 >= 5000 and ours_c8 / rq_rate >= 20 else 'NOT met'})")
         print(f"ratio throughput (ours c1 / RQ): {ours_c1 / rq_rate:.1f}x")
         print(f"ratio latency p50 (RQ / ours): {percentile(rq_lat, 50) / percentile(our_latency, 50):.1f}x")
+        if not args.skip_topologies:
+            rows, rq_tls = topology_rows(args.binary, args.jobs, workdir)
+            print()
+            print(f"{'topology (one worker, c8, 3 queues)':44}{'jobs/s':>10}{'peak RSS MB':>14}{'vs plain':>10}")
+            base = rows[0][1]
+            for label, rate, peak in rows:
+                print(f"{label:44}{rate:>10.0f}{peak:>14.1f}{rate / base:>9.2f}x")
+            print(f"{'RQ SimpleWorker over TLS (burst)':44}{rq_tls:>10.0f}")
+            print()
+            print(f"ratio throughput over TLS (ours c8 / RQ): {rows[1][1] / rq_tls:.1f}x")
+            print(f"TLS cost: {(1 - rows[1][1] / base) * 100:.0f} % of plain throughput; cluster: {rows[2][1] / base:.2f}x plain")
     finally:
         server.terminate()
         server.wait()

@@ -178,7 +178,7 @@ public actor RedisClient {
     /// Sends each item to the master of its slot (items of one node in one round trip, nodes
     /// in parallel), following redirections, for at most `maxRedirects` rounds.
     private func routed(_ count: Int, arguments: (Int) -> [String], isScript: Bool,
-                        send: @escaping @Sendable (RedisNode, [Int], [Int: Bool]) async throws(RedisError) -> [RedisReply]) async throws(RedisError) -> [RedisReply] {
+                        send: @escaping @Sendable (RedisNode, [Int], [Int: Bool]) async throws -> [RedisReply]) async throws(RedisError) -> [RedisReply] {
         var replies = [RedisReply](repeating: .null, count: count)
         var pending = Array(0..<count)
         var asking: [Int: RedisURL.Endpoint] = [:]
@@ -190,22 +190,28 @@ public actor RedisClient {
                 if let redirected = asking[index] { node = clusterNode(redirected) } else { node = try await clusterNode(for: arguments(index)) }
                 groups[ObjectIdentifier(node), default: (node, [])].items.append(index)
             }
+            let batches = Array(groups.values)
             let askingNow = asking
-            var results: [(RedisNode, [Int], Result<[RedisReply], RedisError>)] = []
-            await withTaskGroup(of: (RedisNode, [Int], Result<[RedisReply], RedisError>).self) { group in
-                for (_, entry) in groups {
-                    let flags = Dictionary(uniqueKeysWithValues: entry.items.map { ($0, askingNow[$0] != nil) })
+            // Children return their batch's index and an untyped result: the release build of
+            // Swift 6.3 crashed copying a child's (actor, array, typed-throws Result) tuple.
+            var outcomes = [Result<[RedisReply], any Error>?](repeating: nil, count: batches.count)
+            await withTaskGroup(of: BatchOutcome.self) { group in
+                for (position, batch) in batches.enumerated() {
+                    let flags = Dictionary(uniqueKeysWithValues: batch.items.map { ($0, askingNow[$0] != nil) })
+                    let node = batch.node, items = batch.items
                     group.addTask {
-                        do { return (entry.node, entry.items, .success(try await send(entry.node, entry.items, flags))) }
-                        catch { return (entry.node, entry.items, .failure(error as? RedisError ?? .connection("\(error)"))) }
+                        do { return BatchOutcome(position: position, result: .success(try await send(node, items, flags))) }
+                        catch { return BatchOutcome(position: position, result: .failure(error)) }
                     }
                 }
-                for await result in group { results.append(result) }
+                for await outcome in group { outcomes[outcome.position] = outcome.result }
             }
             pending = []
             asking = [:]
             var wait = false
-            for (node, items, result) in results {
+            for (batch, outcome) in zip(batches, outcomes) {
+                let node = batch.node, items = batch.items
+                let result = (outcome ?? .failure(RedisError.connection("no reply from \(node.target)"))).mapError { $0 as? RedisError ?? .connection("\($0)") }
                 switch result {
                 case .failure(let error):
                     // A lost node: the map may be out of date (a failover). Learn it again next time.
@@ -244,6 +250,11 @@ public actor RedisClient {
 
     static let maxRedirects = 16
 
+    private struct BatchOutcome: Sendable {
+        var position: Int
+        var result: Result<[RedisReply], any Error>
+    }
+
     // MARK: the API
 
     /// Sends one command; an error reply throws `.server`.
@@ -264,7 +275,7 @@ public actor RedisClient {
                 while source > 0 && ClusterSlots.routingKey(of: commands[source]) == nil { source -= 1 }
                 return commands[source]
             }
-            return try await routed(commands.count, arguments: { routing[$0] }, isScript: false) { node, items, asking throws(RedisError) in
+            return try await routed(commands.count, arguments: { routing[$0] }, isScript: false) { node, items, asking in
                 var wire: [[String]] = []
                 for index in items {
                     if asking[index] == true { wire.append(["ASKING"]) }
@@ -352,7 +363,7 @@ public actor RedisClient {
         guard !calls.isEmpty else { return [] }
         if case .cluster = url.topology {
             return try await routed(calls.count, arguments: { ["EVALSHA", "", String(calls[$0].1.count)] + calls[$0].1 }, isScript: true) {
-                node, items, _ throws(RedisError) in
+                node, items, _ in
                 try await node.runScripts(items.map { calls[$0] })
             }
         }

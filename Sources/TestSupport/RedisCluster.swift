@@ -20,9 +20,9 @@ public final class RedisCluster: Sendable {
         do {
             for _ in 0..<(masters * 2) {
                 servers.append(try await RedisServer.start(.init(appendOnly: true, appendFsync: "always", extraArguments: [
-                    "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                    "--cluster-config-file", "nodes.conf",
                     "--cluster-node-timeout", String(nodeTimeoutMilliseconds), "--cluster-replica-validity-factor", "0",
-                ])))
+                ], clusterNode: true)))
             }
             let cluster = RedisCluster(servers: servers, nodeTimeoutMilliseconds: nodeTimeoutMilliseconds)
             let created = try await CommandRunner.run(try ProjectPaths.tool("redis-cli", package: "redis-tools"),

@@ -15,10 +15,14 @@ public final class RedisServer: Sendable {
         public var tls: TestCertificates? = nil
         /// With `tls`: clients must present a certificate signed by the test CA.
         public var requireClientCertificate = false
-        /// More redis-server arguments (cluster mode, replication).
+        /// More redis-server arguments (cluster options, replication).
         public var extraArguments: [String] = []
+        /// A cluster node: its bus on a free port of its own (by default the bus is the port
+        /// + 10000, which is past 65535 for a fifth of the kernel's ephemeral ports).
+        public var clusterNode = false
         public init(appendOnly: Bool = false, appendFsync: String = "everysec", password: String? = nil, unixSocket: Bool = false,
-                    tls: TestCertificates? = nil, requireClientCertificate: Bool = false, extraArguments: [String] = []) {
+                    tls: TestCertificates? = nil, requireClientCertificate: Bool = false, extraArguments: [String] = [], clusterNode: Bool = false) {
+            self.clusterNode = clusterNode
             self.appendOnly = appendOnly
             self.appendFsync = appendFsync
             self.password = password
@@ -92,6 +96,7 @@ public final class RedisServer: Sendable {
         ]
         if let password = options.password { arguments += ["--requirepass", password] }
         arguments += options.extraArguments
+        if options.clusterNode { arguments += ["--cluster-enabled", "yes", "--cluster-port", String(try LoopbackPort.free())] }
         if options.unixSocket { arguments += ["--unixsocket", unixSocketPath, "--unixsocketperm", "700"] }
         let server = try ManagedServerProcess(name: "redis-server", executable: executable, arguments: arguments, directory: directory)
         process.withLock { $0 = server }
