@@ -17,6 +17,17 @@ struct RedisTopologyProcessTests {
         }
     }
 
+    /// Pushes with redis-py through `scripts/test/mw_redis.py`, a producer nobody here wrote the
+    /// client of, given the same URL as the workers.
+    static func pushWithRedisPy(url: String, queue: String, jobs: [String], waitReplicas: Int, directory: URL) async throws {
+        let file = directory.appendingPathComponent("jobs-\(queue).jsonl")
+        try jobs.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+        let python = ProjectPaths.venvBin.appendingPathComponent("python").path
+        let result = try await CommandRunner.run(python, [ProjectPaths.scripts.appendingPathComponent("test/mw_redis.py").path, url, queue, file.path,
+                                                          "--wait-replicas", String(waitReplicas)], timeout: .seconds(120))
+        #expect(result.succeeded && result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == String(jobs.count), "\(result.stdout) \(result.stderr)")
+    }
+
     /// Polls every worker's `/readyz` until stopped: which of them were seen not ready.
     final class ReadinessWatch: Sendable {
         private let unready = Mutex<Set<String>>([])
@@ -62,8 +73,11 @@ struct RedisTopologyProcessTests {
             for (index, probe) in probes.enumerated() {
                 // The failover queue's jobs last long enough (100 × 0.5 s over 12 slots) for the kill to come mid-run.
                 let duration = index == 1 ? 500 : 30
-                for job in 0..<perQueue {
-                    try await Self.pushReplicated(probe, #"{"id":"c\#(index)-\#(job)","type":"noop","options":{"duration_ms":\#(duration)}}"#)
+                let jobs = (0..<perQueue).map { #"{"id":"c\#(index)-\#($0)","type":"noop","options":{"duration_ms":\#(duration)}}"# }
+                if index == 0 {
+                    try await Self.pushWithRedisPy(url: cluster.url, queue: names[0], jobs: jobs, waitReplicas: 1, directory: directory)
+                } else {
+                    for job in jobs { try await Self.pushReplicated(probe, job) }
                 }
             }
             #expect(await eventually(.seconds(60)) { try await probes[1].terminalEvents().count >= 10 })
@@ -121,9 +135,8 @@ struct RedisTopologyProcessTests {
             }
             let probe = try QueueProbe(redisURL: group.url)
             let total = 100
-            for job in 0..<total {
-                try await Self.pushReplicated(probe, #"{"id":"s\#(job)","type":"noop","options":{"duration_ms":300}}"#)
-            }
+            try await Self.pushWithRedisPy(url: group.url, queue: "default", jobs: (0..<total).map { #"{"id":"s\#($0)","type":"noop","options":{"duration_ms":300}}"# },
+                                           waitReplicas: 1, directory: directory)
             #expect(await eventually(.seconds(60)) { try await probe.terminalEvents().count >= 10 })
             let endedBeforeKill = try await probe.terminalEvents().count
             #expect(endedBeforeKill < total, "the kill must come while the queue still has work")

@@ -36,6 +36,15 @@ struct RedisTLSTests {
             #expect(delivery.id == "j1")
             #expect(try await queue.complete(id: delivery.id, token: delivery.token, dataJSON: "{}"))
             #expect(try await queue.record(id: "j1")?.state == .completed)
+
+            // A producer in redis-py takes the same URL and MW_REDIS_TLS_CA (the tests' helper).
+            let jobs = certificates.directory.appendingPathComponent("jobs.jsonl").path
+            try #"{"id":"py1","type":"noop"}"#.write(toFile: jobs, atomically: true, encoding: .utf8)
+            let pushed = try await CommandRunner.run(ProjectPaths.venvBin.appendingPathComponent("python").path,
+                                                     [ProjectPaths.scripts.appendingPathComponent("test/mw_redis.py").path, server.url, "tls", jobs],
+                                                     environment: ["MW_REDIS_TLS_CA": certificates.caCertificate])
+            #expect(pushed.succeeded && pushed.stdout.hasPrefix("1"), "\(pushed.stdout) \(pushed.stderr)")
+            #expect(try await client.command(["LLEN", queue.inboxKey]) == .integer(1))
             await client.close()
         }
     }

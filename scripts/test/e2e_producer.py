@@ -22,10 +22,13 @@ import jsonschema
 import redis
 from botocore.config import Config
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mw_redis  # noqa: E402
+
 spec = json.loads(sys.argv[1])
 s3 = boto3.client("s3", endpoint_url=spec["endpoint"], region_name=spec["region"], aws_access_key_id=spec["access_key"],
                   aws_secret_access_key=spec["secret_key"], config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
-r = redis.Redis.from_url(spec["redis_url"])
+r = mw_redis.connect(spec["redis_url"])  # every MW_REDIS_URL form
 inbox, events = "mw:{default}:inbox", "mw:{default}:events"
 report = {"events": [], "invalid_events": [], "objects": [], "play_errors": None}
 
