@@ -8,15 +8,6 @@ import TestSupport
 /// Sentinel group by `MW_REDIS_URL` alone, with a master SIGKILLed mid-run.
 @Suite("Worker processes on Redis Cluster and Sentinel", .serialized)
 struct RedisTopologyProcessTests {
-    /// Pushes as a producer that must not lose a job does: acknowledged by a replica too (WAIT 1).
-    static func pushReplicated(_ probe: QueueProbe, _ json: String) async throws {
-        try await withRedisRetry(until: .now + .seconds(20)) { () async throws(RedisError) in
-            let replies = try await probe.queue.client.pipeline([["RPUSH", probe.queue.inboxKey, json], ["WAIT", "1", "2000"]])
-            if case .error(let message) = replies[0] { throw RedisError.server(message) }
-            guard replies[1].integer == 1 else { throw RedisError.connection("WAIT: no replica acknowledged the push: \(replies[1])") }
-        }
-    }
-
     /// Pushes with redis-py through `scripts/test/mw_redis.py`, a producer nobody here wrote the
     /// client of, given the same URL as the workers.
     static func pushWithRedisPy(url: String, queue: String, jobs: [String], waitReplicas: Int, directory: URL) async throws {
@@ -50,6 +41,26 @@ struct RedisTopologyProcessTests {
         "MW_LEASE_S": "3", "MW_MAX_STALLS": "20", "MW_CONCURRENCY": "4", "MW_REDIS_WAIT_REPLICAS": "1",
     ]) { $1 }
 
+    /// Starts one `media-worker run` per id on `url` (all stopped if one cannot start).
+    static func startWorkers(_ ids: [String], url: String, directory: URL, environment: [String: String]) throws -> [WorkerProcess] {
+        var workers: [WorkerProcess] = []
+        do {
+            for id in ids { workers.append(try WorkerProcess.start(redisURL: url, id: id, directory: directory, environment: environment)) }
+        } catch {
+            for worker in workers { worker.process.signal(SIGKILL) }
+            throw error
+        }
+        return workers
+    }
+
+    /// Every worker reports ready within 30 s (`moment` says when, for the failure message).
+    static func expectReady(_ workers: [WorkerProcess], _ moment: String) async {
+        for worker in workers {
+            let ready = await worker.waitUntilReady(timeout: .seconds(30))
+            #expect(ready, "worker \(worker.id) not ready \(moment): \(worker.logText.suffix(2000))")
+        }
+    }
+
     @Test("three workers on a cluster (redis+cluster://), three queues on three masters, one master SIGKILLed: every job ends once; the operator commands use the same URL",
           .timeLimit(.minutes(5)))
     func clusterWorkers() async throws {
@@ -58,27 +69,17 @@ struct RedisTopologyProcessTests {
         try await RedisCluster.with { cluster in
             let names = try await cluster.queueNamesOnDifferentMasters(slot: ClusterSlots.slot(of:))
             try #require(names.count == 3)
-            var workers: [WorkerProcess] = []
+            let workers = try Self.startWorkers(["w0", "w1", "w2"], url: cluster.url, directory: directory,
+                                                environment: Self.settings.merging(["MW_QUEUES": names.joined(separator: ",")]) { $1 })
             defer { for worker in workers { worker.process.signal(SIGKILL) } }
-            for index in 0..<3 {
-                workers.append(try WorkerProcess.start(redisURL: cluster.url, id: "w\(index)", directory: directory,
-                                                       environment: Self.settings.merging(["MW_QUEUES": names.joined(separator: ",")]) { $1 }))
-            }
-            for worker in workers {
-                let ready = await worker.waitUntilReady(timeout: .seconds(30))
-                #expect(ready, "worker \(worker.id) not ready: \(worker.logText)")
-            }
+            await Self.expectReady(workers, "at start")
             let probes = try names.map { try QueueProbe(redisURL: cluster.url, queue: $0) }
             let perQueue = 100
             for (index, probe) in probes.enumerated() {
                 // The failover queue's jobs last long enough (100 × 0.5 s over 12 slots) for the kill to come mid-run.
                 let duration = index == 1 ? 500 : 30
                 let jobs = (0..<perQueue).map { #"{"id":"c\#(index)-\#($0)","type":"noop","options":{"duration_ms":\#(duration)}}"# }
-                if index == 0 {
-                    try await Self.pushWithRedisPy(url: cluster.url, queue: names[0], jobs: jobs, waitReplicas: 1, directory: directory)
-                } else {
-                    for job in jobs { try await Self.pushReplicated(probe, job) }
-                }
+                try await Self.pushWithRedisPy(url: cluster.url, queue: probe.queue.name, jobs: jobs, waitReplicas: 1, directory: directory)
             }
             #expect(await eventually(.seconds(60)) { try await probes[1].terminalEvents().count >= 10 })
             let victim = try await cluster.master(of: ClusterSlots.slot(of: names[1]))
@@ -98,10 +99,7 @@ struct RedisTopologyProcessTests {
                 let counts = try await probe.queue.counts()
                 #expect(counts.waiting == 0 && counts.active == 0 && counts.inbox == 0, "queue \(index): \(counts)")
             }
-            for worker in workers {
-                let ready = await worker.waitUntilReady(timeout: .seconds(30))
-                #expect(ready, "worker \(worker.id) not ready after the failover: \(worker.logText.suffix(2000))")
-            }
+            await Self.expectReady(workers, "after the failover")
 
             // The operator commands take the same URL.
             let cli = try ProjectPaths.executable("media-worker")
@@ -124,15 +122,9 @@ struct RedisTopologyProcessTests {
         let directory = try makeTestDirectory("sentinel-workers")
         defer { try? FileManager.default.removeItem(at: directory) }
         try await RedisSentinelGroup.with { group in
-            var workers: [WorkerProcess] = []
+            let workers = try Self.startWorkers(["s0", "s1"], url: group.url, directory: directory, environment: Self.settings)
             defer { for worker in workers { worker.process.signal(SIGKILL) } }
-            for index in 0..<2 {
-                workers.append(try WorkerProcess.start(redisURL: group.url, id: "s\(index)", directory: directory, environment: Self.settings))
-            }
-            for worker in workers {
-                let ready = await worker.waitUntilReady(timeout: .seconds(30))
-                #expect(ready, "worker \(worker.id) not ready: \(worker.logText)")
-            }
+            await Self.expectReady(workers, "at start")
             let probe = try QueueProbe(redisURL: group.url)
             let total = 100
             try await Self.pushWithRedisPy(url: group.url, queue: "default", jobs: (0..<total).map { #"{"id":"s\#($0)","type":"noop","options":{"duration_ms":300}}"# },
@@ -154,10 +146,7 @@ struct RedisTopologyProcessTests {
             readiness.stop()
             await watched
             #expect(readiness.seenUnready == Set(workers.map(\.id)), "readiness did not follow the outage: \(readiness.seenUnready)")
-            for worker in workers {
-                let ready = await worker.waitUntilReady(timeout: .seconds(30))
-                #expect(ready, "worker \(worker.id) not ready after the failover: \(worker.logText.suffix(2000))")
-            }
+            await Self.expectReady(workers, "after the failover")
             let terminal = try await probe.terminalEvents()
             #expect(terminal.count == total)
             #expect(terminal.values.allSatisfy { $0 == ["NoopCompleted"] }, "\(terminal.filter { $0.value != ["NoopCompleted"] })")
