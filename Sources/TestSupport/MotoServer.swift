@@ -76,14 +76,7 @@ public final class MotoServer: Sendable {
     /// Runs `body` with a fresh server and stops it afterwards, whether `body` succeeds or throws.
     public static func with<T>(buckets: [String] = [], _ body: (MotoServer) async throws -> T) async throws -> T {
         let server = try await start(buckets: buckets)
-        do {
-            let result = try await body(server)
-            await server.stop()
-            return result
-        } catch {
-            await server.stop()
-            throw error
-        }
+        return try await withCleanup(server, body) { await $0.stop() }
     }
 
     public var isRunning: Bool { process.isRunning }

@@ -40,14 +40,7 @@ public final class RedisCluster: Sendable {
     /// Runs `body` with a fresh cluster, then stops every node, whether `body` succeeds or throws.
     public static func with<T>(masters: Int = 3, _ body: (RedisCluster) async throws -> T) async throws -> T {
         let cluster = try await start(masters: masters)
-        do {
-            let result = try await body(cluster)
-            await cluster.remove()
-            return result
-        } catch {
-            await cluster.remove()
-            throw error
-        }
+        return try await withCleanup(cluster, body) { await $0.remove() }
     }
 
     /// Every live node says `cluster_state:ok` and agrees on who serves every slot.

@@ -72,14 +72,7 @@ public final class RedisServer: Sendable {
     /// Runs `body` with a fresh server, then stops it and removes its directory, whether `body` succeeds or throws.
     public static func with<T>(_ options: Options = Options(), _ body: (RedisServer) async throws -> T) async throws -> T {
         let server = try await start(options)
-        do {
-            let result = try await body(server)
-            await server.remove()
-            return result
-        } catch {
-            await server.remove()
-            throw error
-        }
+        return try await withCleanup(server, body) { await $0.remove() }
     }
 
     private func launch(executable: String) async throws {
