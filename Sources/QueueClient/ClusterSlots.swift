@@ -33,6 +33,8 @@ public enum ClusterSlots {
         case "XREAD", "XREADGROUP":
             guard let streams = arguments.firstIndex(where: { $0.uppercased() == "STREAMS" }), streams + 1 < arguments.count else { return nil }
             return arguments[streams + 1]
+        case "XGROUP", "XINFO":
+            return arguments.count > 2 ? arguments[2] : nil
         case "CLIENT", "SCRIPT", "PING", "INFO", "WAIT", "CLUSTER", "ROLE", "ASKING", "READONLY", "SELECT", "AUTH",
              "HELLO", "DBSIZE", "TIME", "CONFIG", "FLUSHALL", "FLUSHDB", "KEYS", "SCAN", "SENTINEL", "SUBSCRIBE":
             return nil

@@ -54,7 +54,7 @@ public struct JobQueue: Sendable {
     /// The list idle workers block on: a marker is pushed when jobs become waiting.
     public var markerKey: String { keyBase + "marker" }
 
-    private func run(_ script: QueueScript, _ arguments: [String]) async throws(RedisError) -> RedisReply {
+    func run(_ script: QueueScript, _ arguments: [String]) async throws(RedisError) -> RedisReply {
         try await client.run(script, keys: [inboxKey], arguments: commonArguments() + arguments)
     }
 

@@ -127,6 +127,7 @@ extension QueueScript {
       redis.call('ZREM', base .. 'active', id)
       redis.call('ZADD', base .. 'scheduled', retry_at, id)
       redis.call('HINCRBY', base .. 'stats', 'retries', 1)
+      if not redis.call('HGET', key, 'parent') then count_minute('retried') end
       emit('JobRetryScheduled', id, '{"error_code":' .. cjson.encode(code) .. ',"message":' .. cjson.encode(message) ..
         ',"retry_at":"' .. iso8601(retry_at) .. '","attempts":' .. attempts .. ',"max_attempts":' .. max_attempts .. '}')
       return then_fetch({ 'retry', tostring(retry_at) })
@@ -187,6 +188,15 @@ extension QueueScript {
     make_waiting(id, redis.call('HGET', key, 'priority'), false)
     emit('JobRequeued', id, '{"attempts":' .. attempts .. ',"max_attempts":' .. (attempts + allowance) .. '}')
     wake()
+    return 1
+    """#)
+
+    /// Deletes one dead job (an operator's delete). ARGV 8: id. Returns 1, or 0 when it is not dead.
+    static let deadDelete = QueueScript(name: "dead_delete", body: #"""
+    local id = ARGV[8]
+    if redis.call('HGET', job_key(id), 'state') ~= 'dead' then return 0 end
+    redis.call('DEL', job_key(id))
+    redis.call('ZREM', base .. 'dead', id)
     return 1
     """#)
 

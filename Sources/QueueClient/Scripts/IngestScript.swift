@@ -52,6 +52,8 @@ extension QueueScript {
           if file_id ~= '' then fields[#fields + 1] = 'file_id'; fields[#fields + 1] = file_id end
           if movie_id ~= '' then fields[#fields + 1] = 'movie_id'; fields[#fields + 1] = movie_id end
           redis.call(unpack(fields))
+          index_job(id, 'file', file_id)
+          index_job(id, 'movie', movie_id)
           local known = { 0, ARGV[at + 7], job_type, file_id ~= '' and file_id or false, false }
           if delayed then
             redis.call('ZADD', base .. 'scheduled', run_at, id)

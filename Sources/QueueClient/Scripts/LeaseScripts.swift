@@ -44,6 +44,7 @@ extension QueueScript {
     for i = 10, #ARGV, 2 do
       if ARGV[i] == 'file_id' or ARGV[i] == 'meta_movie_id' then
         redis.call('HSET', job_key(ARGV[8]), ARGV[i], ARGV[i + 1])
+        index_job(ARGV[8], ARGV[i] == 'file_id' and 'file' or 'movie', ARGV[i + 1])
       end
     end
     return 1

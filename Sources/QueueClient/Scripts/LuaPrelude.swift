@@ -79,8 +79,30 @@ enum LuaPrelude {
         parts[#parts + 1] = ',"meta_movie_id":' .. (job[5] and cjson.encode(job[5]) or 'null')
       end
       parts[#parts + 1] = ',"data":' .. (data_json or '{}') .. '}'
-      redis.call('XADD', base .. 'events', 'MAXLEN', '~', events_maxlen, '*',
+      local entry = redis.call('XADD', base .. 'events', 'MAXLEN', '~', events_maxlen, '*',
         'type', event_type, 'job_id', id, 'event', table.concat(parts))
+      -- The job remembers its events' stream ids: its page reads them without scanning the stream.
+      local held = redis.call('HMGET', job_key(id), 'state', 'event_ids')
+      if held[1] then
+        redis.call('HSET', job_key(id), 'event_ids', held[2] and (held[2] .. ',' .. entry) or entry)
+      end
+    end
+
+    -- Per-minute counts of finished jobs (and retried attempts), kept 8 days in one hash per
+    -- day: the dashboard's throughput history survives restarts of everything but Redis.
+    local function count_minute(what)
+      local day_key = base .. 'minutes:' .. math.floor(now / 86400000)
+      redis.call('HINCRBY', day_key, math.floor(now / 60000) .. ':' .. what, 1)
+      redis.call('PEXPIRE', day_key, 8 * 86400000)
+    end
+
+    -- Search by file_id or movie id: a sorted set of job ids per value, newest last, kept
+    -- as long as a dead job is. Ids of expired jobs are dropped by the reader.
+    local function index_job(id, kind, value)
+      if not value or value == '' then return end
+      local index = base .. 'by:' .. kind .. ':' .. value
+      redis.call('ZADD', index, now, id)
+      redis.call('PEXPIRE', index, dead_retention_ms)
     end
 
     local function append_history(id, code, message)
@@ -158,6 +180,7 @@ enum LuaPrelude {
       redis.call('ZREM', base .. 'active', id)
       redis.call('ZADD', base .. state, now, id)
       redis.call('PEXPIRE', key, state == 'dead' and dead_retention_ms or retention_ms)
+      if redis.call('HEXISTS', key, 'parent') == 0 then count_minute(state) end
     end
 
     -- Removes one claimed item, found by the SHA-1 of its bytes, from a claimed list: the head
