@@ -48,6 +48,8 @@ public struct WorkerConfiguration: Sendable {
     public var waitTimeout: Duration
     /// Transcodes of inputs longer than this are split across the pool (`MW_SPLIT_MIN_S`; 0: never).
     public var splitMinimumSeconds: Double?
+    /// Where events are POSTed, signed (`MW_WEBHOOK_*`); nil: no webhooks.
+    public var webhooks: WebhookSettings?
 
     public init(environment: [String: String]) throws(ConfigurationError) {
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
@@ -116,6 +118,7 @@ public struct WorkerConfiguration: Sendable {
         }
         waitReplicas = replicas
         waitTimeout = .milliseconds(try Self.parsePositive(value("MW_REDIS_WAIT_TIMEOUT_MS") ?? "1000", variable: "MW_REDIS_WAIT_TIMEOUT_MS", max: 60_000))
+        webhooks = try WebhookSettings(environment: environment)
     }
 
     static func parseSeconds(_ text: String, variable: String, range: ClosedRange<Double>) throws(ConfigurationError) -> Duration {

@@ -102,6 +102,11 @@ public struct WorkerDaemon {
         if let s3 = storage.s3, let bucket = configuration.s3Buckets.first {
             services.append(.init(service: StorageHealthMonitor(s3: s3, bucket: bucket, breaker: breaker, logger: logger)))
         }
+        if let webhooks = configuration.webhooks {
+            services.append(.init(service: WebhookDeliverer(
+                settings: webhooks, redisURL: configuration.redisURL, queueNames: configuration.queues,
+                queueOptions: configuration.queueOptions, workerID: configuration.workerID, logger: logger)))
+        }
         services.append(.init(service: worker))
         let group = ServiceGroup(
             configuration: .init(
