@@ -11,6 +11,7 @@ apt_packages=(
   libhiredis-dev libssl-dev redis-server redis-tools libespeak-ng-dev libass-dev fonts-dejavu-core
   ffmpeg espeak-ng strace openssl
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav
+  chromium chromium-driver
   python3 python3-venv
 )
 missing=()

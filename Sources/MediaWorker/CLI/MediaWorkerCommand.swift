@@ -9,7 +9,7 @@ public struct MediaWorkerCommand: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, ProbeCommand.self, EnqueueCommand.self, StatusCommand.self, CancelCommand.self,
             DeadCommand.self, WorkersCommand.self, EventsCommand.self, KeyframesCommand.self, ThumbnailsCommand.self,
-            HLSCommand.self, MP4Command.self, StorageCommand.self, ProcessCommand.self,
+            HLSCommand.self, MP4Command.self, StorageCommand.self, ProcessCommand.self, DashboardCommand.self,
         ],
         defaultSubcommand: nil)
 

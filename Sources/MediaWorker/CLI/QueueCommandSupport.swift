@@ -55,7 +55,7 @@ extension JobRecord {
                 object[name] = .double(number)
             } else if ["created_at", "started_at", "finished_at", "run_at", "lease_until"].contains(name), let ms = Double(value), ms > 0 {
                 object[name] = .string(Date(timeIntervalSince1970: ms / 1000).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
-            } else if name != "token", name != "cancel" || value == "1" {
+            } else if name != "token", name != "event_ids", name != "cancel" || value == "1" {
                 object[name] = .string(value)
             }
         }
