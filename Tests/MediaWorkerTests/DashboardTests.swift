@@ -44,7 +44,8 @@ struct DashboardTests {
                 "MW_CONCURRENCY": "4", "MW_WEBHOOK_URLS": "http://127.0.0.1:\(try LoopbackPort.free())/hooks",
                 "MW_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "MW_WEBHOOK_RETRY_BASE_S": "60",
             ])
-            let main = try DashboardProcess.start(redisURL: redis.url, directory: directory)
+            // `orphan`: a queue no worker serves.
+            let main = try DashboardProcess.start(redisURL: redis.url, directory: directory, environment: ["MW_QUEUES": "default,orphan"])
             let readOnly = try DashboardProcess.start(redisURL: redis.url, arguments: ["--read-only"], directory: directory)
             let remote = try DashboardProcess.start(redisURL: redis.url, host: "0.0.0.0", directory: directory,
                                                     environment: ["MW_DASHBOARD_TOKEN": token])

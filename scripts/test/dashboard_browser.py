@@ -108,6 +108,11 @@ class Checks:
         history = self.driver.find_element(By.CSS_SELECTOR, 'span[data-history="completed"]').text
         assert int(history) >= 62, "throughput history shows %s completed in the last hour" % history
         assert self.driver.find_elements(By.CSS_SELECTOR, "svg rect"), "no chart bars"
+        assert not self.driver.find_elements(By.ID, "no-worker-default"), "alert for a queue with a live worker"
+        self.r.rpush("mw:{orphan}:inbox", json.dumps({"id": "nobody-takes-me", "type": "noop"}))
+        self.driver.refresh()
+        alert = self.driver.find_element(By.ID, "no-worker-orphan").text
+        assert "1 jobs are waiting and no live worker" in alert, alert
         self.shot("overview")
 
         # 2. Paging: 62 completed jobs make two pages of 50.
