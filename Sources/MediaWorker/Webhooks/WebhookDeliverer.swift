@@ -69,6 +69,8 @@ public struct WebhookDeliverer: Service {
                 try await endpoint.deliver(try await ledger.takeDue(max: 20, lease: settings.timeout * 2 + .seconds(5)))
                 try await endpoint.deliver(try await ledger.readNew(consumer: workerID, count: 20, block: .seconds(1)))
             } catch {
+                // A Redis that lost its data (restarted without persistence) lost the group too.
+                if "\(error)".contains("NOGROUP") { registered = false }
                 logger.warning("webhook loop: redis failed", metadata: ["queue": "\(queueName)", "error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
             }
