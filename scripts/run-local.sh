@@ -32,6 +32,7 @@ run: health on http://${MW_HTTP_ADDR}/healthz, readiness on /readyz, metrics on 
 run: storage root ${MW_STORAGE_ROOT}; stop with Ctrl-C
 run: first job:  redis-cli RPUSH 'mw:{default}:inbox' '{"id":"hello","type":"noop","options":{"duration_ms":1500}}'
 run: then:       .build/release/media-worker status hello   (and: media-worker events)
+run: dashboard:  .build/release/media-worker dashboard      (another shell; http://127.0.0.1:8090)
 run: a video:    mkdir -p ${MW_STORAGE_ROOT}/raw && cp Fixtures/.cache/h264-aac-1080p30-10s.mp4 ${MW_STORAGE_ROOT}/raw/clip.mp4 2>/dev/null;
                  redis-cli RPUSH 'mw:{default}:inbox' '{"id":"clip-1","type":"transcode","input":{"url":"file://${MW_STORAGE_ROOT}/raw/clip.mp4"},"output":{"url":"file://${MW_STORAGE_ROOT}/media/"}}'
 TXT
