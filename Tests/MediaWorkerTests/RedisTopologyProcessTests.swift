@@ -75,9 +75,11 @@ struct RedisTopologyProcessTests {
             await Self.expectReady(workers, "at start")
             let probes = try names.map { try QueueProbe(redisURL: cluster.url, queue: $0) }
             let perQueue = 100
-            for (index, probe) in probes.enumerated() {
-                // The failover queue's jobs last long enough (100 × 0.5 s over 12 slots) for the kill to come mid-run.
-                let duration = index == 1 ? 500 : 30
+            // The failover queue is pushed last and its jobs last long enough (100 × 1.5 s over 12
+            // slots: 12.5 s of work) for the kill to come mid-run however slow the pushes are.
+            for index in [0, 2, 1] {
+                let probe = probes[index]
+                let duration = index == 1 ? 1500 : 30
                 let jobs = (0..<perQueue).map { #"{"id":"c\#(index)-\#($0)","type":"noop","options":{"duration_ms":\#(duration)}}"# }
                 try await Self.pushWithRedisPy(url: cluster.url, queue: probe.queue.name, jobs: jobs, waitReplicas: 1, directory: directory)
             }
