@@ -255,7 +255,7 @@ public struct JobQueue: Sendable {
 
     /// After a terminal transition: `WAIT` for `options.waitReplicas` replicas on the connection
     /// that made it. Fewer in time is counted (`mw_redis_wait_short_total`), not an error: the
-    /// transition happened, and what a failover can lose is said in the README.
+    /// transition happened, and what a failover can lose is said in docs/operations.md.
     private func waitForReplicas() async {
         guard options.waitReplicas > 0 else { return }
         let acknowledged = (try? await client.waitForReplicas(options.waitReplicas, timeout: options.waitTimeout, near: inboxKey)) ?? 0

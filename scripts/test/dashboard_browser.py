@@ -16,13 +16,14 @@ import shutil
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import redis
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
 QUEUE = "default"
@@ -39,6 +40,15 @@ def until(what, condition, timeout=30.0, every=0.2):
             pass
         time.sleep(every)
     raise AssertionError("timed out waiting for " + what)
+
+
+def gone(element):
+    """The page an element belonged to has been replaced (Chromium reports it in more than one way)."""
+    try:
+        element.is_enabled()
+        return False
+    except WebDriverException:
+        return True
 
 
 class Checks:
@@ -62,7 +72,7 @@ class Checks:
         """Clicks a link or button that loads a page, and waits for the new page."""
         page = self.driver.find_element(By.TAG_NAME, "html")
         element.click()
-        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(page))
+        WebDriverWait(self.driver, 30).until(lambda d: gone(page))
         WebDriverWait(self.driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     def open(self, base, path):
@@ -212,6 +222,10 @@ class Checks:
         assert get_status(a.remote + "/api/events?queue=default", {"Authorization": "Bearer wrong-token-wrong-token"}) == 401
         assert post(a.remote + "/dead/retry-all", "queue=default", {}) == 401
         assert get_status(a.remote + "/workers", {"Authorization": "Bearer " + a.token}) == 200
+        # After logging in, only a path of this site: never another host (a backslash is a slash to browsers).
+        for target in ["//evil.example/", "/\\evil.example/", "https://evil.example/"]:
+            location = login_redirect(a.remote, a.token, target)
+            assert location == "/", "login sent to %r for next=%r" % (location, target)
         self.open(a.remote, "/dead?queue=default")
         assert "/login" in self.driver.current_url
         self.driver.find_element(By.ID, "token").send_keys("not-the-token-at-all")
@@ -249,6 +263,19 @@ def request(url, data=None, headers=None):
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
+
+
+def login_redirect(base, token, target):
+    """Logs in through the form (with a CSRF pair) and returns where it sends the browser."""
+    opener = urllib.request.build_opener(NoRedirect)
+    data = urllib.parse.urlencode({"token": token, "next": target, "csrf": "abc"}).encode()
+    req = urllib.request.Request(base + "/login", data=data, headers={"Cookie": "mw_csrf=abc",
+                                 "Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with opener.open(req, timeout=10) as response:
+            return response.headers.get("Location")
+    except urllib.error.HTTPError as error:
+        return error.headers.get("Location")
 
 
 def post(url, data, headers):

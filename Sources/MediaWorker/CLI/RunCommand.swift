@@ -3,7 +3,7 @@ import CFFmpegShim
 import Foundation
 import Logging
 
-/// `media-worker run`: the daemon. Settings come from the environment (see README).
+/// `media-worker run`: the daemon. Settings come from the environment (see docs/configuration.md).
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Run the worker daemon until SIGTERM or SIGINT.")

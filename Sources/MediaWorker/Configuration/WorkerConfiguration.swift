@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import QueueClient
 
-/// Everything the daemon reads from its environment. See the README's table.
+/// Everything the daemon reads from its environment. See docs/configuration.md.
 public struct WorkerConfiguration: Sendable {
     public static let defaultRedisURL = "redis://127.0.0.1:6379/0"
 

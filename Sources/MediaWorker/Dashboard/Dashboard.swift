@@ -118,7 +118,8 @@ struct Dashboard: Sendable {
         }
         // Only a path of this site: never an open redirect.
         var next = form["next"] ?? "/"
-        if !next.hasPrefix("/") || next.hasPrefix("//") { next = "/" }
+        // (Browsers read a backslash as a slash: "/\\host" would leave the site.)
+        if !next.hasPrefix("/") || next.hasPrefix("//") || next.contains("\\") { next = "/" }
         var response = DashboardResponse.seeOther(next)
         response.setCookie(Cookie(name: DashboardAuth.sessionCookie, value: value, maxAge: 7 * 86400, path: "/", httpOnly: true, sameSite: .strict))
         return response

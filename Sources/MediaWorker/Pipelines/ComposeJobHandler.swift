@@ -4,7 +4,7 @@ import Foundation
 /// `compose`: scenes of narration (an audio object, or text spoken by the built-in TTS) and
 /// pictures (images or clips) into one MP4 in sync to the frame, optionally also HLS; uploaded
 /// under `<output>/<file_id>/` (`video.mp4`, `hls/master.m3u8`), then `ComposeCompleted` with the
-/// URLs, the duration and every scene's start and end time. See the README for the options.
+/// URLs, the duration and every scene's start and end time. See docs/compose.md for the options.
 public struct ComposeJobHandler: JobHandler {
     let pipeline: PipelineContext
 

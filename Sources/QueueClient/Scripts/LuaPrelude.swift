@@ -82,7 +82,8 @@ enum LuaPrelude {
       local entry = redis.call('XADD', base .. 'events', 'MAXLEN', '~', events_maxlen, '*',
         'type', event_type, 'job_id', id, 'event', table.concat(parts))
       -- The job remembers its events' stream ids: its page reads them without scanning the stream.
-      local held = redis.call('HMGET', job_key(id), 'state', 'event_ids')
+      -- Not progress events: a long job makes thousands, and its record holds the latest anyway.
+      local held = event_type ~= 'JobProgress' and redis.call('HMGET', job_key(id), 'state', 'event_ids') or {}
       if held[1] then
         redis.call('HSET', job_key(id), 'event_ids', held[2] and (held[2] .. ',' .. entry) or entry)
       end
