@@ -44,7 +44,8 @@ struct StorageBreakerTests {
         try await RedisServer.with { redis in
             let worker = try WorkerProcess.start(redisURL: redis.url, directory: directory, environment: environment)
             defer { worker.process.signal(SIGKILL) }
-            #expect(await eventually {
+            // 30 s: a loaded machine starts the worker and its first storage probes slowly.
+            #expect(await eventually(.seconds(30)) {
                 let answer = try worker.get("/readyz")
                 return answer.status == 503 && answer.body.contains("\"storage\":false") && answer.body.contains("\"redis\":true")
             }, "\(worker.logText)")
