@@ -43,6 +43,11 @@ struct JobQueueTests {
         }
     }
 
+    func redisMilliseconds(_ queue: JobQueue) async throws -> Double {
+        let time = (try await queue.client.command(["TIME"]).array ?? []).compactMap(\.string)
+        return Double(time[0])! * 1000 + Double(time[1])! / 1000
+    }
+
     func eventTypes(_ queue: JobQueue, job id: String) async throws -> [String] {
         try await events(queue).filter { $0["job_id"] as? String == id }.compactMap { $0["type"] as? String }
     }
@@ -106,15 +111,23 @@ struct JobQueueTests {
         try await withQueue { queue, _ in
             try await add(queue, job("t1", type: "transcode", maxAttempts: 2))
             let first = try #require(try await queue.fetch(max: 1).deliveries.first)
-            let outcome = try await queue.fail(id: "t1", token: first.token, code: "STORAGE_UNAVAILABLE", message: "503", retryable: true, retryDelay: .milliseconds(1000))
+            let failedAt = try await redisMilliseconds(queue)
+            let outcome = try await queue.fail(id: "t1", token: first.token, code: "STORAGE_UNAVAILABLE", message: "503", retryable: true, retryDelay: .milliseconds(3000))
             guard case .retryScheduled = outcome else { Issue.record("expected a retry, got \(outcome)"); return }
             #expect(try await queue.record(id: "t1")?.state == .failed)
             let early = try await queue.fetch(max: 1)
-            #expect(early.deliveries.isEmpty)
-            let wake = try #require(early.nextWake)
-            #expect(wake <= .milliseconds(1000))
-            try await Task.sleep(for: wake + .milliseconds(50))
-            let second = try #require(try await queue.fetch(max: 1).deliveries.first)
+            // Only a fetch that Redis's clock puts inside the delay must come back empty (a loaded CI machine can stall for seconds).
+            if try await redisMilliseconds(queue) - failedAt < 2900 {
+                #expect(early.deliveries.isEmpty)
+                let wake = try #require(early.nextWake)
+                #expect(wake <= .milliseconds(3000))
+            }
+            var retried = early.deliveries.first
+            if retried == nil {
+                try await Task.sleep(for: (early.nextWake ?? .milliseconds(3000)) + .milliseconds(50))
+                retried = try await queue.fetch(max: 1).deliveries.first
+            }
+            let second = try #require(retried)
             #expect(second.attempt == 2 && second.token != first.token)
             #expect(try await queue.fail(id: "t1", token: second.token, code: "STORAGE_UNAVAILABLE", message: "503 again", retryable: true, retryDelay: .zero) == .dead)
             let record = try #require(try await queue.record(id: "t1"))
@@ -173,14 +186,22 @@ struct JobQueueTests {
     func relativeDelay() async throws {
         try await withQueue { queue, _ in
             var delayed = job("later")
-            delayed.delayMilliseconds = 1200
+            delayed.delayMilliseconds = 3000
+            let addedAt = try await redisMilliseconds(queue)
             #expect(try await add(queue, delayed) == ["delayed"])
             let early = try await queue.fetch(max: 1)
-            #expect(early.deliveries.isEmpty)
-            let wake = try #require(early.nextWake)
-            #expect(wake > .zero && wake <= .milliseconds(1200))
-            try await Task.sleep(for: wake + .milliseconds(50))
-            #expect(try await queue.fetch(max: 1).deliveries.map(\.id) == ["later"])
+            // Judged only when Redis's clock puts the fetch inside the delay (a loaded machine can stall for seconds).
+            if try await redisMilliseconds(queue) - addedAt < 2900 {
+                #expect(early.deliveries.isEmpty)
+                let wake = try #require(early.nextWake)
+                #expect(wake > .zero && wake <= .milliseconds(3000))
+            }
+            var fetched = early.deliveries.map(\.id)
+            if fetched.isEmpty {
+                try await Task.sleep(for: (early.nextWake ?? .milliseconds(3000)) + .milliseconds(50))
+                fetched = try await queue.fetch(max: 1).deliveries.map(\.id)
+            }
+            #expect(fetched == ["later"])
         }
     }
 
@@ -217,7 +238,7 @@ struct JobQueueTests {
 
     @Test("heartbeats keep a lease alive")
     func heartbeatsKeepLease() async throws {
-        try await withQueue({ $0.lease = .milliseconds(1500) }) { queue, _ in
+        try await withQueue({ $0.lease = .milliseconds(3000) }) { queue, _ in
             try await add(queue, job("h1"))
             let delivery = try #require(try await queue.fetch(max: 1).deliveries.first)
             for _ in 0..<6 {
@@ -379,14 +400,18 @@ struct JobQueueTests {
         try await withQueue { queue, _ in
             try await add(queue, job("p1"))
             let delivery = try #require(try await queue.fetch(max: 1).deliveries.first)
+            let start = try await redisMilliseconds(queue)
             for percent in [10, 20, 30] {
                 #expect(try await queue.progress(id: "p1", token: delivery.token, json: #"{"percent":\#(percent)}"#))
             }
+            let elapsed = try await redisMilliseconds(queue) - start
             #expect(try await queue.record(id: "p1")?.fields["progress"] == #"{"percent":30}"#)
-            #expect(try await eventTypes(queue, job: "p1").filter { $0 == "JobProgress" }.count == 1)
+            let emitted = try await eventTypes(queue, job: "p1").filter { $0 == "JobProgress" }.count
+            // Three updates inside one second of Redis's clock make one event; a stalled machine may let a second one through.
+            if elapsed < 1000 { #expect(emitted == 1) } else { #expect((1...3).contains(emitted)) }
             try await Task.sleep(for: .milliseconds(1100))
             #expect(try await queue.progress(id: "p1", token: delivery.token, json: #"{"percent":40}"#))
-            #expect(try await eventTypes(queue, job: "p1").filter { $0 == "JobProgress" }.count == 2)
+            #expect(try await eventTypes(queue, job: "p1").filter { $0 == "JobProgress" }.count == emitted + 1)
         }
     }
 
