@@ -72,6 +72,35 @@ ff -f lavfi -i "testsrc2=size=320x180:rate=30:duration=60" -f concat -safe 0 -i 
 # Many keyframes (every 0.5 s for 6 s): a keyframes job announcing any of them twice shows.
 ff -f lavfi -i "testsrc2=size=320x180:rate=30:duration=6" "${x264[@]}" -g 15 -keyint_min 15 -sc_threshold 0 -pix_fmt yuv420p \
    "${bx[@]}" keyframes-many.mp4
+# Several tracks, 12 s at 640x360: English audio (440 Hz, the default) and French audio (660 Hz),
+# an English SubRip stream, and a French sidecar .srt beside it.
+cat > subs-en.tmp.srt <<'SRT'
+1
+00:00:01,000 --> 00:00:03,500
+Hello from the first cue.
+
+2
+00:00:05,000 --> 00:00:07,250
+The second cue <i>speaks</i> & wraps.
+
+3
+00:00:09,500 --> 00:00:11,000
+Last words.
+SRT
+cat > subs-fr.srt <<'SRT'
+1
+00:00:02,000 --> 00:00:04,000
+Bonjour, première réplique.
+
+2
+00:00:08,000 --> 00:00:10,500
+Deuxième réplique.
+SRT
+ff -f lavfi -i "testsrc2=size=640x360:rate=30:duration=12" -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=12" \
+   -f lavfi -i "sine=frequency=660:sample_rate=48000:duration=12" -i subs-en.tmp.srt -map 0:v -map 1:a -map 2:a -map 3:s \
+   "${x264[@]}" -pix_fmt yuv420p -g 60 -c:a aac -ac 2 -c:s srt "${bx[@]}" \
+   -metadata:s:a:0 language=eng -metadata:s:a:0 title=English -metadata:s:a:1 language=fra -metadata:s:a:1 title="Français" \
+   -metadata:s:s:0 language=eng -disposition:a:0 default -disposition:a:1 0 tracks-12s.mkv; rm subs-en.tmp.srt
 ff -f lavfi -i "color=c=red@0.5:size=320x240,format=rgba" -frames:v 1 "${bx[@]}" still-alpha.png
 ff -f lavfi -i "testsrc2=size=640x480" -frames:v 1 -q:v 3 "${bx[@]}" still.jpg
 espeak-ng -w speech.wav "MediaWorker turns uploads into streamable and searchable media."

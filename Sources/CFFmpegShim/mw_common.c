@@ -68,6 +68,12 @@ void mw_cancel_token_free(mw_cancel_token *token) {
 
 void mw_log_set_level(int level) {
     av_log_set_level(level);
+    /* SVT-AV1 logs by itself to stderr, at the level it reads from SVT_LOG when an encoder is
+     * first created (1: errors only). Called at start-up, before any thread, so setenv is safe;
+     * an operator's own SVT_LOG wins. */
+    char svt_level[4];
+    snprintf(svt_level, sizeof(svt_level), "%d", level >= 32 ? 3 : level >= 24 ? 2 : 1);
+    setenv("SVT_LOG", svt_level, 0);
 }
 
 mw_status mw_fail(char *message, size_t message_size, mw_status status, const char *fmt, ...) {

@@ -43,12 +43,20 @@ static void audio_codec_string(const AVCodecParameters *audio, char *out, size_t
     snprintf(out, out_size, "mp4a.40.%d", object_type);
 }
 
+static int video_is_h264(const mw_packager *packager) {
+    return packager->video_stream >= 0 && packager->mux->streams[packager->video_stream]->codecpar->codec_id == AV_CODEC_ID_H264;
+}
+
+/* H.264 from its SPS (extradata, or in band with the first keyframe); HEVC and AV1 from the
+ * decoder configuration the muxer wrote into init.mp4 (read back by mw_packager_start). */
 static void update_codecs(mw_packager *packager, const uint8_t *video_data, int video_size) {
-    char video[24] = "", audio[24] = "";
-    if (packager->video_stream >= 0) {
+    char video[48] = "", audio[24] = "";
+    if (video_is_h264(packager)) {
         const AVCodecParameters *par = packager->mux->streams[packager->video_stream]->codecpar;
         mw_h264_codec_string(par->extradata, par->extradata_size, video, sizeof(video));
         if (!video[0] && video_data) mw_h264_codec_string(video_data, video_size, video, sizeof(video));
+    } else if (packager->video_stream >= 0) {
+        snprintf(video, sizeof(video), "%s", packager->video_codecs);
     }
     if (packager->audio_stream >= 0)
         audio_codec_string(packager->mux->streams[packager->audio_stream]->codecpar, audio, sizeof(audio));
@@ -60,8 +68,9 @@ static mw_status add_stream(mw_packager *packager, const AVCodecParameters *par,
     AVStream *stream = avformat_new_stream(packager->mux, NULL);
     if (!stream || avcodec_parameters_copy(stream->codecpar, par) < 0)
         return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
-    /* The source container's tag may mean nothing in ours. */
-    stream->codecpar->codec_tag = 0;
+    /* The source container's tag may mean nothing in ours. HEVC is tagged hvc1 (parameter
+     * sets in the sample entry only), which Apple's players require. */
+    stream->codecpar->codec_tag = par->codec_id == AV_CODEC_ID_HEVC ? MKTAG('h', 'v', 'c', '1') : 0;
     stream->time_base = time_base;
     *index = stream->index;
     packager->source_time_base[stream->index] = time_base;
@@ -165,6 +174,14 @@ mw_status mw_packager_start(mw_packager *packager, char *message, size_t message
             return mw_fail(message, message_size, MW_E_OUTPUT_FAILED, "cannot write init.mp4");
         }
         packager->segment_file = NULL;
+        if (packager->video_stream >= 0 && !video_is_h264(packager)) {
+            char *path = av_asprintf("%s/init.mp4", packager->directory);
+            if (path) mw_fmp4_video_codec_string(path, packager->video_codecs, sizeof(packager->video_codecs));
+            av_free(path);
+            if (!packager->video_codecs[0])
+                return mw_fail(message, message_size, MW_E_INTERNAL, "no decoder configuration (hvcC or av1C) in init.mp4");
+            update_codecs(packager, NULL, 0);
+        }
     }
     return MW_OK;
 }
@@ -294,7 +311,7 @@ mw_status mw_packager_write(mw_packager *packager, AVPacket *packet, int is_vide
     if (end_s > packager->end_s) packager->end_s = end_s;
     int key = is_video && (packet->flags & AV_PKT_FLAG_KEY);
     /* Without extradata (MPEG-TS encodes) the SPS comes in band with the first keyframe. */
-    if (key && strncmp(packager->codecs, "avc1.", 5) != 0) update_codecs(packager, packet->data, packet->size);
+    if (key && video_is_h264(packager) && strncmp(packager->codecs, "avc1.", 5) != 0) update_codecs(packager, packet->data, packet->size);
 
     av_packet_rescale_ts(packet, source_tb, stream->time_base);
     if (packager->kind != MW_PACKAGE_MP4_FILE && packager->timeline_offset_s > 0) {
@@ -463,7 +480,10 @@ void mw_packager_describe(const mw_packager *packager, mw_rendition_info *info) 
         const mw_segment_record *segment = &packager->segments[i];
         total_bits += segment->size * 8.0;
         total_time += segment->duration_s;
-        if (segment->duration_s > 0) peak = fmax(peak, segment->size * 8.0 / segment->duration_s);
+        /* Over the duration as written (EXTINF, to the millisecond): a player and a judge can only
+         * divide by that, and on a one-frame last segment the difference shows. */
+        double written = written_duration(segment->duration_s);
+        if (written > 0) peak = fmax(peak, segment->size * 8.0 / fmin(written, segment->duration_s));
     }
     info->peak_bitrate = (int64_t)ceil(peak);
     info->average_bitrate = total_time > 0 ? (int64_t)ceil(total_bits / total_time) : 0;
@@ -472,7 +492,8 @@ void mw_packager_describe(const mw_packager *packager, mw_rendition_info *info) 
         double duration = iframe_duration(packager, i);
         iframe_bits += packager->iframes[i].length * 8.0;
         iframe_time += duration;
-        if (duration > 0) iframe_peak = fmax(iframe_peak, packager->iframes[i].length * 8.0 / duration);
+        double written = written_duration(duration);
+        if (written > 0) iframe_peak = fmax(iframe_peak, packager->iframes[i].length * 8.0 / fmin(written, duration));
     }
     info->iframe_peak_bitrate = (int64_t)ceil(iframe_peak);
     info->iframe_average_bitrate = iframe_time > 0 ? (int64_t)ceil(iframe_bits / iframe_time) : 0;
@@ -497,28 +518,7 @@ void mw_packager_close(mw_packager *packager) {
     av_freep(&packager->path);
 }
 
-/* ---- H.264 parameter sets ---- */
-
-static void codec_string_from_sps(const uint8_t *sps, char *out, size_t out_size) {
-    /* sps[0] is the NAL header; then profile_idc, constraint flags, level_idc. */
-    snprintf(out, out_size, "avc1.%02x%02x%02x", sps[1], sps[2], sps[3]);
-}
-
-void mw_h264_codec_string(const uint8_t *data, int size, char *out, size_t out_size) {
-    if (out_size) out[0] = 0;
-    if (!data || size < 8) return;
-    if (data[0] == 1) {
-        /* avcC: version, then profile, compatibility, level of the first SPS. */
-        snprintf(out, out_size, "avc1.%02x%02x%02x", data[1], data[2], data[3]);
-        return;
-    }
-    for (int i = 0; i + 7 < size; i++) {
-        if (data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 && (data[i + 3] & 0x1F) == 7) {
-            codec_string_from_sps(data + i + 3, out, out_size);
-            return;
-        }
-    }
-}
+/* ---- H.264 access units ---- */
 
 int mw_h264_packet_is_idr(const uint8_t *data, int size, int length_size) {
     if (length_size > 0) {

@@ -47,6 +47,7 @@ typedef struct mw_packager {
     int segment_base;          /* HLS: the number of the first segment (a part of a split package) */
     double first_start_s;      /* HLS: where the first segment starts (0, or a part's start) */
     char codecs[64];
+    char video_codecs[48];     /* HEVC/AV1: the video's RFC 6381 name, read from init.mp4 */
     int has_video, has_audio;
 } mw_packager;
 
@@ -81,6 +82,14 @@ void mw_packager_close(mw_packager *packager);
 /* RFC 6381 name of an H.264 stream ("avc1.64001f") from its SPS, found in avcC or Annex B
  * data; "" when none is found. */
 void mw_h264_codec_string(const uint8_t *data, int size, char *out, size_t out_size);
+
+/* RFC 6381 name of HEVC from an HEVCDecoderConfigurationRecord ("hvc1.1.6.L93.B0") and of AV1
+ * from an AV1CodecConfigurationRecord ("av01.0.08M.08"); "" when the record is malformed. */
+void mw_hevc_codec_string(const uint8_t *hvcc, int size, char *out, size_t out_size);
+void mw_av1_codec_string(const uint8_t *av1c, int size, char *out, size_t out_size);
+
+/* The video codec name of an fMP4 init segment, from its hvcC or av1C box; "" when neither. */
+void mw_fmp4_video_codec_string(const char *init_path, char *out, size_t out_size);
 
 /* Whether an H.264 packet (avcC length-prefixed or Annex B) holds an IDR slice. */
 int mw_h264_packet_is_idr(const uint8_t *data, int size, int length_size);

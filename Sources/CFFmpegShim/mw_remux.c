@@ -104,6 +104,8 @@ static mw_status check_copyable(AVFormatContext *format, int video, int audio, c
     if (video < 0) return mw_fail(message, message_size, MW_E_COPY_NOT_POSSIBLE, "no video stream");
     AVStream *stream = format->streams[video];
     const AVCodecParameters *par = stream->codecpar;
+    if (rung && rung->codec != MW_CODEC_H264)
+        return mw_fail(message, message_size, MW_E_COPY_NOT_POSSIBLE, "stream copy makes H.264 rungs only");
     if (rung) {
         int box_long = rung->max_width > rung->max_height ? rung->max_width : rung->max_height;
         int box_short = rung->max_width > rung->max_height ? rung->max_height : rung->max_width;

@@ -1,5 +1,5 @@
 /* One video rendition of a ladder: its own thread scales the shared frames to the
- * rendition's size and encodes them with libx264, then hands packets (and, when the audio
+ * rendition's size and encodes them (libx264, libx265 or libsvtav1), then hands packets (and, when the audio
  * is muxed, the shared audio packets) to its packager. Internal. */
 #ifndef MW_RUNG_H
 #define MW_RUNG_H
@@ -24,6 +24,7 @@ typedef struct mw_rung_item {
 
 typedef struct mw_rung {
     int width, height;
+    int codec;                 /* mw_video_codec */
     AVRational frame_rate;
     AVCodecContext *encoder;
     struct SwsContext *scaler;
@@ -52,6 +53,13 @@ typedef struct mw_rung {
     mw_status status;
     char message[512];
 } mw_rung;
+
+/* The libav encoder of an mw_video_codec, NULL for none. */
+const char *mw_video_encoder_name(int codec);
+/* The constant-quality value used when a rung gives none. */
+double mw_default_crf(int codec);
+/* SVT-AV1's preset number for an x264 preset name. */
+int mw_svtav1_preset(const char *x264_preset);
 
 /* Opens the encoder for a `width`x`height` picture at `frame_rate`, keyframes every `gop_s`
  * (forced by the caller, never by scene cuts), with `threads` codec threads (0: libx264's choice). */

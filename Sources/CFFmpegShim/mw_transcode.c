@@ -234,10 +234,12 @@ static mw_status prepare(mw_transcode_job *job, const mw_video_rung *specs, int 
             /* Directory names say the short side ("360p" also for a 360x640 portrait rung);
              * a second rung of the same size gets a suffix. */
             int short_side = width < height ? width : height;
-            snprintf(job->rung_names[i], sizeof(job->rung_names[i]), "%dp", short_side);
+            static const char *suffixes[] = {"", "-hevc", "-av1"};
+            const char *suffix = suffixes[specs[i].codec];
+            snprintf(job->rung_names[i], sizeof(job->rung_names[i]), "%dp%s", short_side, suffix);
             for (int j = 0; j < i; j++) {
                 if (!strcmp(job->rung_names[j], job->rung_names[i])) {
-                    snprintf(job->rung_names[i], sizeof(job->rung_names[i]), "%dp-%d", short_side, i + 1);
+                    snprintf(job->rung_names[i], sizeof(job->rung_names[i]), "%dp%s-%d", short_side, suffix, i + 1);
                     break;
                 }
             }
@@ -447,6 +449,7 @@ static void describe_video(const mw_transcode_job *job, int i, mw_rendition_info
     memset(info, 0, sizeof(*info));
     mw_packager_describe(&job->rungs[i].packager, info);
     info->kind = MW_RENDITION_VIDEO;
+    info->codec = job->rungs[i].codec;
     info->width = job->rungs[i].width;
     info->height = job->rungs[i].height;
     info->fps_num = job->video.frame_rate.num;
@@ -511,6 +514,16 @@ mw_status mw_package_hls(const char *input, const char *output_dir, const mw_vid
             cleanup(&job);
             return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT,
                            "a video range needs fMP4 segments and to start on a segment boundary");
+        }
+    }
+    for (int i = 0; i < rung_count; i++) {
+        if (rungs[i].codec < MW_CODEC_H264 || rungs[i].codec > MW_CODEC_AV1) {
+            cleanup(&job);
+            return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "rung %d: unknown video codec %d", i, rungs[i].codec);
+        }
+        if (rungs[i].codec != MW_CODEC_H264 && job.kind != MW_PACKAGE_HLS_FMP4) {
+            cleanup(&job);
+            return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "HEVC and AV1 rungs need fMP4 segments");
         }
     }
     status = open_input(&job, input, message, message_size);

@@ -817,6 +817,16 @@ public enum EmbeddedSchemas {
       },
       "description": "heights of MP4 renditions to make besides HLS"
     },
+    "codecs": {
+      "type": "array",
+      "minItems": 1,
+      "maxItems": 3,
+      "uniqueItems": true,
+      "items": {
+        "enum": ["h264", "hevc", "av1"]
+      },
+      "description": "video codecs of the ladder, each with its own rungs in the same master; h264 is always made (the fallback every device plays); hevc and av1 need fMP4 segments"
+    },
     "split": {
       "description": "split a long encode into chunks run by the whole pool: off, auto (inputs over MW_SPLIT_MIN_S, default 120 s) or chunks of chunk_s seconds (rounded up to whole segments)",
       "anyOf": [

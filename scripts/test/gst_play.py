@@ -5,7 +5,8 @@ Prints JSON: {"ok": bool, "eos": bool, "requests": [...], "last_segments_fetched
 "ok" needs an end of stream and, for video and for audio, the last segment of a rendition GStreamer
 read fetched (a player that stopped early or skipped the end fails).
 
-usage: gst_play.py ROOT_DIRECTORY RELATIVE_MASTER_PATH [--timeout 300]
+usage: gst_play.py ROOT_DIRECTORY RELATIVE_PLAYLIST_PATH [--timeout 300]
+(a master, or one media playlist: how an HEVC or AV1 rendition is played by itself)
 """
 import argparse
 import functools
@@ -52,9 +53,12 @@ def main():
     finally:
         server.shutdown()
     # Every media playlist fetched must have had its last segment fetched too.
+    # A media playlist given directly (one codec's rendition) counts as a rendition of its own.
+    with open(os.path.join(args.root, args.master)) as handle:
+        is_master = "#EXT-X-STREAM-INF" in handle.read()
     last = {}
     for path in sorted(set(requests)):
-        if path.endswith(".m3u8") and os.path.basename(path) != os.path.basename(args.master):
+        if path.endswith(".m3u8") and not (is_master and path == posixpath.normpath(args.master)):
             with open(os.path.join(args.root, path)) as handle:
                 uris = [line.strip() for line in handle if line.strip() and not line.startswith("#")]
             if uris and "iframes" not in path:

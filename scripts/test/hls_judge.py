@@ -3,7 +3,8 @@
 
 Reads the master playlist and every playlist it names, checks them line by line against the
 rules of RFC 8216 (and the stricter ones MediaWorker promises), and runs ffprobe on every
-segment and every I-frame byte range. Prints one JSON object: {"errors": [...], "facts": {...}}.
+segment and every I-frame byte range. H.264, HEVC (hvc1) and AV1 renditions: CODECS is checked
+against the init segment's decoder configuration and the decoder's reading of the level. Prints one JSON object: {"errors": [...], "facts": {...}}.
 
 usage: hls_judge.py MASTER [--target SECONDS] [--sync]
   --target  the configured target duration: no segment may exceed it by more than 0.5 s
@@ -183,20 +184,75 @@ def parse_media(path, target_limit, iframes_only=False):
     return segments, (maps[0] if maps else None)
 
 
-def nal_types(hexdata, annexb):
+def nal_type(header, codec):
+    return (header >> 1) & 0x3F if codec == "hevc" else header & 0x1F
+
+
+def nal_types(hexdata, annexb, codec="h264"):
     data = bytes.fromhex(hexdata)
     types = []
     if annexb:
         for match in re.finditer(b"\x00\x00\x01", data):
             if match.end() < len(data):
-                types.append(data[match.end()] & 0x1F)
+                types.append(nal_type(data[match.end()], codec))
     else:
         at = 0
         while at + 4 < len(data):
             length = int.from_bytes(data[at:at + 4], "big")
-            types.append(data[at + 4] & 0x1F)
+            types.append(nal_type(data[at + 4], codec))
             at += 4 + length
     return types
+
+
+# What a random access point's first picture must be: H.264 IDR (5); HEVC IDR_W_RADL/IDR_N_LP (19, 20).
+IDR_TYPES = {"h264": {5}, "hevc": {19, 20}}
+CODEC_OF_PREFIX = {"avc1": "h264", "hvc1": "hevc", "av01": "av1"}
+
+
+def video_codec_of(codecs):
+    """The video codec a CODECS attribute names (None for audio only)."""
+    for entry in codecs.split(","):
+        codec = CODEC_OF_PREFIX.get(entry.strip()[:4])
+        if codec:
+            return codec, entry.strip()
+    return None, None
+
+
+def find_box(data, name):
+    """The body of the first box called `name` anywhere in `data` (boxes nest in sample entries)."""
+    at = data.find(name.encode())
+    if at < 4:
+        return None
+    size = int.from_bytes(data[at - 4:at], "big")
+    return data[at + 4:at - 4 + size] if size >= 8 else None
+
+
+def codec_string_from_init(init_path, codec):
+    """RFC 6381 names written from the decoder configuration records, as the specs define them:
+    ISO/IEC 14496-15 annex E for hvcC, av1-isobmff section 5 for av1C, the SPS bytes for avcC."""
+    data = open(init_path, "rb").read()
+    if codec == "h264":
+        body = find_box(data, "avcC")
+        return f"avc1.{body[1]:02x}{body[2]:02x}{body[3]:02x}" if body else None
+    if codec == "hevc":
+        body = find_box(data, "hvcC")
+        if not body or len(body) < 13:
+            return None
+        space = ["", "A", "B", "C"][body[1] >> 6]
+        flags = int.from_bytes(body[2:6], "big")
+        reversed_flags = int(f"{flags:032b}"[::-1], 2)
+        constraints = list(body[6:12])
+        while constraints and constraints[-1] == 0:
+            constraints.pop()
+        tier = "H" if body[1] & 0x20 else "L"
+        return ".".join([f"hvc1", f"{space}{body[1] & 0x1F}", f"{reversed_flags:X}", f"{tier}{body[12]}"] + [f"{c:X}" for c in constraints])
+    if codec == "av1":
+        body = find_box(data, "av1C")
+        if not body or len(body) < 4:
+            return None
+        depth = (12 if body[2] & 0x20 else 10) if body[2] & 0x40 else 8
+        return f"av01.{body[1] >> 5}.{body[1] & 0x1F:02d}{'H' if body[2] & 0x80 else 'M'}.{depth:02d}"
+    return None
 
 
 def packet_data(path):
@@ -211,7 +267,7 @@ def packet_data(path):
                    for part in line.split(":", 1)[1].strip().split(" ")[:8])
 
 
-def probe_segment(directory, init, segment, byterange=None):
+def probe_segment(directory, init, segment, byterange=None, codec="h264"):
     """Writes init + segment (or its byte range) to a temporary file and probes it."""
     with open(os.path.join(directory, segment["uri"]), "rb") as handle:
         if byterange:
@@ -225,16 +281,17 @@ def probe_segment(directory, init, segment, byterange=None):
         handle.write(prefix + body)
         name = handle.name
     try:
-        streams = json.loads(ffprobe(["-show_entries", "stream=codec_type,codec_name,width,height", "-of", "json", name]))["streams"]
+        streams = json.loads(ffprobe(["-show_entries", "stream=codec_type,codec_name,codec_tag_string,width,height,profile,level",
+                                      "-of", "json", name]))["streams"]
         frames = json.loads(ffprobe(["-select_streams", "v:0", "-show_entries", "frame=pts_time,key_frame,pict_type",
                                      "-of", "json", name]).strip() or "{}").get("frames", []) if any(
             s["codec_type"] == "video" for s in streams) else []
         packets = json.loads(ffprobe(["-show_entries", "packet=codec_type,pts_time,duration_time,flags", "-of", "json", name]))["packets"]
         first_nals = None
-        if frames:
+        if frames and codec in IDR_TYPES:
             data = packet_data(name)
             if data:
-                first_nals = nal_types(data, annexb=not init)
+                first_nals = nal_types(data, annexb=not init, codec=codec)
         return {"streams": streams, "frames": frames, "packets": packets, "first_nals": first_nals}
     finally:
         os.unlink(name)
@@ -255,8 +312,18 @@ def check_rendition(directory, playlist, target_limit, variant, expect_video):
     base = os.path.dirname(os.path.join(directory, playlist))
     keyframes, peak, total_bits, total_time = [], 0, 0, 0
     info = {"segments": len(segments), "keyframes": keyframes}
+    codec, named = video_codec_of(unquote(variant.get("CODECS", ""))) if variant else (None, None)
+    codec = codec or "h264"
+    if expect_video and codec != "h264" and not init:
+        error(where, f"{codec} needs fMP4 segments (EXT-X-MAP)")
+    if expect_video and init:
+        # CODECS must be what the decoder configuration in the init segment says.
+        actual = codec_string_from_init(os.path.join(base, init), codec)
+        if actual != named:
+            error(where, f"CODECS names {named} but the init segment's configuration is {actual}")
+        info["codec_from_init"] = actual
     for segment in segments:
-        probed = probe_segment(base, init, segment)
+        probed = probe_segment(base, init, segment, codec=codec)
         size = os.path.getsize(os.path.join(base, segment["uri"]))
         total_bits += size * 8
         total_time += segment["duration"]
@@ -268,14 +335,24 @@ def check_rendition(directory, playlist, target_limit, variant, expect_video):
             if not video:
                 error(where, f"{segment['uri']} has no video")
                 continue
-            if video["codec_name"] != "h264":
-                error(where, f"{segment['uri']} is {video['codec_name']}, not h264")
+            if video["codec_name"] != codec:
+                error(where, f"{segment['uri']} is {video['codec_name']}, not {codec}")
+            if codec == "hevc" and video.get("codec_tag_string") != "hvc1":
+                error(where, f"{segment['uri']}: HEVC sample entry is {video.get('codec_tag_string')}, not hvc1")
+            info["codec"], info["profile"], info["level"] = video["codec_name"], video.get("profile"), video.get("level")
+            # The decoder's own reading of the bitstream agrees with the level CODECS names.
+            if named and codec == "hevc" and not named.split(".")[3].endswith(str(video.get("level"))):
+                error(where, f"{segment['uri']}: CODECS {named} but the decoder reads level {video.get('level')}")
+            if named and codec == "av1" and int(named.split(".")[2][:2]) != video.get("level"):
+                error(where, f"{segment['uri']}: CODECS {named} but the decoder reads seq_level_idx {video.get('level')}")
+            if named and codec == "h264" and int(named[9:11], 16) != video.get("level"):
+                error(where, f"{segment['uri']}: CODECS {named} but the decoder reads level {video.get('level')}")
             if variant and "RESOLUTION" in variant and variant["RESOLUTION"] != f"{video['width']}x{video['height']}":
                 error(where, f"{segment['uri']} is {video['width']}x{video['height']}, the master says {variant['RESOLUTION']}")
             frames = probed["frames"]
             if not frames or frames[0].get("key_frame") != 1 or frames[0].get("pict_type") != "I":
                 error(where, f"{segment['uri']} does not start with a keyframe")
-            if probed["first_nals"] is not None and 5 not in probed["first_nals"]:
+            if probed["first_nals"] is not None and not IDR_TYPES[codec] & set(probed["first_nals"]):
                 error(where, f"{segment['uri']} starts with a keyframe that is not an IDR (NAL types {probed['first_nals']})")
             keyframes.extend(round(float(f["pts_time"]), 3) for f in frames if f.get("key_frame") == 1)
             length, video_start, _ = media_duration(probed["packets"], "video")
@@ -376,7 +453,7 @@ def main():
         facts["audio"] = audio_info
     for variant in variants:
         codecs = unquote(variant.get("CODECS", ""))
-        expect_video = "avc1" in codecs
+        expect_video = video_codec_of(codecs)[0] is not None
         info = check_rendition(directory, variant["URI"], args.target, variant, expect_video)
         info.update({"uri": variant["URI"], "codecs": codecs, "resolution": variant.get("RESOLUTION"),
                      "bandwidth": int(variant.get("BANDWIDTH", 0)), "average_bandwidth": int(variant.get("AVERAGE-BANDWIDTH", 0))})

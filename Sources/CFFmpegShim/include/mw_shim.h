@@ -62,7 +62,8 @@ void mw_cancel_token_cancel(mw_cancel_token *token);
 int mw_cancel_token_is_canceled(const mw_cancel_token *token);
 void mw_cancel_token_free(mw_cancel_token *token);
 
-/* libav*'s own log output; AV_LOG_* levels (-8 quiet ... 48 debug). */
+/* libav*'s own log output; AV_LOG_* levels (-8 quiet ... 48 debug). Also sets SVT-AV1's level
+ * (its SVT_LOG variable, unless already set): call it at start-up, before other threads. */
 void mw_log_set_level(int level);
 
 /* ---- probe ---- */
@@ -186,6 +187,13 @@ mw_status mw_make_storyboard(const char *input, const char *sprite_path, int32_t
 
 /* ---- transcode: MP4 files and HLS ladders ---- */
 
+/* The video codecs a rung is encoded with. HEVC and AV1 go in fMP4 only (HEVC tagged hvc1). */
+typedef enum mw_video_codec {
+    MW_CODEC_H264 = 0,       /* libx264 */
+    MW_CODEC_HEVC = 1,       /* libx265 */
+    MW_CODEC_AV1 = 2,        /* libsvtav1 */
+} mw_video_codec;
+
 /* One video rendition. The picture is made upright with square pixels, then fitted
  * into the box (the box is turned for portrait sources) without upscaling. */
 typedef struct mw_video_rung {
@@ -193,11 +201,12 @@ typedef struct mw_video_rung {
     int64_t bitrate;         /* average bits/s; 0: constant quality (crf) */
     int64_t max_bitrate;     /* VBV peak bits/s; 0: none */
     int64_t buffer_size;     /* VBV buffer bits; 0: 2 x max_bitrate */
-    double crf;              /* used when bitrate is 0; default 23 */
+    double crf;              /* used when bitrate is 0, on the codec's own scale (x264/x265 0..51, SVT-AV1 1..63) */
+    int32_t codec;           /* mw_video_codec */
 } mw_video_rung;
 
 typedef struct mw_encode_settings {
-    char preset[16];             /* x264 preset; default "veryfast" */
+    char preset[16];             /* x264 preset name; default "veryfast" (x265 takes the same name, SVT-AV1 a matching number) */
     double max_fps;              /* frame-rate cap; 0: none */
     double gop_s;                /* keyframe interval in seconds; default 2 */
     int32_t audio_bitrate;       /* bits/s; default 128000 */
@@ -242,8 +251,9 @@ typedef enum mw_rendition_kind {
 /* What one rendition became; paths are relative to the output directory. */
 typedef struct mw_rendition_info {
     int32_t kind;                /* mw_rendition_kind */
-    char playlist[64];           /* e.g. "720p/index.m3u8" */
+    char playlist[64];           /* e.g. "720p/index.m3u8", "720p-hevc/index.m3u8" */
     char iframe_playlist[64];    /* "" when none */
+    int32_t codec;               /* video: mw_video_codec */
     int32_t width, height;
     int32_t fps_num, fps_den;
     char codecs[64];             /* RFC 6381, e.g. "avc1.64001f,mp4a.40.2" */
@@ -258,7 +268,7 @@ typedef struct mw_rendition_info {
     double audio_wait_peak_s;    /* muxed audio: the longest span of video held waiting for audio */
 } mw_rendition_info;
 
-#define MW_MAX_RENDITIONS 12
+#define MW_MAX_RENDITIONS 24
 
 typedef struct mw_package_result {
     int32_t rendition_count;

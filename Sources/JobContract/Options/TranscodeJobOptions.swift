@@ -41,12 +41,20 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
     /// Heights of MP4 renditions made besides HLS.
     public var mp4: [Int] = []
     public var split: Split = .auto
+    /// The ladder's codecs, H.264 first and always present.
+    public var codecs: [VideoCodec] = [.h264]
 
     public init() {}
 
     /// Chunks need fMP4 segments, a shared audio rendition, an encode and no MP4 renditions
     /// (each of those is made in one pass): an explicit split with any of them is an error.
     public func check() throws(JSONValueDecodingError) {
+        if codecs != [.h264] {
+            let reason: String? = segmentFormat == .ts ? "TS segments" : packaging == .copy ? "stream copy" : nil
+            if let reason {
+                throw JSONValueDecodingError(path: "options.codecs", message: "HEVC and AV1 go in fMP4 segments and are encoded: not with \(reason)")
+            }
+        }
         guard case .chunks = split else { return }
         let reason: String? = segmentFormat == .ts ? "TS segments" : audio == .muxed ? "muxed audio" : packaging == .copy ? "stream copy"
             : !mp4.isEmpty ? "MP4 renditions" : nil
@@ -61,7 +69,7 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case renditions, audio, packaging, preset, thumbnails, storyboard, mp4, split
+        case renditions, audio, packaging, preset, thumbnails, storyboard, mp4, split, codecs
         case segmentFormat = "segment_format", segmentDurationSeconds = "segment_duration_s", maxFPS = "max_fps"
     }
 
@@ -78,5 +86,7 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
         storyboard = try fields.decodeIfPresent(Bool.self, forKey: .storyboard) ?? true
         mp4 = try fields.decodeIfPresent([Int].self, forKey: .mp4) ?? []
         split = try fields.decodeIfPresent(Split.self, forKey: .split) ?? .auto
+        // H.264 is the fallback every ladder keeps; the order is fixed so manifests are too.
+        codecs = Array(Set((try fields.decodeIfPresent([VideoCodec].self, forKey: .codecs) ?? []) + [.h264])).sorted()
     }
 }

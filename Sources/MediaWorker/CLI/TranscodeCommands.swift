@@ -43,7 +43,20 @@ struct HLSCommand: AsyncParsableCommand {
     @Option(help: "Target segment duration in seconds.") var target: Double = 6
     @Flag(help: "Mux the audio into every variant instead of one shared rendition.") var muxedAudio = false
     @Option(help: "auto, encode or copy.") var packaging: HLSSettings.Packaging = .auto
+    @Option(help: "Video codecs of the ladder, e.g. h264,hevc,av1 (h264 always included).") var codecs: String = "h264"
     @OptionGroup var encode: EncodeOptions
+
+    var videoCodecs: [VideoCodec] {
+        get throws {
+            let parsed = try codecs.split(separator: ",").map { part in
+                guard let codec = VideoCodec(rawValue: part.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("--codecs takes h264, hevc and av1")
+                }
+                return codec
+            }
+            return Array(Set(parsed + [.h264])).sorted()
+        }
+    }
 
     func run() async throws {
         mw_log_set_level(-8)
@@ -54,7 +67,8 @@ struct HLSCommand: AsyncParsableCommand {
             hls.audioMuxed = muxedAudio
             hls.packaging = packaging
             let package = try await HLSPackager.package(
-                input: file, outputDirectory: out, rungs: try await ladderRungs(rungs, input: file), settings: encode.settings, hls: hls)
+                input: file, outputDirectory: out, rungs: VideoLadder.rungs(try await ladderRungs(rungs, input: file), codecs: try videoCodecs),
+                settings: encode.settings, hls: hls)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let renditions = String(decoding: try encoder.encode(package.renditions), as: UTF8.self)

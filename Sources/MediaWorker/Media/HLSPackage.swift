@@ -1,5 +1,6 @@
 import CFFmpegShim
 import Foundation
+import JobContract
 
 /// One rendition of an HLS package, as measured on what was written.
 public struct HLSRendition: Sendable, Equatable, Codable {
@@ -40,6 +41,12 @@ public struct HLSRendition: Sendable, Equatable, Codable {
 }
 
 extension HLSRendition {
+    /// Video: its codec, told by the RFC 6381 name (so a stitched package knows it too).
+    public var codec: VideoCodec? {
+        guard kind == .video else { return nil }
+        return codecs.hasPrefix("hvc1") ? .hevc : codecs.hasPrefix("av01") ? .av1 : .h264
+    }
+
     init(_ raw: mw_rendition_info) {
         kind = raw.kind == Int32(MW_RENDITION_AUDIO.rawValue) ? .audio : .video
         playlist = cString(raw.playlist)
@@ -60,7 +67,8 @@ extension HLSRendition {
     }
 }
 
-/// A finished HLS package: a directory with master.m3u8 and one folder per rendition.
+/// A finished HLS package: a directory with master.m3u8 (and, with several codecs, a
+/// master-<codec>.m3u8 per codec) and one folder per rendition.
 public struct HLSPackage: Sendable, Equatable {
     public var directory: String
     public var masterPlaylist: String { directory + "/master.m3u8" }
@@ -110,7 +118,10 @@ public enum HLSPackager {
                 Array(buffer.bindMemory(to: mw_rendition_info.self).prefix(Int(raw.rendition_count))).map(HLSRendition.init)
             }
             // A part of a split package has no master of its own: the stitch writes the package's.
-            if hls.part == .whole { try write(MasterPlaylist.render(renditions), to: staging.path + "/master.m3u8") }
+            if hls.part == .whole {
+                try write(MasterPlaylist.render(renditions), to: staging.path + "/master.m3u8")
+                for master in MasterPlaylist.perCodec(renditions) { try write(master.text, to: staging.path + "/" + master.name) }
+            }
             try staging.commit()
             return HLSPackage(directory: outputDirectory, renditions: renditions, durationSeconds: raw.duration_s,
                               streamCopied: raw.stream_copied != 0)

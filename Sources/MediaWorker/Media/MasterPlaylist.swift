@@ -1,15 +1,31 @@
 import Foundation
+import JobContract
 
 /// The master playlist of an HLS package, written by us rather than by FFmpeg's muxer, whose
 /// master lacks measured AVERAGE-BANDWIDTH, FRAME-RATE, I-frame variants and shared audio.
 enum MasterPlaylist {
     static let audioGroup = "audio"
 
-    /// Variants in ascending bandwidth; the audio rendition (when separate) as the one
+    /// With more than one video codec: a master per codec (`master-hevc.m3u8`…) beside the full
+    /// one, each with the same audio, for clients that choose variants by bandwidth alone and
+    /// would otherwise cross from one codec to another mid-stream (GStreamer's hlsdemux2 does).
+    static func perCodec(_ renditions: [HLSRendition]) -> [(codec: VideoCodec, name: String, text: String)] {
+        let codecs = Set(renditions.compactMap(\.codec))
+        guard codecs.count > 1 else { return [] }
+        return codecs.sorted().map { codec in
+            (codec, "master-\(codec.rawValue).m3u8", render(renditions.filter { $0.kind != .video || $0.codec == codec }))
+        }
+    }
+
+    /// Variants per codec in ascending bandwidth; the audio rendition (when separate) as the one
     /// EXT-X-MEDIA of every variant; one EXT-X-I-FRAME-STREAM-INF per video variant.
     /// No EXT-X-VERSION: none of the tags used needs more than version 1 (RFC 8216 section 7).
     static func render(_ renditions: [HLSRendition]) -> String {
-        let videos = renditions.filter { $0.kind == .video }.sorted { $0.peakBitrate < $1.peakBitrate }
+        // H.264 first (the variant a player starts with should be one every device plays), then
+        // HEVC, then AV1; each codec's ladder in ascending bandwidth.
+        let videos = renditions.filter { $0.kind == .video }.sorted {
+            ($0.codec ?? .h264, $0.peakBitrate) < ($1.codec ?? .h264, $1.peakBitrate)
+        }
         let audio = renditions.first { $0.kind == .audio }
         var lines = ["#EXTM3U", "#EXT-X-INDEPENDENT-SEGMENTS"]
         if videos.isEmpty, let audio {
@@ -38,7 +54,7 @@ enum MasterPlaylist {
         }
         for video in videos {
             guard let iframes = video.iframePlaylist, let peak = video.iframePeakBitrate else { continue }
-            let videoCodec = video.codecs.split(separator: ",").first { $0.hasPrefix("avc1") }.map(String.init) ?? video.codecs
+            let videoCodec = video.codecs.split(separator: ",").first { !$0.hasPrefix("mp4a") }.map(String.init) ?? video.codecs
             var attributes = ["BANDWIDTH=\(peak)"]
             if let average = video.iframeAverageBitrate { attributes.append("AVERAGE-BANDWIDTH=\(average)") }
             attributes.append("CODECS=\"\(videoCodec)\"")

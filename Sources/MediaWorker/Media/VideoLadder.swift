@@ -1,4 +1,5 @@
 import CFFmpegShim
+import JobContract
 
 /// One video rendition: a bounding box (turned for portrait sources) and its rate control.
 public struct VideoRung: Sendable, Equatable, Codable {
@@ -10,24 +11,54 @@ public struct VideoRung: Sendable, Equatable, Codable {
     public var maxBitrate: Int?
     /// VBV buffer bits; nil: twice `maxBitrate`.
     public var bufferSize: Int?
-    public var crf: Double
+    /// On the codec's own scale; nil: the codec's default (about the same picture for each).
+    public var crf: Double?
+    public var codec: VideoCodec
 
-    public init(maxWidth: Int, maxHeight: Int, bitrate: Int? = nil, maxBitrate: Int? = nil, bufferSize: Int? = nil, crf: Double = 23) {
+    public init(maxWidth: Int, maxHeight: Int, bitrate: Int? = nil, maxBitrate: Int? = nil, bufferSize: Int? = nil, crf: Double? = nil,
+                codec: VideoCodec = .h264) {
         self.maxWidth = maxWidth
         self.maxHeight = maxHeight
         self.bitrate = bitrate
         self.maxBitrate = maxBitrate
         self.bufferSize = bufferSize
         self.crf = crf
+        self.codec = codec
     }
 
     enum CodingKeys: String, CodingKey {
-        case maxWidth = "max_width", maxHeight = "max_height", bitrate, maxBitrate = "max_bitrate", bufferSize = "buffer_size", crf
+        case maxWidth = "max_width", maxHeight = "max_height", bitrate, maxBitrate = "max_bitrate", bufferSize = "buffer_size", crf, codec
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let fields = try decoder.container(keyedBy: CodingKeys.self)
+        maxWidth = try fields.decode(Int.self, forKey: .maxWidth)
+        maxHeight = try fields.decode(Int.self, forKey: .maxHeight)
+        bitrate = try fields.decodeIfPresent(Int.self, forKey: .bitrate)
+        maxBitrate = try fields.decodeIfPresent(Int.self, forKey: .maxBitrate)
+        bufferSize = try fields.decodeIfPresent(Int.self, forKey: .bufferSize)
+        crf = try fields.decodeIfPresent(Double.self, forKey: .crf)
+        // Plans written before codecs existed are H.264.
+        codec = try fields.decodeIfPresent(VideoCodec.self, forKey: .codec) ?? .h264
+    }
+
+    /// The same box and rate cap in another codec, at that codec's default quality.
+    public func encoded(with codec: VideoCodec) -> VideoRung {
+        var rung = self
+        rung.codec = codec
+        if codec != self.codec { rung.crf = nil }
+        return rung
     }
 
     var shimValue: mw_video_rung {
-        mw_video_rung(max_width: Int32(maxWidth), max_height: Int32(maxHeight), bitrate: Int64(bitrate ?? 0),
-                      max_bitrate: Int64(maxBitrate ?? 0), buffer_size: Int64(bufferSize ?? 0), crf: crf)
+        let shimCodec: mw_video_codec = switch codec {
+        case .h264: MW_CODEC_H264
+        case .hevc: MW_CODEC_HEVC
+        case .av1: MW_CODEC_AV1
+        }
+        return mw_video_rung(max_width: Int32(maxWidth), max_height: Int32(maxHeight), bitrate: Int64(bitrate ?? 0),
+                             max_bitrate: Int64(maxBitrate ?? 0), buffer_size: Int64(bufferSize ?? 0), crf: crf ?? 0,
+                             codec: Int32(shimCodec.rawValue))
     }
 }
 
@@ -58,6 +89,11 @@ public enum VideoLadder {
             return [lowest]
         }
         return fitting
+    }
+
+    /// Every rung once per codec, H.264 first: each codec a ladder of its own in one master.
+    public static func rungs(_ rungs: [VideoRung], codecs: [VideoCodec]) -> [VideoRung] {
+        codecs.sorted().flatMap { codec in rungs.map { $0.encoded(with: codec) } }
     }
 
     static func pixelAspect(_ text: String?) -> Double {

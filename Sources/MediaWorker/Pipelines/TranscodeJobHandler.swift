@@ -60,7 +60,8 @@ public struct TranscodeJobHandler: JobHandler {
             await job.progress(0.1)
 
             let info = try await MediaProbe.probe(path: path, limits: pipeline.mediaLimits)
-            let rungs = plan.heights.map { heights in VideoLadder.apple.filter { heights.contains($0.maxHeight) } } ?? VideoLadder.rungs(for: info)
+            let boxes = plan.heights.map { heights in VideoLadder.apple.filter { heights.contains($0.maxHeight) } } ?? VideoLadder.rungs(for: info)
+            let rungs = VideoLadder.rungs(boxes, codecs: options.codecs)
             // A long encode is shared by the pool: parts run by any worker, then a stitch.
             if let split = SplitTranscode.plan(options: options, info: info, rungs: rungs, hls: plan.hls, settings: plan.settings,
                                                minimumSeconds: pipeline.splitMinimumSeconds, canSplit: job.canSplit) {
@@ -99,21 +100,13 @@ public struct TranscodeJobHandler: JobHandler {
             try await io.upload(output, to: version) { fraction in Task { await job.progress(0.85 + fraction * 0.15) } }
             let master = try io.stableMaster(of: version, packageMaster: output + "/hls/master.m3u8")
 
-            let renditions: [JSONValue] = package.renditions.map { rendition in
-                var fields: [String: JSONValue] = [
-                    "kind": .string(rendition.kind.rawValue), "playlist": .string(prefix.appending("hls/" + rendition.playlist).description),
-                    "codecs": .string(rendition.codecs), "bandwidth": .integer(rendition.peakBitrate),
-                    "average_bandwidth": .integer(rendition.averageBitrate),
-                ]
-                if let width = rendition.width, let height = rendition.height { fields["resolution"] = .string("\(width)x\(height)") }
-                if let rate = rendition.frameRate { fields["frame_rate"] = .double((rate * 1000).rounded() / 1000) }
-                return .object(fields)
-            }
+            let renditions = TranscodeOutputs.renditions(package.renditions, prefix: prefix)
             var outputs = stills
             // The stable name plays whatever is published last; the version's own master stays this one.
             outputs["hls_master"] = .string(version.stableMaster?.description ?? "")
             outputs["hls_master_version"] = .string(version.masterInVersion.description)
             if !mp4s.isEmpty { outputs["mp4"] = .array(mp4s) }
+            TranscodeOutputs.addCodecMasters(package.renditions, prefix: prefix, to: &outputs)
             let data: JSONValue = .object([
                 "file_id": .string(io.fileID), "meta_movie_id": movieID.map(JSONValue.string) ?? .null,
                 "input": .string(io.input?.description ?? ""), "duration_s": .double(((info.durationSeconds ?? package.durationSeconds) * 1000).rounded() / 1000),

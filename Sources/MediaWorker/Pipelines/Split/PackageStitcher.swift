@@ -60,6 +60,7 @@ enum PackageStitcher {
             renditions.append(joined([track], name: "audio", kind: .audio))
         }
         files["hls/master.m3u8"] = MasterPlaylist.render(renditions)
+        for master in MasterPlaylist.perCodec(renditions) { files["hls/" + master.name] = master.text }
         let duration = renditions.map(\.durationSeconds).max() ?? 0
         return Package(files: files, renditions: renditions, durationSeconds: duration)
     }

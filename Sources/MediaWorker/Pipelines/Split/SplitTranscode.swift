@@ -112,18 +112,11 @@ enum SplitTranscode {
             try await io.upload(output, to: version)
             let master = try io.stableMaster(of: version, packageMaster: output + "/hls/master.m3u8")
             let prefix = version.url
-            let renditions: [JSONValue] = package.renditions.map { rendition in
-                var fields: [String: JSONValue] = [
-                    "kind": .string(rendition.kind.rawValue), "playlist": .string(prefix.appending("hls/" + rendition.playlist).description),
-                    "codecs": .string(rendition.codecs), "bandwidth": .integer(rendition.peakBitrate), "average_bandwidth": .integer(rendition.averageBitrate),
-                ]
-                if let width = rendition.width, let height = rendition.height { fields["resolution"] = .string("\(width)x\(height)") }
-                if let rate = rendition.frameRate { fields["frame_rate"] = .double((rate * 1000).rounded() / 1000) }
-                return .object(fields)
-            }
+            let renditions = TranscodeOutputs.renditions(package.renditions, prefix: prefix)
             var outputs = audio?.stills?.objectValue ?? [:]
             outputs["hls_master"] = .string(version.stableMaster?.description ?? "")
             outputs["hls_master_version"] = .string(version.masterInVersion.description)
+            TranscodeOutputs.addCodecMasters(package.renditions, prefix: prefix, to: &outputs)
             let meta = job.delivery.metaMovieID
             let data: JSONValue = .object([
                 "file_id": .string(io.fileID), "meta_movie_id": meta.map(JSONValue.string) ?? .null,

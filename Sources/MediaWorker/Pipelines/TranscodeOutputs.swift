@@ -1,0 +1,27 @@
+import JobContract
+
+/// What `TranscodeCompleted` says of a package, the same for a one-pass and a stitched one.
+enum TranscodeOutputs {
+    /// Each rendition: kind, playlist URL, codecs, measured bandwidths, resolution, frame rate.
+    static func renditions(_ renditions: [HLSRendition], prefix: StorageLocation) -> [JSONValue] {
+        renditions.map { rendition in
+            var fields: [String: JSONValue] = [
+                "kind": .string(rendition.kind.rawValue), "playlist": .string(prefix.appending("hls/" + rendition.playlist).description),
+                "codecs": .string(rendition.codecs), "bandwidth": .integer(rendition.peakBitrate),
+                "average_bandwidth": .integer(rendition.averageBitrate),
+            ]
+            if let width = rendition.width, let height = rendition.height { fields["resolution"] = .string("\(width)x\(height)") }
+            if let rate = rendition.frameRate { fields["frame_rate"] = .double((rate * 1000).rounded() / 1000) }
+            return .object(fields)
+        }
+    }
+
+    /// Adds the per-codec masters (`hls_codec_masters`: codec → URL) when the ladder has several codecs.
+    static func addCodecMasters(_ renditions: [HLSRendition], prefix: StorageLocation, to outputs: inout [String: JSONValue]) {
+        let masters = MasterPlaylist.perCodec(renditions)
+        guard !masters.isEmpty else { return }
+        outputs["hls_codec_masters"] = .object(Dictionary(uniqueKeysWithValues: masters.map { master in
+            (master.codec.rawValue, JSONValue.string(prefix.appending("hls/" + master.name).description))
+        }))
+    }
+}
