@@ -249,6 +249,7 @@ mw_status mw_package_hls_copy(const char *input, const char *output_dir, const m
         result->rendition_count = 1;
         result->duration_s = info->duration_s;
         result->stream_copied = 1;
+        result->timeline_offset_s = packager.timeline_offset_s;
         if (on_progress) on_progress(user, 1);
     }
 end:

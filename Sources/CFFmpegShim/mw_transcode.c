@@ -543,6 +543,7 @@ mw_status mw_package_hls(const char *input, const char *output_dir, const mw_vid
         }
         for (int i = 0; i < result->rendition_count; i++)
             if (result->renditions[i].duration_s > result->duration_s) result->duration_s = result->renditions[i].duration_s;
+        result->timeline_offset_s = job.timeline_offset_s;
     }
     cleanup(&job);
     return status;

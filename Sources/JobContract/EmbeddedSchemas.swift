@@ -122,7 +122,14 @@ public enum EmbeddedSchemas {
                 "type": "object",
                 "required": ["hls_master"],
                 "properties": {
-                  "hls_master": {"type": "string"}
+                  "hls_master": {"type": "string"},
+                  "dash_manifest": {"type": "string", "description": "with options.dash: the DASH manifest in the version"},
+                  "hls_codec_masters": {
+                    "type": "object",
+                    "description": "with several video codecs: a master per codec (its ladder and the same audio), by codec",
+                    "properties": {"h264": {"type": "string"}, "hevc": {"type": "string"}, "av1": {"type": "string"}},
+                    "additionalProperties": false
+                  }
                 }
               },
               "version": {"$ref": "#/$defs/version"},
@@ -826,6 +833,10 @@ public enum EmbeddedSchemas {
         "enum": ["h264", "hevc", "av1"]
       },
       "description": "video codecs of the ladder, each with its own rungs in the same master; h264 is always made (the fallback every device plays); hevc and av1 need fMP4 segments"
+    },
+    "dash": {
+      "type": "boolean",
+      "description": "a DASH manifest (manifest.mpd, static, isoff-live) beside the HLS master over the same fMP4 segments; needs fMP4, shared (not muxed) audio and an encode"
     },
     "split": {
       "description": "split a long encode into chunks run by the whole pool: off, auto (inputs over MW_SPLIT_MIN_S, default 120 s) or chunks of chunk_s seconds (rounded up to whole segments)",

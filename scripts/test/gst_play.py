@@ -1,5 +1,5 @@
-"""Plays an HLS master to its end in GStreamer (playbin3, whose HLS demuxer is hlsdemux2) over
-HTTP from a private loopback server, as a client nobody here wrote.
+"""Plays an HLS master (hlsdemux2) or a DASH manifest (dashdemux2) to its end in GStreamer's
+playbin3 over HTTP from a private loopback server, as a client nobody here wrote.
 
 Prints JSON: {"ok": bool, "eos": bool, "requests": [...], "last_segments_fetched": {...}, "error": str}.
 "ok" needs an end of stream and, for video and for audio, the last segment of a rendition GStreamer
@@ -53,6 +53,13 @@ def main():
     finally:
         server.shutdown()
     # Every media playlist fetched must have had its last segment fetched too.
+    if args.master.endswith(".mpd"):
+        kinds = dash_last_segments(args.root, args.master, set(requests))
+        result["requests"] = len(requests)
+        result["ended_on_last_segment"] = kinds
+        result["ok"] = result["eos"] and "video" in kinds and all(kinds.values())
+        print(json.dumps(result))
+        sys.exit(0 if result["ok"] else 1)
     # A media playlist given directly (one codec's rendition) counts as a rendition of its own.
     with open(os.path.join(args.root, args.master)) as handle:
         is_master = "#EXT-X-STREAM-INF" in handle.read()
@@ -76,6 +83,27 @@ def main():
     result["ok"] = result["eos"] and "video" in kinds and all(kinds.values())
     print(json.dumps(result))
     sys.exit(0 if result["ok"] else 1)
+
+
+def dash_last_segments(root, manifest, served):
+    """Per kind (video, audio, text): whether a representation GStreamer read had the last
+    segment of the last period served (dashdemux2 switches representations too)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import dash_judge
+    from mpegdash.parser import MPEGDASHParser
+    base = posixpath.dirname(manifest)
+    mpd = MPEGDASHParser.parse(os.path.join(root, manifest))
+    kinds = {}
+    last_period = mpd.periods[-1]
+    for adaptation in last_period.adaptation_sets:
+        kind = adaptation.content_type
+        for representation in adaptation.representations:
+            template = (representation.segment_templates or adaptation.segment_templates)[0]
+            names = [posixpath.normpath(posixpath.join(base, dash_judge.media_name(template.media, representation.id, number)))
+                     for number, _, _ in dash_judge.expand(template)]
+            if any(name in served for name in names):
+                kinds[kind] = kinds.get(kind, False) or names[-1] in served
+    return kinds
 
 
 if __name__ == "__main__":

@@ -275,6 +275,7 @@ typedef struct mw_package_result {
     mw_rendition_info renditions[MW_MAX_RENDITIONS];  /* video renditions first, audio last */
     double duration_s;
     int32_t stream_copied;       /* 1 when packaged by stream copy */
+    double timeline_offset_s;    /* added to every timestamp (a DASH presentationTimeOffset) */
 } mw_package_result;
 
 /* One demux and one decode feed every rung's scaler and encoder at once (a thread per

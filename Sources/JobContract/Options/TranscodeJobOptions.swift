@@ -43,12 +43,21 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
     public var split: Split = .auto
     /// The ladder's codecs, H.264 first and always present.
     public var codecs: [VideoCodec] = [.h264]
+    /// A DASH manifest beside the HLS master.
+    public var dash = false
 
     public init() {}
 
     /// Chunks need fMP4 segments, a shared audio rendition, an encode and no MP4 renditions
     /// (each of those is made in one pass): an explicit split with any of them is an error.
     public func check() throws(JSONValueDecodingError) {
+        if dash {
+            // DASH reads the CMAF tracks: fMP4, video and audio apart, encoded by us.
+            let reason: String? = segmentFormat == .ts ? "TS segments" : audio == .muxed ? "muxed audio" : packaging == .copy ? "stream copy (audio stays muxed)" : nil
+            if let reason {
+                throw JSONValueDecodingError(path: "options.dash", message: "DASH needs fMP4 segments with audio and video in separate tracks: not with \(reason)")
+            }
+        }
         if codecs != [.h264] {
             let reason: String? = segmentFormat == .ts ? "TS segments" : packaging == .copy ? "stream copy" : nil
             if let reason {
@@ -69,7 +78,7 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case renditions, audio, packaging, preset, thumbnails, storyboard, mp4, split, codecs
+        case renditions, audio, packaging, preset, thumbnails, storyboard, mp4, split, codecs, dash
         case segmentFormat = "segment_format", segmentDurationSeconds = "segment_duration_s", maxFPS = "max_fps"
     }
 
@@ -86,6 +95,7 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
         storyboard = try fields.decodeIfPresent(Bool.self, forKey: .storyboard) ?? true
         mp4 = try fields.decodeIfPresent([Int].self, forKey: .mp4) ?? []
         split = try fields.decodeIfPresent(Split.self, forKey: .split) ?? .auto
+        dash = try fields.decodeIfPresent(Bool.self, forKey: .dash) ?? false
         // H.264 is the fallback every ladder keeps; the order is fixed so manifests are too.
         codecs = Array(Set((try fields.decodeIfPresent([VideoCodec].self, forKey: .codecs) ?? []) + [.h264])).sorted()
     }

@@ -44,6 +44,7 @@ struct HLSCommand: AsyncParsableCommand {
     @Flag(help: "Mux the audio into every variant instead of one shared rendition.") var muxedAudio = false
     @Option(help: "auto, encode or copy.") var packaging: HLSSettings.Packaging = .auto
     @Option(help: "Video codecs of the ladder, e.g. h264,hevc,av1 (h264 always included).") var codecs: String = "h264"
+    @Flag(help: "Write a DASH manifest (manifest.mpd) beside the master.") var dash = false
     @OptionGroup var encode: EncodeOptions
 
     var videoCodecs: [VideoCodec] {
@@ -66,6 +67,7 @@ struct HLSCommand: AsyncParsableCommand {
             hls.targetDurationSeconds = target
             hls.audioMuxed = muxedAudio
             hls.packaging = packaging
+            hls.dash = dash
             let package = try await HLSPackager.package(
                 input: file, outputDirectory: out, rungs: VideoLadder.rungs(try await ladderRungs(rungs, input: file), codecs: try videoCodecs),
                 settings: encode.settings, hls: hls)

@@ -65,6 +65,9 @@ public struct HLSSettings: Sendable, Equatable {
     public var part: Part = .whole
     /// The timeline offset every part of one package must share (nil: computed).
     public var timelineOffsetSeconds: Double?
+    /// A DASH manifest (manifest.mpd) beside the master, over the same fMP4 segments: needs
+    /// fMP4, audio apart from video, and an encode (a stream copy keeps them muxed).
+    public var dash = false
 
     public init() {}
 

@@ -43,8 +43,17 @@ public struct HLSRendition: Sendable, Equatable, Codable {
 extension HLSRendition {
     /// Video: its codec, told by the RFC 6381 name (so a stitched package knows it too).
     public var codec: VideoCodec? {
-        guard kind == .video else { return nil }
-        return codecs.hasPrefix("hvc1") ? .hevc : codecs.hasPrefix("av01") ? .av1 : .h264
+        kind == .video ? Self.codec(ofCodecs: codecs) : nil
+    }
+
+    /// The video codec an RFC 6381 list names ("hvc1.1.6.L93.B0,mp4a.40.2" → hevc); nil for none.
+    static func codec(ofCodecs codecs: String) -> VideoCodec? {
+        for entry in codecs.split(separator: ",") {
+            if entry.hasPrefix("avc1") { return .h264 }
+            if entry.hasPrefix("hvc1") { return .hevc }
+            if entry.hasPrefix("av01") { return .av1 }
+        }
+        return nil
     }
 
     init(_ raw: mw_rendition_info) {
@@ -76,6 +85,8 @@ public struct HLSPackage: Sendable, Equatable {
     public var durationSeconds: Double
     /// True when packaged by stream copy (no re-encode).
     public var streamCopied: Bool
+    /// The DASH manifest beside the master, when asked for.
+    public var dashManifest: String? = nil
 }
 
 /// Encodes (or stream-copies) an input into an HLS package with our own master playlist.
@@ -121,13 +132,36 @@ public enum HLSPackager {
             if hls.part == .whole {
                 try write(MasterPlaylist.render(renditions), to: staging.path + "/master.m3u8")
                 for master in MasterPlaylist.perCodec(renditions) { try write(master.text, to: staging.path + "/" + master.name) }
+                if hls.dash {
+                    let period = DASHManifest.Period(start: 0, tracks: try dashTracks(renditions, directory: staging.path))
+                    try write(DASHManifest.render(periods: [period], duration: raw.duration_s, offset: raw.timeline_offset_s),
+                              to: staging.path + "/" + DASHManifest.fileName)
+                }
             }
             try staging.commit()
             return HLSPackage(directory: outputDirectory, renditions: renditions, durationSeconds: raw.duration_s,
-                              streamCopied: raw.stream_copied != 0)
+                              streamCopied: raw.stream_copied != 0,
+                              dashManifest: hls.dash && hls.part == .whole ? outputDirectory + "/" + DASHManifest.fileName : nil)
         } catch {
             staging.discard()
             throw error
+        }
+    }
+
+    /// The DASH view of each rendition: the segments its media playlist lists.
+    private static func dashTracks(_ renditions: [HLSRendition], directory: String) throws(MediaError) -> [DASHManifest.Track] {
+        try renditions.map { rendition throws(MediaError) in
+            guard rendition.kind == .audio || rendition.audioChannels == nil else {
+                throw MediaError(code: .invalidArgument, message: "DASH needs the audio apart from the video (not muxed)")
+            }
+            let folder = String(rendition.playlist.split(separator: "/").first ?? "")
+            guard let playlist = try? String(contentsOfFile: directory + "/" + rendition.playlist, encoding: .utf8),
+                  FileManager.default.fileExists(atPath: directory + "/" + folder + "/init.mp4") else {
+                throw MediaError(code: .invalidArgument, message: "DASH needs fMP4 segments with an init segment")
+            }
+            return DASHManifest.Track(rendition, id: folder, initialization: folder + "/init.mp4",
+                                      media: folder + "/seg-$Number%05d$.m4s", startNumber: 0,
+                                      durations: DASHManifest.durations(ofPlaylist: playlist))
         }
     }
 

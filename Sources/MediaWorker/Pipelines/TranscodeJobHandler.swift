@@ -37,6 +37,11 @@ public struct TranscodeJobHandler: JobHandler {
             case .copy: plan.hls.packaging = .copy
             }
         }
+        if options.dash {
+            plan.hls.dash = true
+            // A stream copy keeps audio and video in one track; DASH reads them apart.
+            if plan.hls.packaging == .auto { plan.hls.packaging = .encode }
+        }
         if let preset = options.preset { plan.settings.preset = preset }
         plan.settings.maxFPS = options.maxFPS
         plan.thumbnails = options.thumbnails
@@ -107,6 +112,7 @@ public struct TranscodeJobHandler: JobHandler {
             outputs["hls_master_version"] = .string(version.masterInVersion.description)
             if !mp4s.isEmpty { outputs["mp4"] = .array(mp4s) }
             TranscodeOutputs.addCodecMasters(package.renditions, prefix: prefix, to: &outputs)
+            if package.dashManifest != nil { outputs["dash_manifest"] = .string(prefix.appending("hls/" + DASHManifest.fileName).description) }
             let data: JSONValue = .object([
                 "file_id": .string(io.fileID), "meta_movie_id": movieID.map(JSONValue.string) ?? .null,
                 "input": .string(io.input?.description ?? ""), "duration_s": .double(((info.durationSeconds ?? package.durationSeconds) * 1000).rounded() / 1000),
