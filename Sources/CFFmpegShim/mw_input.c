@@ -11,7 +11,9 @@
  * (hls, concat, dash, image2 patterns, subfile, ...) is absent on purpose. */
 static const char *const allowed_formats =
     "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,mpegts,flv,avi,wav,mp3,aac,ogg,flac,"
-    "png_pipe,jpeg_pipe,webp_pipe,gif";
+    "png_pipe,jpeg_pipe,webp_pipe,gif,"
+    /* text subtitles: sidecar files (they name no other resource) */
+    "srt,ass,webvtt";
 
 const char *mw_allowed_input_formats(void) {
     return allowed_formats;
@@ -139,6 +141,8 @@ static mw_status open_identified(const char *url, AVIOContext *io, const AVInput
         if (par->codec_id == AV_CODEC_ID_NONE) continue;
         if (par->codec_type == AVMEDIA_TYPE_VIDEO && par->width > 0 && par->height > 0) media_streams++;
         if (par->codec_type == AVMEDIA_TYPE_AUDIO && par->sample_rate > 0) media_streams++;
+        /* A sidecar subtitle file holds nothing else. */
+        if (par->codec_type == AVMEDIA_TYPE_SUBTITLE && av_match_list(ctx->iformat->name, "srt,ass,webvtt", ',') > 0) media_streams++;
     }
     if (media_streams == 0) {
         status = mw_fail(message, message_size, MW_E_NO_MEDIA_STREAMS,

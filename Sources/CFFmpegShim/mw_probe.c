@@ -39,6 +39,11 @@ static void fill_stream(AVFormatContext *ctx, AVStream *st, mw_stream_info *info
     info->bit_rate = par->bit_rate;
     info->duration_us = st->duration != AV_NOPTS_VALUE
         ? av_rescale_q(st->duration, st->time_base, AV_TIME_BASE_Q) : -1;
+    const AVDictionaryEntry *language = av_dict_get(st->metadata, "language", NULL, 0);
+    const AVDictionaryEntry *title = av_dict_get(st->metadata, "title", NULL, 0);
+    copy_string(info->language, sizeof(info->language), language ? language->value : "");
+    copy_string(info->title, sizeof(info->title), title ? title->value : "");
+    info->is_default = (st->disposition & AV_DISPOSITION_DEFAULT) ? 1 : 0;
 
     if (par->codec_type == AVMEDIA_TYPE_VIDEO) {
         info->width = par->width;

@@ -203,7 +203,7 @@ static mw_status mux_video(mw_rung *rung, AVPacket *packet) {
         double time_s = packet->pts * av_q2d(time_base);
         double half_frame = 0.5 / av_q2d(rung->frame_rate);
         if (time_s >= rung->next_cut_s - half_frame) {
-            starts_segment = rung->next_cut_s > 0;
+            starts_segment = rung->next_cut_s > 0 && !(time_s >= rung->tail_from_s && time_s <= rung->tail_to_s);
             while (rung->next_cut_s <= time_s + half_frame) rung->next_cut_s += rung->segment_s;
         }
     }
@@ -344,6 +344,7 @@ static void *rung_main(void *opaque) {
 mw_status mw_rung_start(mw_rung *rung, double segment_s, double first_cut_s, AVRational audio_time_base, char *message, size_t message_size) {
     rung->segment_s = segment_s;
     rung->next_cut_s = first_cut_s;
+    if (rung->tail_to_s <= rung->tail_from_s) rung->tail_from_s = rung->tail_to_s = INFINITY;
     rung->audio_received_s = -INFINITY;
     rung->audio_time_base = audio_time_base;
     if (pthread_mutex_init(&rung->lock, NULL) != 0) return mw_fail(message, message_size, MW_E_INTERNAL, "no mutex");

@@ -35,6 +35,7 @@ typedef struct mw_rung {
     AVRational audio_time_base;
     double segment_s;          /* HLS target; 0 for a single file */
     double next_cut_s;
+    double tail_from_s, tail_to_s;  /* no segment starts in [from, to]: the input's last moments */
     AVPacket **pending_audio;  /* audio waiting for the video it interleaves with */
     int pending_count, pending_capacity;
     AVPacket **pending_video;  /* video waiting for the audio up to its time (muxed audio) */

@@ -23,6 +23,7 @@ void mw_encode_settings_init_default(mw_encode_settings *settings) {
 
 void mw_hls_settings_init_default(mw_hls_settings *settings) {
     if (!settings) return;
+    memset(settings, 0, sizeof(*settings));
     settings->segment_format = MW_SEGMENTS_FMP4;
     settings->target_duration_s = 6;
     settings->audio_muxed = 0;
@@ -30,7 +31,19 @@ void mw_hls_settings_init_default(mw_hls_settings *settings) {
     settings->range_start_s = settings->range_end_s = settings->timeline_offset_s = 0;
 }
 
-typedef struct mw_transcode_job {
+/* An audio rendition besides the main one (another language, a commentary): its own chain
+ * and packager, segments cut on the same boundaries. */
+typedef struct mw_extra_audio {
+    const struct mw_transcode_job *job;
+    int stream_index;
+    mw_audio_chain chain;
+    mw_packager packager;
+    int chain_open, packager_open;
+    double next_cut_s, segment_s;
+} mw_extra_audio;
+
+typedef struct mw_transcode_job mw_transcode_job;
+struct mw_transcode_job {
     const char *output;              /* HLS directory or MP4 path */
     mw_packager_kind kind;
     const mw_encode_settings *settings;
@@ -54,11 +67,15 @@ typedef struct mw_transcode_job {
     int rung_count, rungs_open;
     mw_packager audio_packager;
     int audio_packager_open;
+    mw_extra_audio extra_audio[MW_MAX_AUDIO_TRACKS - 1];
+    int extra_audio_count;
+    const mw_hls_settings *hls;      /* NULL for an MP4 file */
     double audio_next_cut_s;
     double next_key_s, next_segment_s;
     double timeline_offset_s;        /* HLS: the same for every rendition */
     atomic_int abort;
     double duration_s;
+    double tail_from_s, tail_to_s;   /* no segment starts here: a last segment this short would only inflate the peak */
     double origin_s;                 /* the input's start time: output times count from it */
     double video_demuxed_s, audio_demuxed_s, audio_watermark_s;  /* output times, for muxed audio */
     int audio_finished;              /* the audio chain is flushed: its stream ended before the video */
@@ -66,7 +83,7 @@ typedef struct mw_transcode_job {
     double reported;
     mw_progress_callback on_progress;
     void *user;
-} mw_transcode_job;
+};
 
 static int stop_requested(mw_transcode_job *job) {
     return atomic_load(&job->abort) || mw_interrupt_check(&job->interrupt);
@@ -105,15 +122,26 @@ static mw_status distribute_frame(void *opaque, AVFrame *frame, char *message, s
     return MW_OK;
 }
 
+/* Whether an audio packet at `time_s` starts a segment: the first at or past each cut. */
+static int audio_starts_segment(const mw_transcode_job *job, double time_s, double segment_s, double *next_cut_s) {
+    if (segment_s <= 0 || time_s < *next_cut_s) return 0;
+    int starts = *next_cut_s > 0 && !(time_s >= job->tail_from_s && time_s <= job->tail_to_s);
+    while (*next_cut_s <= time_s) *next_cut_s += segment_s;
+    return starts;
+}
+
+static mw_status write_extra_audio(void *opaque, AVPacket *packet, char *message, size_t message_size) {
+    mw_extra_audio *extra = opaque;
+    double time_s = packet->pts * av_q2d(extra->chain.encoder->time_base);
+    int starts_segment = audio_starts_segment(extra->job, time_s, extra->segment_s, &extra->next_cut_s);
+    return mw_packager_write(&extra->packager, packet, 0, starts_segment, message, message_size);
+}
+
 static mw_status distribute_audio(void *opaque, AVPacket *packet, char *message, size_t message_size) {
     mw_transcode_job *job = opaque;
     if (job->audio_packager_open) {
         double time_s = packet->pts * av_q2d(job->audio.encoder->time_base);
-        int starts_segment = 0;
-        if (job->segment_s > 0 && time_s >= job->audio_next_cut_s) {
-            starts_segment = job->audio_next_cut_s > 0;
-            while (job->audio_next_cut_s <= time_s) job->audio_next_cut_s += job->segment_s;
-        }
+        int starts_segment = audio_starts_segment(job, time_s, job->segment_s, &job->audio_next_cut_s);
         return mw_packager_write(&job->audio_packager, packet, 0, starts_segment, message, message_size);
     }
     for (int i = 0; i < job->rung_count; i++) {
@@ -139,18 +167,36 @@ static mw_status open_input(mw_transcode_job *job, const char *input, char *mess
     if (job->video_index >= 0 && (job->format->streams[job->video_index]->disposition & AV_DISPOSITION_ATTACHED_PIC))
         job->video_index = -1;
     job->audio_index = av_find_best_stream(job->format, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    int chosen = job->hls ? job->hls->audio_stream_count : 0;
+    if (chosen < 0 || chosen > MW_MAX_AUDIO_TRACKS)
+        return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "between 0 and %d audio streams", MW_MAX_AUDIO_TRACKS);
+    for (int i = 0; i < chosen; i++) {
+        int index = job->hls->audio_streams[i];
+        if (index < 0 || index >= (int)job->format->nb_streams || job->format->streams[index]->codecpar->codec_type != AVMEDIA_TYPE_AUDIO)
+            return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "stream %d is not an audio stream of the input", index);
+        for (int j = 0; j < i; j++)
+            if (job->hls->audio_streams[j] == index) return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "audio stream %d chosen twice", index);
+        if (i == 0) job->audio_index = index;
+        else job->extra_audio[job->extra_audio_count++].stream_index = index;
+    }
+    if (job->extra_audio_count > 0 && (job->audio_muxed || job->kind == MW_PACKAGE_MP4_FILE))
+        return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "several audio renditions need shared (not muxed) audio");
     if (job->video_index < 0 && job->audio_index < 0)
         return mw_fail(message, message_size, MW_E_NO_MEDIA_STREAMS, "input has neither video nor audio");
     /* A part of a split package reads only its own stream. */
     if (job->part == MW_PART_VIDEO_RANGE) {
         if (job->video_index < 0) return mw_fail(message, message_size, MW_E_NO_MEDIA_STREAMS, "input has no video to split");
         job->audio_index = -1;
+        job->extra_audio_count = 0;
     } else if (job->part == MW_PART_AUDIO) {
         if (job->audio_index < 0) return mw_fail(message, message_size, MW_E_NO_MEDIA_STREAMS, "input has no audio");
         job->video_index = -1;
     }
-    for (unsigned i = 0; i < job->format->nb_streams; i++)
-        if ((int)i != job->video_index && (int)i != job->audio_index) job->format->streams[i]->discard = AVDISCARD_ALL;
+    for (unsigned i = 0; i < job->format->nb_streams; i++) {
+        int used = (int)i == job->video_index || (int)i == job->audio_index;
+        for (int k = 0; k < job->extra_audio_count; k++) used |= (int)i == job->extra_audio[k].stream_index;
+        if (!used) job->format->streams[i]->discard = AVDISCARD_ALL;
+    }
     if (job->format->duration != AV_NOPTS_VALUE && job->format->duration > 0)
         job->duration_s = job->format->duration / (double)AV_TIME_BASE;
     return MW_OK;
@@ -286,8 +332,39 @@ static mw_status prepare(mw_transcode_job *job, const mw_video_rung *specs, int 
         if (status == MW_OK) status = mw_packager_start(&job->audio_packager, message, message_size);
     }
     avcodec_parameters_free(&audio_par);
+    for (int k = 0; status == MW_OK && k < job->extra_audio_count; k++) {
+        mw_extra_audio *extra = &job->extra_audio[k];
+        extra->job = job;
+        status = mw_audio_chain_open(&extra->chain, job->format, extra->stream_index, origin, settings, global_header, message, message_size);
+        extra->chain_open = 1;
+        AVCodecParameters *par = status == MW_OK ? avcodec_parameters_alloc() : NULL;
+        if (status == MW_OK && (!par || avcodec_parameters_from_context(par, extra->chain.encoder) < 0))
+            status = mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
+        char *location = status == MW_OK ? av_asprintf("%s/audio-%d", job->output, k + 1) : NULL;
+        if (status == MW_OK && !location) status = mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
+        if (status == MW_OK) {
+            status = mw_packager_open(&extra->packager, job->kind, location, NULL, (AVRational){0, 1}, par,
+                                      extra->chain.encoder->time_base, message, message_size);
+            extra->packager_open = 1;
+            extra->packager.timeline_offset_s = job->timeline_offset_s;
+            extra->segment_s = job->segment_s;
+            if (status == MW_OK) status = mw_packager_start(&extra->packager, message, message_size);
+        }
+        av_free(location);
+        avcodec_parameters_free(&par);
+    }
+    /* A segment boundary in the input's last half second would make a segment of a frame or two
+     * whose bit rate (an IDR over a few ms) inflates the peak BANDWIDTH: that tail joins the segment
+     * before. Only within the declared duration: an input longer than it declares is cut as usual. */
+    job->tail_from_s = job->tail_to_s = INFINITY;
+    if (job->segment_s > 0 && job->duration_s > job->segment_s) {
+        job->tail_from_s = job->duration_s - fmin(0.5, job->segment_s / 4);
+        job->tail_to_s = job->duration_s + 0.05;
+    }
     link_rungs(job);
     for (int i = 0; status == MW_OK && i < job->rung_count; i++) {
+        job->rungs[i].tail_from_s = job->tail_from_s;
+        job->rungs[i].tail_to_s = job->tail_to_s;
         double first_cut_s = job->part == MW_PART_VIDEO_RANGE ? job->range_start_s : 0;
         status = mw_rung_start(&job->rungs[i], job->segment_s, first_cut_s, audio_tb, message, message_size);
         job->rungs_open = i + 1;
@@ -401,6 +478,10 @@ static mw_status run(mw_transcode_job *job, char *message, size_t message_size) 
         else if (packet->stream_index == job->audio_index && job->audio_open && !job->audio_finished) {
             status = mw_audio_chain_send(&job->audio, packet, distribute_audio, job, message, message_size);
             if (status == MW_OK && ends_short_audio(job, packet, stream)) status = finish_audio(job, message, message_size);
+        } else {
+            for (int k = 0; k < job->extra_audio_count; k++)
+                if (packet->stream_index == job->extra_audio[k].stream_index)
+                    status = mw_audio_chain_send(&job->extra_audio[k].chain, packet, write_extra_audio, &job->extra_audio[k], message, message_size);
         }
         av_packet_unref(packet);
         if (status != MW_OK) break;
@@ -413,6 +494,8 @@ static mw_status run(mw_transcode_job *job, char *message, size_t message_size) 
         status = mw_audio_chain_fill_silence(&job->audio, job->video_demuxed_s, distribute_audio, job, message, message_size);
     if (status == MW_OK && !stop_requested(job) && job->audio_open && !job->audio_finished)
         status = mw_audio_chain_send(&job->audio, NULL, distribute_audio, job, message, message_size);
+    for (int k = 0; status == MW_OK && !stop_requested(job) && k < job->extra_audio_count; k++)
+        status = mw_audio_chain_send(&job->extra_audio[k].chain, NULL, write_extra_audio, &job->extra_audio[k], message, message_size);
     if (job->interrupt.fired) return mw_fail(message, message_size, (mw_status)job->interrupt.fired,
                                              job->interrupt.fired == MW_E_CANCELED ? "canceled" : "timed out");
     if (atomic_load(&job->abort) || status != MW_OK) {
@@ -430,6 +513,8 @@ static mw_status run(mw_transcode_job *job, char *message, size_t message_size) 
         if (status != MW_OK) return status;
     }
     if (job->audio_packager_open && (status = mw_packager_finish(&job->audio_packager, message, message_size)) != MW_OK) return status;
+    for (int k = 0; k < job->extra_audio_count; k++)
+        if ((status = mw_packager_finish(&job->extra_audio[k].packager, message, message_size)) != MW_OK) return status;
     report_progress(job, 1);
     return MW_OK;
 }
@@ -440,6 +525,10 @@ static void cleanup(mw_transcode_job *job) {
     for (int i = 0; i < job->rung_count; i++) mw_rung_stop(&job->rungs[i]);
     for (int i = 0; i < job->rung_count; i++) mw_rung_close(&job->rungs[i]);
     if (job->audio_packager_open) mw_packager_close(&job->audio_packager);
+    for (int k = 0; k < job->extra_audio_count; k++) {
+        if (job->extra_audio[k].packager_open) mw_packager_close(&job->extra_audio[k].packager);
+        if (job->extra_audio[k].chain_open) mw_audio_chain_close(&job->extra_audio[k].chain);
+    }
     if (job->video_open) mw_video_chain_close(&job->video);
     if (job->audio_open) mw_audio_chain_close(&job->audio);
     avformat_close_input(&job->format);
@@ -460,6 +549,22 @@ static void describe_video(const mw_transcode_job *job, int i, mw_rendition_info
         snprintf(info->playlist, sizeof(info->playlist), "%s/index.m3u8", job->rung_names[i]);
         snprintf(info->iframe_playlist, sizeof(info->iframe_playlist), "%s/iframes.m3u8", job->rung_names[i]);
     }
+}
+
+static void describe_audio(const mw_transcode_job *job, const mw_packager *packager, int stream_index, const AVCodecContext *encoder,
+                           const char *folder, mw_rendition_info *info) {
+    memset(info, 0, sizeof(*info));
+    mw_packager_describe(packager, info);
+    info->kind = MW_RENDITION_AUDIO;
+    info->audio_channels = encoder->ch_layout.nb_channels;
+    snprintf(info->playlist, sizeof(info->playlist), "%s/index.m3u8", folder);
+    info->source_stream = stream_index;
+    const AVStream *stream = job->format->streams[stream_index];
+    const AVDictionaryEntry *language = av_dict_get(stream->metadata, "language", NULL, 0);
+    const AVDictionaryEntry *title = av_dict_get(stream->metadata, "title", NULL, 0);
+    if (language) snprintf(info->language, sizeof(info->language), "%s", language->value);
+    if (title) snprintf(info->name, sizeof(info->name), "%s", title->value);
+    info->is_default = (stream->disposition & AV_DISPOSITION_DEFAULT) != 0;
 }
 
 static mw_status check_settings(const mw_encode_settings *settings, char *message, size_t message_size) {
@@ -501,6 +606,7 @@ mw_status mw_package_hls(const char *input, const char *output_dir, const mw_vid
     mw_transcode_job job;
     job_init(&job, output_dir, &settings, limits, cancel, on_progress, user);
     job.kind = hls.segment_format == MW_SEGMENTS_TS ? MW_PACKAGE_HLS_TS : MW_PACKAGE_HLS_FMP4;
+    job.hls = &hls;
     job.segment_s = hls.target_duration_s;
     job.audio_muxed = hls.audio_muxed;
     job.part = hls.part;
@@ -535,11 +641,13 @@ mw_status mw_package_hls(const char *input, const char *output_dir, const mw_vid
         for (int i = 0; i < job.rung_count; i++) describe_video(&job, i, &result->renditions[result->rendition_count++]);
         if (job.audio_packager_open) {
             mw_rendition_info *info = &result->renditions[result->rendition_count++];
-            memset(info, 0, sizeof(*info));
-            mw_packager_describe(&job.audio_packager, info);
-            info->kind = MW_RENDITION_AUDIO;
-            info->audio_channels = job.audio.encoder->ch_layout.nb_channels;
-            snprintf(info->playlist, sizeof(info->playlist), "audio/index.m3u8");
+            describe_audio(&job, &job.audio_packager, job.audio_index, job.audio.encoder, "audio", info);
+        }
+        for (int k = 0; k < job.extra_audio_count && result->rendition_count < MW_MAX_RENDITIONS; k++) {
+            char folder[16];
+            snprintf(folder, sizeof(folder), "audio-%d", k + 1);
+            describe_audio(&job, &job.extra_audio[k].packager, job.extra_audio[k].stream_index, job.extra_audio[k].chain.encoder, folder,
+                           &result->renditions[result->rendition_count++]);
         }
         for (int i = 0; i < result->rendition_count; i++)
             if (result->renditions[i].duration_s > result->duration_s) result->duration_s = result->renditions[i].duration_s;

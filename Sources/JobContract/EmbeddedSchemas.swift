@@ -834,6 +834,18 @@ public enum EmbeddedSchemas {
       },
       "description": "video codecs of the ladder, each with its own rungs in the same master; h264 is always made (the fallback every device plays); hevc and av1 need fMP4 segments"
     },
+    "audio_tracks": {
+      "type": "array",
+      "minItems": 1,
+      "maxItems": 8,
+      "items": {
+        "anyOf": [
+          {"type": "integer", "minimum": 0, "maximum": 63, "description": "an audio stream by its number among the source's audio streams (0: the first)"},
+          {"type": "string", "pattern": "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", "description": "every audio stream tagged with this language (ISO 639 or BCP 47)"}
+        ]
+      },
+      "description": "the source's audio streams that become audio renditions (default: every one); the one the source marks default is the default rendition"
+    },
     "dash": {
       "type": "boolean",
       "description": "a DASH manifest (manifest.mpd, static, isoff-live) beside the HLS master over the same fMP4 segments; needs fMP4, shared (not muxed) audio and an encode"

@@ -79,6 +79,9 @@ def probe(init_path, segment_path):
 
 def check_representation(root, period_index, period_start, adaptation, representation, facts):
     where = f"period {period_index} {representation.id}"
+    if (adaptation.mime_type or "") == "text/vtt":
+        check_sidecar_text(root, where, adaptation, representation, facts)
+        return
     templates = representation.segment_templates or adaptation.segment_templates
     if not templates or not templates[0].segment_timelines:
         error(where, "no SegmentTemplate with a SegmentTimeline")
@@ -145,6 +148,29 @@ def check_representation(root, period_index, period_start, adaptation, represent
     info["start"] = segments[0][1] / timescale - offset + period_start if segments else None
     info["end"] = (segments[-1][1] + segments[-1][2]) / timescale - offset + period_start if segments else None
     facts["representations"].append(info)
+
+
+def check_sidecar_text(root, where, adaptation, representation, facts):
+    """A side-loaded WebVTT file (BaseURL): present, a WebVTT file, its cues in presentation time."""
+    urls = [b.base_url_value for b in (representation.base_urls or [])]
+    if len(urls) != 1:
+        error(where, "a text/vtt representation needs exactly one BaseURL")
+        return
+    path = os.path.join(root, urls[0])
+    if not os.path.exists(path):
+        error(where, f"{urls[0]} missing")
+        return
+    text = open(path, encoding="utf-8").read()
+    if not text.startswith("WEBVTT"):
+        error(where, f"{urls[0]} is not WebVTT")
+    cues = []
+    for cue in re.finditer(r"([\d:.]+) --> ([\d:.]+)[^\n]*\n((?:.+\n?)+)", text):
+        start, end = (sum(float(f) * 60 ** i for i, f in enumerate(reversed(t.split(":")))) for t in (cue.group(1), cue.group(2)))
+        if end <= start:
+            error(where, f"cue {cue.group(1)} ends before it starts")
+        cues.append([round(start, 3), round(end, 3), cue.group(3).strip()])
+    facts["representations"].append({"id": representation.id, "kind": "text", "codecs": representation.codecs, "segments": 1,
+                                      "bandwidth": representation.bandwidth, "keyframes": [], "lang": adaptation.lang, "cues": cues})
 
 
 def main():

@@ -98,7 +98,10 @@ def dash_last_segments(root, manifest, served):
     for adaptation in last_period.adaptation_sets:
         kind = adaptation.content_type
         for representation in adaptation.representations:
-            template = (representation.segment_templates or adaptation.segment_templates)[0]
+            templates = representation.segment_templates or adaptation.segment_templates
+            if not templates:
+                continue  # a side-loaded text file, fetched whole or not at all
+            template = templates[0]
             names = [posixpath.normpath(posixpath.join(base, dash_judge.media_name(template.media, representation.id, number)))
                      for number, _, _ in dash_judge.expand(template)]
             if any(name in served for name in names):

@@ -179,7 +179,8 @@ def parse_media(path, target_limit, iframes_only=False):
                 byterange = (byterange[0], offset.get(line, 0))
             if byterange:
                 offset[line] = byterange[1] + byterange[0]
-            segments.append({"uri": line, "duration": duration, "byterange": byterange})
+            start = segments[-1]["end"] if segments else 0.0
+            segments.append({"uri": line, "duration": duration, "byterange": byterange, "start": start, "end": start + duration})
             duration, byterange = None, None
     return segments, (maps[0] if maps else None)
 
@@ -436,6 +437,57 @@ def measure_sync(master):
             "drifts": [round(b - f, 4) for f, b in zip(flashes, beeps)]}
 
 
+def tone_frequency(playlist):
+    """The frequency of the tone in a rendition (zero crossings of its first second, decoded by ffmpeg)."""
+    result = subprocess.run(["ffmpeg", "-v", "error", "-i", playlist, "-t", "1", "-ac", "1", "-f", "s16le", "-"],
+                            capture_output=True)
+    samples = memoryview(result.stdout).cast("h") if len(result.stdout) >= 4 else []
+    rate = 48000 if "48000" in ffprobe(["-select_streams", "a:0", "-show_entries", "stream=sample_rate", "-of", "csv=p=0", playlist]) else 44100
+    crossings = sum(1 for a, b in zip(samples, samples[1:]) if (a < 0) != (b < 0))
+    return round(crossings / 2 / (len(samples) / rate)) if len(samples) else None
+
+
+def check_subtitles(directory, item):
+    """A WebVTT subtitle rendition: its playlist, every segment a WebVTT file with an X-TIMESTAMP-MAP,
+    and its cues (repeated across segments, counted once) in presentation time (LOCAL + MPEGTS offset
+    minus the video's own timeline offset is left to the caller: times are reported as written)."""
+    uri = unquote(item.get("URI", ""))
+    where = uri
+    info = {"uri": uri, "language": unquote(item.get("LANGUAGE", "")) or None, "name": unquote(item.get("NAME", "")),
+            "default": item.get("DEFAULT") == "YES", "cues": [], "mpegts": None}
+    segments, init = parse_media(os.path.join(directory, uri), None)
+    if init:
+        error(where, "a WebVTT playlist has no EXT-X-MAP")
+    base = os.path.dirname(os.path.join(directory, uri))
+    seen = set()
+    for segment in segments:
+        text = open(os.path.join(base, segment["uri"]), encoding="utf-8").read()
+        if not text.startswith("WEBVTT"):
+            error(where, f"{segment['uri']} does not start with WEBVTT")
+            continue
+        match = re.search(r"X-TIMESTAMP-MAP=MPEGTS:(\d+),LOCAL:([\d:.]+)", text)
+        if not match:
+            error(where, f"{segment['uri']} has no X-TIMESTAMP-MAP")
+        else:
+            info["mpegts"] = int(match.group(1))
+        for cue in re.finditer(r"([\d:.]+) --> ([\d:.]+)[^\n]*\n((?:.+\n?)+)", text):
+            start, end = vtt_seconds(cue.group(1)), vtt_seconds(cue.group(2))
+            key = (round(start, 3), round(end, 3), cue.group(3).strip())
+            if start >= segment["end"] or end <= segment["start"]:
+                error(where, f"{segment['uri']} ({segment['start']:.3f}-{segment['end']:.3f} s) holds a cue at {start}-{end} s outside it")
+            if key not in seen:
+                seen.add(key)
+                info["cues"].append(list(key))
+    return info
+
+
+def vtt_seconds(text):
+    total = 0.0
+    for field in text.split(":"):
+        total = total * 60 + float(field)
+    return total
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("master")
@@ -448,9 +500,24 @@ def main():
 
     audio_info = None
     audio_media = [m for m in media if m.get("TYPE") == "AUDIO" and "URI" in m]
+    facts["audios"] = []
     for item in audio_media:
-        audio_info = check_rendition(directory, unquote(item["URI"]), args.target, None, expect_video=False)
+        info = check_rendition(directory, unquote(item["URI"]), args.target, None, expect_video=False)
+        info.update({"uri": unquote(item["URI"]), "language": unquote(item.get("LANGUAGE", "")) or None,
+                     "name": unquote(item.get("NAME", "")), "default": item.get("DEFAULT") == "YES",
+                     "frequency_hz": tone_frequency(os.path.join(directory, unquote(item["URI"])))})
+        facts["audios"].append(info)
+        # BANDWIDTH of a variant must cover its largest audio rendition.
+        if audio_info is None or info["peak_bitrate"] > audio_info["peak_bitrate"]:
+            audio_info = info
         facts["audio"] = audio_info
+    if audio_media and sum(1 for m in audio_media if m.get("DEFAULT") == "YES") != 1:
+        error("master.m3u8", "the audio group needs exactly one DEFAULT=YES rendition")
+    facts["subtitles"] = [check_subtitles(directory, item) for item in media if item.get("TYPE") == "SUBTITLES"]
+    subtitle_groups = {unquote(m.get("GROUP-ID")) for m in media if m.get("TYPE") == "SUBTITLES"}
+    for variant in variants:
+        if subtitle_groups and unquote(variant.get("SUBTITLES", "")) not in subtitle_groups:
+            error("master.m3u8", f"variant {variant['URI']} does not name the subtitle group")
     for variant in variants:
         codecs = unquote(variant.get("CODECS", ""))
         expect_video = video_codec_of(codecs)[0] is not None

@@ -101,6 +101,10 @@ typedef struct mw_stream_info {
     int32_t channels;
     char channel_layout[64];
     char sample_fmt[16];
+    /* tags and disposition */
+    char language[16];             /* "language" tag, e.g. "eng"; "" when none */
+    char title[64];                /* "title" tag; "" when none */
+    int32_t is_default;            /* disposition default */
 } mw_stream_info;
 
 typedef struct mw_media_info {
@@ -239,7 +243,14 @@ typedef struct mw_hls_settings {
     double range_start_s;        /* MW_PART_VIDEO_RANGE: a multiple of target_duration_s */
     double range_end_s;          /* MW_PART_VIDEO_RANGE: <= 0 for the end of the input */
     double timeline_offset_s;    /* > 0: this offset instead of the one computed (parts must agree) */
+    /* Audio renditions: 0 = the source's best audio stream; else these source stream indices,
+     * the first the main one (muxed into variants, "audio/"), the others "audio-1/", "audio-2/"...
+     * (shared audio only). */
+    int32_t audio_stream_count;
+    int32_t audio_streams[8];
 } mw_hls_settings;
+
+#define MW_MAX_AUDIO_TRACKS 8
 
 void mw_hls_settings_init_default(mw_hls_settings *settings);
 
@@ -266,6 +277,11 @@ typedef struct mw_rendition_info {
     double duration_s;
     int32_t has_audio;
     double audio_wait_peak_s;    /* muxed audio: the longest span of video held waiting for audio */
+    /* audio renditions: from the source stream's tags and disposition */
+    int32_t source_stream;       /* the source stream index, -1 when none */
+    char language[16];           /* its language tag (e.g. "eng"), "" when none */
+    char name[64];               /* its title tag, "" when none */
+    int32_t is_default;          /* the source marks it default */
 } mw_rendition_info;
 
 #define MW_MAX_RENDITIONS 24
@@ -303,6 +319,20 @@ mw_status mw_transcode_mp4(const char *input, const char *output_path, const mw_
                            const mw_encode_settings *settings, const mw_limits *limits,
                            mw_cancel_token *cancel, mw_progress_callback on_progress, void *user,
                            mw_rendition_info *result, char *message, size_t message_size);
+
+/* ---- subtitles ---- */
+
+/* Whether a codec (ffprobe's name, e.g. "subrip", "ass", "mov_text", "webvtt") is text-based:
+ * bitmap subtitles (DVD, PGS, DVB) are not. */
+int32_t mw_is_text_subtitle(const char *codec_name);
+
+/* Writes the text subtitle stream `stream_index` of `input` (-1: its first subtitle stream, as in
+ * a sidecar .srt/.ass/.vtt) as one WebVTT file. Cue times count from the input's start when
+ * `from_input_start` (an upload's own stream, on the transcode's timeline), else from zero.
+ * MW_E_FORMAT_NOT_ALLOWED for a bitmap stream. Fills the number of cues written. */
+mw_status mw_extract_webvtt(const char *input, int32_t stream_index, int32_t from_input_start, const char *output_path,
+                            const mw_limits *limits, mw_cancel_token *cancel, int32_t *cue_count,
+                            char *message, size_t message_size);
 
 /* ---- speech (libespeak-ng) ---- */
 

@@ -45,6 +45,8 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
     public var codecs: [VideoCodec] = [.h264]
     /// A DASH manifest beside the HLS master.
     public var dash = false
+    /// The source's audio streams to package (nil: every one).
+    public var audioTracks: [AudioTrackPick]?
 
     public init() {}
 
@@ -57,6 +59,9 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
             if let reason {
                 throw JSONValueDecodingError(path: "options.dash", message: "DASH needs fMP4 segments with audio and video in separate tracks: not with \(reason)")
             }
+        }
+        if audio == .muxed, let audioTracks, audioTracks.count > 1 {
+            throw JSONValueDecodingError(path: "options.audio_tracks", message: "several audio renditions need shared audio, not muxed")
         }
         if codecs != [.h264] {
             let reason: String? = segmentFormat == .ts ? "TS segments" : packaging == .copy ? "stream copy" : nil
@@ -79,6 +84,7 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case renditions, audio, packaging, preset, thumbnails, storyboard, mp4, split, codecs, dash
+        case audioTracks = "audio_tracks"
         case segmentFormat = "segment_format", segmentDurationSeconds = "segment_duration_s", maxFPS = "max_fps"
     }
 
@@ -96,6 +102,7 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
         mp4 = try fields.decodeIfPresent([Int].self, forKey: .mp4) ?? []
         split = try fields.decodeIfPresent(Split.self, forKey: .split) ?? .auto
         dash = try fields.decodeIfPresent(Bool.self, forKey: .dash) ?? false
+        audioTracks = try fields.decodeIfPresent([AudioTrackPick].self, forKey: .audioTracks)
         // H.264 is the fallback every ladder keeps; the order is fixed so manifests are too.
         codecs = Array(Set((try fields.decodeIfPresent([VideoCodec].self, forKey: .codecs) ?? []) + [.h264])).sorted()
     }

@@ -45,6 +45,8 @@ struct HLSCommand: AsyncParsableCommand {
     @Option(help: "auto, encode or copy.") var packaging: HLSSettings.Packaging = .auto
     @Option(help: "Video codecs of the ladder, e.g. h264,hevc,av1 (h264 always included).") var codecs: String = "h264"
     @Flag(help: "Write a DASH manifest (manifest.mpd) beside the master.") var dash = false
+    @Option(help: "A sidecar subtitle file and its language, FILE:LANG (repeatable); the input's text subtitle streams are always packaged.")
+    var subtitles: [String] = []
     @OptionGroup var encode: EncodeOptions
 
     var videoCodecs: [VideoCodec] {
@@ -68,9 +70,17 @@ struct HLSCommand: AsyncParsableCommand {
             hls.audioMuxed = muxedAudio
             hls.packaging = packaging
             hls.dash = dash
+            // Every audio stream and text subtitle stream of the source, as a transcode job makes them.
+            let info = try await MediaProbe.probe(path: file)
+            hls.audioStreams = try AudioTracks.streams(info, picks: nil)
+            var subtitleSources = SubtitleTracks.sources(info, path: file).text
+            for sidecar in subtitles {
+                let (path, language) = sidecar.lastIndex(of: ":").map { (String(sidecar[..<$0]), String(sidecar[sidecar.index(after: $0)...])) } ?? (sidecar, "")
+                subtitleSources.append(SubtitleSource(path: path, streamIndex: nil, language: language.isEmpty ? nil : language, name: nil))
+            }
             let package = try await HLSPackager.package(
                 input: file, outputDirectory: out, rungs: VideoLadder.rungs(try await ladderRungs(rungs, input: file), codecs: try videoCodecs),
-                settings: encode.settings, hls: hls)
+                settings: encode.settings, hls: hls, subtitles: subtitleSources)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let renditions = String(decoding: try encoder.encode(package.renditions), as: UTF8.self)

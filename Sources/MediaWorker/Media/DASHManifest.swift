@@ -29,6 +29,8 @@ enum DASHManifest {
         var media: String
         var startNumber: Int
         var durations: [Double]
+        /// Text: one whole WebVTT file (BaseURL) instead of segments.
+        var wholeFile: String? = nil
     }
 
     struct Period: Sendable, Equatable {
@@ -103,7 +105,7 @@ enum DASHManifest {
             attributes += [#"contentType="audio""#, #"mimeType="audio/mp4""#, #"segmentAlignment="true""#, #"startWithSAP="1""#]
             if let language = first.language { attributes.append(#"lang="\#(xml(language))""#) }
         case .text:
-            attributes += [#"contentType="text""#, #"mimeType="application/mp4""#, #"segmentAlignment="true""#]
+            attributes += [#"contentType="text""#, #"mimeType="text/vtt""#]
             if let language = first.language { attributes.append(#"lang="\#(xml(language))""#) }
         }
         var lines = ["    <AdaptationSet " + attributes.joined(separator: " ") + ">"]
@@ -121,7 +123,11 @@ enum DASHManifest {
             if let channels = track.audioChannels {
                 lines.append(#"        <AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="\#(channels)"/>"#)
             }
-            lines += segmentTemplate(track, periodStart: periodStart, offset: offset)
+            if let file = track.wholeFile {
+                lines.append("        <BaseURL>\(xml(file))</BaseURL>")
+            } else {
+                lines += segmentTemplate(track, periodStart: periodStart, offset: offset)
+            }
             lines.append("      </Representation>")
         }
         lines.append("    </AdaptationSet>")
@@ -191,7 +197,18 @@ extension DASHManifest.Track {
     init(_ rendition: HLSRendition, id: String, initialization: String, media: String, startNumber: Int, durations: [Double]) {
         self.init(id: id, kind: rendition.kind == .video ? .video : .audio, codecs: rendition.codecs, bandwidth: rendition.peakBitrate,
                   width: rendition.width, height: rendition.height, frameRate: rendition.frameRate,
-                  audioChannels: rendition.kind == .audio ? rendition.audioChannels : nil, language: nil, label: nil, isDefault: rendition.kind == .audio,
+                  audioChannels: rendition.kind == .audio ? rendition.audioChannels : nil, language: AudioTracks.bcp47(rendition.language),
+                  label: rendition.kind == .audio ? AudioTracks.name(title: rendition.name, language: rendition.language, number: rendition.isMainAudio ? 0 : 1) : nil,
+                  isDefault: rendition.isMainAudio,
                   initialization: initialization, media: media, startNumber: startNumber, durations: durations)
+    }
+}
+
+extension DASHManifest.Track {
+    /// A subtitle rendition as a side-loaded WebVTT file (cue times are the presentation's).
+    init(subtitles: SubtitleRendition) {
+        self.init(id: subtitles.folder, kind: .text, codecs: "wvtt", bandwidth: 256, width: nil, height: nil, frameRate: nil,
+                  audioChannels: nil, language: AudioTracks.bcp47(subtitles.language), label: subtitles.name, isDefault: subtitles.isDefault,
+                  initialization: "", media: "", startNumber: 0, durations: [], wholeFile: subtitles.wholeFile)
     }
 }

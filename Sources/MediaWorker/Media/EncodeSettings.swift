@@ -68,6 +68,8 @@ public struct HLSSettings: Sendable, Equatable {
     /// A DASH manifest (manifest.mpd) beside the master, over the same fMP4 segments: needs
     /// fMP4, audio apart from video, and an encode (a stream copy keeps them muxed).
     public var dash = false
+    /// Source stream indices of the audio renditions, the main one first (empty: the best one).
+    public var audioStreams: [Int] = []
 
     public init() {}
 
@@ -77,6 +79,11 @@ public struct HLSSettings: Sendable, Equatable {
         value.segment_format = segmentFormat == .ts ? Int32(MW_SEGMENTS_TS.rawValue) : Int32(MW_SEGMENTS_FMP4.rawValue)
         value.target_duration_s = targetDurationSeconds
         value.audio_muxed = audioMuxed ? 1 : 0
+        value.audio_stream_count = Int32(min(audioStreams.count, Int(MW_MAX_AUDIO_TRACKS)))
+        withUnsafeMutableBytes(of: &value.audio_streams) { buffer in
+            let slots = buffer.bindMemory(to: Int32.self)
+            for (slot, stream) in zip(slots.indices, audioStreams) { slots[slot] = Int32(stream) }
+        }
         switch part {
         case .whole:
             value.part = Int32(MW_PART_WHOLE.rawValue)

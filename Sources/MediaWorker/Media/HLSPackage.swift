@@ -24,6 +24,9 @@ public struct HLSRendition: Sendable, Equatable, Codable {
     public var durationSeconds: Double
     /// Muxed audio: the longest span of video held back waiting for audio (bounded, see the shim).
     public var audioWaitPeakSeconds: Double?
+    /// Audio: the source stream's language and title tags.
+    public var language: String? = nil
+    public var name: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case kind, playlist, width, height, codecs
@@ -37,6 +40,7 @@ public struct HLSRendition: Sendable, Equatable, Codable {
         case segmentCount = "segment_count"
         case durationSeconds = "duration_s"
         case audioWaitPeakSeconds = "audio_wait_peak_s"
+        case language, name
     }
 }
 
@@ -45,6 +49,9 @@ extension HLSRendition {
     public var codec: VideoCodec? {
         kind == .video ? Self.codec(ofCodecs: codecs) : nil
     }
+
+    /// Audio: the main rendition (the source's default track, in "audio/"), which players pick first.
+    public var isMainAudio: Bool { kind == .audio && playlist.hasPrefix("audio/") }
 
     /// The video codec an RFC 6381 list names ("hvc1.1.6.L93.B0,mp4a.40.2" → hevc); nil for none.
     static func codec(ofCodecs codecs: String) -> VideoCodec? {
@@ -73,6 +80,9 @@ extension HLSRendition {
         segmentCount = Int(raw.segment_count)
         durationSeconds = raw.duration_s
         audioWaitPeakSeconds = raw.audio_wait_peak_s > 0 ? raw.audio_wait_peak_s : nil
+        let language = cString(raw.language), name = cString(raw.name)
+        self.language = kind == .audio && !language.isEmpty ? language : nil
+        self.name = kind == .audio && !name.isEmpty ? name : nil
     }
 }
 
@@ -87,6 +97,7 @@ public struct HLSPackage: Sendable, Equatable {
     public var streamCopied: Bool
     /// The DASH manifest beside the master, when asked for.
     public var dashManifest: String? = nil
+    public var subtitles: [SubtitleRendition] = []
 }
 
 /// Encodes (or stream-copies) an input into an HLS package with our own master playlist.
@@ -96,7 +107,7 @@ public enum HLSPackager {
     /// failure leaves nothing behind.
     public static func package(
         input: String, outputDirectory: String, rungs: [VideoRung], settings: EncodeSettings = EncodeSettings(),
-        hls: HLSSettings = HLSSettings(), limits: MediaLimits = MediaLimits(),
+        hls: HLSSettings = HLSSettings(), limits: MediaLimits = MediaLimits(), subtitles: [SubtitleSource] = [],
         progress: (@Sendable (Double) -> Void)? = nil
     ) async throws(MediaError) -> HLSPackage {
         guard rungs.count < Int(MW_MAX_RENDITIONS) else {
@@ -129,11 +140,21 @@ public enum HLSPackager {
                 Array(buffer.bindMemory(to: mw_rendition_info.self).prefix(Int(raw.rendition_count))).map(HLSRendition.init)
             }
             // A part of a split package has no master of its own: the stitch writes the package's.
+            // Subtitles go with the whole package, or with the audio part of a split one.
+            var subtitleRenditions: [SubtitleRendition] = []
+            if !subtitles.isEmpty, hls.part == .whole || hls.part == .audio {
+                subtitleRenditions = try await SubtitleTracks.make(
+                    subtitles, directory: staging.path, duration: raw.duration_s, segmentSeconds: hls.targetDurationSeconds,
+                    timelineOffset: raw.timeline_offset_s, limits: limits)
+            }
             if hls.part == .whole {
-                try write(MasterPlaylist.render(renditions), to: staging.path + "/master.m3u8")
-                for master in MasterPlaylist.perCodec(renditions) { try write(master.text, to: staging.path + "/" + master.name) }
+                try write(MasterPlaylist.render(renditions, subtitles: subtitleRenditions), to: staging.path + "/master.m3u8")
+                for master in MasterPlaylist.perCodec(renditions, subtitles: subtitleRenditions) {
+                    try write(master.text, to: staging.path + "/" + master.name)
+                }
                 if hls.dash {
-                    let period = DASHManifest.Period(start: 0, tracks: try dashTracks(renditions, directory: staging.path))
+                    let text = subtitleRenditions.map { DASHManifest.Track(subtitles: $0) }
+                    let period = DASHManifest.Period(start: 0, tracks: try dashTracks(renditions, directory: staging.path) + text)
                     try write(DASHManifest.render(periods: [period], duration: raw.duration_s, offset: raw.timeline_offset_s),
                               to: staging.path + "/" + DASHManifest.fileName)
                 }
@@ -141,7 +162,8 @@ public enum HLSPackager {
             try staging.commit()
             return HLSPackage(directory: outputDirectory, renditions: renditions, durationSeconds: raw.duration_s,
                               streamCopied: raw.stream_copied != 0,
-                              dashManifest: hls.dash && hls.part == .whole ? outputDirectory + "/" + DASHManifest.fileName : nil)
+                              dashManifest: hls.dash && hls.part == .whole ? outputDirectory + "/" + DASHManifest.fileName : nil,
+                              subtitles: subtitleRenditions)
         } catch {
             staging.discard()
             throw error

@@ -46,6 +46,12 @@ public struct StreamInfo: Codable, Sendable, Equatable {
     public var channels: Int?
     public var channelLayout: String?
     public var sampleFormat: String?
+    // tags
+    /// The "language" tag, e.g. "eng".
+    public var language: String? = nil
+    public var title: String? = nil
+    /// The container marks the stream default.
+    public var isDefault: Bool = false
 
     enum CodingKeys: String, CodingKey {
         case index, type, codec, profile, level
@@ -64,11 +70,45 @@ public struct StreamInfo: Codable, Sendable, Equatable {
         case channels
         case channelLayout = "channel_layout"
         case sampleFormat = "sample_fmt"
+        case language, title
+        case isDefault = "default"
     }
+
 
     /// Width and height as a player shows them, after rotation.
     public var displayDimensions: (width: Int, height: Int)? {
         guard let width, let height else { return nil }
         return (rotation ?? 0) % 180 == 90 ? (height, width) : (width, height)
+    }
+}
+
+extension StreamInfo {
+    /// Probe results written before tags were read have none.
+    public init(from decoder: any Decoder) throws {
+        let fields = try decoder.container(keyedBy: CodingKeys.self)
+        index = try fields.decode(Int.self, forKey: .index)
+        type = try fields.decode(MediaType.self, forKey: .type)
+        codec = try fields.decode(String.self, forKey: .codec)
+        profile = try fields.decodeIfPresent(String.self, forKey: .profile)
+        level = try fields.decodeIfPresent(Int.self, forKey: .level)
+        bitRate = try fields.decodeIfPresent(Int64.self, forKey: .bitRate)
+        durationSeconds = try fields.decodeIfPresent(Double.self, forKey: .durationSeconds)
+        width = try fields.decodeIfPresent(Int.self, forKey: .width)
+        height = try fields.decodeIfPresent(Int.self, forKey: .height)
+        sampleAspectRatio = try fields.decodeIfPresent(String.self, forKey: .sampleAspectRatio)
+        averageFrameRate = try fields.decodeIfPresent(String.self, forKey: .averageFrameRate)
+        realFrameRate = try fields.decodeIfPresent(String.self, forKey: .realFrameRate)
+        pixelFormat = try fields.decodeIfPresent(String.self, forKey: .pixelFormat)
+        bitDepth = try fields.decodeIfPresent(Int.self, forKey: .bitDepth)
+        rotation = try fields.decodeIfPresent(Int.self, forKey: .rotation)
+        fieldOrder = try fields.decodeIfPresent(String.self, forKey: .fieldOrder)
+        isAttachedPicture = try fields.decodeIfPresent(Bool.self, forKey: .isAttachedPicture) ?? false
+        sampleRate = try fields.decodeIfPresent(Int.self, forKey: .sampleRate)
+        channels = try fields.decodeIfPresent(Int.self, forKey: .channels)
+        channelLayout = try fields.decodeIfPresent(String.self, forKey: .channelLayout)
+        sampleFormat = try fields.decodeIfPresent(String.self, forKey: .sampleFormat)
+        language = try fields.decodeIfPresent(String.self, forKey: .language)
+        title = try fields.decodeIfPresent(String.self, forKey: .title)
+        isDefault = try fields.decodeIfPresent(Bool.self, forKey: .isDefault) ?? false
     }
 }

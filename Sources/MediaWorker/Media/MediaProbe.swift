@@ -73,7 +73,8 @@ extension StreamInfo {
             sampleRate: audio ? Int(raw.sample_rate) : nil,
             channels: audio ? Int(raw.channels) : nil,
             channelLayout: audio ? nonEmpty(cString(raw.channel_layout)) : nil,
-            sampleFormat: audio ? nonEmpty(cString(raw.sample_fmt)) : nil)
+            sampleFormat: audio ? nonEmpty(cString(raw.sample_fmt)) : nil,
+            language: nonEmpty(cString(raw.language)), title: nonEmpty(cString(raw.title)), isDefault: raw.is_default != 0)
     }
 }
 

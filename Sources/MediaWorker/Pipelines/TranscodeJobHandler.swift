@@ -65,6 +65,15 @@ public struct TranscodeJobHandler: JobHandler {
             await job.progress(0.1)
 
             let info = try await MediaProbe.probe(path: path, limits: pipeline.mediaLimits)
+            var plan = plan
+            do {
+                plan.hls.audioStreams = try AudioTracks.streams(info, picks: options.audioTracks)
+            } catch {
+                throw JobFailure(code: "JOB_INVALID_FIELD", message: "options.audio_tracks: \(error)", retryable: false)
+            }
+            // A stream copy keeps one audio track muxed with the video.
+            if plan.hls.audioStreams.count > 1, plan.hls.packaging == .auto { plan.hls.packaging = .encode }
+            if plan.hls.packaging == .copy { plan.hls.audioStreams = Array(plan.hls.audioStreams.prefix(1)) }
             let boxes = plan.heights.map { heights in VideoLadder.apple.filter { heights.contains($0.maxHeight) } } ?? VideoLadder.rungs(for: info)
             let rungs = VideoLadder.rungs(boxes, codecs: options.codecs)
             // A long encode is shared by the pool: parts run by any worker, then a stitch.

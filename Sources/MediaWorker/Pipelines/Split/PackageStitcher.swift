@@ -55,9 +55,9 @@ enum PackageStitcher {
             files["hls/\(name)/iframes.m3u8"] = iframePlaylist(initURI: reference.initURI, iframes: parts.flatMap(\.iframes))
             renditions.append(joined(parts, name: name, kind: .video))
         }
-        if let audio, let track = audio.renditions.first {
-            files["hls/audio/index.m3u8"] = mediaPlaylist(initURI: track.initURI, segments: track.segments)
-            renditions.append(joined([track], name: "audio", kind: .audio))
+        for track in audio?.renditions ?? [] {
+            files["hls/\(track.name)/index.m3u8"] = mediaPlaylist(initURI: track.initURI, segments: track.segments)
+            renditions.append(joined([track], name: track.name, kind: .audio))
         }
         files["hls/master.m3u8"] = MasterPlaylist.render(renditions)
         for master in MasterPlaylist.perCodec(renditions) { files["hls/" + master.name] = master.text }
@@ -81,7 +81,7 @@ enum PackageStitcher {
             iframePeakBitrate: kind == .video ? parts.compactMap(\.iframePeakBitrate).max() : nil,
             iframeAverageBitrate: kind == .video ? average { $0.iframeAverageBitrate } : nil,
             audioChannels: first.audioChannels, segmentCount: parts.reduce(0) { $0 + $1.segments.count },
-            durationSeconds: duration, audioWaitPeakSeconds: nil)
+            durationSeconds: duration, audioWaitPeakSeconds: nil, language: first.language, name: first.title)
     }
 
     /// `seg-00012.m4s` → 12.

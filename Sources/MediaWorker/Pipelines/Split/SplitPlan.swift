@@ -32,13 +32,15 @@ struct SplitPlan: Codable, Sendable, Equatable {
     var stableMaster: String?
     var inputETag: String?
     var hasAudio: Bool
+    /// Source stream indices of the audio renditions, the main one first (plans from before: the best one).
+    var audioStreams: [Int]?
 
     enum CodingKeys: String, CodingKey {
         case chunks, rungs, preset, thumbnails, storyboard, slot
         case hasAudio = "has_audio"
         case chunkSeconds = "chunk_s", durationSeconds = "duration_s", timelineOffsetSeconds = "timeline_offset_s"
         case maxFPS = "max_fps", segmentSeconds = "segment_duration_s", versionID = "version", versionURL = "version_url"
-        case stableMaster = "stable_master", inputETag = "input_etag"
+        case stableMaster = "stable_master", inputETag = "input_etag", audioStreams = "audio_streams"
     }
 
     /// Chunks are this long unless the job says (a multiple of the segment duration).
@@ -123,9 +125,12 @@ struct ChunkRendition: Codable, Sendable, Equatable {
     var iframePeakBitrate: Int?
     var iframeAverageBitrate: Int?
     var durationSeconds: Double
+    /// Audio: the source stream's language and title tags.
+    var language: String? = nil
+    var title: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case name, width, height, codecs, segments, iframes
+        case name, width, height, codecs, segments, iframes, language, title
         case frameRate = "frame_rate", audioChannels = "audio_channels", initURI = "init", initDigest = "init_sha256"
         case peakBitrate = "peak_bitrate", averageBitrate = "average_bitrate", iframePeakBitrate = "iframe_peak_bitrate"
         case iframeAverageBitrate = "iframe_average_bitrate", durationSeconds = "duration_s"

@@ -46,7 +46,7 @@ enum SplitTranscode {
             rungs: rungs, preset: settings.preset, maxFPS: settings.maxFPS, segmentSeconds: hls.targetDurationSeconds,
             thumbnails: options.thumbnails, storyboard: options.storyboard, versionID: version.id, versionURL: version.url.description,
             slot: version.slot, stableMaster: version.stableMaster?.description, inputETag: JobIO.fingerprint(object),
-            hasAudio: !info.audioStreams.isEmpty)
+            hasAudio: !info.audioStreams.isEmpty, audioStreams: hls.audioStreams)
         // Part ids carry the job's attempt: a job retried from dead splits anew.
         let prefix = "\(job.id):a\(job.delivery.attempt)"
         var envelope = job.envelope.objectValue ?? [:]

@@ -38,6 +38,7 @@ public struct TranscodePartJobHandler: JobHandler {
             hls.packaging = .encode
             hls.targetDurationSeconds = task.plan.segmentSeconds
             hls.timelineOffsetSeconds = task.plan.timelineOffsetSeconds
+            hls.audioStreams = task.plan.audioStreams ?? []
             let encodeStarted = ContinuousClock.now
             var stills: JSONValue?
             let package: HLSPackage
@@ -104,7 +105,7 @@ public struct TranscodePartJobHandler: JobHandler {
                 segments: PartPlaylist.segments(media, folder: base), iframes: iframes.map { PartPlaylist.iframes($0, folder: base) } ?? [],
                 peakBitrate: rendition.peakBitrate, averageBitrate: rendition.averageBitrate,
                 iframePeakBitrate: rendition.iframePeakBitrate, iframeAverageBitrate: rendition.iframeAverageBitrate,
-                durationSeconds: rendition.durationSeconds))
+                durationSeconds: rendition.durationSeconds, language: rendition.language, title: rendition.name))
         }
         return renditions
     }
