@@ -124,6 +124,22 @@ public enum EmbeddedSchemas {
                 "properties": {
                   "hls_master": {"type": "string"},
                   "dash_manifest": {"type": "string", "description": "with options.dash: the DASH manifest in the version"},
+                  "subtitles": {
+                    "type": "array",
+                    "description": "subtitle renditions: the upload's text streams, then the sidecars",
+                    "items": {
+                      "type": "object",
+                      "required": ["name", "playlist", "webvtt", "cues"],
+                      "properties": {
+                        "language": {"type": ["string", "null"]},
+                        "name": {"type": "string"},
+                        "default": {"type": "boolean"},
+                        "cues": {"type": "integer", "minimum": 0},
+                        "playlist": {"type": "string"},
+                        "webvtt": {"type": "string"}
+                      }
+                    }
+                  },
                   "hls_codec_masters": {
                     "type": "object",
                     "description": "with several video codecs: a master per codec (its ladder and the same audio), by codec",
@@ -845,6 +861,22 @@ public enum EmbeddedSchemas {
         ]
       },
       "description": "the source's audio streams that become audio renditions (default: every one); the one the source marks default is the default rendition"
+    },
+    "subtitles": {
+      "type": "array",
+      "maxItems": 16,
+      "items": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["url", "language"],
+        "properties": {
+          "url": {"type": "string", "minLength": 1, "description": "a sidecar SubRip (.srt), ASS or WebVTT file, read like the input"},
+          "language": {"type": "string", "pattern": "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"},
+          "name": {"type": "string", "minLength": 1, "maxLength": 64},
+          "default": {"type": "boolean"}
+        }
+      },
+      "description": "sidecar subtitle files packaged beside the upload's own text subtitle streams (segmented WebVTT in HLS, a WebVTT file per language in DASH)"
     },
     "dash": {
       "type": "boolean",

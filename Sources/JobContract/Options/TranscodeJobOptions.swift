@@ -47,6 +47,25 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
     public var dash = false
     /// The source's audio streams to package (nil: every one).
     public var audioTracks: [AudioTrackPick]?
+    /// Sidecar subtitle files.
+    public var subtitles: [SidecarSubtitle] = []
+
+    public struct SidecarSubtitle: Decodable, Sendable, Equatable {
+        public var url: String
+        public var language: String
+        public var name: String?
+        public var isDefault: Bool
+
+        enum CodingKeys: String, CodingKey { case url, language, name, isDefault = "default" }
+
+        public init(from decoder: any Decoder) throws {
+            let fields = try decoder.container(keyedBy: CodingKeys.self)
+            url = try fields.decode(String.self, forKey: .url)
+            language = try fields.decode(String.self, forKey: .language)
+            name = try fields.decodeIfPresent(String.self, forKey: .name)
+            isDefault = try fields.decodeIfPresent(Bool.self, forKey: .isDefault) ?? false
+        }
+    }
 
     public init() {}
 
@@ -84,7 +103,7 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case renditions, audio, packaging, preset, thumbnails, storyboard, mp4, split, codecs, dash
-        case audioTracks = "audio_tracks"
+        case audioTracks = "audio_tracks", subtitles
         case segmentFormat = "segment_format", segmentDurationSeconds = "segment_duration_s", maxFPS = "max_fps"
     }
 
@@ -103,6 +122,7 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
         split = try fields.decodeIfPresent(Split.self, forKey: .split) ?? .auto
         dash = try fields.decodeIfPresent(Bool.self, forKey: .dash) ?? false
         audioTracks = try fields.decodeIfPresent([AudioTrackPick].self, forKey: .audioTracks)
+        subtitles = try fields.decodeIfPresent([SidecarSubtitle].self, forKey: .subtitles) ?? []
         // H.264 is the fallback every ladder keeps; the order is fixed so manifests are too.
         codecs = Array(Set((try fields.decodeIfPresent([VideoCodec].self, forKey: .codecs) ?? []) + [.h264])).sorted()
     }

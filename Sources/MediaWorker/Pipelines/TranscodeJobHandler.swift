@@ -49,6 +49,26 @@ public struct TranscodeJobHandler: JobHandler {
         return plan
     }
 
+    /// The upload's text subtitle streams and the job's sidecar files (downloaded like the input);
+    /// bitmap streams become warnings.
+    static func subtitleSources(_ options: TranscodeJobOptions, info: MediaInfo, input: String, io: JobIO) async throws(JobFailure)
+        -> (sources: [SubtitleSource], warnings: [String]) {
+        let (text, bitmap) = SubtitleTracks.sources(info, path: input)
+        var sources = text
+        let warnings = bitmap.map { "subtitle stream \($0.index) (\($0.codec)) is a bitmap, not text: skipped" }
+        for (index, sidecar) in options.subtitles.enumerated() {
+            let location: StorageLocation
+            do {
+                location = try StorageLocation(parsing: sidecar.url)
+            } catch {
+                throw JobFailure(code: "JOB_INVALID_FIELD", message: "options.subtitles[\(index)].url: \(error.message)", retryable: false)
+            }
+            let path = try await io.fetch(location, as: "subtitles-\(index)").path
+            sources.append(SubtitleSource(path: path, streamIndex: nil, language: sidecar.language, name: sidecar.name, isDefault: sidecar.isDefault))
+        }
+        return (sources, warnings)
+    }
+
     public func run(_ job: JobContext) async throws -> JobResult {
         if job.delivery.stage == "stitch" { return try await SplitTranscode.stitch(job: job, pipeline: pipeline) }
         let options = try job.options(TranscodeJobOptions.self)
@@ -74,6 +94,7 @@ public struct TranscodeJobHandler: JobHandler {
             // A stream copy keeps one audio track muxed with the video.
             if plan.hls.audioStreams.count > 1, plan.hls.packaging == .auto { plan.hls.packaging = .encode }
             if plan.hls.packaging == .copy { plan.hls.audioStreams = Array(plan.hls.audioStreams.prefix(1)) }
+            let (subtitles, warnings) = try await Self.subtitleSources(options, info: info, input: path, io: io)
             let boxes = plan.heights.map { heights in VideoLadder.apple.filter { heights.contains($0.maxHeight) } } ?? VideoLadder.rungs(for: info)
             let rungs = VideoLadder.rungs(boxes, codecs: options.codecs)
             // A long encode is shared by the pool: parts run by any worker, then a stitch.
@@ -81,14 +102,14 @@ public struct TranscodeJobHandler: JobHandler {
                                                minimumSeconds: pipeline.splitMinimumSeconds, canSplit: job.canSplit) {
                 return try await SplitTranscode.fanOut(job: job, version: version, options: options, info: info, object: object, rungs: rungs,
                                                        settings: plan.settings, hls: plan.hls, chunkSeconds: split.chunkSeconds,
-                                                       duration: split.duration)
+                                                       duration: split.duration, warnings: warnings)
             }
             let output = io.directory + "/out"
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             let encodeStarted = ContinuousClock.now
             let package = try await HLSPackager.package(
                 input: path, outputDirectory: output + "/hls", rungs: rungs, settings: plan.settings, hls: plan.hls,
-                limits: pipeline.mediaLimits) { fraction in Task { await job.progress(0.1 + fraction * 0.6) } }
+                limits: pipeline.mediaLimits, subtitles: subtitles) { fraction in Task { await job.progress(0.1 + fraction * 0.6) } }
 
             // Encode speed as a multiple of real time (media seconds per wall second).
             let elapsed = ContinuousClock.now - encodeStarted
@@ -122,11 +143,13 @@ public struct TranscodeJobHandler: JobHandler {
             if !mp4s.isEmpty { outputs["mp4"] = .array(mp4s) }
             TranscodeOutputs.addCodecMasters(package.renditions, prefix: prefix, to: &outputs)
             if package.dashManifest != nil { outputs["dash_manifest"] = .string(prefix.appending("hls/" + DASHManifest.fileName).description) }
+            TranscodeOutputs.addSubtitles(package.subtitles, prefix: prefix, to: &outputs)
             let data: JSONValue = .object([
                 "file_id": .string(io.fileID), "meta_movie_id": movieID.map(JSONValue.string) ?? .null,
                 "input": .string(io.input?.description ?? ""), "duration_s": .double(((info.durationSeconds ?? package.durationSeconds) * 1000).rounded() / 1000),
                 "stream_copied": .bool(package.streamCopied), "renditions": .array(renditions), "outputs": .object(outputs),
                 "version": .string(version.id), "version_url": .string(version.url.description),
+                "warnings": .array(warnings.map(JSONValue.string)),
             ])
             return JobResult(data: data, version: version, stableObjects: master.map { [$0] } ?? [])
         }

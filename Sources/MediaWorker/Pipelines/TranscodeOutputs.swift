@@ -24,4 +24,16 @@ enum TranscodeOutputs {
             (master.codec.rawValue, JSONValue.string(prefix.appending("hls/" + master.name).description))
         }))
     }
+
+    /// Adds the subtitle renditions (`subtitles`: language, name, HLS playlist, whole WebVTT file).
+    static func addSubtitles(_ subtitles: [SubtitleRendition], prefix: StorageLocation, to outputs: inout [String: JSONValue]) {
+        guard !subtitles.isEmpty else { return }
+        outputs["subtitles"] = .array(subtitles.map { track in
+            .object([
+                "language": track.language.map(JSONValue.string) ?? .null, "name": .string(track.name), "default": .bool(track.isDefault),
+                "cues": .integer(track.cueCount), "playlist": .string(prefix.appending("hls/" + track.playlist).description),
+                "webvtt": .string(prefix.appending("hls/" + track.wholeFile).description),
+            ])
+        })
+    }
 }

@@ -38,7 +38,7 @@ enum SplitTranscode {
     /// Records the job's version (its parts write into it) and describes the parts.
     static func fanOut(job: JobContext, version: OutputVersion, options: TranscodeJobOptions, info: MediaInfo, object: ObjectInfo,
                        rungs: [VideoRung], settings: EncodeSettings, hls: HLSSettings,
-                       chunkSeconds: Double, duration: Double) async throws -> JobResult {
+                       chunkSeconds: Double, duration: Double, warnings: [String] = []) async throws -> JobResult {
         try await job.recordVersion(version)
         let plan = SplitPlan(
             chunkSeconds: chunkSeconds, chunks: SplitPlan.chunks(duration: duration, length: chunkSeconds), durationSeconds: duration,

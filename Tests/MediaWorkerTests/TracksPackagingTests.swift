@@ -1,0 +1,140 @@
+import Foundation
+import JobContract
+import Testing
+import TestSupport
+@testable import MediaWorker
+
+/// Several audio languages and subtitles (issue 16), on a fixture with English (440 Hz, default)
+/// and French (660 Hz) audio, an English SubRip stream and a French sidecar .srt. Judged by
+/// hls_judge.py (which decodes each audio rendition and measures its tone), dash_judge.py and
+/// GStreamer.
+@Suite("Audio languages and subtitles", .serialized)
+struct TracksPackagingTests {
+    func withDirectory(_ body: (String) async throws -> Void) async throws {
+        let directory = try makeTestDirectory("tracks")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await body(directory.path)
+    }
+
+    struct Verdict: Decodable {
+        struct Audio: Decodable {
+            var uri: String
+            var language: String?
+            var name: String
+            var `default`: Bool
+            var frequency_hz: Int?
+            var segments: Int
+        }
+        struct Subtitles: Decodable {
+            var uri: String
+            var language: String?
+            var name: String
+            var cues: [[JSONAny]]
+            var mpegts: Int?
+        }
+        struct Facts: Decodable {
+            var audios: [Audio]?
+            var subtitles: [Subtitles]?
+        }
+        var errors: [String]
+        var facts: Facts
+    }
+
+    /// A cue as the judges report it: [start, end, text].
+    enum JSONAny: Decodable {
+        case number(Double), text(String)
+        init(from decoder: any Decoder) throws {
+            let value = try decoder.singleValueContainer()
+            if let number = try? value.decode(Double.self) { self = .number(number) } else { self = .text(try value.decode(String.self)) }
+        }
+        var number: Double? { if case .number(let value) = self { value } else { nil } }
+        var text: String? { if case .text(let value) = self { value } else { nil } }
+    }
+
+    static func cueTimes(_ cues: [[JSONAny]]) -> [[Double]] { cues.map { $0.prefix(2).compactMap(\.number) } }
+
+    @Test("two audio languages and two subtitle tracks: renditions with language and name, the source's default first, cues on the package's timeline, in HLS and DASH; GStreamer plays both")
+    func languagesAndSubtitles() async throws {
+        try await withDirectory { directory in
+            let input = try ProjectPaths.fixture("tracks-12s.mkv")
+            let info = try await MediaProbe.probe(path: input)
+            var hls = HLSSettings()
+            hls.dash = true
+            hls.audioStreams = try AudioTracks.streams(info, picks: nil)
+            #expect(hls.audioStreams == [1, 2])
+            let upload = SubtitleTracks.sources(info, path: input)
+            #expect(upload.text.map(\.streamIndex) == [3] && upload.bitmap.isEmpty)
+            let sidecar = SubtitleSource(path: try ProjectPaths.fixture("subs-fr.srt"), streamIndex: nil, language: "fra", name: nil)
+            let package = try await HLSPackager.package(
+                input: input, outputDirectory: directory + "/p", rungs: [VideoLadder.apple[0]], hls: hls, subtitles: upload.text + [sidecar])
+            #expect(package.subtitles.map(\.cueCount) == [3, 2])
+
+            let master = try String(contentsOfFile: package.masterPlaylist, encoding: .utf8)
+            #expect(master.contains(#"TYPE=AUDIO,GROUP-ID="audio",NAME="English",LANGUAGE="en",DEFAULT=YES"#), "\(master)")
+            #expect(master.contains(#"TYPE=AUDIO,GROUP-ID="audio",NAME="Français",LANGUAGE="fr",DEFAULT=NO"#), "\(master)")
+            #expect(master.contains(#"TYPE=SUBTITLES,GROUP-ID="subs",NAME="English",LANGUAGE="en""#))
+            #expect(master.contains(#"TYPE=SUBTITLES,GROUP-ID="subs",NAME="French",LANGUAGE="fr""#))
+
+            let python = ProjectPaths.venvBin.appendingPathComponent("python").path
+            let judged = try await CommandRunner.run(python, [ProjectPaths.scripts.appendingPathComponent("test/hls_judge.py").path,
+                                                              package.masterPlaylist, "--target", "6"], timeout: .seconds(300))
+            let verdict = try JSONDecoder().decode(Verdict.self, from: Data(judged.stdout.utf8))
+            #expect(verdict.errors.isEmpty, "\(verdict.errors)")
+            // Each rendition really is its language's track: 440 Hz English, 660 Hz French (AAC blurs a few %).
+            let audios = verdict.facts.audios ?? []
+            #expect(audios.map(\.language) == ["en", "fr"] && audios.map(\.default) == [true, false])
+            let tones = audios.compactMap(\.frequency_hz)
+            #expect(tones.count == 2 && abs(tones[0] - 440) < 25 && abs(tones[1] - 660) < 35, "\(tones)")
+            // Cues where the sources put them: the upload's stream on the upload's timeline (its video
+            // starts 21 ms in, so everything is 21 ms later), the sidecar's from zero; X-TIMESTAMP-MAP
+            // maps them onto the segments' 0.2 s timeline offset.
+            let subtitles = verdict.facts.subtitles ?? []
+            #expect(subtitles.map(\.language) == ["en", "fr"])
+            #expect(subtitles.allSatisfy { $0.mpegts == 18_000 })
+            let english = Self.cueTimes(subtitles.first?.cues ?? [])
+            let expected: [[Double]] = [[1.021, 3.521], [5.021, 7.271], [9.521, 11.021]]
+            #expect(english.count == 3 && zip(english, expected).allSatisfy { abs($0[0] - $1[0]) < 0.03 && abs($0[1] - $1[1]) < 0.03 }, "\(english)")
+            #expect(Self.cueTimes(subtitles.last?.cues ?? []) == [[2.0, 4.0], [8.0, 10.5]])
+            #expect(subtitles.first?.cues.first?.last?.text == "Hello from the first cue.")
+
+            // DASH: an audio set per language (the default one "main"), a text/vtt set per subtitle track.
+            let dash = try await judgeDASH(try #require(package.dashManifest))
+            #expect(dash.errors.isEmpty, "\(dash.errors)")
+            let sets = dash.facts.adaptation_sets ?? []
+            #expect(sets.filter { $0.content_type == "audio" }.map { [$0.lang ?? "", $0.roles.first ?? ""] } == [["en", "main"], ["fr", "alternate"]])
+            #expect(sets.filter { $0.content_type == "text" }.map { $0.lang ?? "" } == ["en", "fr"])
+
+            for manifest in ["master.m3u8", "manifest.mpd"] {
+                let played = try await playInGStreamer(root: directory + "/p", master: manifest, timeout: .seconds(120))
+                #expect(played.ok, "\(manifest): \(played.report)")
+            }
+        }
+    }
+
+    @Test("audio_tracks picks by number or language; a pick the source lacks is refused")
+    func audioTrackPicks() async throws {
+        let info = try await MediaProbe.probe(path: try ProjectPaths.fixture("tracks-12s.mkv"))
+        #expect(try AudioTracks.streams(info, picks: [.language("fr")]) == [2])
+        #expect(try AudioTracks.streams(info, picks: [.number(1), .language("eng")]) == [1, 2])
+        #expect(throws: AudioTracks.NotFound.self) { try AudioTracks.streams(info, picks: [.language("deu")]) }
+        #expect(throws: AudioTracks.NotFound.self) { try AudioTracks.streams(info, picks: [.number(2)]) }
+        // Muxed audio carries one track.
+        do {
+            _ = try JobOptions.decode(TranscodeJobOptions.self, from: try JSONValue.parse(#"{"audio":"muxed","audio_tracks":[0,1]}"#))
+            Issue.record("accepted two muxed audio tracks")
+        } catch let error as JobRejection {
+            #expect(error.message.contains("options.audio_tracks"))
+        }
+    }
+
+    @Test("WebVTT segmenting: a cue spanning a boundary is in both segments, the last short stretch joins the one before")
+    func webvttSegments() {
+        let cues = [WebVTT.Cue(start: 5, end: 7, settings: "", text: ["across"]), WebVTT.Cue(start: 13, end: 14, settings: "", text: ["late"])]
+        let (segments, playlist) = WebVTT.segmented(cues, duration: 12.3, segmentSeconds: 6, timelineOffset: 0.2)
+        #expect(segments.count == 2)
+        #expect(segments[0].text.contains("across") && segments[1].text.contains("across"))
+        #expect(segments.allSatisfy { $0.text.hasPrefix("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:18000,LOCAL:00:00:00.000\n") })
+        #expect(playlist.contains("#EXTINF:6.300,\nseg-00001.vtt") && playlist.contains("#EXT-X-TARGETDURATION:6"))
+        #expect(WebVTT.cues(WebVTT.render(cues, timelineOffset: nil)) == cues)
+    }
+}
