@@ -124,6 +124,12 @@ public enum EmbeddedSchemas {
                 "properties": {
                   "hls_master": {"type": "string"},
                   "dash_manifest": {"type": "string", "description": "with options.dash: the DASH manifest in the version"},
+                  "dash_codec_manifests": {
+                    "type": "object",
+                    "description": "with options.dash and several video codecs: a manifest per codec (its video, the same audio and text), by codec",
+                    "properties": {"h264": {"type": "string"}, "hevc": {"type": "string"}, "av1": {"type": "string"}},
+                    "additionalProperties": false
+                  },
                   "subtitles": {
                     "type": "array",
                     "description": "subtitle renditions: the upload's text streams, then the sidecars",

@@ -67,6 +67,12 @@ struct CodecLadderTests {
             for representation in dash.facts.representations ?? [] where representation.kind == "video" {
                 #expect(representation.keyframes == [0, 6], "\(representation.id)")
             }
+            // Video.js 7 (VHS over MSE) in headless Chromium: the H.264 HLS and DASH, and an AV1 rung
+            // (Chromium has no HEVC). VHS merges every video set into one ladder, hence the per-codec manifests.
+            for manifest in ["master-h264.m3u8", "manifest-h264.mpd", "master-av1.m3u8"] {
+                let played = try await playInVideoJS(root: directory + "/p", manifest: manifest)
+                #expect(played.ok, "\(manifest): \(played.report)")
+            }
             for playlist in ["manifest.mpd", "master-h264.m3u8", "master-hevc.m3u8", "master-av1.m3u8"] {
                 let played = try await playInGStreamer(root: directory + "/p", master: playlist, timeout: .seconds(120))
                 #expect(played.ok, "\(playlist): \(played.report)")
@@ -148,4 +154,16 @@ func judgeDASH(_ manifest: String, timeout: Duration = .seconds(300)) async thro
     let result = try await CommandRunner.run(python, [ProjectPaths.scripts.appendingPathComponent("test/dash_judge.py").path, manifest], timeout: timeout)
     #expect(result.succeeded, "\(result.stderr)")
     return try JSONDecoder().decode(DASHVerdict.self, from: Data(result.stdout.utf8))
+}
+
+/// Plays a manifest (relative to `root`) to its end in Video.js 7 (PyPI js.videojs) in headless
+/// Chromium over HTTP from a private loopback server (`scripts/test/videojs_play.py`).
+func playInVideoJS(root: String, manifest: String, timeout: Duration = .seconds(120)) async throws -> (ok: Bool, report: String) {
+    _ = try ProjectPaths.tool("chromium", package: "chromium")
+    _ = try ProjectPaths.tool("chromedriver", package: "chromium-driver")
+    let python = ProjectPaths.venvBin.appendingPathComponent("python").path
+    let result = try await CommandRunner.run(python, [
+        ProjectPaths.scripts.appendingPathComponent("test/videojs_play.py").path, root, manifest, "--timeout", String(Int(timeout.seconds)),
+    ], timeout: timeout + .seconds(60))
+    return (result.succeeded, result.stdout + result.stderr)
 }

@@ -107,6 +107,8 @@ struct TracksPackagingTests {
             for manifest in ["master.m3u8", "manifest.mpd"] {
                 let played = try await playInGStreamer(root: directory + "/p", master: manifest, timeout: .seconds(120))
                 #expect(played.ok, "\(manifest): \(played.report)")
+                let browser = try await playInVideoJS(root: directory + "/p", manifest: manifest)
+                #expect(browser.ok, "Video.js \(manifest): \(browser.report)")
             }
         }
     }

@@ -43,6 +43,22 @@ enum DASHManifest {
     /// Milliseconds: EXTINF precision, the finest the segment durations are known to.
     static let timescale = 1000
 
+    /// manifest.mpd with every codec and, with several codecs, a manifest-<codec>.mpd per codec (its
+    /// video with the same audio and text), for players that would otherwise cross codecs (Video.js's
+    /// VHS merges every video adaptation set into one ladder).
+    static func manifests(_ periods: [Period], duration: Double, offset: Double) -> [(codec: VideoCodec?, name: String, text: String)] {
+        var manifests: [(codec: VideoCodec?, name: String, text: String)] = [(nil, fileName, render(periods: periods, duration: duration, offset: offset))]
+        let codecs = Set(periods.flatMap(\.tracks).filter { $0.kind == .video }.compactMap { HLSRendition.codec(ofCodecs: $0.codecs) })
+        guard codecs.count > 1 else { return manifests }
+        for codec in codecs.sorted() {
+            let only = periods.map { period in
+                Period(start: period.start, tracks: period.tracks.filter { $0.kind != .video || HLSRendition.codec(ofCodecs: $0.codecs) == codec })
+            }
+            manifests.append((codec, "manifest-\(codec.rawValue).mpd", render(periods: only, duration: duration, offset: offset)))
+        }
+        return manifests
+    }
+
     /// `offset`: the timeline offset every track's decode times carry (`presentationTimeOffset`).
     static func render(periods: [Period], duration: Double, offset: Double) -> String {
         var lines = [

@@ -155,8 +155,9 @@ public enum HLSPackager {
                 if hls.dash {
                     let text = subtitleRenditions.map { DASHManifest.Track(subtitles: $0) }
                     let period = DASHManifest.Period(start: 0, tracks: try dashTracks(renditions, directory: staging.path) + text)
-                    try write(DASHManifest.render(periods: [period], duration: raw.duration_s, offset: raw.timeline_offset_s),
-                              to: staging.path + "/" + DASHManifest.fileName)
+                    for manifest in DASHManifest.manifests([period], duration: raw.duration_s, offset: raw.timeline_offset_s) {
+                        try write(manifest.text, to: staging.path + "/" + manifest.name)
+                    }
                 }
             }
             try staging.commit()

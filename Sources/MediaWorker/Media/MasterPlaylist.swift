@@ -6,6 +6,8 @@ import JobContract
 enum MasterPlaylist {
     static let audioGroup = "audio"
     static let subtitleGroup = "subs"
+    /// The timeline offset the shim gives packages (MW_HLS_TIMELINE_OFFSET_S) unless B-frames or AAC priming need more.
+    static let defaultTimelineOffset = 0.2
 
     /// One EXT-X-MEDIA per audio rendition, in one group; the main one DEFAULT=YES. NAME is the
     /// stream's title or its language's name (unique in the group), LANGUAGE its BCP 47 tag.

@@ -142,7 +142,7 @@ public struct TranscodeJobHandler: JobHandler {
             outputs["hls_master_version"] = .string(version.masterInVersion.description)
             if !mp4s.isEmpty { outputs["mp4"] = .array(mp4s) }
             TranscodeOutputs.addCodecMasters(package.renditions, prefix: prefix, to: &outputs)
-            if package.dashManifest != nil { outputs["dash_manifest"] = .string(prefix.appending("hls/" + DASHManifest.fileName).description) }
+            if package.dashManifest != nil { TranscodeOutputs.addDASH(package.renditions, prefix: prefix, to: &outputs) }
             TranscodeOutputs.addSubtitles(package.subtitles, prefix: prefix, to: &outputs)
             let data: JSONValue = .object([
                 "file_id": .string(io.fileID), "meta_movie_id": movieID.map(JSONValue.string) ?? .null,

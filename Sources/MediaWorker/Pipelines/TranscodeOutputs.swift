@@ -25,6 +25,16 @@ enum TranscodeOutputs {
         }))
     }
 
+    /// Adds the DASH manifest (`dash_manifest`) and, with several codecs, one per codec (`dash_codec_manifests`).
+    static func addDASH(_ renditions: [HLSRendition], prefix: StorageLocation, to outputs: inout [String: JSONValue]) {
+        outputs["dash_manifest"] = .string(prefix.appending("hls/" + DASHManifest.fileName).description)
+        let codecs = Set(renditions.compactMap(\.codec))
+        guard codecs.count > 1 else { return }
+        outputs["dash_codec_manifests"] = .object(Dictionary(uniqueKeysWithValues: codecs.map { codec in
+            (codec.rawValue, JSONValue.string(prefix.appending("hls/manifest-\(codec.rawValue).mpd").description))
+        }))
+    }
+
     /// Adds the subtitle renditions (`subtitles`: language, name, HLS playlist, whole WebVTT file).
     static func addSubtitles(_ subtitles: [SubtitleRendition], prefix: StorageLocation, to outputs: inout [String: JSONValue]) {
         guard !subtitles.isEmpty else { return }

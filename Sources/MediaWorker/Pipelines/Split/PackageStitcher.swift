@@ -22,7 +22,8 @@ enum PackageStitcher {
         var description: String { "\(code): \(message)" }
     }
 
-    static func stitch(chunks: [PartResult], audio: PartResult?) throws(Mismatch) -> Package {
+    static func stitch(chunks: [PartResult], audio: PartResult?, timelineOffset: Double = MasterPlaylist.defaultTimelineOffset,
+                       duration: Double? = nil, dash: Bool = false) throws(Mismatch) -> Package {
         let chunks = chunks.sorted { ($0.start ?? 0) < ($1.start ?? 0) }
         guard let first = chunks.first else { throw Mismatch(code: "TRANSCODE_CHUNK_MISSING", message: "no video chunk") }
         let names = first.renditions.map(\.name)
@@ -59,10 +60,35 @@ enum PackageStitcher {
             files["hls/\(track.name)/index.m3u8"] = mediaPlaylist(initURI: track.initURI, segments: track.segments)
             renditions.append(joined([track], name: track.name, kind: .audio))
         }
-        files["hls/master.m3u8"] = MasterPlaylist.render(renditions)
-        for master in MasterPlaylist.perCodec(renditions) { files["hls/" + master.name] = master.text }
-        let duration = renditions.map(\.durationSeconds).max() ?? 0
-        return Package(files: files, renditions: renditions, durationSeconds: duration)
+        let subtitles = audio?.subtitles ?? []
+        for track in subtitles {
+            files["hls/\(track.rendition.playlist)"] = rebased(track.playlist, folder: track.folder)
+        }
+        files["hls/master.m3u8"] = MasterPlaylist.render(renditions, subtitles: subtitles.map(\.rendition))
+        for master in MasterPlaylist.perCodec(renditions, subtitles: subtitles.map(\.rendition)) { files["hls/" + master.name] = master.text }
+        let total = duration ?? renditions.map(\.durationSeconds).max() ?? 0
+        if dash {
+            let periods = dashPeriods(chunks: chunks, audio: audio, duration: total)
+            for (index, period) in periods.enumerated() {
+                for track in subtitles {
+                    // A side-loaded WebVTT per period, its cues' times from the period's start.
+                    let end = index + 1 < periods.count ? periods[index + 1].start : total
+                    let cues = WebVTT.cues(track.webvtt).filter { $0.start < end && $0.end > period.start }.map { cue in
+                        WebVTT.Cue(start: max(0, cue.start - period.start), end: cue.end - period.start, settings: cue.settings, text: cue.text)
+                    }
+                    files["hls/\(track.rendition.folder)/p\(index).vtt"] = WebVTT.render(cues, timelineOffset: nil)
+                }
+            }
+            let withText = periods.enumerated().map { index, period in
+                DASHManifest.Period(start: period.start, tracks: period.tracks + subtitles.map { track in
+                    var text = DASHManifest.Track(subtitles: track.rendition)
+                    text.wholeFile = "\(track.rendition.folder)/p\(index).vtt"
+                    return text
+                })
+            }
+            for manifest in DASHManifest.manifests(withText, duration: total, offset: timelineOffset) { files["hls/" + manifest.name] = manifest.text }
+        }
+        return Package(files: files, renditions: renditions, durationSeconds: total)
     }
 
     /// The figures of a rendition made of parts: the peak is the highest part's, the average
@@ -82,6 +108,36 @@ enum PackageStitcher {
             iframeAverageBitrate: kind == .video ? average { $0.iframeAverageBitrate } : nil,
             audioChannels: first.audioChannels, segmentCount: parts.reduce(0) { $0 + $1.segments.count },
             durationSeconds: duration, audioWaitPeakSeconds: nil, language: first.language, name: first.title)
+    }
+
+    /// A part's own playlist with its segment names made relative to `hls/<track>/` (two levels up
+    /// to the version, then into the part's folder).
+    static func rebased(_ playlist: String, folder: String) -> String {
+        playlist.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.isEmpty || line.hasPrefix("#") ? String(line) : relative(folder + line)
+        }.joined(separator: "\n")
+    }
+
+    /// A DASH period per chunk: each rung's segments in the chunk's part folder, the audio's
+    /// segments of the same numbers (the last period takes the rest) in the audio part's folder.
+    static func dashPeriods(chunks: [PartResult], audio: PartResult?, duration: Double) -> [DASHManifest.Period] {
+        func track(_ rendition: ChunkRendition, kind: HLSRendition.Kind, segments: [ChunkRendition.Segment]) -> DASHManifest.Track? {
+            guard let first = segments.first, let number = segmentNumber(first.uri) else { return nil }
+            let folder = String(first.uri[..<(first.uri.lastIndex(of: "/") ?? first.uri.startIndex)])
+            let joined = joined([rendition], name: rendition.name, kind: kind)
+            return DASHManifest.Track(joined, id: rendition.name, initialization: "../" + rendition.initURI,
+                                      media: "../" + folder + "/seg-$Number%05d$.m4s", startNumber: number, durations: segments.map(\.duration))
+        }
+        return chunks.enumerated().map { index, chunk in
+            var tracks = chunk.renditions.compactMap { track($0, kind: .video, segments: $0.segments) }
+            let numbers = chunk.renditions.first?.segments.compactMap { segmentNumber($0.uri) } ?? []
+            let low = numbers.min() ?? 0, high = index == chunks.count - 1 ? Int.max : (numbers.max() ?? 0)
+            for rendition in audio?.renditions ?? [] {
+                let mine = rendition.segments.filter { segment in segmentNumber(segment.uri).map { (low...high).contains($0) } ?? false }
+                if let audioTrack = track(rendition, kind: .audio, segments: mine) { tracks.append(audioTrack) }
+            }
+            return DASHManifest.Period(start: chunk.start ?? 0, tracks: tracks)
+        }
     }
 
     /// `seg-00012.m4s` → 12.

@@ -34,13 +34,31 @@ struct SplitPlan: Codable, Sendable, Equatable {
     var hasAudio: Bool
     /// Source stream indices of the audio renditions, the main one first (plans from before: the best one).
     var audioStreams: [Int]?
+    /// A DASH manifest beside the master (a period per chunk).
+    var dash: Bool?
+    /// Subtitle tracks the audio part makes: the upload's text streams and the job's sidecars.
+    var subtitles: [PlannedSubtitle]?
+
+    struct PlannedSubtitle: Codable, Sendable, Equatable {
+        /// The upload's stream, or nil for a sidecar read from `url`.
+        var streamIndex: Int?
+        var url: String?
+        var language: String?
+        var name: String?
+        var isDefault: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case url, language, name
+            case streamIndex = "stream", isDefault = "default"
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case chunks, rungs, preset, thumbnails, storyboard, slot
         case hasAudio = "has_audio"
         case chunkSeconds = "chunk_s", durationSeconds = "duration_s", timelineOffsetSeconds = "timeline_offset_s"
         case maxFPS = "max_fps", segmentSeconds = "segment_duration_s", versionID = "version", versionURL = "version_url"
-        case stableMaster = "stable_master", inputETag = "input_etag", audioStreams = "audio_streams"
+        case stableMaster = "stable_master", inputETag = "input_etag", audioStreams = "audio_streams", dash, subtitles
     }
 
     /// Chunks are this long unless the job says (a multiple of the segment duration).
@@ -138,6 +156,17 @@ struct ChunkRendition: Codable, Sendable, Equatable {
 }
 
 /// A part's stored result.
+/// A subtitle rendition the audio part made: its files stay in the part's folder.
+struct PartSubtitle: Codable, Sendable, Equatable {
+    var rendition: SubtitleRendition
+    /// The part's folder for it, relative to the version ("parts/audio/a1/subs-0/").
+    var folder: String
+    /// Its segmented playlist as the part wrote it (segment names relative to `folder`).
+    var playlist: String
+    /// Its whole WebVTT (a few KB for a film): the stitch cuts it per DASH period.
+    var webvtt: String
+}
+
 struct PartResult: Codable, Sendable, Equatable {
     var asset: String
     var start: Double?
@@ -147,9 +176,12 @@ struct PartResult: Codable, Sendable, Equatable {
     var stills: JSONValue?
     var encodeSeconds: Double
     var worker: String
+    var subtitles: [PartSubtitle]? = nil
+    var timelineOffsetSeconds: Double? = nil
 
     enum CodingKeys: String, CodingKey {
-        case asset, start, end, renditions, stills, worker
+        case asset, start, end, renditions, stills, worker, subtitles
+        case timelineOffsetSeconds = "timeline_offset_s"
         case encodeSeconds = "encode_s"
     }
 }

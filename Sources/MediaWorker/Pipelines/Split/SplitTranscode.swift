@@ -46,7 +46,10 @@ enum SplitTranscode {
             rungs: rungs, preset: settings.preset, maxFPS: settings.maxFPS, segmentSeconds: hls.targetDurationSeconds,
             thumbnails: options.thumbnails, storyboard: options.storyboard, versionID: version.id, versionURL: version.url.description,
             slot: version.slot, stableMaster: version.stableMaster?.description, inputETag: JobIO.fingerprint(object),
-            hasAudio: !info.audioStreams.isEmpty, audioStreams: hls.audioStreams)
+            hasAudio: !info.audioStreams.isEmpty, audioStreams: hls.audioStreams, dash: hls.dash,
+            subtitles: SubtitleTracks.sources(info, path: "").text.map {
+                SplitPlan.PlannedSubtitle(streamIndex: $0.streamIndex, url: nil, language: $0.language, name: $0.name, isDefault: $0.isDefault)
+            } + options.subtitles.map { SplitPlan.PlannedSubtitle(streamIndex: nil, url: $0.url, language: $0.language, name: $0.name, isDefault: $0.isDefault) })
         // Part ids carry the job's attempt: a job retried from dead splits anew.
         let prefix = "\(job.id):a\(job.delivery.attempt)"
         var envelope = job.envelope.objectValue ?? [:]
@@ -94,7 +97,8 @@ enum SplitTranscode {
         }
         let package: PackageStitcher.Package
         do {
-            package = try PackageStitcher.stitch(chunks: chunks, audio: audio)
+            package = try PackageStitcher.stitch(chunks: chunks, audio: audio, timelineOffset: plan.timelineOffsetSeconds,
+                                                 duration: plan.durationSeconds, dash: plan.dash ?? false)
         } catch {
             throw JobFailure(code: error.code, message: error.message, retryable: false)
         }
@@ -117,6 +121,18 @@ enum SplitTranscode {
             outputs["hls_master"] = .string(version.stableMaster?.description ?? "")
             outputs["hls_master_version"] = .string(version.masterInVersion.description)
             TranscodeOutputs.addCodecMasters(package.renditions, prefix: prefix, to: &outputs)
+            if plan.dash ?? false { TranscodeOutputs.addDASH(package.renditions, prefix: prefix, to: &outputs) }
+            let subtitles = audio?.subtitles ?? []
+            if !subtitles.isEmpty {
+                outputs["subtitles"] = .array(subtitles.map { track in
+                    .object([
+                        "language": track.rendition.language.map(JSONValue.string) ?? .null, "name": .string(track.rendition.name),
+                        "default": .bool(track.rendition.isDefault), "cues": .integer(track.rendition.cueCount),
+                        "playlist": .string(prefix.appending("hls/" + track.rendition.playlist).description),
+                        "webvtt": .string(prefix.appending(track.folder + "all.vtt").description),
+                    ])
+                })
+            }
             let meta = job.delivery.metaMovieID
             let data: JSONValue = .object([
                 "file_id": .string(io.fileID), "meta_movie_id": meta.map(JSONValue.string) ?? .null,

@@ -51,10 +51,25 @@ public struct TranscodePartJobHandler: JobHandler {
                     limits: pipeline.mediaLimits) { fraction in Task { await job.progress(0.05 + fraction * 0.8) } }
             case .audio:
                 hls.part = .audio
+                var subtitles: [SubtitleSource] = []
+                for (index, planned) in (task.plan.subtitles ?? []).enumerated() {
+                    var source = path
+                    if let url = planned.url {
+                        let location: StorageLocation
+                        do {
+                            location = try StorageLocation(parsing: url)
+                        } catch {
+                            throw JobFailure(code: "JOB_INVALID_FIELD", message: "options.subtitles[\(index)].url: \(error)", retryable: false)
+                        }
+                        source = try await io.fetch(location, as: "subtitles-\(index)").path
+                    }
+                    subtitles.append(SubtitleSource(path: source, streamIndex: planned.streamIndex, language: planned.language, name: planned.name,
+                                                    isDefault: planned.isDefault))
+                }
                 if task.plan.hasAudio {
                     package = try await HLSPackager.package(
                         input: path, outputDirectory: output + "/media", rungs: [], settings: settings, hls: hls,
-                        limits: pipeline.mediaLimits) { fraction in Task { await job.progress(0.05 + fraction * 0.4) } }
+                        limits: pipeline.mediaLimits, subtitles: subtitles) { fraction in Task { await job.progress(0.05 + fraction * 0.4) } }
                 } else {
                     package = HLSPackage(directory: output + "/media", renditions: [], durationSeconds: 0, streamCopied: false)
                 }
@@ -65,6 +80,11 @@ public struct TranscodePartJobHandler: JobHandler {
             }
             let encodeSeconds = (ContinuousClock.now - encodeStarted).seconds
             let renditions = try Self.renditions(of: package, directory: output + "/media", folder: folder)
+            let subtitleParts = package.subtitles.map { track in
+                PartSubtitle(rendition: track, folder: folder + track.folder + "/",
+                             playlist: (try? String(contentsOfFile: output + "/media/" + track.playlist, encoding: .utf8)) ?? "",
+                             webvtt: (try? String(contentsOfFile: output + "/media/" + track.wholeFile, encoding: .utf8)) ?? "")
+            }
             // The parts' own playlists were read; only the media goes up (the stitch writes the playlists).
             try Self.removePlaylists(in: output + "/media")
             try Self.flatten(output)
@@ -74,7 +94,7 @@ public struct TranscodePartJobHandler: JobHandler {
             let index = task.chunk?.index
             let result = PartResult(asset: task.asset, start: task.chunk?.start, end: task.chunk?.end ?? (task.kind == .video ? task.plan.durationSeconds : nil),
                                     renditions: renditions, stills: stills, encodeSeconds: (encodeSeconds * 1000).rounded() / 1000,
-                                    worker: job.workerID)
+                                    worker: job.workerID, subtitles: subtitleParts.isEmpty ? nil : subtitleParts)
             var summary: [String: JSONValue] = [
                 "asset_id": .string(task.asset), "chunk_job_id": .string(job.id), "chunk_attempt": .integer(job.delivery.attempt),
                 "encode_s": .double(result.encodeSeconds), "seconds": .double(((ContinuousClock.now - started).seconds * 1000).rounded() / 1000),
