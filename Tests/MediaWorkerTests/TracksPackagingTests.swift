@@ -140,3 +140,65 @@ struct TracksPackagingTests {
         #expect(WebVTT.cues(WebVTT.render(cues, timelineOffset: nil)) == cues)
     }
 }
+
+/// A split package (issue 13's parts and stitch) with everything of issue 16: H.264 and AV1 rungs,
+/// two audio languages, subtitles and DASH. The parts are made as the part jobs make them and joined
+/// by the stitcher; the queue side of split jobs is SplitTranscodeTests'.
+@Suite("Split packages with codecs, languages, subtitles and DASH", .serialized)
+struct SplitTracksPackagingTests {
+    @Test("two chunks and the audio part, stitched: HLS passes the judge with every codec, language and subtitle; the DASH manifest has a period per chunk and plays in GStreamer")
+    func stitchedTracks() async throws {
+        let directory = try makeTestDirectory("split-tracks")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let root = directory.path
+        let input = try ProjectPaths.fixture("tracks-12s.mkv")
+        let info = try await MediaProbe.probe(path: input)
+        let rungs = VideoLadder.rungs([VideoLadder.apple[0]], codecs: [.h264, .av1])
+        let subtitles = SubtitleTracks.sources(info, path: input).text
+            + [SubtitleSource(path: try ProjectPaths.fixture("subs-fr.srt"), streamIndex: nil, language: "fra", name: nil)]
+        var base = HLSSettings()
+        base.packaging = .encode
+        base.timelineOffsetSeconds = 0.2
+        base.audioStreams = try AudioTracks.streams(info, picks: nil)
+        var results: [PartResult] = []
+        for (asset, part) in [("0", HLSSettings.Part.videoRange(start: 0, end: 6)), ("1", .videoRange(start: 6, end: nil)), ("audio", .audio)] {
+            var hls = base
+            hls.part = part
+            let folder = "parts/\(asset)/"
+            let package = try await HLSPackager.package(input: input, outputDirectory: root + "/" + folder, rungs: part == .audio ? [] : rungs,
+                                                        hls: hls, subtitles: part == .audio ? subtitles : [])
+            let renditions = try TranscodePartJobHandler.renditions(of: package, directory: root + "/" + folder, folder: folder)
+            let subtitleParts = try package.subtitles.map { track in
+                PartSubtitle(rendition: track, folder: folder + track.folder + "/",
+                             playlist: try String(contentsOfFile: root + "/" + folder + track.playlist, encoding: .utf8),
+                             webvtt: try String(contentsOfFile: root + "/" + folder + track.wholeFile, encoding: .utf8))
+            }
+            let start: Double? = if case .videoRange(let start, _) = part { start } else { nil }
+            let end: Double? = if case .videoRange(_, let end) = part { end ?? package.durationSeconds } else { nil }
+            results.append(PartResult(asset: asset, start: start, end: end, renditions: renditions, stills: nil, encodeSeconds: 1, worker: "w",
+                                      subtitles: subtitleParts.isEmpty ? nil : subtitleParts))
+        }
+        let stitched = try PackageStitcher.stitch(chunks: Array(results.prefix(2)), audio: results[2], timelineOffset: 0.2,
+                                                  duration: info.durationSeconds, dash: true)
+        for (path, text) in stitched.files {
+            try FileManager.default.createDirectory(atPath: root + "/" + (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: root + "/" + path, atomically: true, encoding: .utf8)
+        }
+        let hlsVerdict = try await judgeHLS(root + "/hls/master.m3u8")
+        #expect(hlsVerdict.errors.isEmpty, "\(hlsVerdict.errors)")
+        #expect(Set((hlsVerdict.facts.variants ?? []).map { String($0.codecs.prefix(4)) }) == ["avc1", "av01"])
+        let master = try String(contentsOfFile: root + "/hls/master.m3u8", encoding: .utf8)
+        #expect(master.contains(#"LANGUAGE="fr",DEFAULT=NO"#) && master.contains(#"TYPE=SUBTITLES,GROUP-ID="subs",NAME="French""#), "\(master)")
+
+        let dash = try await judgeDASH(root + "/hls/manifest.mpd")
+        #expect(dash.errors.isEmpty, "\(dash.errors)")
+        #expect(dash.facts.periods == 2)
+        let text = (dash.facts.adaptation_sets ?? []).filter { $0.content_type == "text" }
+        #expect(text.count == 4, "two subtitle tracks in each period")
+        // Served from the version's root: the stitched manifests point into the parts' folders.
+        for manifest in ["hls/manifest.mpd", "hls/master-av1.m3u8"] {
+            let played = try await playInGStreamer(root: root, master: manifest, timeout: .seconds(120))
+            #expect(played.ok, "\(manifest): \(played.report)")
+        }
+    }
+}

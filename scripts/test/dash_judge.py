@@ -100,7 +100,7 @@ def check_representation(root, period_index, period_start, adaptation, represent
         if actual != named:
             error(where, f"codecs {named} but the init segment's configuration is {actual}")
     segments = expand(template)
-    info = {"id": representation.id, "kind": kind, "codecs": representation.codecs, "segments": len(segments),
+    info = {"id": representation.id, "period": period_index, "kind": kind, "codecs": representation.codecs, "segments": len(segments),
             "bandwidth": representation.bandwidth, "keyframes": []}
     peak = 0
     for number, time, duration in segments:
@@ -203,7 +203,7 @@ def main():
         error("MPD", f"periods end at {expected_start} s, mediaPresentationDuration is {total} s")
     # Within a period, every video representation has its keyframes at the same times.
     for period in range(facts["periods"]):
-        videos = [r for r in facts["representations"] if r["kind"] == "video"]
+        videos = [r for r in facts["representations"] if r["kind"] == "video" and r.get("period") == period]
         for other in videos[1:]:
             if other["keyframes"] != videos[0]["keyframes"]:
                 error("MPD", f"keyframes of {other['id']} differ from those of {videos[0]['id']}")
