@@ -7,9 +7,14 @@ Covered:
      PeerTube does); the same x264 preset, capped CRF, 2 s GOP forced by time, no scene cuts;
  (b) HLS by stream copy: ours vs `ffmpeg -c copy -f hls`;
  (c) keyframes: ours vs `ffmpeg -skip_frame nokey`;
- (d) 10 thumbnails: ours in one call vs ten `ffmpeg -ss` runs (full-size JPEGs, same quality).
+ (d) 10 thumbnails: ours in one call vs ten `ffmpeg -ss` runs (full-size JPEGs, same quality);
+ (e) a three-codec ladder (H.264, HEVC, AV1 at 720p and 360p, fMP4, audio once): ours in one pass
+     vs one ffmpeg run encoding the same six rungs with the same encoders, presets and rate caps;
+ (f) codec efficiency: for HEVC and AV1, the bytes needed for the PSNR of our H.264 720p rung,
+     interpolated on a rate-PSNR curve of ffmpeg CLI encodes at four CRFs (the same encoders and
+     settings as ours), and the bytes and PSNR of our own rungs at each codec's default.
 
-usage: bench.py MEDIA_WORKER_BINARY SOURCE [--repeat N]
+usage: bench.py MEDIA_WORKER_BINARY SOURCE [--repeat N] [--skip-codecs]
 """
 import argparse
 import os
@@ -53,6 +58,8 @@ def main():
     parser.add_argument("binary")
     parser.add_argument("source")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-codecs", action="store_true", help="leave out rows (e) and (f)")
+    parser.add_argument("--only-codecs", action="store_true", help="only rows (e) and (f)")
     args = parser.parse_args()
     ffmpeg = shutil.which("ffmpeg") or "ffmpeg"
     duration = float(subprocess.check_output(
@@ -87,6 +94,9 @@ def main():
                 for height, width, rate in ladder]
 
     rows = []
+    if args.only_codecs:
+        codec_rows(args, ffmpeg, duration)
+        return
     ours = measure("ladder: media-worker (one pass)", lambda d: [[
         args.binary, "hls", args.source, "--out", os.path.join(d, "p"), "--rungs", ",".join(str(h) for h, _, _ in ladder),
         "--packaging", "encode"]], args.repeat)
@@ -119,6 +129,108 @@ def main():
             print(f"{row['label']:40}{row['seconds']:>10.3f}{row['peak_mb']:>14.1f}{row['files']:>8}")
         ratio = ours["seconds"] / theirs["seconds"]
         print(f"{'  ratio ours / ffmpeg':40}{ratio:>10.2f}   aim <= {aim}: {'met' if ratio <= aim else 'NOT met'}")
+    if not args.skip_codecs:
+        codec_rows(args, ffmpeg, duration)
+
+
+# Our encoders' settings for each codec (mw_rung.c): x264/x265 take the x264 preset name, SVT-AV1
+# the matching number (veryfast = 10); keyframes forced every 2 s; the defaults' CRFs.
+CODECS = {
+    "h264": {"encoder": ["-c:v", "libx264", "-preset", "veryfast", "-x264-params", "scenecut=0:open-gop=0"], "crf": 23, "scale": [19, 23, 27, 31]},
+    "hevc": {"encoder": ["-c:v", "libx265", "-preset", "veryfast", "-x265-params", "scenecut=0:open-gop=0:log-level=error"], "crf": 25,
+             "scale": [21, 25, 29, 33]},
+    "av1": {"encoder": ["-c:v", "libsvtav1", "-preset", "10", "-svtav1-params", "enable-force-key-frames=1:scd=0"], "crf": 35,
+            "scale": [27, 33, 39, 45]},
+}
+CODEC_LADDER = [(720, 1280, 3000), (360, 640, 365)]
+
+
+def psnr(reference, encoded, width, height):
+    """Mean PSNR (Y) of `encoded` against `reference` scaled to its size (bicubic, as our rungs)."""
+    result = subprocess.run(["ffmpeg", "-v", "info", "-nostats", "-i", encoded, "-i", reference, "-lavfi",
+                             f"[1:v]scale={width}:{height}:flags=bicubic,format=yuv420p[ref];[0:v]format=yuv420p[enc];[enc][ref]psnr",
+                             "-f", "null", "-"], capture_output=True, text=True)
+    for line in result.stderr.splitlines():
+        if "PSNR" in line and " y:" in line:
+            return float(line.split(" y:")[1].split()[0])
+    raise SystemExit(f"no PSNR for {encoded}: {result.stderr[-500:]}")
+
+
+def package_bytes(directory):
+    return sum(os.path.getsize(os.path.join(directory, name)) for name in os.listdir(directory) if name.endswith((".m4s", ".mp4")))
+
+
+def codec_rows(args, ffmpeg, duration):
+    force = ["-force_key_frames", "expr:gte(t,n_forced*2)", "-g", "121", "-pix_fmt", "yuv420p"]
+
+    def ffmpeg_three_codecs(d):
+        count = len(CODEC_LADDER) * len(CODECS)
+        graph = f"[0:v]split={count}" + "".join(f"[s{i}]" for i in range(count)) + ";" + ";".join(
+            f"[s{i}]scale={width}:{height}:flags=bicubic[o{i}]" for i, (height, width, _) in enumerate(CODEC_LADDER * len(CODECS)))
+        command = [ffmpeg, "-v", "error", "-i", args.source, "-filter_complex", graph]
+        for i in range(count):
+            command += ["-map", f"[o{i}]"]
+        command += ["-map", "0:a:0"]
+        index = 0
+        for name, codec in CODECS.items():
+            for _, _, rate in CODEC_LADDER:
+                pairs = zip(codec["encoder"][::2], codec["encoder"][1::2])
+                options = [part for flag, value in pairs for part in (f"{flag.split(':')[0]}:v:{index}", value)]
+                command += options + [f"-crf:v:{index}", str(codec["crf"]), f"-maxrate:v:{index}", f"{rate}k", f"-bufsize:v:{index}", f"{2 * rate}k"]
+                if name == "hevc":
+                    command += [f"-tag:v:{index}", "hvc1", f"-forced-idr:v:{index}", "1"]
+                index += 1
+        command += force + ["-c:a", "aac", "-b:a", "128k", "-f", "hls", "-hls_time", "6", "-hls_playlist_type", "vod",
+                            "-hls_segment_type", "fmp4", "-hls_flags", "independent_segments"]
+        streams = " ".join(f"v:{i},agroup:aud" for i in range(count)) + " a:0,agroup:aud"
+        return [command + ["-master_pl_name", "master.m3u8", "-var_stream_map", streams,
+                           "-hls_segment_filename", os.path.join(d, "%v", "seg%05d.m4s"), os.path.join(d, "%v", "index.m3u8")]]
+
+    heights = ",".join(str(h) for h, _, _ in CODEC_LADDER)
+    ours = measure("3 codecs x 2 rungs: media-worker", lambda d: [[
+        args.binary, "hls", args.source, "--out", os.path.join(d, "p"), "--rungs", heights, "--codecs", "h264,hevc,av1",
+        "--packaging", "encode"]], args.repeat)
+    theirs = measure("3 codecs x 2 rungs: ffmpeg, one run", ffmpeg_three_codecs, args.repeat)
+    print(f"three-codec ladder on {os.path.basename(args.source)} ({duration:.1f} s), median of {args.repeat}, {os.cpu_count()} cores")
+    for row in (ours, theirs):
+        print(f"{row['label']:40}{row['seconds']:>10.3f}{row['peak_mb']:>14.1f}{row['files']:>8}")
+    print(f"{'  ratio ours / ffmpeg':40}{ours['seconds'] / theirs['seconds']:>10.2f}   aim <= 1.0: "
+          f"{'met' if ours['seconds'] <= theirs['seconds'] else 'NOT met'}")
+
+    # (f) our package's 720p rungs at each codec's default, then the CLI's rate-PSNR curves.
+    work = tempfile.mkdtemp(prefix="mw-bench-codecs-")
+    try:
+        package = os.path.join(work, "p")
+        subprocess.run([args.binary, "hls", args.source, "--out", package, "--rungs", "720", "--codecs", "h264,hevc,av1",
+                        "--packaging", "encode"], check=True, stdout=subprocess.DEVNULL)
+        ours = {}
+        for name, folder in (("h264", "720p"), ("hevc", "720p-hevc"), ("av1", "720p-av1")):
+            playlist = os.path.join(package, folder, "index.m3u8")
+            ours[name] = (package_bytes(os.path.join(package, folder)), psnr(args.source, playlist, 1280, 720))
+        target = ours["h264"][1]
+        print(f"bytes at equal PSNR (720p, Y), target: our H.264 rung, {ours['h264'][0]} bytes at {target:.2f} dB")
+        print(f"{'codec':8}{'ours: bytes':>14}{'PSNR dB':>10}{'CLI bytes at target':>22}{'vs H.264':>10}")
+        curves = {}
+        for name, codec in CODECS.items():
+            points = []
+            for crf in codec["scale"]:
+                out = os.path.join(work, f"{name}-{crf}.mp4")
+                subprocess.run([ffmpeg, "-v", "error", "-i", args.source, "-an", "-vf", "scale=1280:720:flags=bicubic"] + codec["encoder"] +
+                               ["-crf", str(crf)] + force + [out], check=True)
+                points.append((psnr(args.source, out, 1280, 720), os.path.getsize(out)))
+            curves[name] = sorted(points)
+        def bytes_at(points, quality):
+            for (q0, b0), (q1, b1) in zip(points, points[1:]):
+                if q0 <= quality <= q1:
+                    return b0 + (b1 - b0) * (quality - q0) / (q1 - q0)
+            return None
+        reference = bytes_at(curves["h264"], target)
+        for name in CODECS:
+            needed = bytes_at(curves[name], target)
+            ratio = f"{needed / reference:.2f}" if needed and reference else "n/a"
+            print(f"{name:8}{ours[name][0]:>14}{ours[name][1]:>10.2f}{(f'{needed:.0f}' if needed else 'out of range'):>22}{ratio:>10}")
+    finally:
+        shutil.rmtree(work)
 
 
 if __name__ == "__main__":

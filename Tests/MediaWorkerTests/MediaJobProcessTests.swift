@@ -104,6 +104,61 @@ struct MediaJobProcessTests {
         }
     }
 
+    @Test("transcode with codecs, DASH, every audio language and a sidecar, in one pass and split into parts: TranscodeCompleted names the per-codec masters, the DASH manifests and the subtitles, and validates; a missing language is refused")
+    func transcodeTracks() async throws {
+        try await withWorker { worker, probe, directory in
+            let input = try copyFixture("tracks-12s.mkv", to: directory, as: "tracks.mkv")
+            let sidecar = try copyFixture("subs-fr.srt", to: directory, as: "tracks.fr.srt")
+            let output = "file://" + directory.appendingPathComponent("storage/media/").path
+            try await probe.push(#"{"id":"m1","type":"transcode","input":{"url":"\#(input)"},"output":{"url":"\#(output)"},"options":{"renditions":[234],"codecs":["hevc"],"dash":true,"subtitles":[{"url":"\#(sidecar)","language":"fra","name":"Français (sidecar)"}],"thumbnails":1,"storyboard":false}}"#)
+            try await probe.push(#"{"id":"m2","type":"transcode","input":{"url":"\#(input)"},"output":{"url":"\#(output)"},"options":{"audio_tracks":["deu"]}}"#)
+            // The same split into two chunks run as parts (issue 13), AV1 beside H.264.
+            try await probe.push(#"{"id":"m3","type":"transcode","file_id":"tracks-split","input":{"url":"\#(input)"},"output":{"url":"\#(output)"},"options":{"renditions":[234],"codecs":["av1"],"dash":true,"split":{"chunk_s":6},"subtitles":[{"url":"\#(sidecar)","language":"fra"}],"thumbnails":1,"storyboard":false}}"#)
+            #expect(await eventually(.seconds(240)) {
+                let ended = try await probe.terminalEvents()
+                return ended["m1"] != nil && ended["m2"] != nil && ended["m3"] != nil
+            }, "\(worker.logText)")
+            #expect(try await probe.terminalEvents()["m1"] == ["TranscodeCompleted"])
+            #expect(try await probe.terminalEvents()["m2"] == ["TranscodeFailed"])
+            let done = try #require(try await events(probe, job: "m1").first { $0["type"] as? String == "TranscodeCompleted" })
+            let data = try #require(done["data"] as? [String: Any])
+            let outputs = try #require(data["outputs"] as? [String: Any])
+            let version = try #require(data["version"] as? String)
+            let prefix = output + "/tracks/v/\(version)/hls/"
+            #expect(outputs["hls_codec_masters"] as? [String: String] == ["h264": prefix + "master-h264.m3u8", "hevc": prefix + "master-hevc.m3u8"])
+            #expect(outputs["dash_manifest"] as? String == prefix + "manifest.mpd")
+            #expect((outputs["dash_codec_manifests"] as? [String: String])?.keys.sorted() == ["h264", "hevc"])
+            let subtitles = try #require(outputs["subtitles"] as? [[String: Any]])
+            #expect(subtitles.map { $0["name"] as? String } == ["English", "Français (sidecar)"])
+            #expect(subtitles.map { $0["cues"] as? Int } == [3, 2])
+            let renditions = try #require(data["renditions"] as? [[String: Any]])
+            #expect(renditions.filter { $0["kind"] as? String == "audio" }.count == 2)
+            #expect(Set(renditions.compactMap { ($0["codecs"] as? String)?.prefix(4) }) == ["avc1", "hvc1", "mp4a"])
+            let failed = try #require(try await events(probe, job: "m2").first { $0["type"] as? String == "TranscodeFailed" })
+            #expect((failed["data"] as? [String: Any])?["error_code"] as? String == "JOB_INVALID_FIELD")
+            let base = directory.appendingPathComponent("storage/media/tracks").path
+            let verdict = try await judgeHLS(base + "/hls/master.m3u8")
+            #expect(verdict.errors.isEmpty, "\(verdict.errors)")
+            let dash = try await judgeDASH(base + "/v/\(version)/hls/manifest.mpd")
+            #expect(dash.errors.isEmpty, "\(dash.errors)")
+
+            #expect(try await probe.terminalEvents()["m3"] == ["TranscodeCompleted"])
+            let split = try #require(try await events(probe, job: "m3").first { $0["type"] as? String == "TranscodeCompleted" })
+            let splitData = try #require(split["data"] as? [String: Any])
+            #expect((splitData["split"] as? [String: Any])?["chunks"] as? Int == 2)
+            let splitOutputs = try #require(splitData["outputs"] as? [String: Any])
+            #expect((splitOutputs["subtitles"] as? [[String: Any]])?.compactMap { $0["language"] as? String } == ["eng", "fra"])
+            #expect((splitOutputs["dash_codec_manifests"] as? [String: String])?.keys.sorted() == ["av1", "h264"])
+            let splitVersion = try #require(splitData["version"] as? String)
+            let splitBase = directory.appendingPathComponent("storage/media/tracks-split").path
+            let stitched = try await judgeHLS(splitBase + "/hls/master.m3u8")
+            #expect(stitched.errors.isEmpty, "\(stitched.errors)")
+            let periods = try await judgeDASH(splitBase + "/v/\(splitVersion)/hls/manifest.mpd")
+            #expect(periods.errors.isEmpty && periods.facts.periods == 2, "\(periods.errors)")
+            try await expectValidEvents(probe)
+        }
+    }
+
     @Test("media-worker process job.json runs one job without Redis; a bad input exits 1 with its Failed event")
     func processCommand() async throws {
         let directory = try makeTestDirectory("process")

@@ -129,6 +129,21 @@ struct TracksPackagingTests {
         }
     }
 
+    @Test("text subtitle streams are packaged; bitmap ones (DVD, PGS, DVB) are skipped with a warning naming them")
+    func bitmapSubtitlesSkipped() throws {
+        let codecs = ["subrip", "dvd_subtitle", "ass", "hdmv_pgs_subtitle", "mov_text", "dvb_subtitle", "webvtt"]
+        let streams = codecs.enumerated().map { #"{"index":\#($0.offset + 1),"type":"subtitle","codec":"\#($0.element)"}"# }
+        let json = #"{"container":"matroska,webm","streams":[{"index":0,"type":"video","codec":"h264"},"# + streams.joined(separator: ",") + "]}"
+        let info = try JSONDecoder().decode(MediaInfo.self, from: Data(json.utf8))
+        let (text, bitmap) = SubtitleTracks.sources(info, path: "in.mkv")
+        #expect(text.map(\.streamIndex) == [1, 3, 5, 7])
+        #expect(bitmap.map(\.codec) == ["dvd_subtitle", "hdmv_pgs_subtitle", "dvb_subtitle"])
+        #expect(SubtitleTracks.warnings(skipping: bitmap) == [
+            "subtitle stream 2 (dvd_subtitle) is a bitmap, not text: skipped", "subtitle stream 4 (hdmv_pgs_subtitle) is a bitmap, not text: skipped",
+            "subtitle stream 6 (dvb_subtitle) is a bitmap, not text: skipped",
+        ])
+    }
+
     @Test("WebVTT segmenting: a cue spanning a boundary is in both segments, the last short stretch joins the one before")
     func webvttSegments() {
         let cues = [WebVTT.Cue(start: 5, end: 7, settings: "", text: ["across"]), WebVTT.Cue(start: 13, end: 14, settings: "", text: ["late"])]
@@ -146,6 +161,13 @@ struct TracksPackagingTests {
 /// by the stitcher; the queue side of split jobs is SplitTranscodeTests'.
 @Suite("Split packages with codecs, languages, subtitles and DASH", .serialized)
 struct SplitTracksPackagingTests {
+    @Test("chunks: a last stretch under half a second joins the chunk before")
+    func chunkTail() {
+        #expect(SplitPlan.chunks(duration: 12.033, length: 6).map(\.end) == [6, nil])
+        #expect(SplitPlan.chunks(duration: 13, length: 6).map(\.end) == [6, 12, nil])
+        #expect(SplitPlan.chunks(duration: 12, length: 6).map(\.end) == [6, nil])
+    }
+
     @Test("two chunks and the audio part, stitched: HLS passes the judge with every codec, language and subtitle; the DASH manifest has a period per chunk and plays in GStreamer")
     func stitchedTracks() async throws {
         let directory = try makeTestDirectory("split-tracks")

@@ -47,6 +47,11 @@ public enum SubtitleTracks {
                 subtitles.filter { mw_is_text_subtitle($0.codec) == 0 })
     }
 
+    /// What the job's event says of the bitmap streams it skipped.
+    public static func warnings(skipping bitmap: [StreamInfo]) -> [String] {
+        bitmap.map { "subtitle stream \($0.index) (\($0.codec)) is a bitmap, not text: skipped" }
+    }
+
     /// Writes `<directory>/subs-<n>/` for each source: all.vtt, seg-*.vtt and index.m3u8.
     static func make(_ sources: [SubtitleSource], directory: String, duration: Double, segmentSeconds: Double, timelineOffset: Double,
                      limits: MediaLimits) async throws(MediaError) -> [SubtitleRendition] {

@@ -55,7 +55,7 @@ public struct TranscodeJobHandler: JobHandler {
         -> (sources: [SubtitleSource], warnings: [String]) {
         let (text, bitmap) = SubtitleTracks.sources(info, path: input)
         var sources = text
-        let warnings = bitmap.map { "subtitle stream \($0.index) (\($0.codec)) is a bitmap, not text: skipped" }
+        let warnings = SubtitleTracks.warnings(skipping: bitmap)
         for (index, sidecar) in options.subtitles.enumerated() {
             let location: StorageLocation
             do {

@@ -79,8 +79,11 @@ struct SplitPlan: Codable, Sendable, Equatable {
         var start = 0.0
         while start < duration - 1e-6 {
             let end = start + length
-            // The last chunk runs to the end of the input (whatever its exact length).
-            chunks.append(Chunk(index: chunks.count, start: start, end: end >= duration - 1e-6 ? nil : end))
+            // The last chunk runs to the end of the input (whatever its exact length); a last half
+            // second joins the chunk before, as it joins the last segment in one pass.
+            let last = end >= duration - min(0.5, length / 4)
+            chunks.append(Chunk(index: chunks.count, start: start, end: last ? nil : end))
+            if last { break }
             start = end
         }
         return chunks
