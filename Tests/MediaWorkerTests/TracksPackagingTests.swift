@@ -144,6 +144,48 @@ struct TracksPackagingTests {
         ])
     }
 
+    @Test("ASS and WebVTT sidecars and a mov_text stream become WebVTT with their cues and times")
+    func otherSubtitleFormats() async throws {
+        let directory = try makeTestDirectory("subtitle-formats")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ass = directory.appendingPathComponent("in.ass").path
+        try """
+        [Script Info]
+        ScriptType: v4.00+
+
+        [V4+ Styles]
+        Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding
+        Style: Default,Arial,20,&H00FFFFFF,&H000000FF,&H00000000,&H00000000,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,1
+
+        [Events]
+        Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
+        Dialogue: 0,0:00:01.50,0:00:02.75,Default,,0,0,0,,From an {\\i1}ASS{\\i0} file
+        """.write(toFile: ass, atomically: true, encoding: .utf8)
+        let vtt = directory.appendingPathComponent("in.vtt").path
+        try "WEBVTT\n\n00:00:03.000 --> 00:00:04.500\nFrom a WebVTT file\n".write(toFile: vtt, atomically: true, encoding: .utf8)
+        let srt = directory.appendingPathComponent("in.srt").path
+        try "1\n00:00:00,500 --> 00:00:01,250\nFrom mov_text\n".write(toFile: srt, atomically: true, encoding: .utf8)
+        let mp4 = directory.appendingPathComponent("movtext.mp4").path
+        let made = try await CommandRunner.run(try ProjectPaths.tool("ffmpeg", package: "ffmpeg"), [
+            "-v", "error", "-f", "lavfi", "-i", "color=size=64x64:duration=3", "-i", srt, "-c:v", "libx264", "-c:s", "mov_text", "-y", mp4,
+        ])
+        #expect(made.succeeded, "\(made.stderr)")
+        let movText = SubtitleTracks.sources(try await MediaProbe.probe(path: mp4), path: mp4).text
+        #expect(movText.count == 1)
+        let sources = movText + [SubtitleSource(path: ass, streamIndex: nil, language: "en", name: nil),
+                                 SubtitleSource(path: vtt, streamIndex: nil, language: "de", name: nil)]
+        let made2 = try await SubtitleTracks.make(sources, directory: directory.path, duration: 6, segmentSeconds: 6, timelineOffset: 0.2,
+                                                  limits: MediaLimits())
+        #expect(made2.map(\.cueCount) == [1, 1, 1])
+        var cues: [[WebVTT.Cue]] = []
+        for rendition in made2 {
+            cues.append(WebVTT.cues(try String(contentsOfFile: directory.path + "/" + rendition.wholeFile, encoding: .utf8)))
+        }
+        #expect(cues.map { $0.map(\.start) } == [[0.5], [1.5], [3.0]])
+        #expect(cues.map { $0.map(\.end) } == [[1.25], [2.75], [4.5]])
+        #expect(cues.map { $0.first?.text.joined() } == ["From mov_text", "From an <i>ASS</i> file", "From a WebVTT file"])
+    }
+
     @Test("WebVTT segmenting: a cue spanning a boundary is in both segments, the last short stretch joins the one before")
     func webvttSegments() {
         let cues = [WebVTT.Cue(start: 5, end: 7, settings: "", text: ["across"]), WebVTT.Cue(start: 13, end: 14, settings: "", text: ["late"])]
