@@ -119,3 +119,10 @@ public func makeTestDirectory(_ what: String) throws -> URL {
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
+
+/// Runs `body` with a fresh test directory (its path), removed afterwards.
+public func withTestDirectory(_ what: String, _ body: (String) async throws -> Void) async throws {
+    let directory = try makeTestDirectory(what)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try await body(directory.path)
+}

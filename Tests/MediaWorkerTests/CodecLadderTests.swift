@@ -10,9 +10,7 @@ import TestSupport
 @Suite("HEVC and AV1 ladders", .serialized)
 struct CodecLadderTests {
     func withDirectory(_ body: (String) async throws -> Void) async throws {
-        let directory = try makeTestDirectory("codecs")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        try await body(directory.path)
+        try await withTestDirectory("codecs", body)
     }
 
     func boxes(_ heights: [Int]) -> [VideoRung] {

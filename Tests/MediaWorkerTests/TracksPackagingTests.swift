@@ -11,9 +11,7 @@ import TestSupport
 @Suite("Audio languages and subtitles", .serialized)
 struct TracksPackagingTests {
     func withDirectory(_ body: (String) async throws -> Void) async throws {
-        let directory = try makeTestDirectory("tracks")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        try await body(directory.path)
+        try await withTestDirectory("tracks", body)
     }
 
     struct Verdict: Decodable {

@@ -49,13 +49,9 @@ public struct TranscodeJobHandler: JobHandler {
         return plan
     }
 
-    /// The upload's text subtitle streams and the job's sidecar files (downloaded like the input);
-    /// bitmap streams become warnings.
-    static func subtitleSources(_ options: TranscodeJobOptions, info: MediaInfo, input: String, io: JobIO) async throws(JobFailure)
-        -> (sources: [SubtitleSource], warnings: [String]) {
-        let (text, bitmap) = SubtitleTracks.sources(info, path: input)
+    /// The upload's text subtitle streams and the job's sidecar files (downloaded like the input).
+    static func subtitleSources(_ options: TranscodeJobOptions, text: [SubtitleSource], io: JobIO) async throws(JobFailure) -> [SubtitleSource] {
         var sources = text
-        let warnings = SubtitleTracks.warnings(skipping: bitmap)
         for (index, sidecar) in options.subtitles.enumerated() {
             let location: StorageLocation
             do {
@@ -66,7 +62,7 @@ public struct TranscodeJobHandler: JobHandler {
             let path = try await io.fetch(location, as: "subtitles-\(index)").path
             sources.append(SubtitleSource(path: path, streamIndex: nil, language: sidecar.language, name: sidecar.name, isDefault: sidecar.isDefault))
         }
-        return (sources, warnings)
+        return sources
     }
 
     public func run(_ job: JobContext) async throws -> JobResult {
@@ -94,7 +90,8 @@ public struct TranscodeJobHandler: JobHandler {
             // A stream copy keeps one audio track muxed with the video.
             if plan.hls.audioStreams.count > 1, plan.hls.packaging == .auto { plan.hls.packaging = .encode }
             if plan.hls.packaging == .copy { plan.hls.audioStreams = Array(plan.hls.audioStreams.prefix(1)) }
-            let (subtitles, warnings) = try await Self.subtitleSources(options, info: info, input: path, io: io)
+            let (textSubtitles, bitmapSubtitles) = SubtitleTracks.sources(info, path: path)
+            let warnings = SubtitleTracks.warnings(skipping: bitmapSubtitles)
             let boxes = plan.heights.map { heights in VideoLadder.apple.filter { heights.contains($0.maxHeight) } } ?? VideoLadder.rungs(for: info)
             let rungs = VideoLadder.rungs(boxes, codecs: options.codecs)
             // A long encode is shared by the pool: parts run by any worker, then a stitch.
@@ -104,6 +101,8 @@ public struct TranscodeJobHandler: JobHandler {
                                                        settings: plan.settings, hls: plan.hls, chunkSeconds: split.chunkSeconds,
                                                        duration: split.duration, warnings: warnings)
             }
+            // Sidecars are fetched only here: a split job's audio part fetches its own.
+            let subtitles = try await Self.subtitleSources(options, text: textSubtitles, io: io)
             let output = io.directory + "/out"
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             let encodeStarted = ContinuousClock.now
@@ -143,7 +142,7 @@ public struct TranscodeJobHandler: JobHandler {
             if !mp4s.isEmpty { outputs["mp4"] = .array(mp4s) }
             TranscodeOutputs.addCodecMasters(package.renditions, prefix: prefix, to: &outputs)
             if package.dashManifest != nil { TranscodeOutputs.addDASH(package.renditions, prefix: prefix, to: &outputs) }
-            TranscodeOutputs.addSubtitles(package.subtitles, prefix: prefix, to: &outputs)
+            TranscodeOutputs.addSubtitles(package.subtitles.map { ($0, "hls/" + $0.wholeFile) }, prefix: prefix, to: &outputs)
             let data: JSONValue = .object([
                 "file_id": .string(io.fileID), "meta_movie_id": movieID.map(JSONValue.string) ?? .null,
                 "input": .string(io.input?.description ?? ""), "duration_s": .double(((info.durationSeconds ?? package.durationSeconds) * 1000).rounded() / 1000),

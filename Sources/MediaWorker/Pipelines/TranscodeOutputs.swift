@@ -35,14 +35,16 @@ enum TranscodeOutputs {
         }))
     }
 
-    /// Adds the subtitle renditions (`subtitles`: language, name, HLS playlist, whole WebVTT file).
-    static func addSubtitles(_ subtitles: [SubtitleRendition], prefix: StorageLocation, to outputs: inout [String: JSONValue]) {
+    /// Adds the subtitle renditions (`subtitles`: language, name, HLS playlist, whole WebVTT file),
+    /// each with where its whole file is, relative to the version.
+    static func addSubtitles(_ subtitles: [(rendition: SubtitleRendition, webvtt: String)], prefix: StorageLocation,
+                             to outputs: inout [String: JSONValue]) {
         guard !subtitles.isEmpty else { return }
-        outputs["subtitles"] = .array(subtitles.map { track in
+        outputs["subtitles"] = .array(subtitles.map { track, webvtt in
             .object([
                 "language": track.language.map(JSONValue.string) ?? .null, "name": .string(track.name), "default": .bool(track.isDefault),
                 "cues": .integer(track.cueCount), "playlist": .string(prefix.appending("hls/" + track.playlist).description),
-                "webvtt": .string(prefix.appending("hls/" + track.wholeFile).description),
+                "webvtt": .string(prefix.appending(webvtt).description),
             ])
         })
     }

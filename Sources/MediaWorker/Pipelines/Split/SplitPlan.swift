@@ -38,6 +38,8 @@ struct SplitPlan: Codable, Sendable, Equatable {
     var dash: Bool?
     /// Subtitle tracks the audio part makes: the upload's text streams and the job's sidecars.
     var subtitles: [PlannedSubtitle]?
+    /// What the finished job's event says was skipped (bitmap subtitles).
+    var warnings: [String]?
 
     struct PlannedSubtitle: Codable, Sendable, Equatable {
         /// The upload's stream, or nil for a sidecar read from `url`.
@@ -58,7 +60,7 @@ struct SplitPlan: Codable, Sendable, Equatable {
         case hasAudio = "has_audio"
         case chunkSeconds = "chunk_s", durationSeconds = "duration_s", timelineOffsetSeconds = "timeline_offset_s"
         case maxFPS = "max_fps", segmentSeconds = "segment_duration_s", versionID = "version", versionURL = "version_url"
-        case stableMaster = "stable_master", inputETag = "input_etag", audioStreams = "audio_streams", dash, subtitles
+        case stableMaster = "stable_master", inputETag = "input_etag", audioStreams = "audio_streams", dash, subtitles, warnings
     }
 
     /// Chunks are this long unless the job says (a multiple of the segment duration).

@@ -49,7 +49,8 @@ enum SplitTranscode {
             hasAudio: !info.audioStreams.isEmpty, audioStreams: hls.audioStreams, dash: hls.dash,
             subtitles: SubtitleTracks.sources(info, path: "").text.map {
                 SplitPlan.PlannedSubtitle(streamIndex: $0.streamIndex, url: nil, language: $0.language, name: $0.name, isDefault: $0.isDefault)
-            } + options.subtitles.map { SplitPlan.PlannedSubtitle(streamIndex: nil, url: $0.url, language: $0.language, name: $0.name, isDefault: $0.isDefault) })
+            } + options.subtitles.map { SplitPlan.PlannedSubtitle(streamIndex: nil, url: $0.url, language: $0.language, name: $0.name, isDefault: $0.isDefault) },
+            warnings: warnings)
         // Part ids carry the job's attempt: a job retried from dead splits anew.
         let prefix = "\(job.id):a\(job.delivery.attempt)"
         var envelope = job.envelope.objectValue ?? [:]
@@ -122,17 +123,7 @@ enum SplitTranscode {
             outputs["hls_master_version"] = .string(version.masterInVersion.description)
             TranscodeOutputs.addCodecMasters(package.renditions, prefix: prefix, to: &outputs)
             if plan.dash ?? false { TranscodeOutputs.addDASH(package.renditions, prefix: prefix, to: &outputs) }
-            let subtitles = audio?.subtitles ?? []
-            if !subtitles.isEmpty {
-                outputs["subtitles"] = .array(subtitles.map { track in
-                    .object([
-                        "language": track.rendition.language.map(JSONValue.string) ?? .null, "name": .string(track.rendition.name),
-                        "default": .bool(track.rendition.isDefault), "cues": .integer(track.rendition.cueCount),
-                        "playlist": .string(prefix.appending("hls/" + track.rendition.playlist).description),
-                        "webvtt": .string(prefix.appending(track.folder + "all.vtt").description),
-                    ])
-                })
-            }
+            TranscodeOutputs.addSubtitles((audio?.subtitles ?? []).map { ($0.rendition, $0.folder + "all.vtt") }, prefix: prefix, to: &outputs)
             let meta = job.delivery.metaMovieID
             let data: JSONValue = .object([
                 "file_id": .string(io.fileID), "meta_movie_id": meta.map(JSONValue.string) ?? .null,
@@ -140,6 +131,7 @@ enum SplitTranscode {
                 "duration_s": .double((plan.durationSeconds * 1000).rounded() / 1000), "stream_copied": .bool(false),
                 "renditions": .array(renditions), "outputs": .object(outputs),
                 "version": .string(version.id), "version_url": .string(version.url.description),
+                "warnings": .array((plan.warnings ?? []).map(JSONValue.string)),
                 "split": .object([
                     "chunks": .integer(chunks.count), "chunk_s": .double(plan.chunkSeconds),
                     "parts": .array(parts.map { part in
