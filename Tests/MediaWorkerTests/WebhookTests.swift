@@ -49,6 +49,12 @@ struct WebhookReceiver {
         let text = (try? String(contentsOfFile: records, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(Delivery.self, from: Data($0.utf8)) }
     }
+
+    /// Requests that reached the receiver, answered or not (noted before `--slow` holds them).
+    func arrivals() -> Int {
+        let text = (try? String(contentsOfFile: records + ".arrivals", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").count
+    }
 }
 
 struct TestFailure: Error, CustomStringConvertible {
@@ -96,9 +102,14 @@ struct WebhookTests {
                 if attempts.count == 3 { #expect(attempts[2].at - attempts[1].at >= 0.95) }
             }
             // The delivery log the dashboard shows: two retries and one delivery per event.
+            // The worker records an outcome after the receiver answers: wait for the ledger to catch up.
             let ledger = WebhookLedger(queue: probe.queue, url: receiver.url)
+            let settled = await eventually(.seconds(15)) {
+                let summary = try await ledger.summary()
+                return summary.outcomes["delivered"] == 4 && summary.inFlight == 0
+            }
             let summary = try await ledger.summary()
-            #expect(summary.outcomes["delivered"] == 4 && summary.outcomes["retry"] == 8 && summary.retrying == 0, "\(summary)")
+            #expect(settled && summary.outcomes["delivered"] == 4 && summary.outcomes["retry"] == 8 && summary.retrying == 0, "\(summary)")
             let log = try await ledger.log(count: 100)
             #expect(log.filter { $0.fields["outcome"] == "delivered" }.count == 4)
             #expect(log.allSatisfy { Int($0.fields["latency_ms"] ?? "") != nil })
@@ -115,8 +126,8 @@ struct WebhookTests {
     func restartLosesNothing() async throws {
         let directory = try makeTestDirectory("webhooks-kill")
         defer { try? FileManager.default.removeItem(at: directory) }
-        // Answers are held 6 s: the first worker dies with a delivery in flight.
-        let receiver = try await WebhookReceiver.start(directory: directory, secret: Self.newSecret, arguments: ["--slow", "6"])
+        // Answers are held 8 s: the first worker dies with a delivery in flight.
+        let receiver = try await WebhookReceiver.start(directory: directory, secret: Self.newSecret, arguments: ["--slow", "8"])
         defer { receiver.process.signal(SIGKILL) }
         try await RedisServer.with { redis in
             let settings = environment(receiver, ["MW_WEBHOOK_TAKEOVER_S": "2", "MW_WEBHOOK_TIMEOUT_S": "30"])
@@ -126,7 +137,8 @@ struct WebhookTests {
             let probe = try QueueProbe(redisURL: redis.url)
             for index in 0..<5 { try await probe.push(#"{"id":"k\#(index)","type":"noop"}"#) }
             #expect(await eventually(.seconds(20)) { try await probe.queue.counts().completed == 5 })
-            #expect(await eventually(.seconds(10)) { !receiver.deliveries().isEmpty })
+            // Killed as soon as a request has reached the receiver and none has been answered yet.
+            #expect(await eventually(.seconds(20), every: .milliseconds(20)) { receiver.arrivals() >= 1 && receiver.deliveries().isEmpty })
             first.process.signal(SIGKILL)
             _ = await first.process.wait(timeout: .seconds(10))
             let ledger = WebhookLedger(queue: probe.queue, url: receiver.url)

@@ -188,7 +188,14 @@ struct JobQueueTests {
     func delayed() async throws {
         try await withQueue { queue, _ in
             let nowMs = try await redisMilliseconds(queue)
-            #expect(try await add(queue, job("d1", runAt: Int64(nowMs) + 4000)) == ["delayed"])
+            let added = try await add(queue, job("d1", runAt: Int64(nowMs) + 4000))
+            // A loaded machine once stalled 20 s between reading the time and adding: a job whose
+            // time has already come is queued at once, which is right too. Judge what the clock allows.
+            if try await redisMilliseconds(queue) < nowMs + 4000 {
+                #expect(added == ["delayed"])
+            } else {
+                #expect(added == ["delayed"] || added == ["queued"])
+            }
             try await expectHeldThenDelivered(queue, id: "d1", since: nowMs, delay: 4000)
         }
     }

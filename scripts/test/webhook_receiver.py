@@ -7,8 +7,9 @@ library (PyPI `standardwebhooks`, written by nobody here) and records it as a JS
 
 --fail-first N: the first N deliveries of each event id get 500 (the second with Retry-After
 when --retry-after is given), later ones 200. --gone: every delivery gets 410. --slow S: hold
-each answer S seconds (a deliverer killed meanwhile never hears it). Binds 127.0.0.1 on a free
-port and prints `listening PORT` once ready.
+each answer S seconds (a deliverer killed meanwhile never hears it). Every request is also noted
+in OUT.arrivals as it arrives (before any hold), so a test can tell a delivery is in flight.
+Binds 127.0.0.1 on a free port and prints `listening PORT` once ready.
 """
 import argparse
 import json
@@ -33,6 +34,7 @@ def main():
     seen = {}
     lock = threading.Lock()
     out = open(args.out, "a", buffering=1)
+    arrivals = open(args.out + ".arrivals", "a", buffering=1)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
@@ -48,6 +50,7 @@ def main():
             with lock:
                 seen[webhook_id] = seen.get(webhook_id, 0) + 1
                 attempt = seen[webhook_id]
+                arrivals.write(json.dumps({"webhook_id": webhook_id, "attempt": attempt}) + "\n")
             if not verified:
                 status = 401
             elif args.gone:
