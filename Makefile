@@ -4,7 +4,7 @@ SHELL := /bin/bash
 SWIFT_TEST_FLAGS ?=
 # Suites that load the whole machine (worker fleets, 1,000 jobs): run after the others, not beside
 # their timing bounds.
-HEAVY_SUITES := ChaosTests|RedisCrashTests|MemoryStabilityTests|HostileInputTests|SplitTranscodeTests|RedisTopologyProcessTests|DashboardTests|WebhookTests|CodecLadderTests|TracksPackagingTests|SplitTracksPackagingTests
+HEAVY_SUITES := ChaosTests|RedisCrashTests|MemoryStabilityTests|HostileInputTests|SplitTranscodeTests|RedisTopologyProcessTests|DashboardTests|WebhookTests|CodecLadderTests|TracksPackagingTests|SplitTracksPackagingTests|QualityReportTests
 
 .PHONY: run test chaos deps build build-debug fixtures contracts clean
 

@@ -110,6 +110,14 @@ espeak-ng -w speech.wav "MediaWorker turns uploads into streamable and searchabl
 # moov at the end, cut before it: no index.
 ff -f lavfi -i "testsrc2=size=320x240:rate=25:duration=3" "${x264[@]}" -pix_fmt yuv420p "${bx[@]}" full.tmp.mp4
 head -c 20000 full.tmp.mp4 > bad-truncated-no-moov.mp4; rm full.tmp.mp4
+# Three sources of very different complexity for the quality report and per-title ladders
+# (960x540, 8 s, nearly lossless so the source is the reference): a still slide, a
+# talking-head-like scene (a small moving picture on a static background), high-motion noise.
+ff -f lavfi -i "testsrc2=size=960x540:rate=1" -frames:v 1 "${bx[@]}" slide.tmp.png
+ff -loop 1 -framerate 30 -i slide.tmp.png -t 8 "${x264[@]}" -crf 8 -pix_fmt yuv420p "${bx[@]}" quality-still.mp4; rm slide.tmp.png
+ff -f lavfi -i "smptehdbars=size=960x540:rate=30" -f lavfi -i "testsrc2=size=240x240:rate=30" \
+   -filter_complex "[0:v][1:v]overlay=x=360+40*sin(t):y=150" -t 8 "${x264[@]}" -crf 8 -pix_fmt yuv420p "${bx[@]}" quality-low-motion.mp4
+ff -f lavfi -i "testsrc2=size=960x540:rate=30" -vf "noise=alls=12:allf=t" -t 8 "${x264[@]}" -crf 12 -pix_fmt yuv420p "${bx[@]}" quality-noise.mp4
 python3 - <<'PY'
 import random, struct, zlib
 rng = random.Random(555)

@@ -10,6 +10,8 @@ Covered:
  (d) 10 thumbnails: ours in one call vs ten `ffmpeg -ss` runs (full-size JPEGs, same quality);
  (e) a three-codec ladder (H.264, HEVC, AV1 at 720p and 360p, fMP4, audio once): ours in one pass
      vs one ffmpeg run encoding the same six rungs with the same encoders, presets and rate caps;
+ Every row prints the luma PSNR of what it made beside its time (the ffmpeg CLI's psnr filter
+ against the source, the same judge for ours and theirs), so a speed gain cannot hide a loss.
  (f) codec efficiency: for HEVC and AV1, the bytes needed for the PSNR of our H.264 720p rung,
      interpolated on a rate-PSNR curve of ffmpeg CLI encodes at four CRFs (the same encoders and
      settings as ours), and the bytes and PSNR of our own rungs at each codec's default.
@@ -36,10 +38,11 @@ def run(command):
     return elapsed, usage.ru_maxrss / 1024
 
 
-def measure(label, commands_for_run, repeat):
-    """commands_for_run(directory) -> list of commands run one after another for one measurement."""
-    times, peaks = [], []
-    for _ in range(repeat):
+def measure(label, commands_for_run, repeat, judge=None):
+    """commands_for_run(directory) -> list of commands run one after another for one measurement;
+    judge(directory) -> the quality of what the first run made (PSNR Y in dB, by the ffmpeg CLI)."""
+    times, peaks, quality = [], [], None
+    for index in range(repeat):
         directory = tempfile.mkdtemp(prefix="mw-bench-media-")
         total, peak = 0.0, 0.0
         for command in commands_for_run(directory):
@@ -47,10 +50,30 @@ def measure(label, commands_for_run, repeat):
             total += seconds
             peak = max(peak, rss)
         count = sum(len(files) for _, _, files in os.walk(directory))
+        if index == 0 and judge:
+            quality = judge(directory)
         shutil.rmtree(directory)
         times.append(total)
         peaks.append(peak)
-    return {"label": label, "seconds": statistics.median(times), "peak_mb": max(peaks), "files": count}
+    return {"label": label, "seconds": statistics.median(times), "peak_mb": max(peaks), "files": count, "quality": quality}
+
+
+def quality_text(value):
+    """One PSNR or several (name: dB) as a column."""
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return " ".join(f"{name} {number:.2f}" for name, number in value.items())
+    return "inf (identical)" if value == float("inf") else f"{value:.2f}"
+
+
+def first_image(directory):
+    images = sorted(name for name in os.listdir(directory) if name.endswith(".jpg"))
+    return os.path.join(directory, images[0])
+
+
+def print_row(row):
+    print(f"{row['label']:40}{row['seconds']:>10.3f}{row['peak_mb']:>14.1f}{row['files']:>8}   {quality_text(row['quality'])}")
 
 
 def main():
@@ -97,36 +120,45 @@ def main():
     if args.only_codecs:
         codec_rows(args, ffmpeg, duration)
         return
+    # Quality beside time: the 1080p rung's PSNR against the source, for ours and theirs alike.
     ours = measure("ladder: media-worker (one pass)", lambda d: [[
         args.binary, "hls", args.source, "--out", os.path.join(d, "p"), "--rungs", ",".join(str(h) for h, _, _ in ladder),
-        "--packaging", "encode"]], args.repeat)
-    split = measure("ladder: ffmpeg split, one run", ffmpeg_split, args.repeat)
-    separate = measure("ladder: ffmpeg, four runs", ffmpeg_separate, args.repeat)
+        "--packaging", "encode"]], args.repeat, lambda d: psnr(args.source, os.path.join(d, "p", "1080p", "index.m3u8"), 1920, 1080))
+    split = measure("ladder: ffmpeg split, one run", ffmpeg_split, args.repeat,
+                    lambda d: psnr(args.source, os.path.join(d, "0", "index.m3u8"), 1920, 1080))
+    separate = measure("ladder: ffmpeg, four runs", ffmpeg_separate, args.repeat,
+                       lambda d: psnr(args.source, os.path.join(d, "1080p.m3u8"), 1920, 1080))
     rows.append((ours, split, 1.0))
     rows.append((ours, separate, 0.8))
     ours = measure("copy to HLS: media-worker", lambda d: [[
-        args.binary, "hls", args.source, "--out", os.path.join(d, "p"), "--rungs", "1080", "--packaging", "copy"]], args.repeat)
+        args.binary, "hls", args.source, "--out", os.path.join(d, "p"), "--rungs", "1080", "--packaging", "copy"]], args.repeat,
+        lambda d: psnr(args.source, os.path.join(d, "p", "master.m3u8"), 1920, 1080))
     theirs = measure("copy to HLS: ffmpeg -c copy -f hls", lambda d: [[
         ffmpeg, "-v", "error", "-i", args.source, "-c", "copy"] + hls + [
-        "-hls_segment_filename", os.path.join(d, "seg%05d.m4s"), os.path.join(d, "index.m3u8")]], args.repeat)
+        "-hls_segment_filename", os.path.join(d, "seg%05d.m4s"), os.path.join(d, "index.m3u8")]], args.repeat,
+        lambda d: psnr(args.source, os.path.join(d, "index.m3u8"), 1920, 1080))
     rows.append((ours, theirs, 1.2))
-    ours = measure("keyframes: media-worker", lambda d: [[args.binary, "keyframes", args.source, "--out", d, "--quality", "3"]], args.repeat)
+    # Images: the first one against the source's frame at its time.
+    ours = measure("keyframes: media-worker", lambda d: [[args.binary, "keyframes", args.source, "--out", d, "--quality", "3"]], args.repeat,
+                   lambda d: psnr(args.source, first_image(d), 1920, 1080, at=0))
     theirs = measure("keyframes: ffmpeg -skip_frame nokey", lambda d: [[
         ffmpeg, "-v", "error", "-skip_frame", "nokey", "-i", args.source, "-fps_mode", "passthrough", "-q:v", "3",
-        os.path.join(d, "k%04d.jpg")]], args.repeat)
+        os.path.join(d, "k%04d.jpg")]], args.repeat, lambda d: psnr(args.source, first_image(d), 1920, 1080, at=0))
     rows.append((ours, theirs, 1.0))
     ours = measure("10 thumbnails: media-worker", lambda d: [[
-        args.binary, "thumbnails", args.source, "--out", d, "--quality", "3", "--at", ",".join(f"{t:.3f}" for t in times)]], args.repeat)
+        args.binary, "thumbnails", args.source, "--out", d, "--quality", "3", "--at", ",".join(f"{t:.3f}" for t in times)]], args.repeat,
+        lambda d: psnr(args.source, first_image(d), 1920, 1080, at=times[0]))
     theirs = measure("10 thumbnails: 10 x ffmpeg -ss", lambda d: [[
         ffmpeg, "-v", "error", "-ss", f"{t:.3f}", "-i", args.source, "-frames:v", "1", "-q:v", "3",
-        os.path.join(d, f"t{i:02d}.jpg")] for i, t in enumerate(times)], args.repeat)
+        os.path.join(d, f"t{i:02d}.jpg")] for i, t in enumerate(times)], args.repeat,
+        lambda d: psnr(args.source, first_image(d), 1920, 1080, at=times[0]))
     rows.append((ours, theirs, 0.5))
 
     print(f"media benchmark on {os.path.basename(args.source)} ({duration:.1f} s), median of {args.repeat}, {os.cpu_count()} cores")
-    print(f"{'':40}{'seconds':>10}{'peak RSS MB':>14}{'files':>8}")
+    print(f"{'':40}{'seconds':>10}{'peak RSS MB':>14}{'files':>8}   PSNR Y dB (ffmpeg CLI)")
     for ours, theirs, aim in rows:
         for row in (ours, theirs):
-            print(f"{row['label']:40}{row['seconds']:>10.3f}{row['peak_mb']:>14.1f}{row['files']:>8}")
+            print_row(row)
         ratio = ours["seconds"] / theirs["seconds"]
         print(f"{'  ratio ours / ffmpeg':40}{ratio:>10.2f}   aim <= {aim}: {'met' if ratio <= aim else 'NOT met'}")
     if not args.skip_codecs:
@@ -145,11 +177,14 @@ CODECS = {
 CODEC_LADDER = [(720, 1280, 3000), (360, 640, 365)]
 
 
-def psnr(reference, encoded, width, height):
-    """Mean PSNR (Y) of `encoded` against `reference` scaled to its size (bicubic, as our rungs)."""
-    result = subprocess.run(["ffmpeg", "-v", "info", "-nostats", "-i", encoded, "-i", reference, "-lavfi",
-                             f"[1:v]scale={width}:{height}:flags=bicubic,format=yuv420p[ref];[0:v]format=yuv420p[enc];[enc][ref]psnr",
-                             "-f", "null", "-"], capture_output=True, text=True)
+def psnr(reference, encoded, width, height, at=None):
+    """Mean PSNR (Y) of `encoded` against `reference` scaled to its size (bicubic, as our rungs);
+    `at`: an image, against the reference's frame at that time."""
+    seek = [] if at is None else ["-ss", f"{at:.3f}"]
+    frames = [] if at is None else ["-frames:v", "1"]
+    result = subprocess.run(["ffmpeg", "-v", "info", "-nostats", "-i", encoded] + seek + ["-i", reference, "-lavfi",
+                             f"[1:v]scale={width}:{height}:flags=bicubic,format=yuv420p[ref];[0:v]scale={width}:{height},format=yuv420p[enc];"
+                             "[enc][ref]psnr"] + frames + ["-f", "null", "-"], capture_output=True, text=True)
     for line in result.stderr.splitlines():
         if "PSNR" in line and " y:" in line:
             return float(line.split(" y:")[1].split()[0])
@@ -189,11 +224,17 @@ def codec_rows(args, ffmpeg, duration):
     heights = ",".join(str(h) for h, _, _ in CODEC_LADDER)
     ours = measure("3 codecs x 2 rungs: media-worker", lambda d: [[
         args.binary, "hls", args.source, "--out", os.path.join(d, "p"), "--rungs", heights, "--codecs", "h264,hevc,av1",
-        "--packaging", "encode"]], args.repeat)
-    theirs = measure("3 codecs x 2 rungs: ffmpeg, one run", ffmpeg_three_codecs, args.repeat)
+        "--packaging", "encode"]], args.repeat,
+        lambda d: {name: psnr(args.source, os.path.join(d, "p", folder, "index.m3u8"), 1280, 720)
+                   for name, folder in (("h264", "720p"), ("hevc", "720p-hevc"), ("av1", "720p-av1"))})
+    # Their variant streams in order: each codec's 720p then 360p.
+    theirs = measure("3 codecs x 2 rungs: ffmpeg, one run", ffmpeg_three_codecs, args.repeat,
+                     lambda d: {name: psnr(args.source, os.path.join(d, index, "index.m3u8"), 1280, 720)
+                                for name, index in (("h264", "0"), ("hevc", "2"), ("av1", "4"))})
     print(f"three-codec ladder on {os.path.basename(args.source)} ({duration:.1f} s), median of {args.repeat}, {os.cpu_count()} cores")
+    print(f"{'':40}{'seconds':>10}{'peak RSS MB':>14}{'files':>8}   PSNR Y dB of the 720p rungs (ffmpeg CLI)")
     for row in (ours, theirs):
-        print(f"{row['label']:40}{row['seconds']:>10.3f}{row['peak_mb']:>14.1f}{row['files']:>8}")
+        print_row(row)
     print(f"{'  ratio ours / ffmpeg':40}{ours['seconds'] / theirs['seconds']:>10.2f}   aim <= 1.0: "
           f"{'met' if ours['seconds'] <= theirs['seconds'] else 'NOT met'}")
 

@@ -57,8 +57,6 @@ typedef struct mw_rung {
 
 /* The libav encoder of an mw_video_codec, NULL for none. */
 const char *mw_video_encoder_name(int codec);
-/* The constant-quality value used when a rung gives none. */
-double mw_default_crf(int codec);
 /* SVT-AV1's preset number for an x264 preset name. */
 int mw_svtav1_preset(const char *x264_preset);
 

@@ -156,6 +156,59 @@ public enum EmbeddedSchemas {
               },
               "version": {"$ref": "#/$defs/version"},
               "version_url": {"type": "string", "pattern": "/v/\\d{8}T\\d{6}Z-[0-9a-f]{8}/$"},
+              "quality": {
+                "type": "object",
+                "description": "the quality report: each encoded video rendition against the source scaled to its size, on a sample of its segments (options.quality_sample)",
+                "required": ["sample", "renditions"],
+                "properties": {
+                  "sample": {"type": "number", "minimum": 0, "maximum": 1},
+                  "renditions": {
+                    "type": "array",
+                    "items": {
+                      "type": "object",
+                      "required": ["rendition", "codec", "resolution", "psnr_y", "ssim_y", "frames", "segments_measured", "segments", "worst_segment"],
+                      "properties": {
+                        "rendition": {"type": "string"},
+                        "codec": {"enum": ["h264", "hevc", "av1"]},
+                        "resolution": {"type": "string", "pattern": "^[0-9]+x[0-9]+$"},
+                        "psnr_y": {"type": "number", "description": "dB, from the mean luma MSE of the measured frames (as ffmpeg's psnr filter averages)"},
+                        "ssim_y": {"type": "number", "minimum": -1, "maximum": 1, "description": "the mean luma SSIM of the measured frames"},
+                        "frames": {"type": "integer", "minimum": 1},
+                        "segments_measured": {"type": "integer", "minimum": 1},
+                        "segments": {"type": "integer", "minimum": 1},
+                        "worst_segment": {
+                          "type": "object",
+                          "required": ["uri", "start_s", "psnr_y", "ssim_y"],
+                          "properties": {
+                            "uri": {"type": "string"},
+                            "start_s": {"type": "number", "minimum": 0},
+                            "psnr_y": {"type": "number"},
+                            "ssim_y": {"type": "number"}
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              },
+              "ladder": {
+                "type": "object",
+                "description": "with options.ladder per_title: the measured rate-quality points and the rungs chosen from them, with the reason for each",
+                "required": ["mode", "rungs", "points"],
+                "properties": {
+                  "mode": {"const": "per_title"},
+                  "target_psnr": {"type": "number"},
+                  "rungs": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                      "type": "object",
+                      "required": ["codec", "max_width", "max_height", "crf", "predicted_bitrate", "predicted_psnr", "reason"]
+                    }
+                  },
+                  "points": {"type": "array"}
+                }
+              },
               "split": {
                 "type": "object",
                 "required": ["chunks", "chunk_s", "parts"],
@@ -887,6 +940,22 @@ public enum EmbeddedSchemas {
     "dash": {
       "type": "boolean",
       "description": "a DASH manifest (manifest.mpd, static, isoff-live) beside the HLS master over the same fMP4 segments; needs fMP4, shared (not muxed) audio and an encode"
+    },
+    "quality_sample": {
+      "type": "number",
+      "minimum": 0,
+      "maximum": 1,
+      "description": "share of each video rendition's segments (spread over the video) measured against the source for the quality report in TranscodeCompleted (PSNR and SSIM of luma, the worst segment named); default 0.1, 1 for every segment, 0 for no report"
+    },
+    "ladder": {
+      "enum": ["fixed", "per_title"],
+      "description": "fixed: the standard ladder (default). per_title: samples of the title are encoded at a few CRFs per candidate size and the rungs are taken from the measured rate-quality hull, the top one the lowest bit rate reaching target_psnr (or the fixed ladder's top quality), the others about 1.75x apart"
+    },
+    "target_psnr": {
+      "type": "number",
+      "minimum": 25,
+      "maximum": 60,
+      "description": "with ladder per_title: the luma PSNR (dB) the top rung must reach at the lowest bit rate"
     },
     "split": {
       "description": "split a long encode into chunks run by the whole pool: off, auto (inputs over MW_SPLIT_MIN_S, default 120 s) or chunks of chunk_s seconds (rounded up to whole segments)",

@@ -159,6 +159,58 @@ struct MediaJobProcessTests {
         }
     }
 
+    @Test("transcode with a per-title ladder: TranscodeCompleted says which rungs and why, and carries the quality report of every rung; split into parts, the chunks' measurements add up to one report")
+    func transcodeQuality() async throws {
+        try await withWorker { worker, probe, directory in
+            let input = try copyFixture("quality-low-motion.mp4", to: directory, as: "talk.mp4")
+            let output = "file://" + directory.appendingPathComponent("storage/media/").path
+            try await probe.push(#"{"id":"q1","type":"transcode","input":{"url":"\#(input)"},"output":{"url":"\#(output)"},"options":{"ladder":"per_title","quality_sample":1,"segment_duration_s":2,"thumbnails":1,"storyboard":false}}"#)
+            try await probe.push(#"{"id":"q2","type":"transcode","file_id":"talk-split","input":{"url":"\#(input)"},"output":{"url":"\#(output)"},"options":{"ladder":"per_title","target_psnr":40,"quality_sample":0.5,"segment_duration_s":2,"split":{"chunk_s":6},"thumbnails":1,"storyboard":false}}"#)
+            try await probe.push(#"{"id":"q3","type":"transcode","input":{"url":"\#(input)"},"output":{"url":"\#(output)"},"options":{"target_psnr":40}}"#)
+            #expect(await eventually(.seconds(240)) {
+                let ended = try await probe.terminalEvents()
+                return ended["q1"] != nil && ended["q2"] != nil && ended["q3"] != nil
+            }, "\(worker.logText)")
+            for job in ["q1", "q2"] {
+                #expect(try await probe.terminalEvents()[job] == ["TranscodeCompleted"], "\(job)")
+                let done = try #require(try await events(probe, job: job).first { $0["type"] as? String == "TranscodeCompleted" })
+                let data = try #require(done["data"] as? [String: Any])
+                let videos = (data["renditions"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "video" }
+                let ladder = try #require(data["ladder"] as? [String: Any])
+                let rungs = try #require(ladder["rungs"] as? [[String: Any]])
+                #expect(ladder["mode"] as? String == "per_title" && rungs.count == videos.count && (ladder["points"] as? [Any])?.count == 9)
+                #expect(rungs.allSatisfy { ($0["reason"] as? String)?.isEmpty == false })
+                #expect(rungs.map { $0["resolution"] as? String } == videos.map { $0["resolution"] as? String }, "\(job)")
+                let quality = try #require(data["quality"] as? [String: Any])
+                let measured = try #require(quality["renditions"] as? [[String: Any]])
+                #expect(measured.count == videos.count)
+                for rendition in measured {
+                    let psnr = try #require(rendition["psnr_y"] as? Double)
+                    #expect(psnr > 30 && psnr < 100, "\(job) \(rendition)")
+                    #expect(rendition["segments"] as? Int == 4)
+                    #expect(rendition["segments_measured"] as? Int == (job == "q1" ? 4 : 3), "\(job): 3 of the first chunk's 3 segments at 0.5 is 2, 1 of the last chunk's 1")
+                    #expect(rendition["frames"] as? Int == (job == "q1" ? 240 : 180))
+                    // The worst segment is named by where it is published.
+                    let worst = try #require(rendition["worst_segment"] as? [String: Any])
+                    let uri = try #require(worst["uri"] as? String)
+                    #expect(uri.hasPrefix("file://") && FileManager.default.fileExists(atPath: String(uri.dropFirst(7))), "\(uri)")
+                }
+                if job == "q2" {
+                    #expect((data["split"] as? [String: Any])?["chunks"] as? Int == 2)
+                    #expect(ladder["target_psnr"] as? Double == 40 && ladder["target_from"] as? String == "options.target_psnr")
+                }
+            }
+            let base = directory.appendingPathComponent("storage/media/talk-split").path
+            let stitched = try await judgeHLS(base + "/hls/master.m3u8", target: 2)
+            #expect(stitched.errors.isEmpty, "\(stitched.errors)")
+            // A target without a per-title ladder is refused.
+            #expect(try await probe.terminalEvents()["q3"] == ["TranscodeFailed"])
+            let failed = try #require(try await events(probe, job: "q3").first { $0["type"] as? String == "TranscodeFailed" })
+            #expect((failed["data"] as? [String: Any])?["error_code"] as? String == "JOB_INVALID_FIELD")
+            try await expectValidEvents(probe)
+        }
+    }
+
     @Test("media-worker process job.json runs one job without Redis; a bad input exits 1 with its Failed event")
     func processCommand() async throws {
         let directory = try makeTestDirectory("process")

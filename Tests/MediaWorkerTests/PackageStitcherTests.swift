@@ -35,6 +35,17 @@ struct PackageStitcherTests {
         #expect(package.files["hls/master.m3u8"]?.contains("360p/index.m3u8") == true)
     }
 
+    @Test("the joined average weighs each chunk by its own length, not by where it ends (as the shim reports a chunk's duration)")
+    func averageByLength() throws {
+        var first = chunk(0, segments: 0...2), last = chunk(1, segments: 3...3)
+        first.renditions[0].durationSeconds = 18
+        last.renditions[0].averageBitrate = 600_000
+        last.renditions[0].durationSeconds = 24
+        let package = try PackageStitcher.stitch(chunks: [first, last], audio: nil)
+        let video = try #require(package.renditions.first)
+        #expect(video.averageBitrate == 375_000 && video.durationSeconds == 24)
+    }
+
     @Test("parts that do not fit are refused with a code: other parameter sets, a gap, other rungs", arguments: [
         ("digest", "TRANSCODE_CHUNK_MISMATCH"), ("codecs", "TRANSCODE_CHUNK_MISMATCH"), ("gap", "TRANSCODE_CHUNK_GAP"), ("rungs", "TRANSCODE_CHUNK_MISMATCH"),
     ])

@@ -198,6 +198,9 @@ typedef enum mw_video_codec {
     MW_CODEC_AV1 = 2,        /* libsvtav1 */
 } mw_video_codec;
 
+/* The constant-quality value a rung gets when it gives none (about the same picture per codec). */
+double mw_default_crf(int codec);
+
 /* One video rendition. The picture is made upright with square pixels, then fitted
  * into the box (the box is turned for portrait sources) without upscaling. */
 typedef struct mw_video_rung {
@@ -319,6 +322,37 @@ mw_status mw_transcode_mp4(const char *input, const char *output_path, const mw_
                            const mw_encode_settings *settings, const mw_limits *limits,
                            mw_cancel_token *cancel, mw_progress_callback on_progress, void *user,
                            mw_rendition_info *result, char *message, size_t message_size);
+
+/* ---- quality ---- */
+
+/* A video rendition of a package to measure: its folder and picture size. */
+typedef struct mw_quality_target {
+    char folder[64];         /* e.g. "720p": segments are read from <package>/<folder>/ */
+    int32_t width, height;
+} mw_quality_target;
+
+/* A segment every target has under the same file name, and the output times it covers. */
+typedef struct mw_quality_segment {
+    char name[64];           /* e.g. "seg-00003.m4s" */
+    double start_s, end_s;   /* output time from the input's start (no timeline offset) */
+} mw_quality_segment;
+
+/* Sums over the frames of one segment of one target (luma MSE on the 8-bit scale, SSIM of Y). */
+typedef struct mw_quality_sample {
+    double mse_y_sum;
+    double ssim_y_sum;
+    int32_t frames;
+} mw_quality_sample;
+
+/* Compares segments of a package with the source they were encoded from: the source is decoded
+ * through the transcode's own chain (upright, progressive, at the same frame rate, capped by
+ * `max_fps`), scaled to each target's size (bicubic) and compared frame by frame with libavfilter's
+ * psnr and ssim. `fmp4`: segments need <folder>/init.mp4 in front. `samples` holds
+ * target_count × segment_count entries, target after target. */
+mw_status mw_measure_quality(const char *input, const char *package_dir, const mw_quality_target *targets, int32_t target_count,
+                             const mw_quality_segment *segments, int32_t segment_count, double max_fps, double timeline_offset_s,
+                             int32_t fmp4, const mw_limits *limits, mw_cancel_token *cancel, mw_quality_sample *samples,
+                             char *message, size_t message_size);
 
 /* ---- subtitles ---- */
 

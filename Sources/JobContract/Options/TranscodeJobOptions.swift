@@ -49,6 +49,12 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
     public var audioTracks: [AudioTrackPick]?
     /// Sidecar subtitle files.
     public var subtitles: [SidecarSubtitle] = []
+    /// Share of segments measured for the quality report (0: none, 1: all).
+    public var qualitySample: Double = 0.1
+    public enum Ladder: String, Decodable, Sendable { case fixed, perTitle = "per_title" }
+    public var ladder: Ladder = .fixed
+    /// Per-title ladders: the top rung's luma PSNR (nil: the fixed ladder's top quality).
+    public var targetPSNR: Double?
 
     public struct SidecarSubtitle: Decodable, Sendable, Equatable {
         public var url: String
@@ -88,6 +94,12 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
                 throw JSONValueDecodingError(path: "options.codecs", message: "HEVC and AV1 go in fMP4 segments and are encoded: not with \(reason)")
             }
         }
+        if targetPSNR != nil, ladder != .perTitle {
+            throw JSONValueDecodingError(path: "options.target_psnr", message: "a target PSNR needs \"ladder\": \"per_title\"")
+        }
+        if ladder == .perTitle, packaging == .copy {
+            throw JSONValueDecodingError(path: "options.ladder", message: "a per-title ladder is encoded: not with stream copy")
+        }
         guard case .chunks = split else { return }
         let reason: String? = segmentFormat == .ts ? "TS segments" : audio == .muxed ? "muxed audio" : packaging == .copy ? "stream copy"
             : !mp4.isEmpty ? "MP4 renditions" : nil
@@ -104,6 +116,7 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
     enum CodingKeys: String, CodingKey {
         case renditions, audio, packaging, preset, thumbnails, storyboard, mp4, split, codecs, dash
         case audioTracks = "audio_tracks", subtitles
+        case qualitySample = "quality_sample", ladder, targetPSNR = "target_psnr"
         case segmentFormat = "segment_format", segmentDurationSeconds = "segment_duration_s", maxFPS = "max_fps"
     }
 
@@ -123,6 +136,9 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
         dash = try fields.decodeIfPresent(Bool.self, forKey: .dash) ?? false
         audioTracks = try fields.decodeIfPresent([AudioTrackPick].self, forKey: .audioTracks)
         subtitles = try fields.decodeIfPresent([SidecarSubtitle].self, forKey: .subtitles) ?? []
+        qualitySample = try fields.decodeIfPresent(Double.self, forKey: .qualitySample) ?? 0.1
+        ladder = try fields.decodeIfPresent(Ladder.self, forKey: .ladder) ?? .fixed
+        targetPSNR = try fields.decodeIfPresent(Double.self, forKey: .targetPSNR)
         // H.264 is the fallback every ladder keeps; the order is fixed so manifests are too.
         codecs = Array(Set((try fields.decodeIfPresent([VideoCodec].self, forKey: .codecs) ?? []) + [.h264])).sorted()
     }

@@ -47,6 +47,9 @@ struct HLSCommand: AsyncParsableCommand {
     @Flag(help: "Write a DASH manifest (manifest.mpd) beside the master.") var dash = false
     @Option(help: "A sidecar subtitle file and its language, FILE:LANG (repeatable); the input's text subtitle streams are always packaged.")
     var subtitles: [String] = []
+    @Option(help: "Share of segments measured against the source for the quality report (0: none, 1: all).") var qualitySample: Double = 0.1
+    @Flag(help: "A per-title ladder: rungs chosen from rate-quality curves measured on samples of the input.") var perTitle = false
+    @Option(help: "With --per-title: the top rung's luma PSNR (default: the fixed ladder's top quality).") var targetPsnr: Double?
     @OptionGroup var encode: EncodeOptions
 
     var videoCodecs: [VideoCodec] {
@@ -78,13 +81,34 @@ struct HLSCommand: AsyncParsableCommand {
                 let (path, language) = sidecar.lastIndex(of: ":").map { (String(sidecar[..<$0]), String(sidecar[sidecar.index(after: $0)...])) } ?? (sidecar, "")
                 subtitleSources.append(SubtitleSource(path: path, streamIndex: nil, language: language.isEmpty ? nil : language, name: nil))
             }
+            let boxes = try await ladderRungs(rungs, input: file)
+            var ladder = VideoLadder.rungs(boxes, codecs: try videoCodecs)
+            var choice = "null"
+            let started = ContinuousClock.now
+            if perTitle {
+                let chosen = try await PerTitleLadder.plan(
+                    input: file, info: info, boxes: boxes, codecs: try videoCodecs, targetPSNR: targetPsnr, settings: encode.settings,
+                    workDirectory: out + ".per-title", limits: MediaLimits())
+                ladder = chosen.rungs
+                choice = chosen.json.jsonText
+                hls.packaging = .encode
+            }
+            let encodeStarted = ContinuousClock.now
             let package = try await HLSPackager.package(
-                input: file, outputDirectory: out, rungs: VideoLadder.rungs(try await ladderRungs(rungs, input: file), codecs: try videoCodecs),
-                settings: encode.settings, hls: hls, subtitles: subtitleSources)
+                input: file, outputDirectory: out, rungs: ladder, settings: encode.settings, hls: hls, subtitles: subtitleSources)
+            let encodeSeconds = (ContinuousClock.now - encodeStarted).seconds
+            let probeSeconds = (encodeStarted - started).seconds
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let renditions = String(decoding: try encoder.encode(package.renditions), as: UTF8.self)
-            writeLine("{\"master\":\(JSONValue.string(package.masterPlaylist).jsonText),\"stream_copied\":\(package.streamCopied),\"duration_s\":\(package.durationSeconds),\"renditions\":\(renditions)}")
+            var quality = "null"
+            if !package.streamCopied, qualitySample > 0 {
+                let segments = try await QualityMeter.measure(
+                    input: file, directory: out, renditions: package.renditions, fraction: qualitySample, settings: encode.settings,
+                    timelineOffset: package.timelineOffsetSeconds, limits: MediaLimits())
+                quality = QualityReport(sample: qualitySample, segments: segments).json { $0.rendition + "/" + $0.worst.segment }.jsonText
+            }
+            writeLine("{\"master\":\(JSONValue.string(package.masterPlaylist).jsonText),\"stream_copied\":\(package.streamCopied),\"duration_s\":\(package.durationSeconds),\"renditions\":\(renditions),\"quality\":\(quality),\"ladder\":\(choice),\"encode_s\":\(encodeSeconds),\"probe_s\":\(probeSeconds)}")
         } catch let error as MediaError {
             printError("error \(error.code.rawValue): \(error.message)")
             throw ExitCode(1)

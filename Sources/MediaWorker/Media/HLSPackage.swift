@@ -98,6 +98,8 @@ public struct HLSPackage: Sendable, Equatable {
     /// The DASH manifest beside the master, when asked for.
     public var dashManifest: String? = nil
     public var subtitles: [SubtitleRendition] = []
+    /// Added to every timestamp of the package (B-frame delay, AAC priming).
+    public var timelineOffsetSeconds: Double = 0
 }
 
 /// Encodes (or stream-copies) an input into an HLS package with our own master playlist.
@@ -164,7 +166,7 @@ public enum HLSPackager {
             return HLSPackage(directory: outputDirectory, renditions: renditions, durationSeconds: raw.duration_s,
                               streamCopied: raw.stream_copied != 0,
                               dashManifest: hls.dash && hls.part == .whole ? outputDirectory + "/" + DASHManifest.fileName : nil,
-                              subtitles: subtitleRenditions)
+                              subtitles: subtitleRenditions, timelineOffsetSeconds: raw.timeline_offset_s)
         } catch {
             staging.discard()
             throw error

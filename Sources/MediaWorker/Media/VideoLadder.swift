@@ -51,11 +51,7 @@ public struct VideoRung: Sendable, Equatable, Codable {
     }
 
     var shimValue: mw_video_rung {
-        let shimCodec: mw_video_codec = switch codec {
-        case .h264: MW_CODEC_H264
-        case .hevc: MW_CODEC_HEVC
-        case .av1: MW_CODEC_AV1
-        }
+        let shimCodec = codec.shimCodec
         return mw_video_rung(max_width: Int32(maxWidth), max_height: Int32(maxHeight), bitrate: Int64(bitrate ?? 0),
                              max_bitrate: Int64(maxBitrate ?? 0), buffer_size: Int64(bufferSize ?? 0), crf: crf ?? 0,
                              codec: Int32(shimCodec.rawValue))

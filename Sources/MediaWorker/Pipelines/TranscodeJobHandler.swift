@@ -93,13 +93,25 @@ public struct TranscodeJobHandler: JobHandler {
             let (textSubtitles, bitmapSubtitles) = SubtitleTracks.sources(info, path: path)
             let warnings = SubtitleTracks.warnings(skipping: bitmapSubtitles)
             let boxes = plan.heights.map { heights in VideoLadder.apple.filter { heights.contains($0.maxHeight) } } ?? VideoLadder.rungs(for: info)
-            let rungs = VideoLadder.rungs(boxes, codecs: options.codecs)
+            var rungs = VideoLadder.rungs(boxes, codecs: options.codecs)
+            // A per-title ladder: rungs read off the rate-quality curves measured on samples of the title.
+            var ladderChoice: LadderChoice?
+            if options.ladder == .perTitle, !info.videoStreams.isEmpty {
+                let choice = try await PerTitleLadder.plan(
+                    input: path, info: info, boxes: boxes, codecs: options.codecs, targetPSNR: options.targetPSNR, settings: plan.settings,
+                    workDirectory: io.directory + "/per-title", limits: pipeline.mediaLimits)
+                ladderChoice = choice
+                rungs = choice.rungs
+                // Its rungs are encodes: never a stream copy in their place.
+                plan.hls.packaging = .encode
+                await job.progress(0.15)
+            }
             // A long encode is shared by the pool: parts run by any worker, then a stitch.
             if let split = SplitTranscode.plan(options: options, info: info, rungs: rungs, hls: plan.hls, settings: plan.settings,
                                                minimumSeconds: pipeline.splitMinimumSeconds, canSplit: job.canSplit) {
                 return try await SplitTranscode.fanOut(job: job, version: version, options: options, info: info, object: object, rungs: rungs,
                                                        settings: plan.settings, hls: plan.hls, chunkSeconds: split.chunkSeconds,
-                                                       duration: split.duration, warnings: warnings)
+                                                       duration: split.duration, warnings: warnings, ladder: ladderChoice?.json)
             }
             // Sidecars are fetched only here: a split job's audio part fetches its own.
             let subtitles = try await Self.subtitleSources(options, text: textSubtitles, io: io)
@@ -118,6 +130,15 @@ public struct TranscodeJobHandler: JobHandler {
                     .record(package.durationSeconds / encodeSeconds)
             }
             let hasVideo = !info.videoStreams.isEmpty
+            // The quality report: a sample of every encoded rendition's segments against the source.
+            var quality: QualityReport?
+            if !package.streamCopied, hasVideo, options.qualitySample > 0 {
+                let segments = try await QualityMeter.measure(
+                    input: path, directory: package.directory, renditions: package.renditions, fraction: options.qualitySample,
+                    settings: plan.settings, timelineOffset: package.timelineOffsetSeconds, limits: pipeline.mediaLimits)
+                quality = QualityReport(sample: options.qualitySample, segments: segments)
+            }
+            await job.progress(0.75)
             let stills = hasVideo
                 ? try await TranscodeStills.make(input: path, output: output, prefix: prefix, thumbnails: plan.thumbnails,
                                                  storyboard: plan.storyboard, limits: pipeline.mediaLimits)
@@ -143,14 +164,16 @@ public struct TranscodeJobHandler: JobHandler {
             TranscodeOutputs.addCodecMasters(package.renditions, prefix: prefix, to: &outputs)
             if package.dashManifest != nil { TranscodeOutputs.addDASH(package.renditions, prefix: prefix, to: &outputs) }
             TranscodeOutputs.addSubtitles(package.subtitles.map { ($0, "hls/" + $0.wholeFile) }, prefix: prefix, to: &outputs)
-            let data: JSONValue = .object([
+            var data: [String: JSONValue] = [
                 "file_id": .string(io.fileID), "meta_movie_id": movieID.map(JSONValue.string) ?? .null,
                 "input": .string(io.input?.description ?? ""), "duration_s": .double(((info.durationSeconds ?? package.durationSeconds) * 1000).rounded() / 1000),
                 "stream_copied": .bool(package.streamCopied), "renditions": .array(renditions), "outputs": .object(outputs),
                 "version": .string(version.id), "version_url": .string(version.url.description),
                 "warnings": .array(warnings.map(JSONValue.string)),
-            ])
-            return JobResult(data: data, version: version, stableObjects: master.map { [$0] } ?? [])
+            ]
+            if let quality { data["quality"] = quality.json { prefix.appending("hls/\($0.rendition)/\($0.worst.segment)").description } }
+            if let ladderChoice { data["ladder"] = ladderChoice.json }
+            return JobResult(data: .object(data), version: version, stableObjects: master.map { [$0] } ?? [])
         }
     }
 }

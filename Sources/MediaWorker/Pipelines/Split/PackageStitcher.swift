@@ -92,12 +92,14 @@ enum PackageStitcher {
     }
 
     /// The figures of a rendition made of parts: the peak is the highest part's, the average
-    /// weighs each part by its duration.
+    /// weighs each part by its own length (its segments': a chunk's `durationSeconds` is where it
+    /// ends on the package's timeline, not how long it lasts).
     static func joined(_ parts: [ChunkRendition], name: String, kind: HLSRendition.Kind) -> HLSRendition {
-        let duration = parts.reduce(0) { $0 + $1.durationSeconds }
+        func length(_ part: ChunkRendition) -> Double { part.segments.reduce(0) { $0 + $1.duration } }
+        let duration = parts.reduce(0) { $0 + length($1) }
         func average(_ value: (ChunkRendition) -> Int?) -> Int? {
             guard duration > 0, parts.allSatisfy({ value($0) != nil }) else { return nil }
-            return Int((parts.reduce(0.0) { $0 + Double(value($1)!) * $1.durationSeconds } / duration).rounded(.up))
+            return Int((parts.reduce(0.0) { $0 + Double(value($1)!) * length($1) } / duration).rounded(.up))
         }
         let first = parts[0]
         return HLSRendition(

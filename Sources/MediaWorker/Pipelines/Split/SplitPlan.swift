@@ -40,6 +40,10 @@ struct SplitPlan: Codable, Sendable, Equatable {
     var subtitles: [PlannedSubtitle]?
     /// What the finished job's event says was skipped (bitmap subtitles).
     var warnings: [String]?
+    /// Share of each chunk's segments measured for the quality report (nil: plans from before it).
+    var qualitySample: Double? = nil
+    /// A per-title ladder's analysis, for the finished job's event.
+    var ladder: JSONValue? = nil
 
     struct PlannedSubtitle: Codable, Sendable, Equatable {
         /// The upload's stream, or nil for a sidecar read from `url`.
@@ -61,6 +65,7 @@ struct SplitPlan: Codable, Sendable, Equatable {
         case chunkSeconds = "chunk_s", durationSeconds = "duration_s", timelineOffsetSeconds = "timeline_offset_s"
         case maxFPS = "max_fps", segmentSeconds = "segment_duration_s", versionID = "version", versionURL = "version_url"
         case stableMaster = "stable_master", inputETag = "input_etag", audioStreams = "audio_streams", dash, subtitles, warnings
+        case qualitySample = "quality_sample", ladder
     }
 
     /// Chunks are this long unless the job says (a multiple of the segment duration).
@@ -183,9 +188,11 @@ struct PartResult: Codable, Sendable, Equatable {
     var worker: String
     var subtitles: [PartSubtitle]? = nil
     var timelineOffsetSeconds: Double? = nil
+    /// A chunk: its measured segments, for the job's quality report.
+    var quality: [SegmentQuality]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case asset, start, end, renditions, stills, worker, subtitles
+        case asset, start, end, renditions, stills, worker, subtitles, quality
         case timelineOffsetSeconds = "timeline_offset_s"
         case encodeSeconds = "encode_s"
     }

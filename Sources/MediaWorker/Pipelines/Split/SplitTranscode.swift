@@ -38,7 +38,7 @@ enum SplitTranscode {
     /// Records the job's version (its parts write into it) and describes the parts.
     static func fanOut(job: JobContext, version: OutputVersion, options: TranscodeJobOptions, info: MediaInfo, object: ObjectInfo,
                        rungs: [VideoRung], settings: EncodeSettings, hls: HLSSettings,
-                       chunkSeconds: Double, duration: Double, warnings: [String] = []) async throws -> JobResult {
+                       chunkSeconds: Double, duration: Double, warnings: [String] = [], ladder: JSONValue? = nil) async throws -> JobResult {
         try await job.recordVersion(version)
         let plan = SplitPlan(
             chunkSeconds: chunkSeconds, chunks: SplitPlan.chunks(duration: duration, length: chunkSeconds), durationSeconds: duration,
@@ -50,7 +50,7 @@ enum SplitTranscode {
             subtitles: SubtitleTracks.sources(info, path: "").text.map {
                 SplitPlan.PlannedSubtitle(streamIndex: $0.streamIndex, url: nil, language: $0.language, name: $0.name, isDefault: $0.isDefault)
             } + options.subtitles.map { SplitPlan.PlannedSubtitle(streamIndex: nil, url: $0.url, language: $0.language, name: $0.name, isDefault: $0.isDefault) },
-            warnings: warnings)
+            warnings: warnings, qualitySample: options.qualitySample, ladder: ladder)
         // Part ids carry the job's attempt: a job retried from dead splits anew.
         let prefix = "\(job.id):a\(job.delivery.attempt)"
         var envelope = job.envelope.objectValue ?? [:]
@@ -125,7 +125,7 @@ enum SplitTranscode {
             if plan.dash ?? false { TranscodeOutputs.addDASH(package.renditions, prefix: prefix, to: &outputs) }
             TranscodeOutputs.addSubtitles((audio?.subtitles ?? []).map { ($0.rendition, $0.folder + "all.vtt") }, prefix: prefix, to: &outputs)
             let meta = job.delivery.metaMovieID
-            let data: JSONValue = .object([
+            var data: [String: JSONValue] = [
                 "file_id": .string(io.fileID), "meta_movie_id": meta.map(JSONValue.string) ?? .null,
                 "input": .string(job.envelope["input"]?["url"]?.stringValue ?? ""),
                 "duration_s": .double((plan.durationSeconds * 1000).rounded() / 1000), "stream_copied": .bool(false),
@@ -138,8 +138,26 @@ enum SplitTranscode {
                         .object(["asset_id": .string(part.asset), "worker_id": .string(part.worker), "attempts": .integer(part.attempts)])
                     }),
                 ]),
-            ])
-            return JobResult(data: data, version: version, stableObjects: master.map { [$0] } ?? [])
+            ]
+            // Each chunk measured its own segments; the report sums them over the whole package.
+            let measured = chunks.flatMap { $0.quality ?? [] }
+            if let sample = plan.qualitySample, sample > 0, !measured.isEmpty {
+                var counts: [String: Int] = [:]
+                for chunk in chunks { for rendition in chunk.renditions { counts[rendition.name, default: 0] += rendition.segments.count } }
+                var locations: [String: String] = [:]
+                for chunk in chunks {
+                    for rendition in chunk.renditions {
+                        for segment in rendition.segments { locations[rendition.name + "/" + String(segment.uri.split(separator: "/").last ?? "")] = segment.uri }
+                    }
+                }
+                let report = QualityReport(sample: sample, segments: measured, segmentCounts: counts)
+                data["quality"] = report.json { rendition in
+                    let key = rendition.rendition + "/" + rendition.worst.segment
+                    return prefix.appending(locations[key] ?? key).description
+                }
+            }
+            if let ladder = plan.ladder { data["ladder"] = ladder }
+            return JobResult(data: .object(data), version: version, stableObjects: master.map { [$0] } ?? [])
         }
     }
 }

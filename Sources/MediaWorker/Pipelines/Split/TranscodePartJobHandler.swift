@@ -41,6 +41,7 @@ public struct TranscodePartJobHandler: JobHandler {
             hls.audioStreams = task.plan.audioStreams ?? []
             let encodeStarted = ContinuousClock.now
             var stills: JSONValue?
+            var quality: [SegmentQuality]?
             let package: HLSPackage
             switch task.kind {
             case .video:
@@ -48,7 +49,12 @@ public struct TranscodePartJobHandler: JobHandler {
                 hls.part = .videoRange(start: chunk.start, end: chunk.end)
                 package = try await HLSPackager.package(
                     input: path, outputDirectory: output + "/media", rungs: task.plan.rungs, settings: settings, hls: hls,
-                    limits: pipeline.mediaLimits) { fraction in Task { await job.progress(0.05 + fraction * 0.8) } }
+                    limits: pipeline.mediaLimits) { fraction in Task { await job.progress(0.05 + fraction * 0.75) } }
+                if let sample = task.plan.qualitySample, sample > 0 {
+                    quality = try await QualityMeter.measure(
+                        input: path, directory: package.directory, renditions: package.renditions, fraction: sample, settings: settings,
+                        timelineOffset: package.timelineOffsetSeconds, firstStart: chunk.start, limits: pipeline.mediaLimits)
+                }
             case .audio:
                 hls.part = .audio
                 var subtitles: [SubtitleSource] = []
@@ -94,7 +100,7 @@ public struct TranscodePartJobHandler: JobHandler {
             let index = task.chunk?.index
             let result = PartResult(asset: task.asset, start: task.chunk?.start, end: task.chunk?.end ?? (task.kind == .video ? task.plan.durationSeconds : nil),
                                     renditions: renditions, stills: stills, encodeSeconds: (encodeSeconds * 1000).rounded() / 1000,
-                                    worker: job.workerID, subtitles: subtitleParts.isEmpty ? nil : subtitleParts)
+                                    worker: job.workerID, subtitles: subtitleParts.isEmpty ? nil : subtitleParts, quality: quality)
             var summary: [String: JSONValue] = [
                 "asset_id": .string(task.asset), "chunk_job_id": .string(job.id), "chunk_attempt": .integer(job.delivery.attempt),
                 "encode_s": .double(result.encodeSeconds), "seconds": .double(((ContinuousClock.now - started).seconds * 1000).rounded() / 1000),

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Quality benchmark: per-title ladders against the fixed ladder on three sources of very different
+# complexity (a still slide, a talking-head-like scene, high-motion noise), judged by the ffmpeg
+# CLI's psnr filter. Installs what is missing, builds the release binary, prints ratios.
+# usage: Benchmarks/quality/run.sh [--seconds N]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+scripts/install-deps.sh
+swift build -c release --product media-worker >/dev/null
+exec .venv/bin/python Benchmarks/quality/bench.py .build/release/media-worker "$@"

@@ -1,0 +1,204 @@
+import Foundation
+import JobContract
+import Testing
+import TestSupport
+@testable import MediaWorker
+
+/// What the ffmpeg CLI's psnr and ssim filters measure, per segment of a rendition
+/// (`scripts/test/quality_judge.py`): the independent judge of the quality report.
+struct QualityVerdict: Decodable {
+    struct Segment: Decodable {
+        var name: String
+        var start_s: Double
+        var frames: Int
+        var mse_sum: Double
+        var ssim_sum: Double
+    }
+
+    var fps: Double
+    var frames: Int
+    var segments: [Segment]
+
+    /// PSNR and SSIM over the named segments, averaged as the filters' summaries do.
+    func quality(of names: [String]) -> (psnr: Double, ssim: Double, frames: Int) {
+        let chosen = segments.filter { names.contains($0.name) }
+        let frames = chosen.reduce(0) { $0 + $1.frames }
+        let mse = chosen.reduce(0) { $0 + $1.mse_sum } / Double(max(frames, 1))
+        return (10 * log10(255 * 255 / mse), chosen.reduce(0) { $0 + $1.ssim_sum } / Double(max(frames, 1)), frames)
+    }
+}
+
+func judgeQuality(source: String, package: String, rendition: String, compareAt: String? = nil) async throws -> QualityVerdict {
+    let python = ProjectPaths.venvBin.appendingPathComponent("python").path
+    var arguments = [ProjectPaths.scripts.appendingPathComponent("test/quality_judge.py").path, source, package, rendition]
+    if let compareAt { arguments += ["--compare-at", compareAt] }
+    let result = try await CommandRunner.run(python, arguments, timeout: .seconds(300))
+    #expect(result.succeeded, "\(result.stdout) \(result.stderr)")
+    return try JSONDecoder().decode(QualityVerdict.self, from: Data(result.stdout.utf8))
+}
+
+@Suite("Quality report and per-title ladders", .serialized)
+struct QualityReportTests {
+    static let sources = ["quality-still.mp4", "quality-low-motion.mp4", "quality-noise.mp4"]
+
+    func boxes(_ heights: [Int]) -> [VideoRung] {
+        heights.compactMap { height in VideoLadder.apple.first { $0.maxHeight == height } }
+    }
+
+    @Test("segments are sampled evenly over the video, at least one, all with 1")
+    func sampling() {
+        #expect(QualityMeter.sampledSegments(count: 10, fraction: 0.1) == [5])
+        #expect(QualityMeter.sampledSegments(count: 10, fraction: 0.3) == [1, 5, 8])
+        #expect(QualityMeter.sampledSegments(count: 4, fraction: 1) == [0, 1, 2, 3])
+        #expect(QualityMeter.sampledSegments(count: 3, fraction: 0.01) == [1])
+        #expect(QualityMeter.sampledSegments(count: 5, fraction: 0).isEmpty)
+        #expect(QualityMeter.sampledSegments(count: 0, fraction: 0.5).isEmpty)
+        // Per-title samples: whole 2 s windows, about 5 % of the title, two at least.
+        #expect(PerTitleLadder.samples(duration: 8).map(\.start) == [2, 6])
+        #expect(PerTitleLadder.samples(duration: 600).count == 15)
+        #expect(PerTitleLadder.samples(duration: 1.5).map(\.start) == [0])
+        #expect(PerTitleLadder.samples(duration: 1.5).first?.duration == 1.5)
+    }
+
+    func point(_ height: Int, crf: Double, bitrate: Double, psnr: Double) -> RateQualityPoint {
+        let box = VideoLadder.apple.first { $0.maxHeight == height }!
+        let width = height * 16 / 9
+        return RateQualityPoint(codec: .h264, box: VideoRung(maxWidth: box.maxWidth, maxHeight: box.maxHeight, crf: crf),
+                                width: width, height: height, crf: crf, bitrate: bitrate, psnrY: psnr)
+    }
+
+    @Test("the ladder is read off the curves: the top at the lowest rate reaching the target, then 1.75x steps on the best size, sizes never growing, down to 100 kb/s")
+    func chooser() {
+        // Large pictures win at high rates, small ones at low rates (the usual crossing curves).
+        let points = [
+            point(540, crf: 17, bitrate: 4_000_000, psnr: 44), point(540, crf: 23, bitrate: 2_000_000, psnr: 40), point(540, crf: 29, bitrate: 1_000_000, psnr: 35),
+            point(360, crf: 17, bitrate: 2_000_000, psnr: 40.5), point(360, crf: 23, bitrate: 800_000, psnr: 37), point(360, crf: 29, bitrate: 400_000, psnr: 34),
+            point(234, crf: 17, bitrate: 600_000, psnr: 34), point(234, crf: 23, bitrate: 300_000, psnr: 32.5), point(234, crf: 29, bitrate: 150_000, psnr: 30),
+        ]
+        let chosen = PerTitleLadder.choose(points, target: 42)
+        let top = try! #require(chosen.last)
+        #expect(top.rung.maxHeight == 540 && abs(top.predictedPSNR - 42) < 0.05)
+        // 42 dB lies halfway (in log rate) between 2 and 4 Mb/s on the 540 curve.
+        #expect(abs(top.predictedBitrate - 2_828_427) / 2_828_427 < 0.02, "\(top.predictedBitrate)")
+        #expect(abs((top.rung.crf ?? 0) - 20) < 0.11)
+        #expect(top.rung.maxBitrate == Int((top.predictedBitrate * 2).rounded()))
+        for (lower, upper) in zip(chosen, chosen.dropFirst()) {
+            #expect(abs(upper.predictedBitrate / lower.predictedBitrate - 1.75) < 0.01)
+            #expect(lower.width * lower.height <= upper.width * upper.height)
+        }
+        #expect(chosen.first!.predictedBitrate >= PerTitleLadder.minimumBitrate)
+        #expect(chosen.first!.predictedBitrate / 1.75 < 150_000, "stops only when no size was measured that low")
+        // At 1.6 Mb/s the 360 curve (39.7 dB) beats the 540 one (38.5 dB).
+        let at16 = chosen.first { abs($0.predictedBitrate - 1_616_244) / 1_616_244 < 0.02 }
+        #expect(at16?.rung.maxHeight == 360, "\(chosen.map { ($0.rung.maxHeight, $0.predictedBitrate) })")
+        // A target no point reaches: the best point measured, said so.
+        let unreachable = PerTitleLadder.choose(points, target: 50)
+        #expect(unreachable.last?.predictedPSNR == 44 && unreachable.last!.reason.contains("out of reach"))
+        // The upper convex hull in (log rate, PSNR): points under it, or not better than a cheaper one, are off it.
+        var marked = [point(234, crf: 29, bitrate: 100_000, psnr: 30), point(360, crf: 23, bitrate: 200_000, psnr: 36),
+                      point(234, crf: 17, bitrate: 300_000, psnr: 31), point(540, crf: 23, bitrate: 400_000, psnr: 38),
+                      point(540, crf: 17, bitrate: 800_000, psnr: 39), point(360, crf: 17, bitrate: 900_000, psnr: 38.5)]
+        PerTitleLadder.markHull(&marked)
+        #expect(marked.filter(\.onHull).map(\.psnrY) == [30, 36, 38, 39])
+    }
+
+    @Test("the quality report agrees with the ffmpeg CLI's psnr and ssim filters on the same frames, for every rung of three very different sources, all segments and a sample")
+    func agreesWithFFmpeg() async throws {
+        try await withTestDirectory("quality") { directory in
+            for (number, name) in Self.sources.enumerated() {
+                let source = try ProjectPaths.fixture(name)
+                var hls = HLSSettings()
+                hls.targetDurationSeconds = 2
+                let package = try await HLSPackager.package(input: source, outputDirectory: directory + "/p\(number)", rungs: boxes([540, 360, 234]), hls: hls)
+                let all = try await QualityMeter.measure(input: source, directory: package.directory, renditions: package.renditions, fraction: 1,
+                                                         settings: EncodeSettings(), timelineOffset: package.timelineOffsetSeconds, limits: MediaLimits())
+                let sampled = try await QualityMeter.measure(input: source, directory: package.directory, renditions: package.renditions, fraction: 0.3,
+                                                             settings: EncodeSettings(), timelineOffset: package.timelineOffsetSeconds, limits: MediaLimits())
+                let full = QualityReport(sample: 1, segments: all), part = QualityReport(sample: 0.3, segments: sampled)
+                #expect(full.renditions.map(\.rendition) == ["540p", "360p", "234p"])
+                for rendition in full.renditions {
+                    let verdict = try await judgeQuality(source: source, package: package.directory, rendition: rendition.rendition)
+                    #expect(verdict.frames == 240 && rendition.frames == 240, "\(name) \(rendition.rendition)")
+                    let judged = verdict.quality(of: verdict.segments.map(\.name))
+                    #expect(abs(rendition.psnrY - judged.psnr) < 0.1, "\(name) \(rendition.rendition): ours \(rendition.psnrY), ffmpeg \(judged.psnr)")
+                    #expect(abs(rendition.ssimY - judged.ssim) < 0.001, "\(name) \(rendition.rendition): ours \(rendition.ssimY), ffmpeg \(judged.ssim)")
+                    #expect(rendition.segmentsMeasured == 4 && rendition.segmentCount == 4)
+                    // The worst segment is the one ffmpeg finds worst.
+                    let worst = verdict.segments.min { verdict.quality(of: [$0.name]).psnr < verdict.quality(of: [$1.name]).psnr }
+                    #expect(rendition.worst.segment == worst?.name, "\(name) \(rendition.rendition)")
+                    // 30 % of 4 segments: the 2nd and 4th, and the figures over exactly those frames.
+                    let sample = try #require(part.renditions.first { $0.rendition == rendition.rendition })
+                    let names = sampled.filter { $0.rendition == rendition.rendition }.map(\.segment)
+                    #expect(names == ["seg-00001.m4s", "seg-00003.m4s"] && sample.segmentsMeasured == 2 && sample.segmentCount == 4)
+                    let judgedSample = verdict.quality(of: names)
+                    #expect(sample.frames == judgedSample.frames)
+                    #expect(abs(sample.psnrY - judgedSample.psnr) < 0.1, "\(name) \(rendition.rendition) sampled")
+                }
+                // The quality differs as the sources do (the report is not a constant).
+                if number == 0 { #expect(full.renditions[0].psnrY > 45) }
+                if number == 2 { #expect(full.renditions[0].psnrY < 40) }
+                // Compared at a larger size (as the per-title analysis does): the small rung scaled up.
+                let upscaled = try await QualityMeter.measure(input: source, directory: package.directory,
+                                                              renditions: package.renditions.filter { $0.playlist.hasPrefix("234p/") }, fraction: 1,
+                                                              settings: EncodeSettings(), timelineOffset: package.timelineOffsetSeconds,
+                                                              compareAt: (960, 540), limits: MediaLimits())
+                let judgedUp = try await judgeQuality(source: source, package: package.directory, rendition: "234p", compareAt: "960x540")
+                let ours = QualityReport(sample: 1, segments: upscaled).renditions[0].psnrY
+                #expect(abs(ours - judgedUp.quality(of: judgedUp.segments.map(\.name)).psnr) < 0.1, "\(name) 234p at 960x540")
+            }
+        }
+    }
+
+    @Test("per-title ladders: fewer, cheaper rungs for the still slide than for noise, every rung at its predicted quality, the top one at the target")
+    func perTitle() async throws {
+        try await withTestDirectory("per-title") { directory in
+            var ladders: [String: LadderChoice] = [:]
+            for (number, name) in Self.sources.enumerated() {
+                let source = try ProjectPaths.fixture(name)
+                let info = try await MediaProbe.probe(path: source)
+                let choice = try await PerTitleLadder.plan(input: source, info: info, boxes: boxes([540, 360, 234]), codecs: [.h264], targetPSNR: nil,
+                                                           settings: EncodeSettings(), workDirectory: directory + "/probe\(number)", limits: MediaLimits())
+                ladders[name] = choice
+                #expect(choice.points.count == 9 && choice.samples.map(\.start) == [2, 6])
+                #expect(!FileManager.default.fileExists(atPath: directory + "/probe\(number)"), "probe encodes are removed")
+                let target = try #require(choice.targetPSNR[.h264])
+                // Without a target: the fixed ladder's top rung on the same samples.
+                #expect(target == choice.fixedTops[.h264]?.psnrY)
+                var hls = HLSSettings()
+                hls.targetDurationSeconds = 2
+                hls.packaging = .encode
+                let package = try await HLSPackager.package(input: source, outputDirectory: directory + "/p\(number)", rungs: choice.rungs, hls: hls)
+                let videos = package.renditions.filter { $0.kind == .video }
+                #expect(videos.count == choice.chosen.count)
+                for (rung, rendition) in zip(choice.chosen, videos) {
+                    // What a viewer sees: the rung scaled to the picture's full size, against the source (ffmpeg's filters).
+                    let verdict = try await judgeQuality(source: source, package: package.directory, rendition: QualityMeter.folder(of: rendition),
+                                                         compareAt: "960x540")
+                    let measured = verdict.quality(of: verdict.segments.map(\.name)).psnr
+                    #expect(measured >= rung.predictedPSNR - 1, "\(name) \(rendition.playlist): predicted \(rung.predictedPSNR), measured \(measured)")
+                    #expect(Double(rendition.averageBitrate) <= rung.predictedBitrate * 1.5, "\(name) \(rendition.playlist)")
+                    #expect(rendition.peakBitrate <= 2 * (rung.rung.maxBitrate ?? 0), "\(name) \(rendition.playlist): the cap holds BANDWIDTH")
+                }
+                let top = try #require(choice.chosen.last)
+                let topVerdict = try await judgeQuality(source: source, package: package.directory, rendition: QualityMeter.folder(of: videos.last!),
+                                                        compareAt: "960x540")
+                #expect(topVerdict.quality(of: topVerdict.segments.map(\.name)).psnr >= target - 0.5, "\(name): top \(top.rung)")
+            }
+            let still = try #require(ladders["quality-still.mp4"]), noise = try #require(ladders["quality-noise.mp4"])
+            let low = try #require(ladders["quality-low-motion.mp4"])
+            func total(_ choice: LadderChoice) -> Double { choice.chosen.reduce(0) { $0 + $1.predictedBitrate } }
+            #expect(still.chosen.count < noise.chosen.count, "still \(still.chosen.count) rungs, noise \(noise.chosen.count)")
+            #expect(still.chosen.count <= low.chosen.count)
+            #expect(total(still) < total(low) && total(low) < total(noise), "\(total(still)) \(total(low)) \(total(noise))")
+
+            // A target of the job's own: a lower one gives a cheaper top rung that still reaches it.
+            let source = try ProjectPaths.fixture("quality-low-motion.mp4")
+            let lower = try await PerTitleLadder.plan(input: source, info: try await MediaProbe.probe(path: source), boxes: boxes([540, 360, 234]),
+                                                      codecs: [.h264], targetPSNR: 40, settings: EncodeSettings(), workDirectory: directory + "/probe-t",
+                                                      limits: MediaLimits())
+            let lowerTop = try #require(lower.chosen.last)
+            #expect(lowerTop.predictedPSNR >= 40 && lowerTop.predictedBitrate < low.chosen.last!.predictedBitrate)
+            #expect(lower.json["target_from"]?.stringValue == "options.target_psnr")
+        }
+    }
+}
