@@ -6,6 +6,7 @@
 #include <string.h>
 #include <libavutil/avstring.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 
 void mw_image_renderer_init(mw_image_renderer *renderer) {
@@ -82,15 +83,35 @@ mw_status mw_image_render(mw_image_renderer *renderer, const AVFrame *frame, int
     mw_status status = ensure_frame(&renderer->scaled, width, height, message, message_size);
     if (status != MW_OK) return status;
 
-    renderer->scaler = sws_getCachedContext(renderer->scaler, frame->width, frame->height, (enum AVPixelFormat)frame->format,
-                                            width, height, AV_PIX_FMT_YUV420P, SWS_BICUBIC, NULL, NULL, NULL);
-    if (!renderer->scaler)
-        return mw_fail(message, message_size, MW_E_INTERNAL, "cannot scale from %s",
-                       av_get_pix_fmt_name((enum AVPixelFormat)frame->format));
-    /* Limited-range sources are expanded to the full range JPEG expects. */
+    /* Limited-range sources are expanded to the full range JPEG expects. The ranges are given
+     * before the context is set up: given after (sws_setColorspaceDetails on a made context), a
+     * same-size conversion has already been made a plain copy that ignores them, and a full-size
+     * image came out limited-range tagged full (washed-out blacks, 30 dB from its source). */
+    int full_range = frame->color_range == AVCOL_RANGE_JPEG;
+    int key[6] = {frame->width, frame->height, frame->format, full_range, width, height};
+    if (!renderer->scaler || memcmp(key, renderer->scaler_key, sizeof(key)) != 0) {
+        sws_freeContext(renderer->scaler);
+        renderer->scaler = sws_alloc_context();
+        if (!renderer->scaler) return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
+        av_opt_set_int(renderer->scaler, "srcw", frame->width, 0);
+        av_opt_set_int(renderer->scaler, "srch", frame->height, 0);
+        av_opt_set_int(renderer->scaler, "src_format", frame->format, 0);
+        av_opt_set_int(renderer->scaler, "dstw", width, 0);
+        av_opt_set_int(renderer->scaler, "dsth", height, 0);
+        av_opt_set_int(renderer->scaler, "dst_format", AV_PIX_FMT_YUV420P, 0);
+        av_opt_set_int(renderer->scaler, "sws_flags", SWS_BICUBIC, 0);
+        av_opt_set_int(renderer->scaler, "src_range", full_range, 0);
+        av_opt_set_int(renderer->scaler, "dst_range", 1, 0);
+        if (sws_init_context(renderer->scaler, NULL, NULL) < 0) {
+            sws_freeContext(renderer->scaler);
+            renderer->scaler = NULL;
+            return mw_fail(message, message_size, MW_E_INTERNAL, "cannot scale from %s",
+                           av_get_pix_fmt_name((enum AVPixelFormat)frame->format));
+        }
+        memcpy(renderer->scaler_key, key, sizeof(key));
+    }
     const int *coefficients = sws_getCoefficients(frame->colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : SWS_CS_DEFAULT);
-    sws_setColorspaceDetails(renderer->scaler, coefficients, frame->color_range == AVCOL_RANGE_JPEG, coefficients, 1, 0,
-                             1 << 16, 1 << 16);
+    sws_setColorspaceDetails(renderer->scaler, coefficients, full_range, coefficients, 1, 0, 1 << 16, 1 << 16);
     sws_scale(renderer->scaler, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height,
               renderer->scaled->data, renderer->scaled->linesize);
 

@@ -8,6 +8,7 @@
 
 typedef struct mw_image_renderer {
     struct SwsContext *scaler;
+    int scaler_key[6];      /* what `scaler` was made for: source size, format, range; output size */
     AVFrame *scaled;      /* before rotation */
     AVFrame *upright;     /* after rotation: what is encoded */
     AVPacket *packet;

@@ -39,6 +39,7 @@ typedef struct quality_job {
     double timeline_offset_s;
     const char *package_dir;
     int fmp4;
+    int psnr_only;
     quality_target targets[MW_MAX_RENDITIONS];
     int target_count;
     double start_s, end_s;          /* the segment being measured */
@@ -65,7 +66,8 @@ static mw_status open_graph(quality_job *job, quality_target *target, char *mess
     int ret = avfilter_graph_create_filter(&target->dist_source, buffer, "dist", args, NULL, target->graph);
     if (ret >= 0) ret = avfilter_graph_create_filter(&target->ref_source, buffer, "ref", args, NULL, target->graph);
     if (ret >= 0) ret = avfilter_graph_create_filter(&target->psnr_sink, sink, "psnr_out", NULL, NULL, target->graph);
-    if (ret >= 0) ret = avfilter_graph_create_filter(&target->ssim_sink, sink, "ssim_out", NULL, NULL, target->graph);
+    if (ret >= 0 && !job->psnr_only) ret = avfilter_graph_create_filter(&target->ssim_sink, sink, "ssim_out", NULL, NULL, target->graph);
+    if (job->psnr_only) target->ssim_sink = NULL;
     AVFilterInOut *dist = avfilter_inout_alloc(), *ref = avfilter_inout_alloc();
     AVFilterInOut *psnr = avfilter_inout_alloc(), *ssim = avfilter_inout_alloc();
     if (ret >= 0 && (!dist || !ref || !psnr || !ssim)) ret = AVERROR(ENOMEM);
@@ -73,12 +75,16 @@ static mw_status open_graph(quality_job *job, quality_target *target, char *mess
         /* The graph's open ends: our two sources feed it, our two sinks read it. */
         *dist = (AVFilterInOut){av_strdup("dist"), target->dist_source, 0, ref};
         *ref = (AVFilterInOut){av_strdup("ref"), target->ref_source, 0, NULL};
-        *psnr = (AVFilterInOut){av_strdup("psnr_out"), target->psnr_sink, 0, ssim};
+        *psnr = (AVFilterInOut){av_strdup("psnr_out"), target->psnr_sink, 0, job->psnr_only ? NULL : ssim};
         *ssim = (AVFilterInOut){av_strdup("ssim_out"), target->ssim_sink, 0, NULL};
         AVFilterInOut *outputs = dist, *inputs = psnr;
-        dist = ref = psnr = ssim = NULL;
+        dist = ref = psnr = NULL;
+        if (!job->psnr_only) ssim = NULL;
         ret = avfilter_graph_parse_ptr(target->graph,
-                                       "[dist]split[d1][d2];[ref]split[r1][r2];[d1][r1]psnr[psnr_out];[d2][r2]ssim[ssim_out]",
+                                       /* Luma only: the report reads Y, and U and V would add half the work. */
+                                       job->psnr_only ? "[dist]extractplanes=y[dy];[ref]extractplanes=y[ry];[dy][ry]psnr[psnr_out]"
+                                                      : "[dist]extractplanes=y,split[d1][d2];[ref]extractplanes=y,split[r1][r2];"
+                                                        "[d1][r1]psnr[psnr_out];[d2][r2]ssim[ssim_out]",
                                        &inputs, &outputs, NULL);
         avfilter_inout_free(&inputs);
         avfilter_inout_free(&outputs);
@@ -175,6 +181,7 @@ static mw_status collect(quality_target *target, char *message, size_t message_s
         target->sample->frames++;
     }
     if (ret != AVERROR(EAGAIN) && ret != AVERROR_EOF) return mw_fail(message, message_size, MW_E_INTERNAL, "psnr failed: %s", av_err2str(ret));
+    if (!target->ssim_sink) return MW_OK;
     while ((ret = av_buffersink_get_frame(target->ssim_sink, target->measured)) >= 0) {
         double ssim = metadata_value(target->measured, "lavfi.ssim.Y");
         av_frame_unref(target->measured);
@@ -188,10 +195,15 @@ static mw_status collect(quality_target *target, char *message, size_t message_s
 /* Scales `from` into `to` (allocated here) at the target's size in 8-bit 4:2:0. */
 static mw_status convert(struct SwsContext **scaler, const AVFrame *from, AVFrame *to, int width, int height,
                          char *message, size_t message_size) {
+    av_frame_unref(to);
+    if (from->width == width && from->height == height && from->format == AV_PIX_FMT_YUV420P) {
+        /* Already the picture wanted: shared, not copied. */
+        if (av_frame_ref(to, from) < 0) return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
+        return MW_OK;
+    }
     *scaler = sws_getCachedContext(*scaler, from->width, from->height, from->format, width, height, AV_PIX_FMT_YUV420P,
                                    SWS_BICUBIC, NULL, NULL, NULL);
     if (!*scaler) return mw_fail(message, message_size, MW_E_INTERNAL, "no scaler for this picture format");
-    av_frame_unref(to);
     to->format = AV_PIX_FMT_YUV420P;
     to->width = width;
     to->height = height;
@@ -241,14 +253,15 @@ static mw_status compare_frame(void *opaque, AVFrame *frame, char *message, size
     return MW_OK;
 }
 
-/* Decodes the source over one segment's time (from a second before, as a chunk encode does). */
+/* Decodes the source over one segment's time, from the keyframe before it (half a second of
+ * margin for timestamps that reorder around the start; more would only add decoding). */
 static mw_status measure_segment(quality_job *job, const mw_quality_segment *segment, char *message, size_t message_size) {
     job->start_s = segment->start_s;
     job->end_s = segment->end_s;
     job->segment_done = 0;
     AVStream *stream = job->format->streams[job->video_index];
     int64_t origin_ts = av_rescale_q(job->origin, AV_TIME_BASE_Q, stream->time_base);
-    int64_t target = origin_ts + av_rescale_q((int64_t)((segment->start_s - 1) * AV_TIME_BASE), AV_TIME_BASE_Q, stream->time_base);
+    int64_t target = origin_ts + av_rescale_q((int64_t)((segment->start_s - 0.5) * AV_TIME_BASE), AV_TIME_BASE_Q, stream->time_base);
     int ret = av_seek_frame(job->format, job->video_index, segment->start_s > 0 ? target : origin_ts, AVSEEK_FLAG_BACKWARD);
     if (ret < 0) ret = av_seek_frame(job->format, job->video_index, origin_ts, AVSEEK_FLAG_BACKWARD);
     if (ret < 0) return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "cannot seek to %.3f s: %s", segment->start_s, av_err2str(ret));
@@ -282,8 +295,8 @@ static mw_status measure_segment(quality_job *job, const mw_quality_segment *seg
 
 mw_status mw_measure_quality(const char *input, const char *package_dir, const mw_quality_target *targets, int32_t target_count,
                              const mw_quality_segment *segments, int32_t segment_count, double max_fps, double timeline_offset_s,
-                             int32_t fmp4, const mw_limits *limits, mw_cancel_token *cancel, mw_quality_sample *samples,
-                             char *message, size_t message_size) {
+                             int32_t fmp4, int32_t psnr_only, const mw_limits *limits, mw_cancel_token *cancel,
+                             mw_quality_sample *samples, char *message, size_t message_size) {
     if (!input || !package_dir || !targets || !segments || !samples || !limits || target_count < 1 || target_count > MW_MAX_RENDITIONS
         || segment_count < 0)
         return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "bad arguments");
@@ -297,6 +310,7 @@ mw_status mw_measure_quality(const char *input, const char *package_dir, const m
     job.timeline_offset_s = timeline_offset_s;
     job.package_dir = package_dir;
     job.fmp4 = fmp4;
+    job.psnr_only = psnr_only;
     job.target_count = target_count;
     mw_interrupt_init(&job.interrupt, cancel, limits->timeout_ms);
     mw_status status = mw_open_input(input, limits, &job.interrupt, &job.format, message, message_size);

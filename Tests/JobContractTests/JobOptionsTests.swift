@@ -21,7 +21,7 @@ struct JobOptionsTests {
         let item = try #require(rejection(#"{"id":"typo","type":"transcode",\#(Self.input),"options":{"renditons":[720]}}"#))
         #expect(item.id == "typo" && item.type == "transcode" && item.code == "JOB_INVALID_FIELD")
         #expect(item.message.contains("options.renditons is not an option of transcode jobs (did you mean renditions?)"), "\(item.message)")
-        #expect(item.message.contains("known: audio, audio_tracks, codecs, dash, max_fps, mp4, packaging, preset, renditions"), "\(item.message)")
+        #expect(item.message.contains("known: audio, audio_tracks, codecs, dash, ladder, max_fps, mp4, packaging, preset, quality_sample, renditions"), "\(item.message)")
         let probe = try #require(rejection(#"{"type":"probe","input":{"url":"s3://raw/a.mp4"},"options":{"fast":true}}"#))
         #expect(probe.message.contains("options.fast is not an option of probe jobs; it takes none"), "\(probe.message)")
         let nested = try #require(rejection(#"{"type":"compose","output":{"url":"s3://m/"},"options":{"scenes":[{"visual":"s3://m/a.png","duration_s":1,"colour":"red"}]}}"#))
@@ -37,6 +37,11 @@ struct JobOptionsTests {
         (#"{"storyboard":"yes"}"#, "options.storyboard must be a boolean"),
         (#"{"preset":"fastest"}"#, "options.preset must be one of"),
         (#"{"renditions":[720,720]}"#, "options.renditions must not repeat 720"),
+        (#"{"quality_sample":1.5}"#, "options.quality_sample must be at most 1"),
+        (#"{"ladder":"smart"}"#, #"options.ladder must be one of "fixed", "per_title""#),
+        (#"{"ladder":"per_title","target_psnr":90}"#, "options.target_psnr must be at most 60"),
+        (#"{"target_psnr":40}"#, #"options.target_psnr a target PSNR needs "ladder": "per_title""#),
+        (#"{"ladder":"per_title","packaging":"copy"}"#, "options.ladder a per-title ladder is encoded"),
     ])
     func illTyped(options: String, message: String) throws {
         let item = try #require(rejection(#"{"type":"transcode",\#(Self.input),"options":\#(options)}"#))
@@ -66,6 +71,9 @@ struct JobOptionsTests {
         let transcode = try JobOptions.decode(TranscodeJobOptions.self, from: try JSONValue.parse(#"{"renditions":[720,360],"segment_format":"ts","thumbnails":2.0,"max_fps":29.97}"#))
         #expect(transcode.renditions == [720, 360] && transcode.segmentFormat == .ts && transcode.thumbnails == 2)
         #expect(transcode.maxFPS == 29.97 && transcode.storyboard && transcode.mp4.isEmpty && transcode.packaging == nil)
+        #expect(transcode.qualitySample == 0.1 && transcode.ladder == .fixed && transcode.targetPSNR == nil)
+        let perTitle = try JobOptions.decode(TranscodeJobOptions.self, from: try JSONValue.parse(#"{"ladder":"per_title","target_psnr":42.5,"quality_sample":1}"#))
+        #expect(perTitle.ladder == .perTitle && perTitle.targetPSNR == 42.5 && perTitle.qualitySample == 1)
         let stills = try JobOptions.decode(ThumbnailsJobOptions.self, from: nil)
         #expect(stills.count == 10 && stills.image.maxWidth == 640 && stills.image.quality == 3 && stills.times == nil)
         let keyframes = try JobOptions.decode(KeyframesJobOptions.self, from: try JSONValue.parse(#"{"max_count":3,"scene_threshold":0.4,"max_height":90}"#))

@@ -42,6 +42,26 @@ struct MediaStillsTests {
         }
     }
 
+    @Test("a limited-range source's stills come out full range, as JPEG is read: at full size and scaled, within the JPEG's loss of the source frame (the ffmpeg CLI's psnr)")
+    func fullRangeImages() async throws {
+        try await withDirectory { directory in
+            let input = try ProjectPaths.fixture("h264-aac-1080p30-10s.mp4")
+            // Full size is where the range was once lost: a same-size conversion was a plain copy.
+            for (width, prefix) in [(Int32(0), "full-"), (Int32(640), "small-")] {
+                let images = try await MediaStills.keyframes(input: input, outputDirectory: directory, prefix: prefix,
+                                                             options: KeyframeOptions(maxCount: 1), image: ImageSpec(maxWidth: width))
+                let image = try #require(images.first)
+                let result = try await CommandRunner.run(try ProjectPaths.tool("ffmpeg", package: "ffmpeg"), [
+                    "-nostdin", "-v", "info", "-nostats", "-i", image.path, "-i", input, "-lavfi",
+                    "[1:v]trim=end_frame=1,scale=\(image.width):\(image.height):flags=bicubic,format=yuv420p[ref];[0:v]format=yuv420p[img];[img][ref]psnr=shortest=1",
+                    "-f", "null", "-"])
+                let line = result.stderr.split(separator: "\n").first { $0.contains("PSNR y:") } ?? ""
+                let psnr = Double(line.components(separatedBy: "PSNR y:").last?.split(separator: " ").first ?? "") ?? 0
+                #expect(psnr > 40, "\(prefix): \(psnr) dB (limited range tagged full reads about 30 dB)")
+            }
+        }
+    }
+
     @Test("keyframes: max count and minimum spacing")
     func keyframeOptions() async throws {
         try await withDirectory { directory in

@@ -149,6 +149,32 @@ struct QualityReportTests {
         }
     }
 
+    @Test("every codec: a per-title ladder per codec (AV1 beside H.264), each with its own target, and the quality report measures the AV1 rungs too")
+    func perTitleCodecs() async throws {
+        try await withTestDirectory("per-title-codecs") { directory in
+            let source = try ProjectPaths.fixture("quality-still.mp4")
+            let info = try await MediaProbe.probe(path: source)
+            let choice = try await PerTitleLadder.plan(input: source, info: info, boxes: boxes([360, 234]), codecs: [.av1, .h264], targetPSNR: nil,
+                                                       settings: EncodeSettings(), workDirectory: directory + "/probe", limits: MediaLimits())
+            #expect(Set(choice.points.map(\.codec)) == [.h264, .av1] && choice.points.count == 12)
+            #expect(choice.targetPSNR.keys.sorted() == [.h264, .av1])
+            let codecs = choice.rungs.map(\.codec)
+            #expect(codecs.first == .h264 && codecs.contains(.av1) && codecs == codecs.sorted(), "H.264 first: \(codecs)")
+            var hls = HLSSettings()
+            hls.targetDurationSeconds = 2
+            hls.packaging = .encode
+            let package = try await HLSPackager.package(input: source, outputDirectory: directory + "/p", rungs: choice.rungs, hls: hls)
+            let measured = try await QualityMeter.measure(input: source, directory: package.directory, renditions: package.renditions, fraction: 0.5,
+                                                          settings: EncodeSettings(), timelineOffset: package.timelineOffsetSeconds, limits: MediaLimits())
+            let report = QualityReport(sample: 0.5, segments: measured)
+            let av1 = try #require(report.renditions.first { $0.codec == .av1 })
+            #expect(av1.rendition.hasSuffix("-av1") && av1.frames == 120 && av1.psnrY > 30)
+            let verdict = try await judgeQuality(source: source, package: package.directory, rendition: av1.rendition)
+            let names = measured.filter { $0.rendition == av1.rendition }.map(\.segment)
+            #expect(abs(verdict.quality(of: names).psnr - av1.psnrY) < 0.1, "AV1: ours \(av1.psnrY)")
+        }
+    }
+
     @Test("per-title ladders: fewer, cheaper rungs for the still slide than for noise, every rung at its predicted quality, the top one at the target")
     func perTitle() async throws {
         try await withTestDirectory("per-title") { directory in

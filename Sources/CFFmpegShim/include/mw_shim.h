@@ -347,12 +347,12 @@ typedef struct mw_quality_sample {
 /* Compares segments of a package with the source they were encoded from: the source is decoded
  * through the transcode's own chain (upright, progressive, at the same frame rate, capped by
  * `max_fps`), scaled to each target's size (bicubic) and compared frame by frame with libavfilter's
- * psnr and ssim. `fmp4`: segments need <folder>/init.mp4 in front. `samples` holds
- * target_count × segment_count entries, target after target. */
+ * psnr and ssim (`psnr_only`: no ssim, whose sums stay 0). `fmp4`: segments need <folder>/init.mp4
+ * in front. `samples` holds target_count × segment_count entries, target after target. */
 mw_status mw_measure_quality(const char *input, const char *package_dir, const mw_quality_target *targets, int32_t target_count,
                              const mw_quality_segment *segments, int32_t segment_count, double max_fps, double timeline_offset_s,
-                             int32_t fmp4, const mw_limits *limits, mw_cancel_token *cancel, mw_quality_sample *samples,
-                             char *message, size_t message_size);
+                             int32_t fmp4, int32_t psnr_only, const mw_limits *limits, mw_cancel_token *cancel,
+                             mw_quality_sample *samples, char *message, size_t message_size);
 
 /* ---- subtitles ---- */
 

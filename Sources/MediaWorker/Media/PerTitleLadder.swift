@@ -94,7 +94,9 @@ public enum PerTitleLadder {
     /// Samples last one keyframe interval, as many GOPs of the real encode do.
     static let sampleSeconds = 2.0
 
-    /// CRFs tried per size: the codec's default and 6 either side (about ×2 and ×0.5 the rate).
+    /// CRFs tried per size: the codec's default and 6 either side (about ×2 and ×0.5 its rate).
+    /// Two points a size were tried and missed the top rung's target by 0.2–0.4 dB: PSNR is not
+    /// linear in log rate between them (on a still slide it is convex), the middle point pins it.
     public static func crfs(_ codec: VideoCodec) -> [Double] {
         let center = mw_default_crf(Int32(codec.shimCodec.rawValue))
         return [center - 6, center, center + 6]
@@ -149,7 +151,7 @@ public enum PerTitleLadder {
             measured += try await QualityMeter.measure(
                 input: input, directory: directory, renditions: package.renditions, fraction: 1, settings: settings,
                 timelineOffset: package.timelineOffsetSeconds, firstStart: sample.start,
-                compareAt: largest.map { ($0.width ?? 0, $0.height ?? 0) }, limits: limits)
+                compareAt: largest.map { ($0.width ?? 0, $0.height ?? 0) }, psnrOnly: true, limits: limits)
             try? FileManager.default.removeItem(atPath: directory)
         }
         let report = QualityReport(sample: 1, segments: measured)

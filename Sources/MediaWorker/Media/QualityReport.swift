@@ -132,10 +132,12 @@ public enum QualityMeter {
     /// Measures `fraction` of the segments of every encoded video rendition of the package in
     /// `directory` (all renditions share their segment boundaries, so the same segments of each).
     /// Each is compared at its own size, or at `compareAt` (scaled up to it, as a player shows a
-    /// small rung full screen: what makes renditions of different sizes comparable).
+    /// small rung full screen: what makes renditions of different sizes comparable). `psnrOnly`:
+    /// no SSIM (its sums stay 0), for the per-title analysis, which reads PSNR alone.
     public static func measure(
         input: String, directory: String, renditions: [HLSRendition], fraction: Double, settings: EncodeSettings,
-        timelineOffset: Double, firstStart: Double = 0, compareAt: (width: Int, height: Int)? = nil, limits: MediaLimits
+        timelineOffset: Double, firstStart: Double = 0, compareAt: (width: Int, height: Int)? = nil, psnrOnly: Bool = false,
+        limits: MediaLimits
     ) async throws(MediaError) -> [SegmentQuality] {
         let video = renditions.filter { $0.kind == .video && $0.width != nil && $0.height != nil }
         guard let first = video.first, fraction > 0, video.count < Int(MW_MAX_RENDITIONS) else { return [] }
@@ -172,7 +174,7 @@ public enum QualityMeter {
                 shimSegments.withUnsafeBufferPointer { segmentBuffer in
                     collector.samples.withUnsafeMutableBufferPointer { samples in
                         mw_measure_quality(input, directory, targetBuffer.baseAddress, Int32(targetBuffer.count), segmentBuffer.baseAddress,
-                                           Int32(segmentBuffer.count), settings.maxFPS ?? 0, timelineOffset, fmp4 ? 1 : 0, &shimLimits,
+                                           Int32(segmentBuffer.count), settings.maxFPS ?? 0, timelineOffset, fmp4 ? 1 : 0, psnrOnly ? 1 : 0, &shimLimits,
                                            token.raw, samples.baseAddress, message, 512)
                     }
                 }
