@@ -80,6 +80,30 @@ static void transcodes(const mw_limits *limits) {
     mkdir(out("ladder"), 0755);
     EXPECT(mw_package_hls(fixture("short-0.5s.mp4"), out("ladder"), rungs, 2, &settings, &hls, limits, NULL, NULL, NULL, &result,
                           message, sizeof(message)), MW_OK);
+    /* The quality report on that package: both filters, PSNR only, a missing segment, a cancel. */
+    mw_quality_target targets[2];
+    memset(targets, 0, sizeof(targets));
+    for (int i = 0; i < 2 && i < result.rendition_count; i++) {
+        snprintf(targets[i].folder, sizeof(targets[i].folder), "%.*s", (int)(strchr(result.renditions[i].playlist, '/') - result.renditions[i].playlist),
+                 result.renditions[i].playlist);
+        targets[i].width = result.renditions[i].width;
+        targets[i].height = result.renditions[i].height;
+    }
+    mw_quality_segment segment = {.name = "seg-00000.m4s", .start_s = 0, .end_s = result.duration_s};
+    mw_quality_segment missing = {.name = "seg-00099.m4s", .start_s = 0, .end_s = 1};
+    mw_quality_sample samples[2];
+    EXPECT(mw_measure_quality(fixture("short-0.5s.mp4"), out("ladder"), targets, 2, &segment, 1, 0, result.timeline_offset_s, 1, 0, limits,
+                              NULL, samples, message, sizeof(message)), MW_OK);
+    if (samples[0].frames < 1 || samples[0].ssim_y_sum <= 0) { fprintf(stderr, "quality: nothing measured\n"); failures++; }
+    EXPECT(mw_measure_quality(fixture("short-0.5s.mp4"), out("ladder"), targets, 2, &segment, 1, 0, result.timeline_offset_s, 1, 1, limits,
+                              NULL, samples, message, sizeof(message)), MW_OK);
+    EXPECT(mw_measure_quality(fixture("short-0.5s.mp4"), out("ladder"), targets, 2, &missing, 1, 0, result.timeline_offset_s, 1, 0, limits,
+                              NULL, samples, message, sizeof(message)), MW_E_INPUT_UNREADABLE);
+    mw_cancel_token *stop = mw_cancel_token_new();
+    mw_cancel_token_cancel(stop);
+    EXPECT(mw_measure_quality(fixture("short-0.5s.mp4"), out("ladder"), targets, 2, &segment, 1, 0, result.timeline_offset_s, 1, 0, limits,
+                              stop, samples, message, sizeof(message)), MW_E_CANCELED);
+    mw_cancel_token_free(stop);
     mkdir(out("ts"), 0755);
     hls.segment_format = MW_SEGMENTS_TS;
     hls.audio_muxed = 1;
