@@ -42,9 +42,8 @@ public final class MotoServer: Sendable {
     public static func start(buckets: [String] = [], environment: [String: String] = [:]) async throws -> MotoServer {
         do {
             return try await startOnce(buckets: buckets, environment: environment)
-        } catch TestEnvironmentError.serverFailed(let name, let detail)
+        } catch TestEnvironmentError.serverFailed(_, let detail)
                     where detail.contains("RemoteDisconnected") || detail.contains("Connection aborted") || detail.contains("Could not connect") {
-            _ = name
             return try await startOnce(buckets: buckets, environment: environment)
         }
     }

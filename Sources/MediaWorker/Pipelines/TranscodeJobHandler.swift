@@ -104,7 +104,6 @@ public struct TranscodeJobHandler: JobHandler {
                 rungs = choice.rungs
                 // Its rungs are encodes: never a stream copy in their place.
                 plan.hls.packaging = .encode
-                await job.progress(0.15)
             }
             // A long encode is shared by the pool: parts run by any worker, then a stitch.
             if let split = SplitTranscode.plan(options: options, info: info, rungs: rungs, hls: plan.hls, settings: plan.settings,
