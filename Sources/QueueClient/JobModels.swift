@@ -186,14 +186,26 @@ public struct TrashedVersion: Sendable, Equatable {
     public var stableMaster: String?
     public var currentVersion: String?
     public var currentURL: String?
+    /// Its slot ("" for a part's folder): a repair of the stable names takes the slot's right.
+    public var slot: String
 
-    public init(id: String, url: String, stableMaster: String?, currentVersion: String?, currentURL: String?) {
+    public init(id: String, url: String, stableMaster: String?, currentVersion: String?, currentURL: String?, slot: String = "") {
         self.id = id
         self.url = url
         self.stableMaster = stableMaster
         self.currentVersion = currentVersion
         self.currentURL = currentURL
+        self.slot = slot
     }
+}
+
+/// A slot's publication right, held for a repair of its stable names.
+public struct SlotLock: Sendable, Equatable {
+    public var slot: String
+    public var holder: String
+    /// The slot's published version when the right was taken (nil: nothing published).
+    public var currentVersion: String?
+    public var currentURL: String?
 }
 
 /// One part of a split job, as the job creates it.
@@ -214,6 +226,15 @@ public struct JobPart: Sendable, Equatable {
         self.payload = payload
         self.asset = asset
     }
+
+    /// What separates a part's id from its parent's: a character no producer's id may hold
+    /// (job ids are `A-Z a-z 0-9 . _ : -`), so no job a producer pushes can take a part's key.
+    public static let separator: Character = "~"
+
+    /// `<parent>~a<attempt>~<asset>`: a job retried from dead splits anew, under new ids.
+    public static func id(parent: String, attempt: Int, asset: String) -> String {
+        "\(parent)\(separator)a\(attempt)\(separator)\(asset)"
+    }
 }
 
 /// A part as Redis has it.
@@ -224,4 +245,13 @@ public struct PartRecord: Sendable, Equatable {
     public var attempts: Int
     public var asset: String
     public var resultJSON: String
+}
+
+/// What `fanOut` made of a split.
+public enum FanOutOutcome: Sendable, Equatable {
+    case accepted
+    /// The delivery no longer holds the job.
+    case stale
+    /// A part's id is taken by another job already: nothing was changed.
+    case partExists(String)
 }

@@ -357,11 +357,16 @@ public struct JobQueue: Sendable {
     // MARK: split jobs
 
     /// Splits a running job into parts (see `LuaGraph`): they are created waiting and the job
-    /// waits for them without a slot. False: stale token.
-    public func fanOut(id: String, token: String, eventJSON: String, parts: [JobPart]) async throws(RedisError) -> Bool {
+    /// waits for them without a slot. Refused, changing nothing, for a stale token or when a
+    /// part's id is taken already (never overwritten: that job would be lost).
+    public func fanOut(id: String, token: String, eventJSON: String, parts: [JobPart]) async throws(RedisError) -> FanOutOutcome {
         var arguments = [id, token, eventJSON, String(parts.count)]
         for part in parts { arguments += [part.id, part.type, String(part.work.milliseconds), part.payload, part.asset] }
-        return try await run(.fanOut, arguments).integer == 1
+        do {
+            return try await run(.fanOut, arguments).integer == 1 ? .accepted : .stale
+        } catch .server(let message) where message.contains("PART_EXISTS") {
+            return .partExists(message.components(separatedBy: "PART_EXISTS ").last ?? "")
+        }
     }
 
     /// What a split job recorded when it split (its `TranscodeSplit` event data).
@@ -392,6 +397,21 @@ public struct JobQueue: Sendable {
         return permission
     }
 
+    /// Takes the slot's publication right to repair its stable names (see `slotLock`); nil while
+    /// a publisher or another repair holds it. The current version is read under the right.
+    public func lockSlot(_ slot: String, holder: String, lease: Duration) async throws(RedisError) -> SlotLock? {
+        let fields = (try await run(.slotLock, [slot, holder, String(lease.milliseconds)]).array ?? []).map { $0.string ?? "" }
+        guard fields.first == "ok", fields.count == 4 else { return nil }
+        return SlotLock(slot: slot, holder: holder, currentVersion: fields[1].isEmpty ? nil : fields[1],
+                        currentURL: fields[2].isEmpty ? nil : fields[2])
+    }
+
+    /// Gives a slot's right back. False: it had passed to another holder (the lease ran out).
+    @discardableResult
+    public func unlockSlot(_ lock: SlotLock) async throws(RedisError) -> Bool {
+        try await run(.slotUnlock, [lock.slot, lock.holder]).integer == 1
+    }
+
     /// The published version of a slot, if any.
     public func currentVersion(slot: String) async throws(RedisError) -> (id: String, url: String, stableMaster: String)? {
         let fields = (try await run(.slotCurrent, [slot]).array ?? []).map { $0.string ?? "" }
@@ -406,10 +426,10 @@ public struct JobQueue: Sendable {
         guard let first = all.first else { throw .unexpectedReply("janitor_take answered nothing") }
         let wait = Int64(Double(first) ?? -1)
         let fields = Array(all.dropFirst())
-        let versions = stride(from: 0, to: fields.count - 4, by: 5).map { index in
+        let versions = stride(from: 0, to: fields.count - 5, by: 6).map { index in
             TrashedVersion(id: fields[index], url: fields[index + 1], stableMaster: fields[index + 2].isEmpty ? nil : fields[index + 2],
                            currentVersion: fields[index + 3].isEmpty ? nil : fields[index + 3],
-                           currentURL: fields[index + 4].isEmpty ? nil : fields[index + 4])
+                           currentURL: fields[index + 4].isEmpty ? nil : fields[index + 4], slot: fields[index + 5])
         }
         return (versions, wait >= 0 ? .milliseconds(wait) : nil)
     }

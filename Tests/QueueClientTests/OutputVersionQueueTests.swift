@@ -132,7 +132,7 @@ struct OutputVersionQueueTests {
             #expect(try await queue.openVersion(id: "j1", token: delivery.token, version: version("vj")))
             #expect(try await queue.fail(id: "j1", token: delivery.token, code: "X", message: "m", retryable: false, retryDelay: .zero) == .dead)
             let taken = try await queue.takeTrash(max: 10, lease: .seconds(30)).versions
-            #expect(taken == [TrashedVersion(id: "vj", url: "file:///out/f/v/vj/", stableMaster: "file:///out/f/hls/master.m3u8", currentVersion: nil, currentURL: nil)])
+            #expect(taken == [TrashedVersion(id: "vj", url: "file:///out/f/v/vj/", stableMaster: "file:///out/f/hls/master.m3u8", currentVersion: nil, currentURL: nil, slot: "slot-1")])
             #expect(try await queue.takeTrash(max: 10, lease: .seconds(30)).versions.isEmpty, "held by the first janitor")
             #expect(try await queue.trashFailed(version: "vj", base: .milliseconds(500), cap: .seconds(5), error: "S3 away") == 1)
             // Bounds on Redis's clock taken on both sides of the call, so a loaded machine cannot make it fail.

@@ -1,4 +1,5 @@
 import Foundation
+import QueueClient
 
 /// The stable names of published outputs (the master playlist at `<file>/hls/master.m3u8`):
 /// written at publication, after every versioned object, and put back when a publication did
@@ -22,6 +23,39 @@ struct StableNames: Sendable {
             return nil
         }
         return try? String(contentsOfFile: path, encoding: .utf8)
+    }
+
+    /// Runs `repair` holding the slot's publication right (see `JobQueue.lockSlot`), given the
+    /// slot's current version as read under the right, then gives the right back. Repairs and
+    /// publications of one slot so happen one at a time, and a repair never writes from an older
+    /// snapshot over a newer publication. Throws while another holds the right (try again later).
+    /// Returns whether `repair` changed anything and the published version it pointed at.
+    static func underSlotLock(
+        queue: JobQueue, slot: String, holder: String, lease: Duration,
+        _ repair: ((id: String, url: StorageLocation)?) async throws(StorageError) -> Bool
+    ) async throws(StorageError) -> (repaired: Bool, published: String?) {
+        let lock: SlotLock?
+        do {
+            lock = try await withRedisRetry(until: .now + .seconds(30)) { () throws(RedisError) in
+                try await queue.lockSlot(slot, holder: holder, lease: lease)
+            }
+        } catch {
+            throw StorageError(code: .unavailable, message: "cannot take the publication right of slot \(slot): \(error)")
+        }
+        guard let lock else {
+            throw StorageError(code: .unavailable, message: "slot \(slot) is being published or repaired by another; repaired later")
+        }
+        var current: (id: String, url: StorageLocation)?
+        if let id = lock.currentVersion, let url = lock.currentURL { current = (id, try StorageLocation(parsing: url)) }
+        let repaired: Bool
+        do {
+            repaired = try await repair(current)
+        } catch {
+            _ = try? await queue.unlockSlot(lock)
+            throw error
+        }
+        _ = try? await withRedisRetry(until: .now + .seconds(30)) { () throws(RedisError) in try await queue.unlockSlot(lock) }
+        return (repaired, current?.id)
     }
 
     /// Points the stable master `location` at the published version `current` (its own master,

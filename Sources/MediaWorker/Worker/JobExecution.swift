@@ -60,12 +60,20 @@ extension JobWorker {
             case .succeeded(let result) where result.parts != nil:
                 // The job goes on as parts run by the pool; it comes back for its stitch.
                 let parts = result.parts ?? []
-                let accepted = try await withRedisRetry(until: deadline) { () throws(RedisError) in
+                let outcome = try await withRedisRetry(until: deadline) { () throws(RedisError) in
                     try await queue.fanOut(id: delivery.id, token: delivery.token, eventJSON: result.data.jsonText, parts: parts)
                 }
-                label = accepted ? "split" : "stale"
-                logger.info(accepted ? "job split into parts" : "job split refused: its lease was given to another delivery",
-                            metadata: ["parts": "\(parts.count)"])
+                switch outcome {
+                case .accepted:
+                    label = "split"
+                    logger.info("job split into parts", metadata: ["parts": "\(parts.count)"])
+                case .stale:
+                    label = "stale"
+                    logger.info("job split refused: its lease was given to another delivery")
+                case .partExists(let part):
+                    let failure = JobFailure(code: "TRANSCODE_SPLIT_CONFLICT", message: "the id of part \(part) is taken by another job", retryable: false)
+                    (label, next) = try await reportFailure(failure, delivery: delivery, queue: queue, deadline: deadline, fetchNext: fetchNext, logger: logger)
+                }
             case .succeeded(let result):
                 switch await prepareCompletion(result, delivery: delivery, queue: queue, deadline: deadline, logger: logger) {
                 case .ready(let publication):
@@ -82,7 +90,7 @@ extension JobWorker {
                         logger.info("job completed", metadata: ["duration_s": "\(elapsed.seconds)", "version": "\(result.version?.id ?? "")"])
                     } else {
                         logger.warning("job result refused: its lease was given to another delivery", metadata: ["duration_s": "\(elapsed.seconds)"])
-                        await restoreStableNames(of: result, queue: queue, logger: logger)
+                        await restoreStableNames(of: result, delivery: delivery, queue: queue, logger: logger)
                     }
                 case .cancelRequested:
                     _ = try await withRedisRetry(until: deadline) { () throws(RedisError) in
@@ -182,14 +190,18 @@ extension JobWorker {
 
     /// A publication refused after its stable names were written: they point back at what is
     /// published (the janitor checks again before deleting the version).
-    func restoreStableNames(of result: JobResult, queue: JobQueue, logger: Logger) async {
+    func restoreStableNames(of result: JobResult, delivery: Delivery, queue: JobQueue, logger: Logger) async {
         guard let version = result.version, let master = version.stableMaster, let outputs = settings.outputs else { return }
+        let names = StableNames(storage: outputs.storage, scratchDirectory: outputs.scratchDirectory)
         do {
-            let current = try await withRedisRetry(until: .now + .seconds(30)) { () throws(RedisError) in
-                try await queue.currentVersion(slot: version.slot)
+            // Under the slot's right (this delivery's own while it still holds it), with the
+            // current version read there: a newer publication is never written over.
+            _ = try await StableNames.underSlotLock(queue: queue, slot: version.slot, holder: delivery.token,
+                                                   lease: settings.outputs?.cleanupLease ?? .seconds(120)) { current throws(StorageError) in
+                guard let text = try await names.read(master), MasterPlaylist.points(text, into: version.id) else { return false }
+                try await names.restoreMaster(master, current: current)
+                return true
             }
-            let location = try current.map { current throws(StorageError) in (current.id, try StorageLocation(parsing: current.url)) }
-            try await StableNames(storage: outputs.storage, scratchDirectory: outputs.scratchDirectory).restoreMaster(master, current: location)
         } catch {
             logger.warning("could not point the stable master back; the janitor will", metadata: ["error": "\(error)"])
         }

@@ -59,7 +59,7 @@ final class OutputJanitor: Sendable {
         logger[metadataKey: "version"] = "\(version.id)"
         logger[metadataKey: "queue"] = "\(queue.name)"
         do throws(StorageError) {
-            let objects = try await clean(version)
+            let objects = try await clean(version, queue: queue)
             _ = try? await withRedisRetry(until: .now + .seconds(30)) { () throws(RedisError) in try await queue.trashDeleted(version: version.id) }
             Counter(label: "mw_output_versions_deleted_total").increment()
             logger.info("output version deleted", metadata: ["url": "\(version.url)", "objects": "\(objects)"])
@@ -75,20 +75,28 @@ final class OutputJanitor: Sendable {
     }
 
     /// Deletes one version's objects; returns how many there were.
-    func clean(_ version: TrashedVersion) async throws(StorageError) -> Int {
+    func clean(_ version: TrashedVersion, queue: JobQueue) async throws(StorageError) -> Int {
         let storage = settings.storage
         let names = StableNames(storage: storage, scratchDirectory: settings.scratchDirectory)
         let url = try StorageLocation(parsing: version.url)
-        var current: (id: String, url: StorageLocation)?
-        if let id = version.currentVersion, let currentURL = version.currentURL { current = (id, try StorageLocation(parsing: currentURL)) }
         let master = try version.stableMaster.map { text throws(StorageError) in try StorageLocation(parsing: text) }
 
+        // A repair holds the slot's publication right and reads the current version under it: a
+        // publication that completed since the version was taken is never written over.
         func repairMaster() async throws(StorageError) {
             guard let master, let text = try await names.read(master), MasterPlaylist.points(text, into: version.id) else { return }
-            try await names.restoreMaster(master, current: current)
-            logger.notice("the stable master pointed into a trashed version: pointed back at the published one", metadata: [
-                "master": "\(master)", "trashed": "\(version.id)", "published": "\(current?.id ?? "none")",
-            ])
+            let restored = try await StableNames.underSlotLock(queue: queue, slot: version.slot, holder: "janitor:\(version.id)",
+                                                              lease: settings.cleanupLease) { current throws(StorageError) in
+                // Read again under the right: a publisher may have moved it on meanwhile.
+                guard let text = try await names.read(master), MasterPlaylist.points(text, into: version.id) else { return false }
+                try await names.restoreMaster(master, current: current)
+                return true
+            }
+            if restored.repaired {
+                logger.notice("the stable master pointed into a trashed version: pointed back at the published one", metadata: [
+                    "master": "\(master)", "trashed": "\(version.id)", "published": "\(restored.published ?? "none")",
+                ])
+            }
         }
 
         try await repairMaster()

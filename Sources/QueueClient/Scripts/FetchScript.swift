@@ -33,9 +33,9 @@ enum LuaTake {
             local reason = 'stalled ' .. stalls .. ' times: a poison pill (the worker running it keeps dying)'
             redis.call('HSET', key, 'error_code', 'JOB_STALLED', 'error_message', reason)
             make_terminal(id, 'dead')
+            emit_end(id, 'Failed', '"error_code":"JOB_STALLED","message":' .. cjson.encode(reason) ..
+              ',"retryable":false,"attempts":' .. (redis.call('HGET', key, 'attempts') or '0'))
             part_failed(id, 'JOB_STALLED', reason)
-            emit(part_event(id, 'Failed'), event_job(id), '{"error_code":"JOB_STALLED","message":' ..
-              cjson.encode(reason) .. ',"retryable":false,"attempts":' .. (redis.call('HGET', key, 'attempts') or '0') .. part_fields(id) .. '}')
           else
             make_waiting(id, job[2], true)
             emit('JobStalled', id, '{"stalls":' .. stalls .. ',"previous_worker_id":' .. cjson.encode(job[3] or '') .. '}')
@@ -108,16 +108,19 @@ enum LuaTake {
 
 extension QueueScript {
     /// The worker's call to get work, which also keeps the queue moving: promotes due jobs,
-    /// recovers expired leases, prunes finished-job indexes to their retention, and takes up
-    /// to N waiting jobs (see `LuaTake`).
+    /// recovers expired leases, checks a waiting split job's parts still exist (one lease
+    /// apart), prunes finished-job indexes to their retention (at most 1,000 ids a set a call),
+    /// and takes up to N waiting jobs
+    /// (see `LuaTake`).
     ///
     /// ARGV 8: lease ms, 9: max jobs, 10: max stalls.
     /// Returns { next_wake_ms, more_waiting, 12 fields per job }.
     static let fetch = QueueScript(name: "fetch", body: #"""
     promote_and_recover(tonumber(ARGV[10]), tonumber(ARGV[8]))
-    redis.call('ZREMRANGEBYSCORE', base .. 'completed', '-inf', now - retention_ms)
-    redis.call('ZREMRANGEBYSCORE', base .. 'canceled', '-inf', now - retention_ms)
-    redis.call('ZREMRANGEBYSCORE', base .. 'dead', '-inf', now - dead_retention_ms)
+    check_parents(tonumber(ARGV[8]))
+    prune_finished('completed', retention_ms, 1000)
+    prune_finished('canceled', retention_ms, 1000)
+    prune_finished('dead', dead_retention_ms, 1000)
     local out = {}
     take_waiting(tonumber(ARGV[9]), tonumber(ARGV[8]), out)
     return out

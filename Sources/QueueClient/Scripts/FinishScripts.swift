@@ -23,23 +23,27 @@ extension QueueScript {
     if job[1] == 'active' and job[2] == token and job[10] then
       -- A part of a split job: its folder becomes part of the parent's version (published or
       -- deleted with it, so its own record goes); its completion is the parent's per-asset
-      -- event; the last one starts the parent's next stage.
+      -- event; the last one starts the parent's next stage. A late part (its parent ended or
+      -- split anew) touches nothing of the parent: its folder is trash for the janitor.
+      local live = live_parent(id)
       if ARGV[10] == 'completed' then
         local version = ARGV[15]
-        if version ~= '' and job[9] == version then
+        if live and version ~= '' and job[9] == version then
           redis.call('DEL', base .. 'version:' .. version)
           redis.call('HSET', key, 'version', '')
         end
         make_terminal(id, 'completed', { 'result', ARGV[11], 'ended_by', token })
-        local at = 18
-        for _ = 1, tonumber(ARGV[17]) do
-          emit(ARGV[at], job[10], ARGV[at + 1])
-          at = at + 2
+        if live then
+          local at = 18
+          for _ = 1, tonumber(ARGV[17]) do
+            emit(ARGV[at], live, ARGV[at + 1])
+            at = at + 2
+          end
+          part_done(id)
         end
-        part_done(id)
       else
         make_terminal(id, 'canceled', { 'ended_by', token })
-        emit('TranscodeChunkCanceled', job[10], '{"was":"active"' .. part_fields(id) .. '}')
+        emit_end(id, 'Canceled', '"was":"active"')
       end
       out[1] = 1
     elseif job[1] == 'active' and job[2] == token then
@@ -55,6 +59,7 @@ extension QueueScript {
           redis.call('HSET', version_key, 'state', 'published', 'published_at', now)
           redis.call('HSET', slot_key, 'current', version, 'url', written[2], 'master', written[3], 'job', id,
             'published_at', now, 'publishing', '', 'publishing_until', 0)
+          redis.call('PERSIST', slot_key)
           if previous and previous ~= version then
             local previous_key = base .. 'version:' .. previous
             if redis.call('HGET', previous_key, 'state') == 'published' then
@@ -133,8 +138,8 @@ extension QueueScript {
       return then_fetch({ 'retry', tostring(retry_at) })
     end
     make_terminal(id, 'dead', { 'ended_by', token })
-    emit(part_event(id, 'Failed'), event_job(id), '{"error_code":' .. cjson.encode(code) .. ',"message":' ..
-      cjson.encode(message) .. ',"retryable":' .. (ARGV[12] == '1' and 'true' or 'false') .. ',"attempts":' .. attempts .. part_fields(id) .. '}')
+    emit_end(id, 'Failed', '"error_code":' .. cjson.encode(code) .. ',"message":' .. cjson.encode(message) ..
+      ',"retryable":' .. (ARGV[12] == '1' and 'true' or 'false') .. ',"attempts":' .. attempts)
     part_failed(id, code, message)
     return then_fetch({ 'dead', '' })
     """#)
@@ -145,7 +150,10 @@ extension QueueScript {
     /// ARGV 8: id. Returns "canceled", "cancel_requested", "not_found" or "already_<terminal state>".
     static let cancel = QueueScript(name: "cancel", body: #"""
     local id = ARGV[8]
-    id = parent_of(id) or id
+    -- A live part stands for its job: cancelling it cancels the job (and so every part).
+    -- A late part is cancelled alone, silently: its job's life is over or is another one.
+    local parent = live_parent(id)
+    id = parent or id
     local key = job_key(id)
     local job = redis.call('HMGET', key, 'state', 'priority', 'type')
     local state = job[1]
@@ -154,6 +162,7 @@ extension QueueScript {
       cancel_parts(id)
     elseif state == 'waiting' then
       redis.call('LREM', base .. 'wait:' .. job[2], 0, id)
+      redis.call('ZREM', base .. 'wait:' .. job[2] .. ':graph', id)
     elseif state == 'delayed' or state == 'failed' then
       redis.call('ZREM', base .. 'scheduled', id)
     elseif state == 'active' then
@@ -163,7 +172,7 @@ extension QueueScript {
       return 'already_' .. state
     end
     make_terminal(id, 'canceled')
-    emit(outcome_event(job[3], 'Canceled'), id, '{"was":' .. cjson.encode(state) .. '}')
+    if parent ~= false then emit(outcome_event(job[3], 'Canceled'), id, '{"was":' .. cjson.encode(state) .. '}') end
     return 'canceled'
     """#)
 

@@ -11,26 +11,26 @@
 /// (or `…Failed`, `…Canceled`) with `job_id` the parent, `asset_id` and `chunk_job_id`.
 enum LuaGraph {
     static let source = #"""
-    local function parent_of(id)
-      return redis.call('HGET', job_key(id), 'parent')
-    end
-
-    -- The event type and job id of a job's terminal event: a part's are its parent's.
-    local function part_event(id, outcome)
-      if parent_of(id) then return 'TranscodeChunk' .. outcome end
-      return outcome_event(redis.call('HGET', job_key(id), 'type'), outcome)
-    end
-
-    local function event_job(id)
-      return parent_of(id) or id
-    end
-
     -- Extra fields of a part's terminal event data (JSON text starting with a comma).
     local function part_fields(id)
       local part = redis.call('HMGET', job_key(id), 'parent', 'asset', 'attempts')
       if not part[1] then return '' end
       return ',"asset_id":' .. cjson.encode(part[2]) .. ',"chunk_job_id":' .. cjson.encode(id) ..
         ',"chunk_attempt":' .. (tonumber(part[3]) or 0)
+    end
+
+    -- A job's terminal event; `fields` is the JSON object's members (no braces). A live part's
+    -- is its parent's per-asset event (`TranscodeChunk<Outcome>`, job_id the parent, with
+    -- asset_id and chunk_job_id); a late part's end appends nothing: its parent's life is over
+    -- (or a new one began) and the part's own record tells what happened.
+    local function emit_end(id, outcome, fields, known)
+      local parent = live_parent(id)
+      if parent == false then return end
+      if parent then
+        emit('TranscodeChunk' .. outcome, parent, '{' .. fields .. part_fields(id) .. '}')
+      else
+        emit(outcome_event(known and known[3] or redis.call('HGET', job_key(id), 'type'), outcome), id, '{' .. fields .. '}', known)
+      end
     end
 
     -- Ends every part of `parent` that has not ended: waiting or scheduled ones at once,
@@ -56,10 +56,9 @@ enum LuaGraph {
 
     -- A part failed for good: so does its parent, with the part's code, and its other parts stop.
     local function part_failed(id, code, message)
-      local parent = parent_of(id)
+      local parent = live_parent(id)
       if not parent then return end
       local key = job_key(parent)
-      if redis.call('HGET', key, 'state') ~= 'waiting_children' then return end
       local asset = redis.call('HGET', job_key(id), 'asset')
       local reason = 'chunk ' .. tostring(asset) .. ': ' .. message
       cancel_parts(parent)
@@ -71,12 +70,40 @@ enum LuaGraph {
         ',"chunk":' .. cjson.encode(asset) .. '}')
     end
 
+    -- Split jobs waiting for their parts are checked one lease apart (in `parents`, by when
+    -- due): a part whose record is gone (deleted by hand, evicted under memory pressure) can
+    -- never end, so its parent fails with TRANSCODE_PARTS_LOST instead of waiting forever.
+    local function check_parents(interval_ms)
+      for _, parent in ipairs(redis.call('ZRANGEBYSCORE', base .. 'parents', '-inf', now, 'LIMIT', 0, 2)) do
+        local key = job_key(parent)
+        local info = redis.call('HMGET', key, 'state', 'children', 'type', 'attempts')
+        if info[1] ~= 'waiting_children' or not info[2] then
+          redis.call('ZREM', base .. 'parents', parent)
+        else
+          local lost = nil
+          for _, child in ipairs(cjson.decode(info[2])) do
+            if redis.call('EXISTS', job_key(child)) == 0 then lost = child break end
+          end
+          if lost then
+            local reason = 'part ' .. lost .. ' is gone from Redis (deleted or evicted): the job cannot finish'
+            cancel_parts(parent)
+            append_history(parent, 'TRANSCODE_PARTS_LOST', reason)
+            redis.call('HSET', key, 'error_code', 'TRANSCODE_PARTS_LOST', 'error_message', reason)
+            make_terminal(parent, 'dead')
+            emit(outcome_event(info[3], 'Failed'), parent, '{"error_code":"TRANSCODE_PARTS_LOST","message":' .. cjson.encode(reason) ..
+              ',"retryable":false,"attempts":' .. (info[4] or '0') .. '}')
+          else
+            redis.call('ZADD', base .. 'parents', now + interval_ms, parent)
+          end
+        end
+      end
+    end
+
     -- A part completed: the parent counts it; the last one sends the parent on to its next stage.
     local function part_done(id)
-      local parent = parent_of(id)
+      local parent = live_parent(id)
       if not parent then return end
       local key = job_key(parent)
-      if redis.call('HGET', key, 'state') ~= 'waiting_children' then return end
       local part = redis.call('HMGET', job_key(id), 'asset', 'work_ms', 'priority')
       redis.call('HSET', base .. 'graph:' .. parent, part[1], part[2])
       redis.call('HINCRBY', key, 'work_done', tonumber(part[2]) or 0)
@@ -91,6 +118,7 @@ enum LuaGraph {
         return
       end
       redis.call('DEL', base .. 'graph:' .. parent)
+      redis.call('ZREM', base .. 'parents', parent)
       redis.call('HSET', key, 'stage', 'stitch', 'progress', '{"percent":100}')
       make_waiting(parent, redis.call('HGET', key, 'priority'), true)
       emit('JobQueued', parent, '{"stage":"stitch"}')
@@ -100,8 +128,9 @@ enum LuaGraph {
     -- A part's progress (fraction 0-1) counts toward its parent's: at most one parent
     -- JobProgress a second.
     local function part_progress(id, fraction)
-      local parent = parent_of(id)
-      if not parent then return false end
+      local parent = live_parent(id)
+      if parent == nil then return false end
+      if not parent then return true end  -- a late part: its progress counts for nothing
       local key = job_key(parent)
       local part = redis.call('HMGET', job_key(id), 'asset', 'work_ms')
       redis.call('HSET', base .. 'graph:' .. parent, part[1], math.floor((tonumber(part[2]) or 0) * math.min(1, math.max(0, fraction))))
@@ -125,7 +154,7 @@ enum LuaGraph {
       local job = redis.call('HMGET', job_key(id), 'cancel', 'type')
       if job[1] ~= '1' then return false end
       make_terminal(id, 'canceled', by_token and { 'ended_by', by_token } or nil)
-      emit(part_event(id, 'Canceled'), event_job(id), '{"was":"active"' .. part_fields(id) .. '}')
+      emit_end(id, 'Canceled', '"was":"active"')
       return true
     end
     """#

@@ -55,6 +55,17 @@ enum LuaPrelude {
 
     local function job_key(id) return base .. 'job:' .. id end
 
+    -- The parent a part of a split job acts on: only while the part belongs to the parent's
+    -- current split (the parent waits for its parts and lists this one). nil: not a part;
+    -- false: a late part (its parent ended, was retried or split anew): it acts on nothing.
+    local function live_parent(id)
+      local parent = redis.call('HGET', job_key(id), 'parent')
+      if not parent then return nil end
+      local info = redis.call('HMGET', job_key(parent), 'state', 'children')
+      if info[1] ~= 'waiting_children' or not info[2] or not string.find(info[2], cjson.encode(id), 1, true) then return false end
+      return parent
+    end
+
     local type_names = { transcode = 'Transcode', thumbnails = 'Thumbnails', keyframes = 'Keyframes',
       compose = 'Compose', probe = 'Probe', noop = 'Noop', transcode_chunk = 'TranscodeChunk', transcode_audio = 'TranscodeChunk' }
     -- TranscodeCompleted, KeyframesFailed, ... ; JobFailed for a payload of no known type.
@@ -102,8 +113,18 @@ enum LuaPrelude {
     local function index_job(id, kind, value)
       if not value or value == '' then return end
       local index = base .. 'by:' .. kind .. ':' .. value
+      -- Ids older than a dead job's retention point at records that are gone: a file or movie
+      -- that keeps getting jobs keeps an index no longer than its retention.
+      redis.call('ZREMRANGEBYSCORE', index, '-inf', now - dead_retention_ms)
       redis.call('ZADD', index, now, id)
       redis.call('PEXPIRE', index, dead_retention_ms)
+    end
+
+    -- Drops at most `batch` ids older than `retention` from a finished-job set (lowest scores
+    -- first): a script's time never grows with the number of jobs.
+    local function prune_finished(set, retention, batch)
+      local old = redis.call('ZCOUNT', base .. set, '-inf', now - retention)
+      if old > 0 then redis.call('ZREMRANGEBYRANK', base .. set, 0, math.min(old, batch) - 1) end
     end
 
     local function append_history(id, code, message)
@@ -150,9 +171,19 @@ enum LuaPrelude {
       if not version or version == '' then return end
       redis.call('HSET', key, 'version', '')
       local version_key = base .. 'version:' .. version
-      if redis.call('HGET', version_key, 'state') == 'writing' then
+      local info = redis.call('HMGET', version_key, 'state', 'slot', 'token')
+      if info[1] == 'writing' then
         redis.call('HSET', version_key, 'state', 'trash', 'trashed_at', now)
         redis.call('ZADD', base .. 'trash', due, version)
+      end
+      -- A delivery that ended itself gives its slot's publication right back at once (a fenced
+      -- one keeps it until its lease ends: it may still be writing the stable names).
+      if due <= now and info[2] and info[2] ~= '' then
+        local slot_key = base .. 'slot:' .. info[2]
+        local slot = redis.call('HMGET', slot_key, 'publishing', 'current')
+        if slot[1] and slot[1] == info[3] then
+          if slot[2] then redis.call('HSET', slot_key, 'publishing', '', 'publishing_until', 0) else redis.call('DEL', slot_key) end
+        end
       end
     end
 
@@ -180,8 +211,28 @@ enum LuaPrelude {
       redis.call(unpack(fields))
       redis.call('ZREM', base .. 'active', id)
       redis.call('ZADD', base .. state, now, id)
-      redis.call('PEXPIRE', key, state == 'dead' and dead_retention_ms or retention_ms)
-      if redis.call('HEXISTS', key, 'parent') == 0 then count_minute(state) end
+      local ttl = state == 'dead' and dead_retention_ms or retention_ms
+      -- Each id added lets two aged ones go: the set stays bounded whoever calls fetch.
+      prune_finished(state, ttl, 2)
+      local graph = redis.call('HMGET', key, 'parent', 'children')
+      if graph[1] and live_parent(id) then
+        -- A live part's record is what its parent's stitch reads: it lives as long as the
+        -- parent's attempt, and expires with the parent.
+        redis.call('PERSIST', key)
+      else
+        redis.call('PEXPIRE', key, ttl)
+      end
+      if graph[2] then
+        -- A split job's ended parts go with it; a part still running gets its expiry when it ends.
+        for _, child in ipairs(cjson.decode(graph[2])) do
+          local child_state = redis.call('HGET', job_key(child), 'state')
+          if child_state == 'completed' or child_state == 'dead' or child_state == 'canceled' then
+            redis.call('PEXPIRE', job_key(child), ttl)
+          end
+        end
+        redis.call('ZREM', base .. 'parents', id)
+      end
+      if not graph[1] then count_minute(state) end
     end
 
     -- Removes one claimed item, found by the SHA-1 of its bytes, from a claimed list: the head

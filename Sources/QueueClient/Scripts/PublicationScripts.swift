@@ -35,10 +35,38 @@ extension QueueScript {
     local slot = redis.call('HGET', base .. 'version:' .. job[2], 'slot')
     if not slot or slot == '' then return 'ok' end  -- a part's folder: nothing to publish alone
     local slot_key = base .. 'slot:' .. slot
-    local holder = redis.call('HMGET', slot_key, 'publishing', 'publishing_until')
+    local holder = redis.call('HMGET', slot_key, 'publishing', 'publishing_until', 'current')
     if holder[1] and holder[1] ~= '' and holder[1] ~= token and (tonumber(holder[2]) or 0) > now then return 'busy' end
     redis.call('HSET', slot_key, 'publishing', token, 'publishing_until', now + tonumber(ARGV[10]))
+    -- A slot with nothing published yet goes with the right if the publication never completes.
+    if not holder[3] then redis.call('PEXPIRE', slot_key, 2 * tonumber(ARGV[10])) end
     return 'ok'
+    """#)
+
+    /// Takes the slot's publication right for a repair of its stable names (a janitor, or a
+    /// refused publisher putting them back): repairs and publications of a slot then happen one
+    /// at a time, and a repair reads the current version under the right, never from an older
+    /// snapshot. Re-entrant for the same holder.
+    /// ARGV 8: slot, 9: holder, 10: lease ms. Returns { "ok", current version, its URL, master }
+    /// ("" when none) or { "busy" }.
+    static let slotLock = QueueScript(name: "slot_lock", body: #"""
+    local slot_key = base .. 'slot:' .. ARGV[8]
+    local holder = redis.call('HMGET', slot_key, 'publishing', 'publishing_until', 'current', 'url', 'master')
+    if holder[1] and holder[1] ~= '' and holder[1] ~= ARGV[9] and (tonumber(holder[2]) or 0) > now then return { 'busy' } end
+    redis.call('HSET', slot_key, 'publishing', ARGV[9], 'publishing_until', now + tonumber(ARGV[10]))
+    if not holder[3] then redis.call('PEXPIRE', slot_key, 2 * tonumber(ARGV[10])) end
+    return { 'ok', holder[3] or '', holder[4] or '', holder[5] or '' }
+    """#)
+
+    /// Gives the right back (if still held by this holder). A slot that never had a publication
+    /// is removed. ARGV 8: slot, 9: holder. Returns 1, or 0 when the right had passed to another.
+    static let slotUnlock = QueueScript(name: "slot_unlock", body: #"""
+    local slot_key = base .. 'slot:' .. ARGV[8]
+    local held = redis.call('HMGET', slot_key, 'publishing', 'current')
+    if held[1] ~= ARGV[9] then return 0 end
+    if not held[2] or held[2] == '' then redis.call('DEL', slot_key) return 1 end
+    redis.call('HSET', slot_key, 'publishing', '', 'publishing_until', 0)
+    return 1
     """#)
 
     /// The current (published) version of a slot: { version, url, master } ("" when none).
@@ -52,8 +80,9 @@ extension QueueScript {
     /// leaves them to the next one). Versions no longer trash are dropped from the set.
     /// ARGV 8: max, 9: lease ms.
     /// Returns the milliseconds until the next version left in the trash is due (-1: none),
-    /// then 5 fields per version taken: version, url, stable master URL, and its slot's current
-    /// version and URL (to repair a stable name that still points into the trashed version).
+    /// then 6 fields per version taken: version, url, stable master URL, its slot's current
+    /// version and URL when taken, and the slot (a repair of the stable name takes the slot's
+    /// right with `slot_lock` and reads the current version again there).
     static let janitorTake = QueueScript(name: "janitor_take", body: #"""
     local due = redis.call('ZRANGEBYSCORE', base .. 'trash', '-inf', now, 'LIMIT', 0, tonumber(ARGV[8]))
     local out = { '-1' }
@@ -69,6 +98,7 @@ extension QueueScript {
         out[#out + 1] = info[3] or ''
         out[#out + 1] = current[1] or ''
         out[#out + 1] = current[2] or ''
+        out[#out + 1] = info[4] or ''
       end
     end
     local next_due = redis.call('ZRANGE', base .. 'trash', 0, 0, 'WITHSCORES')

@@ -17,7 +17,7 @@ public struct QueueScript: Sendable, Hashable {
 
     public static let all: [QueueScript] = [
         .ingest, .ingestInvalid, .claim, .requeueClaimed, .fetch, .heartbeat, .progress, .annotate,
-        .release, .finish, .fail, .cancel, .deadRetry, .deadDelete, .deadPurge, .versionOpen, .publishBegin, .slotCurrent,
+        .release, .finish, .fail, .cancel, .deadRetry, .deadDelete, .deadPurge, .versionOpen, .publishBegin, .slotLock, .slotUnlock, .slotCurrent,
         .janitorTake, .janitorDone, .janitorLater, .fanOut, .partResults, .webhookTake, .webhookRecord, .webhookRedeliver,
     ]
 }

@@ -12,7 +12,15 @@ extension QueueScript {
     local key = job_key(id)
     local job = redis.call('HMGET', key, 'priority', 'max_attempts', 'timeout_s', 'metadata', 'file_id', 'meta_movie_id', 'version', 'type', 'attempts')
     if not job[7] or job[7] == '' then return redis.error_reply('ERR a split needs its output version recorded first') end
-    local children, total, at = {}, 0, 12
+    -- Part ids are made by the worker in a form producers cannot use; a key that exists all
+    -- the same is never overwritten (its job would be lost): the split is refused.
+    local at = 12
+    for _ = 1, tonumber(ARGV[11]) do
+      if redis.call('EXISTS', job_key(ARGV[at])) == 1 then return redis.error_reply('ERR PART_EXISTS ' .. ARGV[at]) end
+      at = at + 5
+    end
+    local children, total = {}, 0
+    at = 12
     for _ = 1, tonumber(ARGV[11]) do
       local child, child_type, work, payload, asset = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2]), ARGV[at + 3], ARGV[at + 4]
       at = at + 5
@@ -31,6 +39,7 @@ extension QueueScript {
       'split', ARGV[10])
     redis.call('ZREM', base .. 'active', id)
     redis.call('DEL', base .. 'graph:' .. id)
+    redis.call('ZADD', base .. 'parents', now, id)
     for _, child in ipairs(children) do
       make_waiting(child, job[1], false)
       emit('JobQueued', child, '{"priority":' .. cjson.encode(job[1]) .. '}')

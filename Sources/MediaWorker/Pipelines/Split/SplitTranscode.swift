@@ -51,13 +51,11 @@ enum SplitTranscode {
                 SplitPlan.PlannedSubtitle(streamIndex: $0.streamIndex, url: nil, language: $0.language, name: $0.name, isDefault: $0.isDefault)
             } + options.subtitles.map { SplitPlan.PlannedSubtitle(streamIndex: nil, url: $0.url, language: $0.language, name: $0.name, isDefault: $0.isDefault) },
             warnings: warnings, qualitySample: options.qualitySample, ladder: ladder)
-        // Part ids carry the job's attempt: a job retried from dead splits anew.
-        let prefix = "\(job.id):a\(job.delivery.attempt)"
         var envelope = job.envelope.objectValue ?? [:]
         envelope["options"] = nil
         var parts: [JobPart] = []
         func part(_ kind: PartTask.Kind, asset: String, chunk: SplitPlan.Chunk?, work: Double) throws -> JobPart {
-            let id = prefix + (kind == .audio ? ":audio" : ":c\(chunk?.index ?? 0)")
+            let id = JobPart.id(parent: job.id, attempt: job.delivery.attempt, asset: kind == .audio ? "audio" : "c\(chunk?.index ?? 0)")
             var payload = envelope
             payload["id"] = .string(id)
             payload["type"] = .string(kind == .audio ? PartTask.audioType : PartTask.videoType)
