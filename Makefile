@@ -6,7 +6,7 @@ SWIFT_TEST_FLAGS ?=
 # their timing bounds.
 HEAVY_SUITES := ChaosTests|RedisCrashTests|MemoryStabilityTests|HostileInputTests|SplitTranscodeTests|RedisTopologyProcessTests|DashboardTests|WebhookTests|CodecLadderTests|TracksPackagingTests|SplitTracksPackagingTests|QualityReportTests
 
-.PHONY: run test chaos deps build build-debug fixtures contracts clean
+.PHONY: run test chaos soak deps build build-debug fixtures contracts clean
 
 run: build
 	@scripts/run-local.sh
@@ -29,6 +29,14 @@ chaos: deps fixtures
 	  TMPDIR=$$run_tmp MW_CHAOS_JOBS=300 MW_CHAOS_SECONDS=90 swift test --skip-build --filter ChaosTests || status=$$?; \
 	  scripts/test/check-no-leftovers.sh $$run_tmp || status=1; \
 	  rm -rf $$run_tmp; exit $$status
+
+# The protocol checker for as long as asked (make test runs 120 schedules): random schedules of
+# workers, janitor, producers and operators with faults, from a seed printed first.
+SOAK_SECONDS ?= 1800
+soak: deps
+	swift build --build-tests
+	@seed=$$(date +%s)000; echo "soak: $(SOAK_SECONDS) s of protocol checker schedules from seed $$seed"; \
+	  MW_CHECKER_SECONDS=$(SOAK_SECONDS) MW_CHECKER_FIRST_SEED=$$seed swift test --skip-build --filter ProtocolCheckerTests
 
 deps:
 	@scripts/install-deps.sh

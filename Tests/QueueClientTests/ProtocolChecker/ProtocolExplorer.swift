@@ -19,7 +19,7 @@ final class ProtocolExplorer {
         var jobs = 8
         var workers = 3
         var concurrency = 2
-        var steps = 260
+        var steps = 500
     }
 
     let seed: UInt64
@@ -123,39 +123,71 @@ final class ProtocolExplorer {
 
     func step() async throws {
         let roll = Double.random(in: 0..<1, using: &random)
-        if roll < 0.10, !pending.isEmpty {
-            try await ingest()
+        if roll < 0.10 {
+            if pending.isEmpty { try await workerStep() } else { try await ingest() }
         } else if roll < 0.13 {
-            freezeWorker()
-            try await expireLeases(of: workers.randomElement(using: &random)!, frozen: true)
-        } else if roll < 0.145 {
+            let worker = freezeWorker()
+            try await expireLeases(of: worker, frozen: true)
+        } else if roll < 0.16 {
+            // A pause within its lease (a long GC, a busy host): the world moves on, its leases hold.
+            let worker = workers.randomElement(using: &random)!
+            worker.frozenFor = Int.random(in: 10...60, using: &random)
+            fault("worker paused within its lease")
+            note("\(worker.name) pauses")
+        } else if roll < 0.175 {
             try await crashWorker()
-        } else if roll < 0.18 {
+        } else if roll < 0.21 {
             let worker = workers.randomElement(using: &random)!
             worker.loseNextReply = true
             fault("lost reply")
-        } else if roll < 0.20 {
-            try await expireAKey()
         } else if roll < 0.23 {
-            try await operatorCancel()
+            try await expireAKey()
         } else if roll < 0.26 {
+            try await operatorCancel()
+        } else if roll < 0.31 {
             try await operatorRetryDead()
-        } else if roll < 0.36 {
+        } else if roll < 0.41 {
             try await janitorStep()
-        } else if roll < 0.37 {
+        } else if roll < 0.42 {
             if !janitor.held.isEmpty { fault("janitor died"); note("janitor dies holding \(janitor.held.map(\.version.id))") }
             janitor.held = []
         } else {
-            let worker = workers.randomElement(using: &random)!
-            if worker.frozenFor > 0 {
-                worker.frozenFor -= 1
-                return
+            try await workerStep()
+        }
+    }
+
+    /// One worker's turn: a frozen or paused one lets it pass; others fetch or take a step.
+    func workerStep() async throws {
+        let worker = workers.randomElement(using: &random)!
+        if worker.frozenFor > 0 {
+            worker.frozenFor -= 1
+            return
+        }
+        // A held run waits until its job has split anew or ended; the worker's other runs go on.
+        var resumed: String?
+        for index in worker.runs.indices where worker.runs[index].heldUntilResplit {
+            let parent = worker.runs[index].delivery.id.split(separator: JobPart.separator).first.map(String.init) ?? ""
+            let state = try await client.command(["HGET", operatorQueue.jobKey(parent), "state"]).string ?? ""
+            worker.runs[index].heldTurns -= 1
+            if state == "waiting_children" || ["completed", "dead", "canceled", ""].contains(state) || worker.runs[index].heldTurns <= 0 {
+                worker.runs[index].heldUntilResplit = false
+                note("\(worker.runs[index].delivery.id) resumes (\(parent) is \(state.isEmpty ? "gone" : state))")
+                // The worst case: it finishes before its next heartbeat could tell it to stop.
+                if state == "waiting_children" { resumed = worker.runs[index].delivery.token }
             }
-            if worker.runs.count < settings.concurrency, random.chance(0.3) || worker.runs.isEmpty {
-                try await fetch(worker)
-            } else if !worker.runs.isEmpty {
-                try await advance(worker, runIndex: Int.random(in: 0..<worker.runs.count, using: &random), faults: true)
+        }
+        if let token = resumed {
+            for _ in 0..<10 {
+                guard let index = worker.runs.firstIndex(where: { $0.delivery.token == token }) else { break }
+                try await advance(worker, runIndex: index, faults: false)
             }
+            return
+        }
+        let free = worker.runs.indices.filter { !worker.runs[$0].heldUntilResplit }
+        if worker.runs.count < settings.concurrency, random.chance(0.3) || free.isEmpty {
+            try await fetch(worker)
+        } else if let index = free.randomElement(using: &random) {
+            try await advance(worker, runIndex: index, faults: true)
         }
     }
 
@@ -171,11 +203,12 @@ final class ProtocolExplorer {
         note("ingest \(jobs.map(\.id)) → \(results)")
     }
 
-    func freezeWorker() {
+    func freezeWorker() -> ModelWorker {
         let worker = workers.randomElement(using: &random)!
         worker.frozenFor = Int.random(in: 3...30, using: &random)
         fault("worker frozen past its lease")
         note("\(worker.name) freezes")
+        return worker
     }
 
     /// Time passes for one worker: its leases run out (Redis's clock moved past them).
@@ -225,7 +258,10 @@ final class ProtocolExplorer {
 
     func operatorRetryDead() async throws {
         let dead = try await operatorQueue.deadJobIDs()
-        guard let id = dead.randomElement(using: &random) else { return }
+        // Split jobs most often: a retried split is where late parts meet a new attempt.
+        let parents = dead.filter { $0.hasPrefix("s") && !$0.contains(JobPart.separator) }
+        let pool = !parents.isEmpty && random.chance(0.8) ? parents : dead
+        guard let id = pool.randomElement(using: &random) else { return }
         let retried = try await operatorQueue.retryDead(id: id)
         fault("dead retry")
         note("dead retry \(id) → \(retried)")
@@ -245,10 +281,12 @@ final class ProtocolExplorer {
         var run = ModelRun(delivery: delivery, kind: kind, file: file, steps: [])
         run.parentVersionURL = payload["parent_version_url"] as? String
         let ending: [RunStep]
+        // Parts fail for good more often: a failed part fails its parent, which an operator retries.
+        let permanent = kind == .part ? 0.15 : 0.06
         switch Double.random(in: 0..<1, using: &random) {
         case ..<0.12: ending = [.fail(retryable: true)]
-        case ..<0.18: ending = [.fail(retryable: false)]
-        case ..<0.22: ending = [.release]
+        case ..<(0.12 + permanent): ending = [.fail(retryable: false)]
+        case ..<(0.16 + permanent): ending = [.release]
         default: ending = []
         }
         switch kind {
@@ -356,7 +394,9 @@ final class ProtocolExplorer {
             switch permission {
             case .ok: break
             case .busy:
-                run.steps.insert(.publish, at: 0)
+                // As JobExecution: ask again until the deadline, then fail (JOB_PUBLISH_BUSY, retryable).
+                run.busyAnswers += 1
+                run.steps.insert(run.busyAnswers < 4 ? .publish : .fail(retryable: true), at: 0)
             case .cancel:
                 let accepted = try await terminal(worker) { () throws(RedisError) in try await queue.acknowledgeCancel(id: id, token: token) }
                 return drop("publish: cancel → acknowledged \(accepted)")
@@ -381,6 +421,12 @@ final class ProtocolExplorer {
             let accepted = try await terminal(worker) { () throws(RedisError) in
                 try await queue.complete(id: id, token: token, dataJSON: #"{"version":"\#(run.version ?? "")"}"#, publication: publication)
             }
+            if accepted, run.kind == .part, let parent = id.split(separator: JobPart.separator).first.map(String.init) {
+                let info = (try await client.command(["HMGET", operatorQueue.jobKey(parent), "state", "children"]).array ?? []).map(\.string)
+                if (info.last ?? nil)?.contains("\"\(id)\"") != true {
+                    fault("late part completed (its job \((info.first ?? nil) ?? "gone"))")
+                }
+            }
             if !accepted && run.wroteStable {
                 run.steps = [.restore]
                 worker.runs[runIndex] = run
@@ -394,6 +440,21 @@ final class ProtocolExplorer {
         case .fail(let retryable):
             let outcome = try await terminal(worker) { () throws(RedisError) in
                 try await queue.fail(id: id, token: token, code: "X_FAILED", message: "planned", retryable: retryable, retryDelay: .zero)
+            }
+            // An operator quick on the dashboard: the job a part just failed is retried at once,
+            // while the workers of its other parts pause (within their leases): late parts.
+            if outcome == .dead, run.kind == .part, random.chance(0.5),
+               let parent = id.split(separator: JobPart.separator).first.map(String.init),
+               try await operatorQueue.retryDead(id: parent) {
+                fault("dead retry while parts run")
+                for other in workers {
+                    for index in other.runs.indices where other.runs[index].delivery.id.hasPrefix(parent + String(JobPart.separator))
+                        && other.runs[index].delivery.token != token {
+                        other.runs[index].heldUntilResplit = true
+                        other.runs[index].heldTurns = 200
+                    }
+                }
+                note("operator retries \(parent) at once; its parts' workers pause")
             }
             return drop("fail(retryable: \(retryable)) → \(outcome)")
         case .release:
@@ -489,7 +550,11 @@ final class ProtocolExplorer {
     /// fences, retries and the parents' check, and everything runs until nothing is left.
     func quiesce() async throws {
         try await ingestAll()
-        for worker in workers { worker.frozenFor = 0; worker.loseNextReply = false }
+        for worker in workers {
+            worker.frozenFor = 0
+            worker.loseNextReply = false
+            for index in worker.runs.indices { worker.runs[index].heldUntilResplit = false }
+        }
         for round in 0..<300 {
             // Every worker finishes what it holds (stale or not), one step at a time.
             for worker in workers {

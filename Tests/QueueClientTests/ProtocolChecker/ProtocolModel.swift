@@ -54,6 +54,11 @@ struct ModelRun {
     var versionURL: String?
     var uploads = 0
     var wroteStable = false
+    var busyAnswers = 0
+    /// Held (within its lease) until its job has split anew (or ended), for at most `heldTurns`
+    /// of its worker's turns: the schedule that makes a part late.
+    var heldUntilResplit = false
+    var heldTurns = 0
     var parentVersionURL: String?
 
     var slot: String { kind == .part ? "" : "slot-\(file)" }
