@@ -123,6 +123,7 @@ public enum EmbeddedSchemas {
                 "required": ["hls_master"],
                 "properties": {
                   "hls_master": {"type": "string"},
+                  "stable_urls": {"type": "array", "items": {"type": "string"}, "description": "the URLs of this event that stay valid across re-runs (the stable master); every other URL leads into the version"},
                   "dash_manifest": {"type": "string", "description": "with options.dash: the DASH manifest in the version"},
                   "dash_codec_manifests": {
                     "type": "object",
@@ -364,7 +365,8 @@ public enum EmbeddedSchemas {
                 "required": ["mp4"],
                 "properties": {
                   "mp4": {"type": "string"},
-                  "hls_master": {"type": "string"}
+                  "hls_master": {"type": "string"},
+                  "stable_urls": {"type": "array", "items": {"type": "string"}}
                 }
               },
               "loudness": {

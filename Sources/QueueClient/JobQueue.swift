@@ -258,7 +258,7 @@ public struct JobQueue: Sendable {
     /// transition happened, and what a failover can lose is said in docs/operations.md.
     private func waitForReplicas() async {
         guard options.waitReplicas > 0 else { return }
-        let acknowledged = (try? await client.waitForReplicas(options.waitReplicas, timeout: options.waitTimeout, near: inboxKey)) ?? 0
+        let acknowledged = await client.waitForReplicas(options.waitReplicas, timeout: options.waitTimeout, near: inboxKey)
         if acknowledged < options.waitReplicas { Self.shortWaits.increment() }
     }
 

@@ -67,6 +67,9 @@ public actor RedisClient {
     }
 
     /// A sentinel's master that refuses writes or was lost has been replaced: learn it again.
+    /// One server that answers READONLY was demoted under its name (a managed failover that
+    /// moves a DNS name, as ElastiCache and Memorystore do): the connection is dropped and the
+    /// call fails as a connection error, so callers retry and the next call connects afresh.
     private func checkFailover<T>(_ body: (RedisNode) async throws(RedisError) -> T) async throws(RedisError) -> T {
         let node = try await primaryNode()
         do {
@@ -75,6 +78,11 @@ public actor RedisClient {
             if case .sentinel = url.topology, error.isConnectionError || Self.isFailoverReply(error) {
                 await forgetPrimary(node)
                 if case .server(let message) = error { throw .connection("the master was replaced (\(message)); the next call finds the new one") }
+            }
+            if case .single = url.topology, case .server(let message) = error, Self.isFailoverReply(error) {
+                await forgetPrimary(node)
+                logger.warning("the server refuses writes: reconnecting", metadata: ["reply": "\(message)"])
+                throw .connection("the server is no longer a master (\(message)); the next call connects again")
             }
             throw error
         }
@@ -294,7 +302,7 @@ public actor RedisClient {
         }
         return try await checkFailover { node throws(RedisError) in
             let replies = try await node.pipeline(commands)
-            if case .sentinel = url.topology, let message = Self.failoverReply(in: replies) { throw RedisError.server(message) }
+            if let message = Self.failoverReply(in: replies) { throw RedisError.server(message) }
             return replies
         }
     }
@@ -369,14 +377,56 @@ public actor RedisClient {
         }
         return try await checkFailover { node throws(RedisError) in
             let replies = try await node.runScripts(calls)
-            if case .sentinel = url.topology, let message = Self.failoverReply(in: replies) { throw RedisError.server(message) }
+            if let message = Self.failoverReply(in: replies) { throw RedisError.server(message) }
             return replies
         }
     }
 
-    /// `WAIT n timeout` on the connection that wrote `key`'s slot last: how many replicas have
-    /// every write made on it so far.
-    public func waitForReplicas(_ count: Int, timeout: Duration, near key: String) async throws(RedisError) -> Int {
+    /// `WAIT n timeout` on the connection that wrote `key`'s slot: how many replicas have every
+    /// write made on it before the WAIT. Callers that ask while one is in flight share the next
+    /// one (sent when it returns, so it covers their writes too): one WAIT per round however many
+    /// jobs end at once, and the connection blocks for at most one timeout per round. A failure
+    /// answers 0 (counted short by the caller, never lost work: the transition happened).
+    public func waitForReplicas(_ count: Int, timeout: Duration, near key: String) async -> Int {
+        var round = replicaWaits[key] ?? ReplicaWaitRound()
+        let answer: Int = await withCheckedContinuation { continuation in
+            round.next.append(continuation)
+            replicaWaits[key] = round
+            if !round.inFlight { startReplicaWait(count, timeout: timeout, near: key) }
+        }
+        return answer
+    }
+
+    private struct ReplicaWaitRound {
+        var inFlight = false
+        var next: [CheckedContinuation<Int, Never>] = []
+    }
+
+    /// Replica waits by the key whose connection they wait on.
+    private var replicaWaits: [String: ReplicaWaitRound] = [:]
+    /// WAIT commands sent (one per round): what coalescing saves is visible in tests.
+    public private(set) var replicaWaitsSent = 0
+
+    private func startReplicaWait(_ count: Int, timeout: Duration, near key: String) {
+        guard var round = replicaWaits[key], !round.next.isEmpty else { replicaWaits[key] = nil; return }
+        let waiters = round.next
+        round.next = []
+        round.inFlight = true
+        replicaWaits[key] = round
+        replicaWaitsSent += 1
+        Task {
+            let acknowledged = (try? await self.sendWait(count, timeout: timeout, near: key)) ?? 0
+            for waiter in waiters { waiter.resume(returning: acknowledged) }
+            await self.finishReplicaWait(count, timeout: timeout, near: key)
+        }
+    }
+
+    private func finishReplicaWait(_ count: Int, timeout: Duration, near key: String) {
+        replicaWaits[key]?.inFlight = false
+        startReplicaWait(count, timeout: timeout, near: key)
+    }
+
+    private func sendWait(_ count: Int, timeout: Duration, near key: String) async throws(RedisError) -> Int {
         let wait = ["WAIT", String(count), String(timeout.milliseconds)]
         let reply: RedisReply
         if case .cluster = url.topology {

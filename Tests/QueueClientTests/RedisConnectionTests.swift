@@ -106,4 +106,29 @@ struct RedisConnectionTests {
             #expect(reply == .array([.bulk(Array("jobs".utf8)), .bulk(Array("j1".utf8))]))
         }
     }
+
+    @Test("one server demoted under its name (READONLY): the call fails as a connection error and the next one reconnects")
+    func readOnlyRecyclesConnection() async throws {
+        try await RedisServer.with { server in
+            try await RedisServer.with { other in
+                let client = RedisClient(url: try RedisURL(parsing: server.url))
+                try await client.command(["SET", "k", "1"])
+                let first = try await client.command(["CLIENT", "ID"]).integer
+                // A managed failover: the name now answers as a replica.
+                _ = try await server.cli(["REPLICAOF", "127.0.0.1", String(other.port)])
+                do {
+                    try await client.command(["SET", "k", "2"])
+                    Issue.record("a write to a replica was accepted")
+                } catch {
+                    #expect((error as? RedisError)?.isConnectionError == true, "\(error): callers must retry this, not give up")
+                }
+                // The master is back under the name: the same client carries on, on a new connection.
+                _ = try await server.cli(["REPLICAOF", "NO", "ONE"])
+                try await client.command(["SET", "k", "3"])
+                let second = try await client.command(["CLIENT", "ID"]).integer
+                #expect(first != nil && second != nil && first != second, "the connection that met READONLY was kept")
+                await client.close()
+            }
+        }
+    }
 }

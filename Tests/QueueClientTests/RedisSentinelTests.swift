@@ -141,4 +141,76 @@ struct WaitReplicasTests {
             }
         }
     }
+
+    /// A queue on a master with no replica: every WAIT for one runs to its timeout.
+    func withLonelyMaster(timeout: Duration, _ body: (JobQueue, RedisClient, RedisServer) async throws -> Void) async throws {
+        try await RedisServer.with { master in
+            var options = QueueOptions()
+            options.waitReplicas = 1
+            options.waitTimeout = timeout
+            let client = RedisClient(url: try RedisURL(parsing: master.url))
+            let queue = JobQueue(name: "w", options: options, client: client, actor: "test")
+            try await body(queue, client, master)
+            await client.close()
+        }
+    }
+
+    func addJobs(_ queue: JobQueue, _ ids: [String]) async throws {
+        for id in ids {
+            try await queue.client.command(["RPUSH", queue.inboxKey, "{}"])
+            let item = try await queue.claim(max: 1, worker: "test")[0]
+            _ = try await queue.ingest(.jobs([NewJob(id: id, type: "noop", maxAttempts: 1, payload: "{}")]), item: item, worker: "test")
+        }
+    }
+
+    func waitsExecuted(_ client: RedisClient) async throws -> Int {
+        let stats = try await client.command(["INFO", "commandstats"]).string ?? ""
+        guard let line = stats.split(separator: "\r\n").first(where: { $0.hasPrefix("cmdstat_wait:") }),
+              let calls = line.split(separator: ",").first?.split(separator: "=").last else { return 0 }
+        return Int(calls) ?? 0
+    }
+
+    @Test("jobs that end at once share one WAIT: eight completions, at most two WAITs, not eight in a row")
+    func waitsCoalesce() async throws {
+        try await withLonelyMaster(timeout: .milliseconds(300)) { queue, client, _ in
+            let ids = (0..<8).map { "j\($0)" }
+            try await addJobs(queue, ids)
+            let deliveries = try await queue.fetch(max: 8).deliveries
+            #expect(deliveries.count == 8)
+            let before = try await waitsExecuted(client)
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for delivery in deliveries {
+                    group.addTask { try await queue.complete(id: delivery.id, token: delivery.token, dataJSON: "{}") }
+                }
+                for try await accepted in group { #expect(accepted) }
+            }
+            let sent = try await waitsExecuted(client) - before
+            #expect(sent >= 1 && sent <= 2, "\(sent) WAITs for 8 completions")
+        }
+    }
+
+    @Test("a heartbeat on the lease connection is answered while a WAIT blocks the shared one")
+    func heartbeatsFlowDuringWait() async throws {
+        try await withLonelyMaster(timeout: .seconds(4)) { queue, _, master in
+            try await addJobs(queue, ["done", "running"])
+            let deliveries = try await queue.fetch(max: 2).deliveries
+            let done = try #require(deliveries.first { $0.id == "done" })
+            let running = try #require(deliveries.first { $0.id == "running" })
+            let leaseClient = RedisClient(url: try RedisURL(parsing: master.url))
+            let leases = JobQueue(name: "w", options: queue.options, client: leaseClient, actor: "test")
+            let completion = Task { try await queue.complete(id: done.id, token: done.token, dataJSON: "{}") }
+            // Once the WAIT is in flight (the server lists a client blocked in it)...
+            var blocked = false
+            for _ in 0..<200 where !blocked {
+                blocked = (try await leaseClient.command(["CLIENT", "LIST"]).string ?? "").contains("cmd=wait")
+                if !blocked { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(blocked, "the WAIT never started")
+            // ...the heartbeat is answered, and the completion is still waiting for its replica.
+            #expect(try await leases.heartbeat([(id: running.id, token: running.token)]) == [.held])
+            #expect((try await leaseClient.command(["CLIENT", "LIST"]).string ?? "").contains("cmd=wait"), "the WAIT ended first: nothing was shown")
+            #expect(try await completion.value)
+            await leaseClient.close()
+        }
+    }
 }

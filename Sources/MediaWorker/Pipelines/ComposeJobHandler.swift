@@ -133,8 +133,7 @@ public struct ComposeJobHandler: JobHandler {
                 let rung = VideoRung(maxWidth: max(options.width, options.height), maxHeight: max(options.width, options.height), crf: options.crf)
                 _ = try await HLSPackager.package(input: composition.path, outputDirectory: output + "/hls", rungs: [rung], settings: options.settings,
                                                   hls: hls, limits: pipeline.mediaLimits) { fraction in Task { await job.progress(0.7 + fraction * 0.15) } }
-                outputs["hls_master"] = .string(version.stableMaster?.description ?? "")
-                outputs["hls_master_version"] = .string(version.masterInVersion.description)
+                TranscodeOutputs.addMasters(version, to: &outputs)
             }
             await job.progress(0.85)
             try await io.upload(output, to: version) { fraction in Task { await job.progress(0.85 + fraction * 0.15) } }

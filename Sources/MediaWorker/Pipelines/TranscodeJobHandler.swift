@@ -157,8 +157,7 @@ public struct TranscodeJobHandler: JobHandler {
             let renditions = TranscodeOutputs.renditions(package.renditions, prefix: prefix)
             var outputs = stills
             // The stable name plays whatever is published last; the version's own master stays this one.
-            outputs["hls_master"] = .string(version.stableMaster?.description ?? "")
-            outputs["hls_master_version"] = .string(version.masterInVersion.description)
+            TranscodeOutputs.addMasters(version, to: &outputs)
             if !mp4s.isEmpty { outputs["mp4"] = .array(mp4s) }
             TranscodeOutputs.addCodecMasters(package.renditions, prefix: prefix, to: &outputs)
             if package.dashManifest != nil { TranscodeOutputs.addDASH(package.renditions, prefix: prefix, to: &outputs) }

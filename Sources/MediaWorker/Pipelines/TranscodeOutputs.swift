@@ -16,6 +16,16 @@ enum TranscodeOutputs {
         }
     }
 
+    /// Adds the masters: `hls_master`, the stable name that plays whatever is published last,
+    /// `hls_master_version`, this version's own, and `stable_urls`, every URL of the event that
+    /// stays valid across re-runs (all the others lead into the version, see docs/storage.md).
+    static func addMasters(_ version: OutputVersion, to outputs: inout [String: JSONValue]) {
+        let stable = version.stableMaster?.description ?? ""
+        outputs["hls_master"] = .string(stable)
+        outputs["hls_master_version"] = .string(version.masterInVersion.description)
+        outputs["stable_urls"] = .array(stable.isEmpty ? [] : [.string(stable)])
+    }
+
     /// Adds the per-codec masters (`hls_codec_masters`: codec → URL) when the ladder has several codecs.
     static func addCodecMasters(_ renditions: [HLSRendition], prefix: StorageLocation, to outputs: inout [String: JSONValue]) {
         let masters = MasterPlaylist.perCodec(renditions)

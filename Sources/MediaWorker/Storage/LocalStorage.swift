@@ -2,7 +2,7 @@ import Foundation
 
 /// Objects as files under configured roots (`file:///...`): every path is resolved (symlinks
 /// and `..`) and must stay inside a root; writes go to a temporary file renamed into place.
-/// Local files carry no user metadata.
+/// Local files carry no user metadata. Every call's file work runs on the blocking I/O pool.
 public struct LocalStorage: Storage {
     /// Real paths (symlinks resolved) of the roots.
     public let roots: [String]
@@ -20,6 +20,10 @@ public struct LocalStorage: Storage {
     }
 
     public func head(_ location: StorageLocation) async throws(StorageError) -> ObjectInfo {
+        try await BlockingIO.run { () throws(StorageError) in try headNow(location) }
+    }
+
+    func headNow(_ location: StorageLocation) throws(StorageError) -> ObjectInfo {
         let path = try confined(location, forWriting: false)
         var info = stat()
         guard stat(path, &info) == 0 else {
@@ -30,17 +34,23 @@ public struct LocalStorage: Storage {
     }
 
     public func download(_ location: StorageLocation, to path: String, maxBytes: Int64?) async throws(StorageError) -> ObjectInfo {
-        let info = try await head(location)
-        if let maxBytes, info.size > maxBytes {
-            throw StorageError(code: .tooLarge, message: "\(location) is \(info.size) bytes, over the limit of \(maxBytes)")
+        try await BlockingIO.run { () throws(StorageError) in
+            let info = try headNow(location)
+            if let maxBytes, info.size > maxBytes {
+                throw StorageError(code: .tooLarge, message: "\(location) is \(info.size) bytes, over the limit of \(maxBytes)")
+            }
+            try Self.copy(from: try confined(location, forWriting: false), to: path, limit: maxBytes)
+            return info
         }
-        try Self.copy(from: try confined(location, forWriting: false), to: path, limit: maxBytes)
-        return info
     }
 
     /// Local files carry no content type or cache policy: whatever serves them decides.
     public func upload(file path: String, to location: StorageLocation, contentType: String?, cacheControl: String?,
                        metadata: [String: String]) async throws(StorageError) {
+        try await BlockingIO.run { () throws(StorageError) in try uploadNow(file: path, to: location) }
+    }
+
+    func uploadNow(file path: String, to location: StorageLocation) throws(StorageError) {
         // A delete may prune the folder between its creation and the write: then once more.
         for attempt in 1...3 {
             let destination = try confined(location, forWriting: true)
@@ -65,6 +75,10 @@ public struct LocalStorage: Storage {
     /// another object, or a published one). Folders left empty are removed up to the root, as
     /// an object store has no folders.
     public func delete(_ locations: [StorageLocation]) async throws(StorageError) {
+        try await BlockingIO.run { () throws(StorageError) in try deleteNow(locations) }
+    }
+
+    func deleteNow(_ locations: [StorageLocation]) throws(StorageError) {
         for location in locations {
             let (folder, name) = try confinedEntry(location)
             let path = folder + "/" + name
@@ -97,6 +111,10 @@ public struct LocalStorage: Storage {
     }
 
     public func list(prefix: StorageLocation) async throws(StorageError) -> [ListedObject] {
+        try await BlockingIO.run { () throws(StorageError) in try listNow(prefix: prefix) }
+    }
+
+    func listNow(prefix: StorageLocation) throws(StorageError) -> [ListedObject] {
         guard case .file(let text) = prefix else { throw StorageError(code: .invalidURL, message: "\(prefix) is not a file:// location") }
         let folder = text.hasSuffix("/") ? String(text.dropLast()) : String(text[..<(text.lastIndex(of: "/") ?? text.startIndex)])
         let base = try confined(.file(path: folder + "/x"), forWriting: true)

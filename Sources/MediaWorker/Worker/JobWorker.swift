@@ -49,7 +49,11 @@ public final class JobWorker: Service, Sendable {
         let readiness = self.readiness
         let client = RedisClient(url: redisURL, onHealth: { readiness.recordRedis(success: $0) })
         let queues = settings.queues.map { JobQueue(name: $0, options: settings.queueOptions, client: client, actor: settings.workerID) }
-        let registry = WorkerRegistry(prefix: settings.queueOptions.prefix, client: client)
+        // Leases on a connection of their own: a WAIT for replicas (MW_REDIS_WAIT_REPLICAS) or a
+        // long script on the shared one never holds a heartbeat back.
+        let leaseClient = RedisClient(url: redisURL)
+        let leaseQueues = settings.queues.map { JobQueue(name: $0, options: settings.queueOptions, client: leaseClient, actor: settings.workerID) }
+        let registry = WorkerRegistry(prefix: settings.queueOptions.prefix, client: leaseClient)
 
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
@@ -59,7 +63,7 @@ public final class JobWorker: Service, Sendable {
                     for queue in queues {
                         group.addTask { await self.readInbox(queue) }
                     }
-                    group.addTask { await self.keepLeases(queues: queues, registry: registry) }
+                    group.addTask { await self.keepLeases(queues: leaseQueues, registry: registry) }
                     if let janitor = self.janitor {
                         group.addTask { await janitor.run(queues: queues) { self.isDraining } }
                     }
@@ -73,6 +77,7 @@ public final class JobWorker: Service, Sendable {
             self.beginDraining(client: client)
         }
         try? await registry.remove(worker: settings.workerID)
+        await leaseClient.close()
         await client.close()
         logger.info("job worker stopped")
     }

@@ -43,18 +43,40 @@ final class OutputJanitor: Sendable {
     func sweep(_ queue: JobQueue) async -> (deleted: Int, nextDue: Duration?) {
         var deleted = 0
         var nextDue: Duration?
-        for _ in 0..<100 {  // bounded: at most 100 batches per sweep, the rest at the next one
-            guard let (batch, due) = try? await queue.takeTrash(max: 16, lease: settings.cleanupLease) else { break }
+        // Backends (a bucket, the local roots) that failed in this sweep: their other versions
+        // wait for the next sweep instead of each waiting for the same failure.
+        var unreachable: Set<String> = []
+        // One version a take, so each is held only while it is being deleted (a slow deletion
+        // never lets another janitor's lease run out on versions this one has not started).
+        for _ in 0..<500 {  // bounded: the rest at the next sweep
+            guard let (taken, due) = try? await queue.takeTrash(max: 1, lease: settings.cleanupLease) else { break }
             nextDue = due
-            if batch.isEmpty { break }
-            for version in batch {
-                if await cleanOne(version, queue: queue) { deleted += 1 }
+            guard let version = taken.first else { break }
+            let backend = Self.backend(of: version.url)
+            if unreachable.contains(backend) {
+                _ = try? await queue.trashFailed(version: version.id, base: settings.retryBase, cap: settings.retryCap,
+                                                 error: "skipped: \(backend) failed earlier in this sweep")
+                continue
+            }
+            switch await cleanOne(version, queue: queue) {
+            case .deleted: deleted += 1
+            case .failed(let code) where code == .unavailable || code == .requestFailed || code == .accessDenied: unreachable.insert(backend)
+            case .failed: break
             }
         }
         return (deleted, nextDue)
     }
 
-    private func cleanOne(_ version: TrashedVersion, queue: JobQueue) async -> Bool {
+    /// What a version's objects live on: `s3://<bucket>`, or the local roots.
+    static func backend(of url: String) -> String {
+        guard url.hasPrefix("s3://") else { return "file" }
+        let rest = url.dropFirst("s3://".count)
+        return "s3://" + (rest.split(separator: "/").first.map(String.init) ?? "")
+    }
+
+    enum CleanOutcome { case deleted, failed(StorageError.Code) }
+
+    private func cleanOne(_ version: TrashedVersion, queue: JobQueue) async -> CleanOutcome {
         var logger = self.logger
         logger[metadataKey: "version"] = "\(version.id)"
         logger[metadataKey: "queue"] = "\(queue.name)"
@@ -63,14 +85,14 @@ final class OutputJanitor: Sendable {
             _ = try? await withRedisRetry(until: .now + .seconds(30)) { () throws(RedisError) in try await queue.trashDeleted(version: version.id) }
             Counter(label: "mw_output_versions_deleted_total").increment()
             logger.info("output version deleted", metadata: ["url": "\(version.url)", "objects": "\(objects)"])
-            return true
+            return .deleted
         } catch {
             Counter(label: "mw_output_cleanup_failures_total").increment()
             let failures = try? await queue.trashFailed(version: version.id, base: settings.retryBase, cap: settings.retryCap, error: error.description)
             logger.warning("deleting an output version failed; it is retried later", metadata: [
                 "url": "\(version.url)", "error": "\(error)", "failures": "\(failures ?? 0)",
             ])
-            return false
+            return .failed(error.code)
         }
     }
 

@@ -45,7 +45,7 @@ struct ProtocolInvariants {
                 let part = data["chunk_job_id"] as? String ?? ""
                 if ended[job] == true { throw ProtocolViolation(invariant: 1, message: "\(at) (part \(part)) after its terminal event") }
                 if !(children[job] ?? []).contains(part) {
-                    throw ProtocolViolation(invariant: 2, message: "\(at): part \(part) is not of its current split \(children[job] ?? [])")
+                    throw ProtocolViolation(invariant: 2, message: "\(at): part \(part) is not of its current split \(children[job] ?? []) (data \(data))")
                 }
                 if partEnded.contains(part) { throw ProtocolViolation(invariant: 1, message: "\(at): a second terminal event of part \(part)") }
                 partEnded.insert(part)

@@ -13,8 +13,11 @@ enum SplitTranscode {
                      minimumSeconds: Double?, canSplit: Bool) -> (chunkSeconds: Double, duration: Double)? {
         guard canSplit, options.allowsSplit, !rungs.isEmpty, let video = info.videoStreams.first else { return nil }
         let duration = info.durationSeconds ?? video.durationSeconds ?? 0
-        // `auto` with one rung may be a stream copy, which needs no split.
-        guard hls.packaging == .encode || (hls.packaging == .auto && rungs.count > 1) else { return nil }
+        // `auto` with one rung may be a stream copy, faster than any split: left whole unless
+        // the job asks for chunks, which is honoured (the rung is then encoded).
+        var explicit = false
+        if case .chunks = options.split { explicit = true }
+        guard hls.packaging == .encode || (hls.packaging == .auto && (rungs.count > 1 || explicit)) else { return nil }
         let requested: Double?
         switch options.split {
         case .off: return nil
@@ -117,8 +120,7 @@ enum SplitTranscode {
             let prefix = version.url
             let renditions = TranscodeOutputs.renditions(package.renditions, prefix: prefix)
             var outputs = audio?.stills?.objectValue ?? [:]
-            outputs["hls_master"] = .string(version.stableMaster?.description ?? "")
-            outputs["hls_master_version"] = .string(version.masterInVersion.description)
+            TranscodeOutputs.addMasters(version, to: &outputs)
             TranscodeOutputs.addCodecMasters(package.renditions, prefix: prefix, to: &outputs)
             if plan.dash ?? false { TranscodeOutputs.addDASH(package.renditions, prefix: prefix, to: &outputs) }
             TranscodeOutputs.addSubtitles((audio?.subtitles ?? []).map { ($0.rendition, $0.folder + "all.vtt") }, prefix: prefix, to: &outputs)
