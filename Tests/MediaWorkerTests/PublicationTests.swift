@@ -134,7 +134,8 @@ struct PublicationTests {
             // The third upload of the version hangs in the network: the worker is mid-upload.
             try world.proxy.setRules(#"[{"method":"PUT","path":"/media/f2/v/","after":2,"times":1,"action":"stall","seconds":20}]"#)
             try await world.probe.push(Self.transcode("k", file: "f2", input: "s3://raw/clip.mp4", output: "s3://media/"))
-            #expect(await eventually(.seconds(60)) { try world.proxy.log().contains { $0["action"] as? String == "stall" } }, "\(first.logText)")
+            // Killed while the upload hangs (the proxy logs a stall as it starts; its end would be too late).
+            #expect(await eventually(.seconds(60)) { try world.proxy.log().contains { $0["action"] as? String == "stall_started" } }, "\(first.logText)")
             #expect(try await world.keys("f2").contains { $0.hasPrefix("v/") }, "some objects of the version are uploaded")
             first.process.signal(SIGKILL)
             _ = await first.process.wait(timeout: .seconds(5))
@@ -168,8 +169,9 @@ struct PublicationTests {
             // Its stable master write hangs 25 s; meanwhile the process is frozen (no heartbeats).
             try world.proxy.setRules(#"[{"method":"PUT","path":"/media/f3/hls/master.m3u8","times":1,"action":"stall","seconds":25}]"#)
             try await world.probe.push(Self.transcode("s", file: "f3", input: "s3://raw/clip.mp4", output: "s3://media/"))
-            #expect(await eventually(.seconds(60)) { try world.proxy.log().contains { ($0["path"] as? String)?.hasSuffix("/hls/master.m3u8") == true } },
-                    "\(stale.logText)")
+            #expect(await eventually(.seconds(60)) {
+                try world.proxy.log().contains { $0["action"] as? String == "stall_started" && ($0["path"] as? String)?.hasSuffix("/hls/master.m3u8") == true }
+            }, "\(stale.logText)")
             stale.process.signal(SIGSTOP)
             // Its lease runs out; another worker runs the job and publishes.
             let live = try world.worker("w-live")

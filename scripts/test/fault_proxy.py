@@ -13,7 +13,8 @@ a rule matches. Rules are set with `POST /__fault__/rules` (a JSON list; replace
    "status": 503,     # for fail/status: the answer sent instead of forwarding
    "seconds": 5}      # for stall (before forwarding) and stall_after (after the upstream answered)
 
-`drop` closes the connection before the request reaches the upstream; `drop_after` forwards it and
+A stall is logged twice: `stall_started` as the request starts hanging, then `stall` (or
+`stall_client_gone`) once it ends. `drop` closes the connection before the request reaches the upstream; `drop_after` forwards it and
 closes the connection instead of answering (the request took effect, the client never hears). A
 stalled request whose client went away meanwhile is not forwarded (it died with its client).
 `GET /__fault__/log` lists every request seen with what was done; `POST /__fault__/reset` clears
@@ -122,6 +123,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         action = rule["action"] if rule else "forward"
         entry = {"method": self.command, "path": path, "query": query, "bytes": len(body), "action": action}
         if action == "stall":
+            # Seen as it starts (a test acts while the request hangs), then again as it ends.
+            record({**entry, "action": "stall_started"})
             time.sleep(rule.get("seconds", 5))
             if self.client_gone():
                 # A request held in the network dies with its client (a killed worker's upload).
