@@ -118,12 +118,12 @@ public enum EmbeddedSchemas {
                   }
                 }
               },
+              "stable_urls": {"type": "array", "items": {"type": "string"}, "description": "the URLs of this event that stay valid across re-runs (the stable master); every other URL leads into the version"},
               "outputs": {
                 "type": "object",
                 "required": ["hls_master"],
                 "properties": {
                   "hls_master": {"type": "string"},
-                  "stable_urls": {"type": "array", "items": {"type": "string"}, "description": "the URLs of this event that stay valid across re-runs (the stable master); every other URL leads into the version"},
                   "dash_manifest": {"type": "string", "description": "with options.dash: the DASH manifest in the version"},
                   "dash_codec_manifests": {
                     "type": "object",
@@ -360,13 +360,13 @@ public enum EmbeddedSchemas {
                   }
                 }
               },
+              "stable_urls": {"type": "array", "items": {"type": "string"}, "description": "the URLs of this event that stay valid across re-runs (the stable master); every other URL leads into the version"},
               "outputs": {
                 "type": "object",
                 "required": ["mp4"],
                 "properties": {
                   "mp4": {"type": "string"},
-                  "hls_master": {"type": "string"},
-                  "stable_urls": {"type": "array", "items": {"type": "string"}}
+                  "hls_master": {"type": "string"}
                 }
               },
               "loudness": {

@@ -67,6 +67,8 @@ struct MediaJobProcessTests {
             let outputs = try #require(data["outputs"] as? [String: Any])
             let master = try #require(outputs["hls_master"] as? String)
             #expect(master == output + "/file-555/hls/master.m3u8")
+            // The one URL that outlives a re-run, said so in the event.
+            #expect(data["stable_urls"] as? [String] == [master])
             let version = try #require(data["version"] as? String)
             #expect(data["version_url"] as? String == output + "/file-555/v/\(version)/")
             #expect(outputs["hls_master_version"] as? String == output + "/file-555/v/\(version)/hls/master.m3u8")
@@ -294,6 +296,7 @@ struct MediaJobProcessTests {
             let master = String(try #require(outputs["hls_master"]).dropFirst("file://".count))
             #expect(mp4.contains("/videos/promo/v/") && mp4.hasSuffix("/video.mp4") && FileManager.default.fileExists(atPath: mp4))
             #expect(master.hasSuffix("/videos/promo/hls/master.m3u8"))
+            #expect(data["stable_urls"] as? [String] == [try #require(outputs["hls_master"])])
             let verdict = try await judgeHLS(master)
             #expect(verdict.errors.isEmpty, "\(verdict.errors)")
             let duration = try #require(data["duration_s"] as? Double), audio = try #require(data["audio_duration_s"] as? Double)

@@ -141,7 +141,7 @@ public struct ComposeJobHandler: JobHandler {
 
             func milliseconds(_ value: Double) -> JSONValue { .double((value * 1000).rounded() / 1000) }
             var result: [String: JSONValue] = [
-                "file_id": .string(io.fileID), "outputs": .object(outputs),
+                "file_id": .string(io.fileID), "outputs": .object(outputs), "stable_urls": TranscodeOutputs.stableURLs(version, hasMaster: plan.hls),
                 "duration_s": milliseconds(composition.durationSeconds), "audio_duration_s": milliseconds(composition.audioDurationSeconds),
                 "width": .integer(options.width), "height": .integer(options.height),
                 "fps": .double((Double(options.fpsNumerator) / Double(options.fpsDenominator) * 1000).rounded() / 1000),

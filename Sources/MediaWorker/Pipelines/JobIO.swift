@@ -146,16 +146,28 @@ struct JobIO {
         return path
     }
 
-    func cleanup() { pipeline.workspace.cleanup(directory) }
+    /// Removes the job folder (gigabytes, for a long transcode) on the blocking I/O pool, also
+    /// when the job was cancelled (a task of its own: the pool refuses a cancelled task's work).
+    func cleanup() async {
+        let workspace = pipeline.workspace
+        let directory = directory
+        await Task { _ = try? await BlockingIO.run { () throws(StorageError) in workspace.cleanup(directory) } }.value
+    }
 }
 
 /// Runs `body` turning media, storage and movie-id errors into job failures; the job folder is
 /// removed. What a failed attempt uploaded is not deleted here: its version is trash in Redis
 /// as soon as the failure is recorded, and a janitor deletes it (durably, even if this worker dies).
 func runMediaJob(io: JobIO, _ body: () async throws -> JobResult) async throws -> JobResult {
-    defer { io.cleanup() }
+    let outcome: Result<JobResult, any Error>
     do {
-        return try await body()
+        outcome = .success(try await body())
+    } catch {
+        outcome = .failure(error)
+    }
+    await io.cleanup()
+    do {
+        return try outcome.get()
     } catch {
         switch error {
         case let error as MediaError:

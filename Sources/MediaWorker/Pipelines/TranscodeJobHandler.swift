@@ -165,7 +165,7 @@ public struct TranscodeJobHandler: JobHandler {
             var data: [String: JSONValue] = [
                 "file_id": .string(io.fileID), "meta_movie_id": movieID.map(JSONValue.string) ?? .null,
                 "input": .string(io.input?.description ?? ""), "duration_s": .double(((info.durationSeconds ?? package.durationSeconds) * 1000).rounded() / 1000),
-                "stream_copied": .bool(package.streamCopied), "renditions": .array(renditions), "outputs": .object(outputs),
+                "stream_copied": .bool(package.streamCopied), "renditions": .array(renditions), "outputs": .object(outputs), "stable_urls": TranscodeOutputs.stableURLs(version),
                 "version": .string(version.id), "version_url": .string(version.url.description),
                 "warnings": .array(warnings.map(JSONValue.string)),
             ]

@@ -17,13 +17,17 @@ enum TranscodeOutputs {
     }
 
     /// Adds the masters: `hls_master`, the stable name that plays whatever is published last,
-    /// `hls_master_version`, this version's own, and `stable_urls`, every URL of the event that
-    /// stays valid across re-runs (all the others lead into the version, see docs/storage.md).
+    /// and `hls_master_version`, this version's own.
     static func addMasters(_ version: OutputVersion, to outputs: inout [String: JSONValue]) {
-        let stable = version.stableMaster?.description ?? ""
-        outputs["hls_master"] = .string(stable)
+        outputs["hls_master"] = .string(version.stableMaster?.description ?? "")
         outputs["hls_master_version"] = .string(version.masterInVersion.description)
-        outputs["stable_urls"] = .array(stable.isEmpty ? [] : [.string(stable)])
+    }
+
+    /// `data.stable_urls`: every URL of the event that stays valid across re-runs (the stable
+    /// master); all the others lead into the version (docs/storage.md, "Which URLs are stable").
+    static func stableURLs(_ version: OutputVersion, hasMaster: Bool = true) -> JSONValue {
+        guard hasMaster, let master = version.stableMaster else { return .array([]) }
+        return .array([.string(master.description)])
     }
 
     /// Adds the per-codec masters (`hls_codec_masters`: codec → URL) when the ladder has several codecs.

@@ -10,6 +10,8 @@ enum BlockingIO {
             result = try await NIOThreadPool.singleton.runIfActive { () -> Result<T, StorageError> in
                 do throws(StorageError) { return .success(try work()) } catch { return .failure(error) }
             }
+        } catch is CancellationError {
+            throw StorageError(code: .canceled, message: "canceled before its file work started")
         } catch {
             throw StorageError(code: .io, message: "the thread pool for blocking I/O is not running: \(error)")
         }

@@ -129,7 +129,7 @@ enum SplitTranscode {
                 "file_id": .string(io.fileID), "meta_movie_id": meta.map(JSONValue.string) ?? .null,
                 "input": .string(job.envelope["input"]?["url"]?.stringValue ?? ""),
                 "duration_s": .double((plan.durationSeconds * 1000).rounded() / 1000), "stream_copied": .bool(false),
-                "renditions": .array(renditions), "outputs": .object(outputs),
+                "renditions": .array(renditions), "outputs": .object(outputs), "stable_urls": TranscodeOutputs.stableURLs(version),
                 "version": .string(version.id), "version_url": .string(version.url.description),
                 "warnings": .array((plan.warnings ?? []).map(JSONValue.string)),
                 "split": .object([

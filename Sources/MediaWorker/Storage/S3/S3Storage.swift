@@ -78,7 +78,7 @@ public final class S3Storage: Storage {
         if let contentType { headers.append(("content-type", contentType)) }
         if let cacheControl { headers.append(("cache-control", cacheControl)) }
         if size <= Int64(configuration.multipartThreshold) {
-            let body = try Self.read(path, offset: 0, count: Int(size))
+            let body = try await BlockingIO.run { () throws(StorageError) in try Self.read(path, offset: 0, count: Int(size)) }
             _ = try await send(.init(method: .PUT, bucket: bucket, key: key, headers: headers, body: body))
         } else {
             try await multipartUpload(path: path, size: size, bucket: bucket, key: key, headers: headers)
@@ -201,7 +201,9 @@ public final class S3Storage: Storage {
                 group.addTask {
                     do throws(StorageError) {
                         let offset = Int64(number - 1) * partSize
-                        let body = try Self.read(path, offset: offset, count: Int(min(partSize, size - offset)))
+                        let body = try await BlockingIO.run { () throws(StorageError) in
+                            try Self.read(path, offset: offset, count: Int(min(partSize, size - offset)))
+                        }
                         let response = try await self.send(.init(method: .PUT, bucket: bucket, key: key,
                                                                   query: [("partNumber", String(number)), ("uploadId", uploadID)], body: body))
                         guard let etag = response.headers.first(name: "etag") else {
@@ -452,7 +454,9 @@ public final class S3Storage: Storage {
         } catch {
             throw transportError(error, bucket: "download")
         }
-        guard fsync(fd) == 0 else { throw StorageError(code: .io, message: "cannot write \(path): \(String(cString: strerror(errno)))") }
+        // A large download's fsync can take seconds: on the blocking I/O pool.
+        let synced = try await BlockingIO.run { () throws(StorageError) in fsync(fd) == 0 ? 0 : errno }
+        guard synced == 0 else { throw StorageError(code: .io, message: "cannot write \(path): \(String(cString: strerror(synced)))") }
         ok = true
     }
 }
