@@ -63,9 +63,10 @@ struct ProtocolHolesTests {
         }
     }
 
-    @Test("a part's record lives as long as its parent's attempt, however short the retention; it expires with the parent")
+    @Test("a part's record has no expiry while its parent's attempt runs, whatever the retention; it expires with the parent")
     func partsOutliveRetention() async throws {
-        try await base.withQueue({ $0.retention = .milliseconds(50) }) { queue, _ in
+        // Judged by whether an expiry is set, not by waiting for it: a loaded machine cannot change the verdict.
+        try await base.withQueue({ $0.retention = .seconds(600) }) { queue, _ in
             try await base.add(queue, base.job("p", type: "transcode"))
             let parent = try #require(try await queue.fetch(max: 1).deliveries.first)
             let parts = try await split(queue, parent, assets: ["c0", "c1"], version: "vp")
@@ -78,7 +79,7 @@ struct ProtocolHolesTests {
             #expect(try await queue.complete(id: "p", token: stitch.token, dataJSON: "{}", publication: Publication(version: "vp", grace: .zero)))
             for part in parts {
                 let left = try await ttl(queue, queue.jobKey(part.id))
-                #expect(left > 0 && left <= 50, "\(part.id): \(left)")
+                #expect(left > 0 && left <= 600_000, "\(part.id): \(left)")
             }
         }
     }
