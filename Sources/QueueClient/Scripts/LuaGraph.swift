@@ -2,7 +2,7 @@
 /// ordinary jobs of the same queue with their own leases, retries and timeouts, and waits for
 /// them holding no worker slot. The last part to complete puts the parent back to waiting at
 /// its next stage (the stitch); a part that fails for good fails the parent, and cancelling the
-/// parent cancels its parts. Keys: the parts are jobs (`job:<parent>:a<attempt>:c<k>`), with
+/// parent cancels its parts. Keys: the parts are jobs (`job:<parent>~a<attempt>~c<k>`, `~audio`), with
 /// `parent`, `asset` (chunk index or "audio") and `work_ms`; the parent has `children` (JSON),
 /// `pending`, `work_total`, `work_done`, `graph` and `stage`, and `graph:<parent>` holds the
 /// parts' done work for its progress.
