@@ -160,6 +160,26 @@ struct ProtocolHolesTests {
         }
     }
 
+    @Test("a version is not handed to a janitor while its delivery still holds the slot's publication right (it may be writing the stable master)")
+    func janitorWaitsForThePublicationRight() async throws {
+        try await base.withQueue { queue, _ in
+            try await base.add(queue, base.job("a"))
+            let a = try #require(try await queue.fetch(max: 1).deliveries.first)
+            #expect(try await queue.openVersion(id: a.id, token: a.token, version: version("va", slot: "s")))
+            #expect(try await queue.beginPublishing(id: a.id, token: a.token) == .ok)
+            // Cancelled while it publishes, and its lease runs out: its version is trash at once.
+            #expect(try await queue.cancel(id: "a") == .cancelRequested)
+            _ = try await queue.client.command(["ZADD", queue.keyBase + "active", "XX", "0", "a"])
+            _ = try await queue.fetch(max: 1)
+            #expect(try await queue.record(id: "a")?.state == .canceled)
+            #expect(try await queue.takeTrash(max: 5, lease: .seconds(30)).versions.isEmpty, "deleted while its publisher may still write the master")
+            // Once the right has ended (as if its lease had passed), the janitor takes it.
+            _ = try await queue.client.command(["HSET", queue.keyBase + "slot:s", "publishing_until", "0"])
+            _ = try await queue.client.command(["ZADD", queue.keyBase + "trash", "XX", "0", "va"])
+            #expect(try await queue.takeTrash(max: 5, lease: .seconds(30)).versions.map(\.id) == ["va"])
+        }
+    }
+
     @Test("a slot whose first publication never completes goes with its right; a published one stays")
     func slotsDoNotLeak() async throws {
         try await base.withQueue { queue, _ in

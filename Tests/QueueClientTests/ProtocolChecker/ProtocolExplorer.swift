@@ -63,9 +63,12 @@ final class ProtocolExplorer {
     var base: String { operatorQueue.keyBase }
     var files: [String] { ["fa", "fb", "fc"] }
 
+    /// With `MW_CHECKER_TRACE=<file>` every step is kept and written there on a failure.
+    static let traceFile = ProcessInfo.processInfo.environment["MW_CHECKER_TRACE"]
+
     func note(_ line: String) {
         trace.append(line)
-        if trace.count > 400 { trace.removeFirst(trace.count - 400) }
+        if Self.traceFile == nil, trace.count > 400 { trace.removeFirst(trace.count - 400) }
     }
 
     func fault(_ name: String) { faults[name, default: 0] += 1 }
@@ -314,7 +317,11 @@ final class ProtocolExplorer {
             let status = try await queue.heartbeat([(id, token)]).first ?? .lost
             switch status {
             case .held: return
+            // Past its stable-name write a delivery completes whatever its lease says (as
+            // JobExecution does): the refused completion puts the stable master back.
+            case .lost where run.wroteStable: break
             case .lost: return drop("heartbeat: lease lost, stops")
+            case .cancelRequested where run.wroteStable: break
             case .cancelRequested:
                 let accepted = try await terminal(worker) { () throws(RedisError) in try await queue.acknowledgeCancel(id: id, token: token) }
                 return drop("cancel acknowledged → \(accepted)")
@@ -462,7 +469,7 @@ final class ProtocolExplorer {
             return drop("release → \(released)")
         }
         if let index = worker.runs.firstIndex(where: { $0.delivery.token == token }) { worker.runs[index] = run }
-        note("\(worker.name) \(id)/\(token): \(next)")
+        note("\(worker.name) \(id)/\(token): \(next) [\(run.file) \(run.version ?? "-")]")
         if run.steps.isEmpty { worker.runs.removeAll { $0.delivery.token == token } }
     }
 
@@ -628,9 +635,10 @@ final class ProtocolExplorer {
     }
 
     func report(_ error: Error) -> String {
-        """
+        if let file = Self.traceFile { try? trace.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8) }
+        return """
         protocol checker: seed \(seed) broke \(error)
-        reproduce: MW_CHECKER_SEED=\(seed) swift test --filter ProtocolCheckerTests
+        reproduce: MW_CHECKER_SEED=\(seed) [MW_CHECKER_TRACE=<file>] swift test --filter ProtocolCheckerTests
         last steps:
         \(trace.suffix(60).joined(separator: "\n"))
         """
