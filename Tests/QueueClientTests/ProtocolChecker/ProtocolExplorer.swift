@@ -1,6 +1,7 @@
 import Foundation
 import JobContract
 import QueueClient
+import TestSupport
 
 /// A randomized schedule explorer over the real queue scripts on a real redis-server (in the
 /// spirit of Jepsen): simulated workers, a janitor, producers and operators take turns in an
@@ -47,7 +48,7 @@ final class ProtocolExplorer {
         self.seed = seed
         self.settings = settings
         self.client = client
-        self.random = SeededGenerator(state: seed)
+        self.random = SeededGenerator(seed: seed)
         self.queueName = "pc\(seed)"
         self.operatorQueue = JobQueue(name: queueName, options: Self.options, client: client, actor: "cli")
     }

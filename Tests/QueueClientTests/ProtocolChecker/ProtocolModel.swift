@@ -2,20 +2,6 @@ import Foundation
 import JobContract
 import QueueClient
 
-/// SplitMix64: every schedule is a function of its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func chance(_ probability: Double) -> Bool { Double.random(in: 0..<1, using: &self) < probability }
-}
-
 /// A broken promise, with what the checker saw.
 struct ProtocolViolation: Error, CustomStringConvertible {
     let invariant: Int
