@@ -22,12 +22,12 @@ struct WebhookReceiver {
         var at: Double
     }
 
-    static func start(directory: URL, secret: String, arguments: [String] = []) async throws -> WebhookReceiver {
+    static func start(directory: URL, secret: String, port: Int = 0, arguments: [String] = []) async throws -> WebhookReceiver {
         let records = directory.appendingPathComponent("deliveries-\(UUID().uuidString.prefix(6)).jsonl").path
         let stdout = records + ".out"
         let process = try ChildProcess.spawn(
             ProjectPaths.venvBin.appendingPathComponent("python").path,
-            [ProjectPaths.scripts.appendingPathComponent("test/webhook_receiver.py").path, records, "--secret", secret] + arguments,
+            [ProjectPaths.scripts.appendingPathComponent("test/webhook_receiver.py").path, records, "--secret", secret, "--port", String(port)] + arguments,
             stdout: stdout, stderr: stdout)
         var port = 0
         _ = await eventually(.seconds(20)) {
@@ -43,7 +43,8 @@ struct WebhookReceiver {
         return WebhookReceiver(process: process, port: port, records: records)
     }
 
-    var url: String { "http://127.0.0.1:\(port)/hooks/media" }
+    var url: String { Self.url(port: port) }
+    static func url(port: Int) -> String { "http://127.0.0.1:\(port)/hooks/media" }
 
     func deliveries() -> [Delivery] {
         let text = (try? String(contentsOfFile: records, encoding: .utf8)) ?? ""
@@ -114,10 +115,17 @@ struct WebhookTests {
             #expect(log.filter { $0.fields["outcome"] == "delivered" }.count == 4)
             #expect(log.allSatisfy { Int($0.fields["latency_ms"] ?? "") != nil })
 
-            // Redeliver from the log: the receiver sees the event a fourth time.
+            // Redeliver from the log: the receiver sees the event a fourth time, under a webhook-id
+            // of its own (a receiver that deduplicates would drop the same id), still verified.
             let first = try #require(log.first { $0.fields["outcome"] == "delivered" })
-            #expect(try await ledger.redeliver(streamID: first.fields["stream_id"] ?? ""))
-            #expect(await eventually(.seconds(10)) { receiver.deliveries().filter { $0.webhook_id == first.fields["event_id"] }.count == 4 })
+            let eventID = try #require(first.fields["event_id"])
+            #expect(try await ledger.redeliver(streamID: first.fields["stream_id"] ?? "", logID: first.logID) == 1)
+            // (The receiver fails the first two attempts of every webhook-id it has not seen.)
+            let redelivered = await eventually(.seconds(20)) {
+                receiver.deliveries().contains { $0.event_id == eventID && $0.webhook_id == eventID + ".redelivery-1" && $0.status == 200 }
+            }
+            #expect(redelivered, "\(receiver.deliveries().filter { $0.event_id == eventID }.map { "\($0.webhook_id) \($0.status)" })")
+            #expect(receiver.deliveries().allSatisfy { $0.verified })
             await probe.queue.client.close()
         }
     }
@@ -130,7 +138,7 @@ struct WebhookTests {
         let receiver = try await WebhookReceiver.start(directory: directory, secret: Self.newSecret, arguments: ["--slow", "8"])
         defer { receiver.process.signal(SIGKILL) }
         try await RedisServer.with { redis in
-            let settings = environment(receiver, ["MW_WEBHOOK_TAKEOVER_S": "2", "MW_WEBHOOK_TIMEOUT_S": "30"])
+            let settings = environment(receiver, ["MW_WEBHOOK_TAKEOVER_S": "2", "MW_WEBHOOK_TIMEOUT_S": "12"])
             let first = try WorkerProcess.start(redisURL: redis.url, id: "hook-a", directory: directory, environment: settings)
             defer { first.process.signal(SIGKILL) }
             #expect(await first.waitUntilReady(), "\(first.logText)")
@@ -150,6 +158,7 @@ struct WebhookTests {
             #expect(await second.waitUntilReady(), "\(second.logText)")
             let terminal = Set(try await probe.events().filter { ($0["type"] as? String) == "NoopCompleted" }.compactMap { $0["event_id"] as? String })
             #expect(terminal.count == 5)
+            // The dead worker's leases end after MW_WEBHOOK_TIMEOUT_S + 5 s.
             let all = await eventually(.seconds(90)) { try await ledger.summary().outcomes["delivered"] == 5 }
             let summary = try await ledger.summary()
             #expect(all, "\(summary)\n\(second.logText.suffix(3000))")
@@ -180,6 +189,75 @@ struct WebhookTests {
             #expect(worker.logText.contains("410 Gone"))
             try await ledger.enable()
             #expect(await eventually(.seconds(20)) { Set(receiver.deliveries().compactMap(\.job_id)) == ["g1", "g2"] })
+            await probe.queue.client.close()
+        }
+    }
+
+    @Test("an endpoint down and one disabled while the event stream rolls over many times: every terminal event arrives once each is back")
+    func rolloverLosesNothing() async throws {
+        let directory = try makeTestDirectory("webhooks-rollover")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let downPort = try LoopbackPort.free(), gonePort = try LoopbackPort.free()
+        // The second endpoint answers 410 to the first delivery: disabled from then on.
+        let gone = try await WebhookReceiver.start(directory: directory, secret: Self.newSecret, port: gonePort, arguments: ["--gone"])
+        defer { gone.process.signal(SIGKILL) }
+        let maxLength = 100, jobs = 300
+        try await RedisServer.with { redis in
+            let worker = try WorkerProcess.start(redisURL: redis.url, id: "hook-r", directory: directory, environment: [
+                "MW_WEBHOOK_URLS": "\(WebhookReceiver.url(port: downPort)),\(WebhookReceiver.url(port: gonePort))",
+                "MW_WEBHOOK_SECRET": Self.newSecret, "MW_WEBHOOK_RETRY_BASE_S": "0.2", "MW_WEBHOOK_RETRY_CAP_S": "1",
+                "MW_EVENTS_MAXLEN": String(maxLength), "MW_CONCURRENCY": "8",
+            ])
+            defer { worker.process.signal(SIGKILL) }
+            #expect(await worker.waitUntilReady(), "\(worker.logText)")
+            let probe = try QueueProbe(redisURL: redis.url)
+            let disabledLedger = WebhookLedger(queue: probe.queue, url: WebhookReceiver.url(port: gonePort))
+            try await probe.push(#"{"id":"r-first","type":"noop"}"#)
+            #expect(await eventually(.seconds(30)) { try await disabledLedger.isDisabled() != nil })
+            // In rounds of 30 jobs (about 120 events, more than the stream keeps), each once the
+            // readers have read the last: the promise holds for what the readers read, and the
+            // stream rolls over many times while both endpoints are unreachable.
+            let downLedger = WebhookLedger(queue: probe.queue, url: WebhookReceiver.url(port: downPort))
+            for round in 0..<(jobs / 30) {
+                for index in (round * 30)..<(round * 30 + 30) { try await probe.push(#"{"id":"r\#(index)","type":"noop"}"#) }
+                #expect(await eventually(.seconds(60)) {
+                    guard try await probe.queue.counts().completed == round * 30 + 31 else { return false }
+                    let down = try await downLedger.checkLag().lag, disabled = try await disabledLedger.checkLag().lag
+                    return down == 0 && disabled == 0
+                })
+            }
+            // The stream rolled over: far more was appended than it holds, the first job's events are gone.
+            let info = try await probe.queue.client.command(["XINFO", "STREAM", probe.queue.eventsKey]).array ?? []
+            let fields = Dictionary(uniqueKeysWithValues: stride(from: 0, to: info.count - 1, by: 2).compactMap { index in
+                info[index].string.map { ($0, info[index + 1]) }
+            })
+            let added = Int(fields["entries-added"]?.integer ?? 0), length = Int(fields["length"]?.integer ?? 0)
+            #expect(added >= 5 * maxLength && length < added / 3, "added \(added), length \(length)")
+            #expect(try await probe.events().allSatisfy { ($0["job_id"] as? String) != "r-first" })
+
+            let expected = Set(["r-first"] + (0..<jobs).map { "r\($0)" })
+            // The first endpoint comes up: every terminal event arrives.
+            let back = try await WebhookReceiver.start(directory: directory, secret: Self.newSecret, port: downPort)
+            defer { back.process.signal(SIGKILL) }
+            let arrived = await eventually(.seconds(120)) { Set(back.deliveries().filter { $0.status == 200 }.compactMap(\.job_id)) == expected }
+            let got = Set(back.deliveries().compactMap(\.job_id))
+            let downSummary = try await downLedger.summary()
+            #expect(arrived, "missing \(expected.subtracting(got).sorted().prefix(20)) of \(expected.count); \(downSummary)\n\(worker.logText.suffix(2000))")
+            #expect(back.deliveries().allSatisfy { $0.verified && $0.type == "NoopCompleted" })
+
+            // The disabled one is enabled (and now answers): it gets them all too.
+            gone.process.signal(SIGKILL)
+            _ = await gone.process.wait(timeout: .seconds(10))
+            let enabled = try await WebhookReceiver.start(directory: directory, secret: Self.newSecret, port: gonePort)
+            defer { enabled.process.signal(SIGKILL) }
+            #expect(gone.deliveries().count == 1, "a disabled endpoint was called again: \(gone.deliveries().count)")
+            try await disabledLedger.enable()
+            let all = await eventually(.seconds(120)) { Set(enabled.deliveries().filter { $0.status == 200 }.compactMap(\.job_id)) == expected }
+            #expect(all, "missing \(expected.subtracting(Set(enabled.deliveries().compactMap(\.job_id))).sorted().prefix(20))")
+            let summary = try await WebhookLedger(queue: probe.queue, url: back.url).summary()
+            #expect(summary.outcomes["gave_up"] == nil && summary.outcomes["lost"] == nil, "\(summary)")
+            let disabledSummary = try await disabledLedger.summary()
+            #expect(disabledSummary.outcomes["lost"] == nil, "\(disabledSummary)")
             await probe.queue.client.close()
         }
     }

@@ -3,7 +3,7 @@
 library (PyPI `standardwebhooks`, written by nobody here) and records it as a JSON line.
 
     webhook_receiver.py OUT.jsonl --secret whsec_... [--fail-first N] [--retry-after S]
-                        [--gone] [--slow S]
+                        [--gone] [--slow S] [--port P]
 
 --fail-first N: the first N deliveries of each event id get 500 (the second with Retry-After
 when --retry-after is given), later ones 200. --gone: every delivery gets 410. --slow S: hold
@@ -29,6 +29,7 @@ def main():
     parser.add_argument("--retry-after", type=int)
     parser.add_argument("--gone", action="store_true")
     parser.add_argument("--slow", type=float, default=0)
+    parser.add_argument("--port", type=int, default=0, help="listen on this port (default: any free one)")
     args = parser.parse_args()
     verifier = Webhook(args.secret)
     seen = {}
@@ -76,7 +77,10 @@ def main():
         def log_message(self, *_):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    # A listen backlog of 5 (the default) drops connections a deliverer opens at once: they come
+    # back after a second of SYN retries and make deliveries look slow.
+    ThreadingHTTPServer.request_queue_size = 128
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     print("listening", server.server_address[1], flush=True)
     server.serve_forever()
 

@@ -123,7 +123,7 @@ extension Dashboard {
                 body += HTML.action("/webhooks/enable", label: "Enable", fields: ["queue": queue.name, "endpoint": endpoint], session: session) + "</div>"
             }
             body += "<p>" + WebhookOutcome.allCases.map { "\($0.rawValue): \(summary.outcomes[$0.rawValue] ?? 0)" }.joined(separator: " · ")
-            body += " · waiting for a retry: \(summary.retrying) · in flight: \(summary.inFlight)</p>"
+            body += " · waiting: \(summary.retrying) · in flight: \(summary.inFlight) · read, not yet accepted: \(summary.unaccepted)</p>"
             body += "<table class=\"deliveries\"><tr><th>at</th><th>event</th><th>type</th><th>attempt</th><th>outcome</th><th>status</th><th>latency</th><th>error</th><th></th></tr>"
             for line in try await ledger.log(count: 100) {
                 let f = line.fields
@@ -131,7 +131,7 @@ extension Dashboard {
                 body += "<td>\(HTML.escape(f["attempt"] ?? ""))</td><td class=\"outcome\">\(HTML.escape(f["outcome"] ?? ""))</td><td>\(HTML.escape(f["status"] == "0" ? "" : f["status"] ?? ""))</td>"
                 body += "<td>\(HTML.escape(f["latency_ms"] ?? "")) ms</td><td>\(HTML.escape(f["error"] ?? ""))</td><td>"
                 body += HTML.action("/webhooks/redeliver", label: "Redeliver",
-                                    fields: ["queue": queue.name, "endpoint": endpoint, "stream_id": f["stream_id"] ?? ""], session: session)
+                                    fields: ["queue": queue.name, "endpoint": endpoint, "stream_id": f["stream_id"] ?? "", "log_id": line.logID], session: session)
                 body += "</td></tr>"
             }
             body += "</table></section>"
@@ -149,7 +149,11 @@ extension Dashboard {
         let message: String
         if redeliver {
             let streamID = form["stream_id"] ?? ""
-            message = try await ledger.redeliver(streamID: streamID) ? "event \(streamID) will be delivered again" : "event \(streamID) is no longer in the stream"
+            if let number = try await ledger.redeliver(streamID: streamID, logID: form["log_id"] ?? "") {
+                message = "event \(streamID) will be delivered again (redelivery \(number))"
+            } else {
+                message = "no copy of event \(streamID) is left"
+            }
         } else {
             try await ledger.enable()
             message = "endpoint enabled"

@@ -22,6 +22,9 @@ public struct WebhookSettings: Sendable {
     public var timeout: Duration = .seconds(10)
     /// A delivery another deliverer took and did not finish is taken over after this long.
     public var abandonedAfter: Duration = .seconds(60)
+    /// Deliveries that may wait per queue and endpoint (new, retrying, held while disabled);
+    /// beyond it, new events for the endpoint are given up and logged.
+    public var backlogCap: Int = 1_000_000
 
     public init(urls: [String], events: Set<String>? = WebhookSettings.terminalEvents, signer: WebhookSigner) {
         self.urls = urls
@@ -56,6 +59,7 @@ public struct WebhookSettings: Sendable {
         retryCap = try WorkerConfiguration.parseSeconds(value("MW_WEBHOOK_RETRY_CAP_S") ?? "3600", variable: "MW_WEBHOOK_RETRY_CAP_S", range: 0.01...86400)
         maxAge = try WorkerConfiguration.parseSeconds(value("MW_WEBHOOK_MAX_AGE_S") ?? "86400", variable: "MW_WEBHOOK_MAX_AGE_S", range: 1...7 * 86400)
         timeout = try WorkerConfiguration.parseSeconds(value("MW_WEBHOOK_TIMEOUT_S") ?? "10", variable: "MW_WEBHOOK_TIMEOUT_S", range: 0.1...300)
+        backlogCap = try WorkerConfiguration.parsePositive(value("MW_WEBHOOK_BACKLOG_MAX") ?? "1000000", variable: "MW_WEBHOOK_BACKLOG_MAX", max: 100_000_000)
         abandonedAfter = try WorkerConfiguration.parseSeconds(value("MW_WEBHOOK_TAKEOVER_S") ?? "60", variable: "MW_WEBHOOK_TAKEOVER_S", range: 1...3600)
     }
 

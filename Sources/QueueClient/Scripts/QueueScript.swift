@@ -18,6 +18,6 @@ public struct QueueScript: Sendable, Hashable {
     public static let all: [QueueScript] = [
         .ingest, .ingestInvalid, .claim, .requeueClaimed, .fetch, .heartbeat, .progress, .annotate,
         .release, .finish, .fail, .cancel, .deadRetry, .deadDelete, .deadPurge, .versionOpen, .publishBegin, .slotLock, .slotUnlock, .slotCurrent,
-        .janitorTake, .janitorDone, .janitorLater, .fanOut, .partResults, .webhookTake, .webhookRecord, .webhookRedeliver,
+        .janitorTake, .janitorDone, .janitorLater, .fanOut, .partResults, .webhookAccept, .webhookTake, .webhookRecord, .webhookRedeliver, .webhookLost,
     ]
 }
