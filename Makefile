@@ -4,9 +4,9 @@ SHELL := /bin/bash
 SWIFT_TEST_FLAGS ?=
 # Suites that load the whole machine (worker fleets, 1,000 jobs): run after the others, not beside
 # their timing bounds.
-HEAVY_SUITES := ChaosTests|RedisCrashTests|MemoryStabilityTests|HostileInputTests|SplitTranscodeTests|RedisTopologyProcessTests|DashboardTests|WebhookTests|CodecLadderTests|TracksPackagingTests|SplitTracksPackagingTests|QualityReportTests
+HEAVY_SUITES := ChaosTests|RedisCrashTests|MemoryStabilityTests|HostileInputTests|SplitTranscodeTests|RedisTopologyProcessTests|DashboardTests|DashboardHostileTests|WebhookTests|CodecLadderTests|TracksPackagingTests|SplitTracksPackagingTests|QualityReportTests
 
-.PHONY: run test chaos soak deps build build-debug fixtures contracts clean
+.PHONY: run test chaos soak soak-dashboard deps build build-debug fixtures contracts clean
 
 run: build
 	@scripts/run-local.sh
@@ -37,6 +37,13 @@ soak: deps
 	swift build --build-tests
 	@seed=$$(date +%s)000; echo "soak: $(SOAK_SECONDS) s of protocol checker schedules from seed $$seed"; \
 	  MW_CHECKER_SECONDS=$(SOAK_SECONDS) MW_CHECKER_FIRST_SEED=$$seed swift test --skip-build --filter ProtocolCheckerTests
+
+# The dashboard under the route fuzzer for as long as asked (make test sends 1,500 requests per
+# dashboard), beside a pool of two workers that a producer keeps busy.
+DASHBOARD_SOAK_SECONDS ?= 600
+soak-dashboard: deps
+	swift build --build-tests
+	MW_DASHBOARD_FUZZ_SECONDS=$(DASHBOARD_SOAK_SECONDS) swift test --skip-build --filter DashboardHostileTests
 
 deps:
 	@scripts/install-deps.sh

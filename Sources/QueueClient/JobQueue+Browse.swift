@@ -93,6 +93,8 @@ extension JobQueue {
 
     /// Events after a stream id (`0`: from the start), oldest first, at most `count`.
     public func events(after streamID: String, count: Int) async throws(RedisError) -> [(streamID: String, json: String)] {
+        // Nothing comes after the largest id there can be (and Redis refuses an interval from it).
+        if streamID == "18446744073709551615-18446744073709551615" { return [] }
         let reply = try await client.command(["XRANGE", eventsKey, "(" + streamID, "+", "COUNT", String(count)])
         return (reply.array ?? []).compactMap { entry in
             guard let id = entry.array?.first?.string, let json = Self.eventJSON(of: entry) else { return nil }

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Logging
+import NIOSSL
 import QueueClient
 import ServiceLifecycle
 
@@ -15,6 +17,12 @@ struct DashboardCommand: AsyncParsableCommand {
 
     @Flag(help: "Show everything, change nothing: no action is shown and every POST is refused.")
     var readOnly = false
+
+    @Option(help: "Serve HTTPS with this certificate chain (PEM; or MW_DASHBOARD_TLS_CERT). Needs --tls-key.")
+    var tlsCert: String?
+
+    @Option(help: "The private key of --tls-cert (PEM; or MW_DASHBOARD_TLS_KEY).")
+    var tlsKey: String?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -36,19 +44,54 @@ struct DashboardCommand: AsyncParsableCommand {
             printError("error CONFIG_INVALID: MW_DASHBOARD_TOKEN: use at least 16 characters")
             throw ExitCode(2)
         }
+        let sessionLifetime: Duration, allowedHosts: [String]
+        do {
+            sessionLifetime = try WorkerConfiguration.parseSeconds(environment["MW_DASHBOARD_SESSION_S"].flatMap { $0.isEmpty ? nil : $0 } ?? "43200",
+                                                                   variable: "MW_DASHBOARD_SESSION_S", range: 60...30 * 86400)
+            allowedHosts = try Self.parseHosts(environment["MW_DASHBOARD_ALLOWED_HOSTS"] ?? "")
+        } catch {
+            printError("error \(error)")
+            throw ExitCode(2)
+        }
+        let certificate = tlsCert ?? environment["MW_DASHBOARD_TLS_CERT"].flatMap { $0.isEmpty ? nil : $0 }
+        let key = tlsKey ?? environment["MW_DASHBOARD_TLS_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        var tls: TLSConfiguration?
+        switch (certificate, key) {
+        case (nil, nil):
+            break
+        case (let certificate?, let key?):
+            do {
+                tls = TLSConfiguration.makeServerConfiguration(
+                    certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
+                    privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+            } catch {
+                printError("error CONFIG_INVALID: MW_DASHBOARD_TLS_CERT/KEY: \(error)")
+                throw ExitCode(2)
+            }
+        default:
+            printError("error CONFIG_INVALID: MW_DASHBOARD_TLS_CERT and MW_DASHBOARD_TLS_KEY go together")
+            throw ExitCode(2)
+        }
+        let servesTLS = tls != nil
         let level = configuration.logLevel
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
         let logger = Logger(label: "media-worker-dashboard")
         let client = RedisClient(url: configuration.redisURL)
         let storage = try? StorageRouter(configuration: configuration)
-        let dashboard = Dashboard(client: client, configuration: configuration, auth: DashboardAuth(token: token, readOnly: readOnly),
-                                  storage: storage, logger: logger)
+        var auth = DashboardAuth(token: token, readOnly: readOnly)
+        auth.sessionLifetime = sessionLifetime
+        auth.allowedHosts = allowedHosts
+        auth.tls = tls != nil
+        auth.sessions = DashboardSessions(client: client, prefix: configuration.queuePrefix)
+        let dashboard = Dashboard(client: client, configuration: configuration, auth: auth, storage: storage, logger: logger)
         let app = Application(
             router: dashboard.router(),
+            server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
             configuration: .init(address: .hostname(host, port: port), serverName: "media-worker-dashboard"),
             onServerRunning: { channel in
                 logger.info("dashboard listening", metadata: [
                     "addr": "\(host):\(channel.localAddress?.port ?? 0)", "read_only": "\(readOnly)", "token": "\(token != nil)",
+                    "tls": "\(servesTLS)",
                 ])
             },
             logger: logger)
@@ -56,6 +99,15 @@ struct DashboardCommand: AsyncParsableCommand {
         try await group.run()
         await storage?.shutdown()
         await client.close()
+    }
+
+    /// `MW_DASHBOARD_ALLOWED_HOSTS`: comma-separated host names (no ports), lowercased.
+    static func parseHosts(_ text: String) throws(ConfigurationError) -> [String] {
+        let hosts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+        for host in hosts where DashboardAuth.hostName(of: host) != host || host.contains(":") {
+            throw ConfigurationError(variable: "MW_DASHBOARD_ALLOWED_HOSTS", reason: "'\(host)' is not a host name (no port, no scheme)")
+        }
+        return hosts
     }
 
     static func isLoopback(_ host: String) -> Bool {

@@ -15,12 +15,18 @@ struct Dashboard: Sendable {
     let logger: Logger
     static let pageSize = 50
 
-    func queue(_ name: String?) -> JobQueue {
-        JobQueue(name: name.flatMap { $0.isEmpty ? nil : $0 } ?? configuration.queues[0], options: configuration.queueOptions,
+    /// The queue a request names (checked: `DashboardInput.queue`), else the first configured.
+    func queue(_ name: String?) throws(DashboardInputError) -> JobQueue {
+        JobQueue(name: try DashboardInput.queue(name) ?? configuration.queues[0], options: configuration.queueOptions,
                  client: client, actor: "dashboard")
     }
 
-    var session: DashboardSession { DashboardSession(csrf: DashboardCSRF.current ?? "", readOnly: auth.readOnly) }
+    var session: DashboardSession {
+        let info = DashboardRequestInfo.current
+        var loggedIn = false
+        if case .session? = info?.credential { loggedIn = true }
+        return DashboardSession(csrf: info?.csrf ?? "", readOnly: auth.readOnly, loggedIn: loggedIn)
+    }
 
     var registry: WorkerRegistry { WorkerRegistry(prefix: configuration.queuePrefix, client: client) }
 
@@ -28,7 +34,8 @@ struct Dashboard: Sendable {
     func queueNames(workers: [WorkerRegistry.Entry]) -> [String] {
         var names = configuration.queues
         for entry in workers {
-            for name in (entry.fields["queues"] ?? "").split(separator: ",").map(String.init) where !names.contains(name) {
+            for name in (entry.fields["queues"] ?? "").split(separator: ",").map(String.init)
+            where !names.contains(name) && (try? DashboardInput.queue(name)) != nil {
                 names.append(name)
             }
         }
@@ -44,6 +51,7 @@ struct Dashboard: Sendable {
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: DashboardErrorMiddleware(logger: logger))
         router.add(middleware: DashboardAuthMiddleware(auth: auth))
         router.get("/") { _, _ in try await overview() }
         router.get("/jobs") { request, _ in try await jobs(request) }
@@ -57,16 +65,17 @@ struct Dashboard: Sendable {
         router.get("/webhooks") { request, _ in try await webhooks(request) }
         router.get("/login") { request, _ in login(request, failed: false) }
         router.post("/login") { request, _ in try await logIn(request) }
+        router.post("/logout") { request, _ in try await logOut(request) }
         router.post("/job/retry") { request, _ in try await act(request) { queue, form in
-            guard let id = form["id"] else { return ("no job id", nil) }
+            let id = try DashboardInput.id(form["id"])
             return (try await queue.retryDead(id: id) ? "retried \(id)" : "\(id) is not dead (or its payload is invalid)", id)
         } }
         router.post("/job/delete") { request, _ in try await act(request) { queue, form in
-            guard let id = form["id"] else { return ("no job id", nil) }
+            let id = try DashboardInput.id(form["id"])
             return (try await queue.deleteDead(id: id) ? "deleted \(id)" : "\(id) is not dead", nil)
         } }
         router.post("/job/cancel") { request, _ in try await act(request) { queue, form in
-            guard let id = form["id"] else { return ("no job id", nil) }
+            let id = try DashboardInput.id(form["id"])
             return ("\(id): " + (try await queue.cancel(id: id)).rawValue.replacingOccurrences(of: "_", with: " "), id)
         } }
         router.post("/dead/retry-all") { request, _ in try await act(request) { queue, _ in
@@ -88,7 +97,7 @@ struct Dashboard: Sendable {
         guard let form = try await DashboardForm.read(request, auth: auth) else {
             return DashboardResponse.text("missing or wrong CSRF token: reload the page and try again", status: .forbidden)
         }
-        let queue = queue(form["queue"])
+        let queue = try queue(form["queue"])
         let (message, jobID) = try await body(queue, form)
         logger.notice("dashboard action", metadata: ["path": "\(request.uri.path)", "queue": "\(queue.name)", "result": "\(message)"])
         let back = jobID.map { "/job?queue=\(HTML.query(queue.name))&id=\(HTML.query($0))" } ?? "/dead?queue=\(HTML.query(queue.name))"
@@ -98,7 +107,7 @@ struct Dashboard: Sendable {
     // MARK: login
 
     func login(_ request: Request, failed: Bool, next: String? = nil) -> Response {
-        let next = next ?? request.query("next") ?? "/"
+        let next = Self.safeNext(next ?? request.query("next"))
         let body = """
         <h1>Log in</h1>\(failed ? "<div class=\"alert\">Wrong token.</div>" : "")
         <form method="post" action="/login"><input type="hidden" name="csrf" value="\(HTML.escape(session.csrf))">
@@ -109,19 +118,39 @@ struct Dashboard: Sendable {
                                       status: failed ? .unauthorized : .ok)
     }
 
+    /// Only a path of this site, of bounded length: never an open redirect.
+    static func safeNext(_ next: String?) -> String {
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), next.utf8.count <= 2048,
+              // (Browsers read a backslash as a slash: "/\\host" would leave the site.)
+              !next.contains("\\"), !next.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return "/" }
+        return next
+    }
+
     func logIn(_ request: Request) async throws -> Response {
         guard let form = try await DashboardForm.read(request, auth: auth) else {
             return DashboardResponse.text("missing or wrong CSRF token: reload the page and try again", status: .forbidden)
         }
-        guard let token = auth.token, let value = auth.sessionValue, let given = form["token"], DashboardAuth.equal(given, token) else {
+        guard let token = auth.token, let digest = auth.tokenDigest, let sessions = auth.sessions,
+              let given = form["token"], DashboardAuth.equal(given, token) else {
+            if auth.token != nil { logger.notice("dashboard login refused", metadata: ["path": "/login"]) }
             return login(request, failed: true, next: form["next"])
         }
-        // Only a path of this site: never an open redirect.
-        var next = form["next"] ?? "/"
-        // (Browsers read a backslash as a slash: "/\\host" would leave the site.)
-        if !next.hasPrefix("/") || next.hasPrefix("//") || next.contains("\\") { next = "/" }
-        var response = DashboardResponse.seeOther(next)
-        response.setCookie(Cookie(name: DashboardAuth.sessionCookie, value: value, maxAge: 7 * 86400, path: "/", httpOnly: true, sameSite: .strict))
+        let id = try await sessions.create(tokenDigest: digest, lifetime: auth.sessionLifetime)
+        var response = DashboardResponse.seeOther(Self.safeNext(form["next"]))
+        response.setCookie(Cookie(name: DashboardAuth.sessionCookie, value: id, maxAge: Int(auth.sessionLifetime.components.seconds), path: "/",
+                                  secure: DashboardRequestInfo.current?.secure ?? false, httpOnly: true, sameSite: .strict))
+        return response
+    }
+
+    /// Ends the session (in Redis: on every replica) and clears its cookie.
+    func logOut(_ request: Request) async throws -> Response {
+        guard try await DashboardForm.read(request, auth: auth) != nil else {
+            return DashboardResponse.text("missing or wrong CSRF token: reload the page and try again", status: .forbidden)
+        }
+        if case .session(let id)? = DashboardRequestInfo.current?.credential { try await auth.sessions?.end(id: id) }
+        var response = DashboardResponse.seeOther(auth.token == nil ? "/" : "/login")
+        response.setCookie(Cookie(name: DashboardAuth.sessionCookie, value: "", maxAge: 0, path: "/",
+                                  secure: DashboardRequestInfo.current?.secure ?? false, httpOnly: true, sameSite: .strict))
         return response
     }
 }

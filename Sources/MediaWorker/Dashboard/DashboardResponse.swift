@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 
 /// Answers of the dashboard, each with headers that keep a page from running anything it did
 /// not come with (no inline scripts, no framing).
@@ -52,14 +53,25 @@ struct DashboardForm {
         return fields
     }
 
-    /// Reads the body; a cookie-authenticated form must carry the CSRF cookie's value.
+    /// Reads the body (64 KiB at most); unless the bearer token itself authenticated the request,
+    /// the form must carry the CSRF cookie's value.
     static func read(_ request: Request, auth: DashboardAuth) async throws -> DashboardForm? {
-        let buffer = try await request.body.collect(upTo: 64 * 1024)
-        let fields = parse(String(buffer: buffer))
-        if auth.bearer(of: request) == nil {
-            guard let cookie = request.cookies[DashboardAuth.csrfCookie]?.value, !cookie.isEmpty,
-                  let sent = fields["csrf"], DashboardAuth.equal(cookie, sent) else { return nil }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: 64 * 1024)
+        } catch is NIOTooManyBytesError {
+            throw HTTPError(.contentTooLarge, message: "a form is at most 64 KiB")
+        } catch {
+            // A body cut short or badly chunked: the client's fault.
+            throw DashboardInputError(description: "the form could not be read (\(error))")
         }
+        let fields = parse(String(buffer: buffer))
+        let info = DashboardRequestInfo.current
+        if case .bearer? = info?.credential {
+            return DashboardForm(fields: fields)
+        }
+        guard let cookie = info?.csrf, let sent = fields["csrf"], request.cookies[DashboardAuth.csrfCookie]?.value == cookie,
+              DashboardAuth.equal(cookie, sent) else { return nil }
         return DashboardForm(fields: fields)
     }
 

@@ -66,6 +66,7 @@ enum HTML {
     body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
     header{background:#1d3557;color:#fff;padding:.6em 1em;display:flex;gap:1.2em;align-items:center}
     header a{color:#fff;text-decoration:none}header a.on{text-decoration:underline}
+    header .logout{margin-left:auto}header .ro+.logout{margin-left:0}
     header .ro{margin-left:auto;background:#e63946;padding:.1em .5em;border-radius:3px}
     main{padding:1em 1.5em}table{border-collapse:collapse;width:100%;background:#fff;margin:.5em 0 1.5em}
     th,td{border:1px solid #ddd;padding:.3em .5em;text-align:left;font-size:.9em;vertical-align:top}
@@ -82,9 +83,13 @@ enum HTML {
         let links = [("/", "Overview"), ("/jobs", "Jobs"), ("/dead", "Dead letters"), ("/workers", "Workers"),
                      ("/events", "Live events"), ("/webhooks", "Webhooks")]
         let nav = links.map { "<a href=\"\($0.0)\" class=\"\($0.1 == active ? "on" : "")\">\($0.1)</a>" }.joined()
+        // Shown to a logged-in browser, read-only or not: a session can always be ended.
+        let logout = session.loggedIn
+            ? "<form class=\"inline logout\" method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"\(escape(session.csrf))\"><button type=\"submit\" id=\"logout\">Log out</button></form>"
+            : ""
         return """
         <!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>\(escape(title)) · MediaWorker</title>
-        <style>\(style)</style></head><body><header><strong>MediaWorker</strong>\(nav)\(session.readOnly ? "<span class=\"ro\">read-only</span>" : "")</header>
+        <style>\(style)</style></head><body><header><strong>MediaWorker</strong>\(nav)\(session.readOnly ? "<span class=\"ro\">read-only</span>" : "")\(logout)</header>
         <main>\(notice.map { "<div class=\"notice\" id=\"notice\">\(escape($0))</div>" } ?? "")\(body)</main></body></html>
         """
     }

@@ -7,10 +7,10 @@ extension Dashboard {
     /// Jobs by state, a page at a time, or the jobs a search finds (job id, file_id, movie id).
     func jobs(_ request: Request) async throws -> Response {
         let workers = try await registry.list()
-        let queue = queue(request.query("queue"))
-        let state = request.query("state").flatMap(BrowsableState.init(rawValue:)) ?? .waiting
-        let term = request.query("q") ?? ""
-        let page = max(1, request.query("page").flatMap { Int($0) } ?? 1)
+        let queue = try queue(request.query("queue"))
+        let state = try DashboardInput.state(request.query("state"))
+        let term = try DashboardInput.term(request.query("q") ?? "")
+        let page = try DashboardInput.page(request.query("page"))
         let ids: [String]
         let total: Int
         if term.isEmpty {
@@ -63,8 +63,8 @@ extension Dashboard {
     /// One job: what was asked (payload), what happened (attempts, history, events in order,
     /// progress, its parts when split) and what it made (outputs, the poster).
     func job(_ request: Request) async throws -> Response {
-        let queue = queue(request.query("queue"))
-        let id = request.query("id") ?? ""
+        let queue = try queue(request.query("queue"))
+        let id = try DashboardInput.id(request.query("id"))
         guard let record = try await queue.record(id: id) else {
             return DashboardResponse.html(HTML.page(title: "Not found", active: "Jobs", session: session,
                                                     body: "<h1>No job \(HTML.escape(id))</h1><p>It never existed or its record has expired.</p>"), status: .notFound)
@@ -164,8 +164,9 @@ extension Dashboard {
 
     /// The job's poster, read from storage (the dashboard has the workers' storage settings).
     func poster(_ request: Request) async throws -> Response {
-        let queue = queue(request.query("queue"))
-        guard let storage, let record = try await queue.record(id: request.query("id") ?? ""),
+        let queue = try queue(request.query("queue"))
+        let id = try DashboardInput.id(request.query("id"))
+        guard let storage, let record = try await queue.record(id: id),
               let result = record.fields["result"].flatMap({ try? JSONValue.parse($0) }),
               let url = Self.outputURLs(in: result).first(where: { $0.0.hasSuffix("poster") })?.1,
               let location = try? StorageLocation(parsing: url) else {

@@ -7,8 +7,8 @@ extension Dashboard {
     /// Dead letters with retry and delete, one or all.
     func dead(_ request: Request) async throws -> Response {
         let workers = try await registry.list()
-        let queue = queue(request.query("queue"))
-        let page = max(1, request.query("page").flatMap { Int($0) } ?? 1)
+        let queue = try queue(request.query("queue"))
+        let page = try DashboardInput.page(request.query("page"))
         let (total, ids) = try await queue.page(.dead, offset: (page - 1) * Self.pageSize, limit: Self.pageSize)
         var body = "<h1>Dead letters</h1>" + queuePicker(queueNames(workers: workers), selected: queue.name, path: "/dead")
         body += "<p id=\"total\">\(total) dead jobs in \(HTML.escape(queue.name)). "
@@ -32,7 +32,7 @@ extension Dashboard {
         let workers = try await registry.list()
         var running: [String: [(queue: String, job: JobSummary)]] = [:]
         for name in queueNames(workers: workers) {
-            let queue = queue(name)
+            let queue = try queue(name)
             for job in try await queue.summaries(try await queue.page(.active, offset: 0, limit: 1000).ids) {
                 running[job.fields["worker"] ?? "", default: []].append((name, job))
             }
@@ -59,7 +59,7 @@ extension Dashboard {
     /// The newest events, then new ones as they come (a little script polls `/api/events`).
     func events(_ request: Request) async throws -> Response {
         let workers = try await registry.list()
-        let queue = queue(request.query("queue"))
+        let queue = try queue(request.query("queue"))
         let latest = try await queue.latestEvents(count: 50)
         var body = "<h1>Live events</h1>" + queuePicker(queueNames(workers: workers), selected: queue.name, path: "/events")
         body += "<p>Newest last; new events appear as they are appended.</p>"
@@ -75,9 +75,8 @@ extension Dashboard {
 
     /// `[{"id":…,"event":{…}}]` after a stream id, for the live tail.
     func eventsAfter(_ request: Request) async throws -> Response {
-        let queue = queue(request.query("queue"))
-        let after = request.query("after") ?? "0"
-        guard after.allSatisfy({ $0.isNumber || $0 == "-" }) else { return DashboardResponse.text("bad stream id", status: .badRequest) }
+        let queue = try queue(request.query("queue"))
+        let after = try DashboardInput.streamID(request.query("after") ?? "0", name: "after")
         let events = try await queue.events(after: after, count: 200)
         return DashboardResponse.json("[" + events.map { "{\"id\":\(JSONValue.string($0.streamID).jsonText),\"event\":\($0.json)}" }.joined(separator: ",") + "]")
     }
@@ -110,7 +109,7 @@ extension Dashboard {
     /// Webhook endpoints: outcomes, the delivery log, redeliver and enable.
     func webhooks(_ request: Request) async throws -> Response {
         let workers = try await registry.list()
-        let queue = queue(request.query("queue"))
+        let queue = try queue(request.query("queue"))
         var body = "<h1>Webhooks</h1>" + queuePicker(queueNames(workers: workers), selected: queue.name, path: "/webhooks")
         let endpoints = try await WebhookLedger.endpoints(of: queue)
         if endpoints.isEmpty { body += "<p>No webhook endpoint has delivered on this queue (workers read MW_WEBHOOK_URLS).</p>" }
@@ -143,13 +142,14 @@ extension Dashboard {
         guard let form = try await DashboardForm.read(request, auth: auth) else {
             return DashboardResponse.text("missing or wrong CSRF token: reload the page and try again", status: .forbidden)
         }
-        let queue = queue(form["queue"])
-        guard let endpoint = form["endpoint"] else { return DashboardResponse.text("no endpoint", status: .badRequest) }
+        let queue = try queue(form["queue"])
+        let endpoint = try DashboardInput.endpoint(form["endpoint"])
         let ledger = WebhookLedger(queue: queue, endpoint: endpoint)
         let message: String
         if redeliver {
-            let streamID = form["stream_id"] ?? ""
-            if let number = try await ledger.redeliver(streamID: streamID, logID: form["log_id"] ?? "") {
+            let streamID = try DashboardInput.streamID(form["stream_id"])
+            let logID = try form["log_id"].map { try DashboardInput.streamID($0, name: "log_id") } ?? ""
+            if let number = try await ledger.redeliver(streamID: streamID, logID: logID) {
                 message = "event \(streamID) will be delivered again (redelivery \(number))"
             } else {
                 message = "no copy of event \(streamID) is left"

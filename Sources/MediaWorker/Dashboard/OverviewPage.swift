@@ -10,7 +10,7 @@ extension Dashboard {
         let now = Int(Date().timeIntervalSince1970) / 60
         var body = "<h1>Overview</h1>"
         for name in queueNames(workers: workers) {
-            let queue = queue(name)
+            let queue = try queue(name)
             let counts = try await queue.counts()
             let live = workers.filter { ($0.fields["queues"] ?? "").split(separator: ",").contains(Substring(name)) && $0.fields["draining"] != "1" }
             let history = try await queue.minuteCounts(from: now - 1439, to: now + 1)
