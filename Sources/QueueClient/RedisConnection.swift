@@ -99,8 +99,11 @@ public actor RedisConnection {
         switch target.endpoint {
         case .tcp(let host, let port):
             let tls = try target.tls.map { options throws(RedisError) in try RedisTLSContext.shared(for: options) }
-            opened = mw_stream_connect_tcp(host, Int32(port), timeout, tls?.pointer, tls?.serverName ?? target.tls?.serverName,
-                                           &status, &message, message.count)
+            // The context must outlive the call (a reload may drop the cache's reference meanwhile).
+            opened = withExtendedLifetime(tls) {
+                mw_stream_connect_tcp(host, Int32(port), timeout, tls?.pointer, tls?.serverName ?? target.tls?.serverName,
+                                      &status, &message, message.count)
+            }
         case .unixSocket(let path):
             opened = mw_stream_connect_unix(path, timeout, &status, &message, message.count)
         }

@@ -102,6 +102,78 @@ struct RedisTLSTests {
         }
     }
 
+    @Test("a CA and a client certificate rotated at the same paths are used from the next connection on, without a restart")
+    func rotatedFilesReloaded() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { try? FileManager.default.removeItem(at: certificates.directory) }
+        let dir = certificates.directory
+        // A client certificate the server does not trust: signed by the other CA.
+        let openssl = try ProjectPaths.tool("openssl", package: "openssl")
+        let signed = try await CommandRunner.run(openssl, ["x509", "-req", "-in", "client.csr", "-CA", "other-ca.crt", "-CAkey", "other-ca.key",
+                                                            "-CAcreateserial", "-days", "2", "-extfile", "client.ext", "-out", "client-other.crt"],
+                                                 directory: dir.path, timeout: .seconds(60))
+        #expect(signed.succeeded, "\(signed.stderr)")
+        let live = dir.appendingPathComponent("live")
+        try FileManager.default.createDirectory(at: live, withIntermediateDirectories: true)
+        /// Puts a file in place the way rotation tools do: written aside, renamed over.
+        func install(_ source: String, as name: String) throws {
+            let aside = live.appendingPathComponent("." + name + ".new")
+            try? FileManager.default.removeItem(at: aside)
+            try FileManager.default.copyItem(atPath: source, toPath: aside.path)
+            #expect(rename(aside.path, live.appendingPathComponent(name).path) == 0)
+        }
+        try install(certificates.otherCACertificate, as: "ca.pem")
+        try install(dir.appendingPathComponent("client-other.crt").path, as: "client.pem")
+        try install(certificates.clientKey, as: "client.key")
+        let options = RedisTLSOptions(caFile: live.appendingPathComponent("ca.pem").path, certificateFile: live.appendingPathComponent("client.pem").path,
+                                      keyFile: live.appendingPathComponent("client.key").path)
+        try await RedisServer.with(.init(tls: certificates, requireClientCertificate: true)) { server in
+            let url = try Self.url(server, options)
+            func ping() async -> RedisError? {
+                do {
+                    let connection = try await RedisConnection(url: url)
+                    _ = try await connection.command(["PING"])
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            let client = RedisClient(url: url)
+            // The server's certificate is not signed by the CA in place.
+            let untrusted = await ping()
+            #expect(untrusted?.code == "REDIS_TLS", "\(String(describing: untrusted))")
+            // The right CA is rotated in: the server is trusted now, but it refuses our certificate.
+            try install(certificates.caCertificate, as: "ca.pem")
+            let refused = await ping()
+            #expect(refused != nil, "a client certificate of the other CA was accepted")
+            // The right client certificate is rotated in: served, by a new connection and by the
+            // client that failed before, without anything being restarted.
+            try install(certificates.clientCertificate, as: "client.pem")
+            #expect(await ping() == nil)
+            #expect(try await client.command(["PING"]) == .status("PONG"))
+            await client.close()
+        }
+    }
+
+    @Test("a rotation caught half-written keeps the certificates read before, and the next connection after it is whole reads them")
+    func halfWrittenRotation() async throws {
+        let certificates = try await TestCertificates.make()
+        defer { try? FileManager.default.removeItem(at: certificates.directory) }
+        let ca = certificates.directory.appendingPathComponent("rotating-ca.pem").path
+        try FileManager.default.copyItem(atPath: certificates.caCertificate, toPath: ca)
+        try await RedisServer.with(.init(tls: certificates)) { server in
+            let url = try Self.url(server, RedisTLSOptions(caFile: ca))
+            #expect(try await RedisConnection(url: url).command(["PING"]) == .status("PONG"))
+            // Truncated mid-copy: not a certificate. The context read before stays in use.
+            try "-----BEGIN CERTIFICATE-----\nMIIB".write(toFile: ca, atomically: false, encoding: .utf8)
+            #expect(try await RedisConnection(url: url).command(["PING"]) == .status("PONG"))
+            // Whole again, with the other CA: read, and the server is no longer trusted.
+            try FileManager.default.removeItem(atPath: ca)
+            try FileManager.default.copyItem(atPath: certificates.otherCACertificate, toPath: ca)
+            await #expect(throws: RedisError.self) { _ = try await RedisConnection(url: url).command(["PING"]) }
+        }
+    }
+
     @Test("bad certificate files are refused before any connection")
     func badFiles() async throws {
         let certificates = try await TestCertificates.make()
