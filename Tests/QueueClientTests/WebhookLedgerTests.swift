@@ -21,6 +21,15 @@ struct WebhookLedgerTests {
         }
     }
 
+    /// A queue on a fresh Redis with this endpoint registered (its group made at the stream's end).
+    func withLedger(_ body: (JobQueue, WebhookLedger) async throws -> Void) async throws {
+        try await base.withQueue { queue, _ in
+            let ledger = WebhookLedger(queue: queue, url: url)
+            try await ledger.register(url: url)
+            try await body(queue, ledger)
+        }
+    }
+
     func evalCalls(_ queue: JobQueue) async throws -> Int {
         let stats = try await queue.client.command(["INFO", "commandstats"]).string ?? ""
         guard let line = stats.split(separator: "\r\n").first(where: { $0.hasPrefix("cmdstat_evalsha:") }),
@@ -30,9 +39,7 @@ struct WebhookLedgerTests {
 
     @Test("a batch read from the group is accepted in one script: skipped types acknowledged, the rest kept with their bodies")
     func acceptInOneScript() async throws {
-        try await base.withQueue { queue, _ in
-            let ledger = WebhookLedger(queue: queue, url: url)
-            try await ledger.register(url: url)
+        try await withLedger { queue, ledger in
             try await append(queue, 150, type: "JobProgress")
             try await append(queue, 10, type: "NoopCompleted", from: 150)
             let read = try await ledger.readNew(consumer: "w1", count: 500, block: .milliseconds(10))
@@ -55,9 +62,7 @@ struct WebhookLedgerTests {
 
     @Test("a failed attempt keeps its body through any number of stream rollovers; a taker that dies lets it come due after its lease")
     func retryOutlivesTheStream() async throws {
-        try await base.withQueue { queue, _ in
-            let ledger = WebhookLedger(queue: queue, url: url)
-            try await ledger.register(url: url)
+        try await withLedger { queue, ledger in
             try await append(queue, 1, type: "NoopCompleted")
             let read = try await ledger.readNew(consumer: "w1", count: 10, block: .milliseconds(10))
             _ = try await ledger.accept(read, delivers: { _ in true }, backlogCap: 1000)
@@ -84,9 +89,7 @@ struct WebhookLedgerTests {
 
     @Test("redelivery works from the log line after the stream and the delivery are gone, and is numbered")
     func redeliverFromTheLog() async throws {
-        try await base.withQueue { queue, _ in
-            let ledger = WebhookLedger(queue: queue, url: url)
-            try await ledger.register(url: url)
+        try await withLedger { queue, ledger in
             try await append(queue, 1, type: "NoopCompleted")
             _ = try await ledger.accept(try await ledger.readNew(consumer: "w1", count: 10, block: .milliseconds(10)),
                                         delivers: { _ in true }, backlogCap: 1000)
@@ -106,9 +109,7 @@ struct WebhookLedgerTests {
 
     @Test("past the backlog cap new deliveries are given up, logged with their bodies")
     func backlogCap() async throws {
-        try await base.withQueue { queue, _ in
-            let ledger = WebhookLedger(queue: queue, url: url)
-            try await ledger.register(url: url)
+        try await withLedger { queue, ledger in
             try await append(queue, 8, type: "NoopCompleted")
             let counts = try await ledger.accept(try await ledger.readNew(consumer: "w1", count: 10, block: .milliseconds(10)),
                                                  delivers: { _ in true }, backlogCap: 5)
@@ -121,9 +122,7 @@ struct WebhookLedgerTests {
 
     @Test("events the stream trims before any reader reads them are counted once as lost, and the lag is reported")
     func lostToTrimming() async throws {
-        try await base.withQueue { queue, _ in
-            let ledger = WebhookLedger(queue: queue, url: url)
-            try await ledger.register(url: url)
+        try await withLedger { queue, ledger in
             try await append(queue, 50, type: "NoopCompleted")
             #expect(try await ledger.checkLag() == (50, 0))
             _ = try await ledger.accept(try await ledger.readNew(consumer: "w1", count: 20, block: .milliseconds(10)),
