@@ -68,14 +68,24 @@ struct DashboardHostileTests {
                 ?? ["--requests", environment["MW_DASHBOARD_FUZZ_REQUESTS"] ?? "1500"]
             let seconds = Double(environment["MW_DASHBOARD_FUZZ_SECONDS"] ?? "") ?? 0
             let seed = environment["MW_DASHBOARD_FUZZ_SEED"] ?? String(UInt32.random(in: 1...UInt32.max))
-            for (dashboard, extra) in [(open, [String]()), (guarded, ["--token", token])] {
-                let report = directory.appendingPathComponent("fuzz-\(dashboard.port).json").path
-                let fuzz = try await CommandRunner.run(python, [
-                    ProjectPaths.scripts.appendingPathComponent("test/dashboard_fuzz.py").path, "--url", dashboard.url, "--seed", seed,
-                    "--report", report,
-                ] + budget + extra, timeout: .seconds(Int64(max(600, seconds * 2))))
-                #expect(fuzz.succeeded, "\(fuzz.stdout.suffix(6000))\(fuzz.stderr.suffix(2000))\ndashboard: \(dashboard.logText.suffix(2000))")
-                #expect(dashboard.process.isRunning, "the dashboard died: \(dashboard.logText.suffix(3000))")
+            // Both dashboards at once: a soak of N seconds fuzzes each for N seconds.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (dashboard, extra) in [(open, [String]()), (guarded, ["--token", token])] {
+                    group.addTask {
+                        let report = directory.appendingPathComponent("fuzz-\(dashboard.port).json").path
+                        let fuzz = try await CommandRunner.run(python, [
+                            ProjectPaths.scripts.appendingPathComponent("test/dashboard_fuzz.py").path, "--url", dashboard.url, "--seed", seed,
+                            "--report", report,
+                        ] + budget + extra, timeout: .seconds(Int64(max(600, seconds * 2))))
+                        #expect(fuzz.succeeded, "\(fuzz.stdout.suffix(6000))\(fuzz.stderr.suffix(2000))\ndashboard: \(dashboard.logText.suffix(2000))")
+                        #expect(dashboard.process.isRunning, "the dashboard died: \(dashboard.logText.suffix(3000))")
+                        // The summary, for the record (requests, statuses, failures).
+                        print("dashboard fuzz \(extra.isEmpty ? "without" : "with") a token:", fuzz.stdout.split(separator: "\n").filter {
+                            $0.hasPrefix("requests:") || $0.hasPrefix("by status class") || $0.hasPrefix("failures")
+                        }.joined(separator: "; "))
+                    }
+                }
+                try await group.waitForAll()
             }
             producing.cancel()
             let pushed = await producing.value

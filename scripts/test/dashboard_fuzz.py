@@ -29,7 +29,8 @@ Failure kinds (each answer is judged; --allow KIND turns a kind into a warning):
                      127.0.0.1.evil.example, empty, missing, twice; an absolute-form target with a
                      loopback Host is sent but not judged: only proxies send one)
                      was not answered 4xx
-  cross-origin-post  a POST with a foreign Origin (another host, `null`, another port) got no 4xx
+  cross-origin-post  a POST whose Origin is not the Host it carries (another host, `null`, another
+                     port) got no 4xx
   csrf-bypass        a POST whose csrf field does not match the mw_csrf cookie, and that carries
                      no valid bearer token, got no 4xx (the action ran)
   auth-bypass        (--token only) a request with neither a valid cookie nor a valid bearer was
@@ -759,14 +760,12 @@ class Fuzzer:
                                  "http://localhost:%d" % (self.port + 1 if self.port < 65535 else 1)])
             request.headers.append(("Origin", origin))
             request.tags.append("origin:" + origin)
-            parsed = urlsplit(origin)
-            try:
-                origin_port = parsed.port
-            except ValueError:
-                origin_port = None
-            host_port = self.port if self.good_host.count(":") else None
-            foreign = origin == "null" or not host_is_loopback(parsed.netloc or "") or \
-                (origin_port is not None and host_port is not None and origin_port != host_port)
+            # Foreign to the request as sent: an Origin is same-origin when it names the Host the
+            # request carries (with a token, a dashboard may answer any Host; a browser sends an
+            # Origin equal to it only from a page that host served, and such a page holds none of
+            # this dashboard's cookies).
+            sent_host = request.hosts[0].lower() if len(request.hosts) == 1 else None
+            foreign = origin == "null" or sent_host is None or origin.lower() != "http://" + sent_host
             if foreign and known:
                 request.must_4xx.append(("cross-origin-post", "Origin %s" % origin))
 
