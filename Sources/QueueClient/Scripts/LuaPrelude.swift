@@ -102,10 +102,12 @@ enum LuaPrelude {
 
     -- Per-minute counts of finished jobs (and retried attempts), kept 8 days in one hash per
     -- day: the dashboard's throughput history survives restarts of everything but Redis.
+    -- The day's key gets its expiry with each minute's first count, not with every job.
     local function count_minute(what)
       local day_key = base .. 'minutes:' .. math.floor(now / 86400000)
-      redis.call('HINCRBY', day_key, math.floor(now / 60000) .. ':' .. what, 1)
-      redis.call('PEXPIRE', day_key, 8 * 86400000)
+      if redis.call('HINCRBY', day_key, math.floor(now / 60000) .. ':' .. what, 1) == 1 then
+        redis.call('PEXPIRE', day_key, 8 * 86400000)
+      end
     end
 
     -- Search by file_id or movie id: a sorted set of job ids per value, newest last, kept
