@@ -8,7 +8,18 @@ server, the same over TLS (rediss://, and RQ over TLS beside it), and a 3-master
 with each queue on its own master (redis+cluster://).
 Prints the figures, the ratios and each worker's peak memory (VmHWM / ru_maxrss).
 
-usage: bench.py MEDIA_WORKER_BINARY [--jobs N] [--latency-jobs N] [--skip-topologies]
+The cost model: for every run of ours, per no-op job, the Redis commands executed (INFO
+commandstats: scripts' inner calls included, the benchmark's own polling left out), Redis CPU
+microseconds (used_cpu_sys + used_cpu_user), round trips from the worker (its
+mw_redis_round_trips_total) and bytes into and out of Redis (the producer's push included);
+and the same for a transcode's queue traffic. `--baseline REF` builds another revision into a
+scratch folder and runs both in the same sitting, alternating, so a regression is a ratio.
+Then how it scales: the growth table (jobs waiting, finished and dead: throughput and Redis
+memory per job) and the workers table (1, 4, 16, 64 worker processes against one Redis).
+
+usage: bench.py MEDIA_WORKER_BINARY [--jobs N] [--latency-jobs N] [--repeat N] [--baseline REF]
+                [--growth-sizes 1000,100000,1000000] [--workers 1,4,16,64] [--skip-topologies]
+                [--skip-growth] [--skip-workers] [--skip-transcode]
 """
 import argparse
 import json
@@ -60,6 +71,85 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+class RedisWindow:
+    """What one redis-server did between `open` and `close`: commands by name (INFO
+    commandstats, scripts' inner calls included), CPU seconds and network bytes. The
+    benchmark's own calls inside the window (its polling) are counted and left out."""
+
+    def __init__(self, r):
+        self.r = r
+        self.own = {}
+        self.before = self._snapshot()
+
+    def _snapshot(self):
+        info = self.r.execute_command("INFO", "commandstats", "cpu", "stats", "memory")
+        commands = {key[len("cmdstat_"):]: value["calls"] for key, value in info.items() if key.startswith("cmdstat_")}
+        times = {key[len("cmdstat_"):]: value["usec"] for key, value in info.items() if key.startswith("cmdstat_")}
+        # Time inside commands as Redis counts it: a script's includes its inner calls, so only
+        # top-level ones (EVALSHA and plain commands) are summed; the rest of the CPU is I/O.
+        usec = sum(value["usec"] for key, value in info.items() if key.startswith("cmdstat_"))
+        inner = sum(value["usec"] for key, value in info.items() if key.startswith("cmdstat_evalsha"))
+        return {"commands": commands, "times": times, "usec": usec, "script_usec": inner, "cpu": float(info["used_cpu_sys"]) + float(info["used_cpu_user"]),
+                "in": int(info["total_net_input_bytes"]), "out": int(info["total_net_output_bytes"]), "memory": int(info["used_memory"])}
+
+    def mine(self, command, count=1):
+        self.own[command] = self.own.get(command, 0) + count
+
+    def close(self):
+        after = self._snapshot()
+        self.mine("info")  # the INFO that opened the window is counted in the one that closes it
+        commands, times = {}, {}
+        for name, calls in after["commands"].items():
+            done = calls - self.before["commands"].get(name, 0) - self.own.get(name, 0)
+            if done > 0:
+                commands[name] = done
+                times[name] = after["times"][name] - self.before["times"].get(name, 0)
+        return {"commands": commands, "times": times, "cpu_s": after["cpu"] - self.before["cpu"], "script_us": after["script_usec"] - self.before["script_usec"], "in": after["in"] - self.before["in"],
+                "out": after["out"] - self.before["out"], "memory": after["memory"] - self.before["memory"]}
+
+
+class Cost:
+    """Per job: commands, Redis CPU microseconds, round trips from the worker, bytes in and out."""
+
+    def __init__(self, window, jobs, round_trips):
+        self.jobs = jobs
+        self.by_command = {name: calls / jobs for name, calls in window["commands"].items()}
+        # Microseconds inside each command per job (a script's includes its inner calls).
+        self.time_by_command = {name: usec / jobs for name, usec in window["times"].items()}
+        self.commands = sum(self.by_command.values())
+        self.cpu_us = window["cpu_s"] * 1e6 / jobs
+        self.script_us = window["script_us"] / jobs
+        self.round_trips = round_trips / jobs if round_trips is not None else float("nan")
+        self.bytes_in = window["in"] / jobs
+        self.bytes_out = window["out"] / jobs
+
+
+def worker_counter(http_port, name):
+    """A counter's value from the worker's /metrics (summed over its labels), or None."""
+    import urllib.request
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5).read().decode()
+    except Exception:
+        return None
+    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name) and not line.startswith("#")]
+    return sum(values) if values else None
+
+
+def wait_counting(window, r, condition_command, target, timeout, interval=0.005):
+    """Polls `condition_command` (a ZCARD, LLEN ...) until it reaches `target`; the polls are
+    the benchmark's own commands and are left out of the window's counts."""
+    name, *arguments = condition_command
+    deadline = time.time() + timeout
+    while True:
+        value = r.execute_command(name, *arguments)
+        window.mine(name.lower())
+        if value >= target:
+            return True
+        if time.time() > deadline:
+            return False
+        time.sleep(interval)
+
+
 class OurWorker:
     def __init__(self, binary, redis_port, concurrency, workdir, url=None, extra_env=None, name=None):
         self.http_port = free_port()
@@ -88,20 +178,188 @@ class OurWorker:
         return peak
 
 
-def ours_throughput(r, binary, port, concurrency, jobs, workdir):
+def ours_throughput(r, binary, port, concurrency, jobs, workdir, name=None):
+    """One worker draining `jobs` no-op jobs pushed by redis-py: (jobs/s, peak RSS MB, Cost)."""
     r.flushall()
-    worker = OurWorker(binary, port, concurrency, workdir)
+    worker = OurWorker(binary, port, concurrency, workdir, name=name)
     worker.wait_ready()
     payloads = [json.dumps({"id": f"t{i}", "type": "noop"}) for i in range(jobs)]
+    trips_before = worker_counter(worker.http_port, "mw_redis_round_trips_total")
+    window = RedisWindow(r)
     started = time.time()
     pipe = r.pipeline(transaction=False)
     for chunk in range(0, jobs, 1000):
         pipe.rpush("mw:{default}:inbox", *payloads[chunk:chunk + 1000])
     pipe.execute()
-    if not wait_for(lambda: r.zcard("mw:{default}:completed") >= jobs, 300, 0.002):
+    if not wait_counting(window, r, ["ZCARD", "mw:{default}:completed"], jobs, 300, 0.005):
         raise SystemExit(f"only {r.zcard('mw:{default}:completed')} of {jobs} jobs completed")
     elapsed = time.time() - started
-    return jobs / elapsed, worker.stop()
+    measured = window.close()
+    trips_after = worker_counter(worker.http_port, "mw_redis_round_trips_total")
+    trips = trips_after - trips_before if trips_before is not None and trips_after is not None else None
+    return jobs / elapsed, worker.stop(), Cost(measured, jobs, trips)
+
+
+def transcode_cost(r, binary, port, workdir, source, jobs):
+    """A transcode's queue traffic (ingest, start, heartbeats, progress, publication, events):
+    `jobs` transcodes of `source`, one at a time, measured like the no-op jobs."""
+    r.flushall()
+    storage = os.path.join(workdir, "storage")
+    os.makedirs(os.path.join(storage, "raw"), exist_ok=True)
+    input_path = os.path.join(storage, "raw", os.path.basename(source))
+    shutil.copyfile(source, input_path)
+    worker = OurWorker(binary, port, 1, workdir, name="transcode")
+    worker.wait_ready()
+    trips_before = worker_counter(worker.http_port, "mw_redis_round_trips_total")
+    window = RedisWindow(r)
+    started = time.time()
+    for i in range(jobs):
+        r.rpush("mw:{default}:inbox", json.dumps({"id": f"tc{i}", "type": "transcode", "input": {"url": f"file://{input_path}"},
+                                                  "output": {"url": f"file://{storage}/media/"}}))
+    window.mine("rpush", jobs)  # (the producer's push is a job's cost: counted back below)
+    if not wait_counting(window, r, ["ZCARD", "mw:{default}:completed"], jobs, 600, 0.05):
+        raise SystemExit(f"transcodes did not complete (dead: {r.zcard('mw:{default}:dead')}); see worker-transcode.log")
+    elapsed = time.time() - started
+    window.own["rpush"] -= jobs
+    measured = window.close()
+    trips_after = worker_counter(worker.http_port, "mw_redis_round_trips_total")
+    worker.stop()
+    return Cost(measured, jobs, trips_after - trips_before if trips_before is not None and trips_after is not None else None), elapsed / jobs
+
+
+def cli_env(port):
+    return dict(os.environ, MW_REDIS_URL=f"redis://127.0.0.1:{port}/0", MW_LOG_LEVEL="warning")
+
+
+def push_chunked(r, key, payloads, chunk=1000):
+    pipe = r.pipeline(transaction=False)
+    for start in range(0, len(payloads), chunk):
+        pipe.rpush(key, *payloads[start:start + chunk])
+        if len(pipe) >= 50:
+            pipe.execute()
+    pipe.execute()
+
+
+def preload_waiting(r, binary, port, size, measured, workdir):
+    """`size` low-priority no-op jobs left waiting, made by the worker's own ingest: a worker
+    at concurrency 1 is kept busy by one long job (so it ingests but runs nothing), then killed;
+    the long job is cancelled. Returns (enqueue jobs/s of `measured` more on top of `size`,
+    Redis bytes per waiting job)."""
+    r.flushall()
+    memory_before = int(r.info("memory")["used_memory"])
+    loader = OurWorker(binary, port, 1, workdir, name="preload")
+    loader.wait_ready()
+    r.rpush("mw:{default}:inbox", json.dumps({"id": "blocker", "type": "noop", "priority": "high", "options": {"duration_ms": 86400000}}))
+    if not wait_for(lambda: r.hget("mw:{default}:job:blocker", "state") == b"active", 30, 0.01):
+        raise SystemExit("the preload's blocking job did not start")
+    push_chunked(r, "mw:{default}:inbox", [json.dumps({"id": f"w{i}", "type": "noop", "priority": "low"}) for i in range(size)])
+    if not wait_for(lambda: r.llen("mw:{default}:wait:low") >= size, 600, 0.05):
+        raise SystemExit(f"the preload ingested only {r.llen('mw:{default}:wait:low')} of {size}")
+    per_waiting = (int(r.info("memory")["used_memory"]) - memory_before) / size if size else float("nan")
+    started = time.time()
+    push_chunked(r, "mw:{default}:inbox", [json.dumps({"id": f"e{i}", "type": "noop", "priority": "low"}) for i in range(measured)])
+    if not wait_for(lambda: r.llen("mw:{default}:wait:low") >= size + measured, 600, 0.002):
+        raise SystemExit("the enqueue run did not finish")
+    enqueue_rate = measured / (time.time() - started)
+    loader.process.kill()
+    loader.process.wait()
+    loader.log.close()
+    subprocess.run([binary, "cancel", "blocker"], env=cli_env(port), check=True, capture_output=True)
+    return enqueue_rate, per_waiting
+
+
+def drain_high(r, binary, port, jobs, workdir, name):
+    """Jobs/s of one worker at concurrency 8 running `jobs` high-priority no-op jobs pushed at
+    once, whatever else waits or is retained."""
+    worker = OurWorker(binary, port, 8, workdir, name=name)
+    worker.wait_ready()
+    done_before = r.zcard("mw:{default}:completed")
+    window = RedisWindow(r)
+    started = time.time()
+    push_chunked(r, "mw:{default}:inbox", [json.dumps({"id": f"{name}{i}", "type": "noop", "priority": "high"}) for i in range(jobs)])
+    if not wait_counting(window, r, ["ZCARD", "mw:{default}:completed"], done_before + jobs, 600, 0.005):
+        raise SystemExit(f"{name}: the jobs did not complete")
+    elapsed = time.time() - started
+    measured = window.close()
+    worker.stop()
+    return jobs / elapsed, Cost(measured, jobs, None)
+
+
+def finish_many(r, binary, port, count, workdir, payload):
+    """`count` jobs run to their end by one worker at concurrency 8 (retained, not measured)."""
+    worker = OurWorker(binary, port, 8, workdir, name="filler")
+    worker.wait_ready()
+    state = "dead" if "fail_with" in payload else "completed"
+    before = r.zcard(f"mw:{{default}}:{state}")
+    push_chunked(r, "mw:{default}:inbox", [json.dumps(dict(payload, id=f"{state[0]}{i}")) for i in range(count)])
+    if not wait_for(lambda: r.zcard(f"mw:{{default}}:{state}") >= before + count, 3600, 0.2):
+        raise SystemExit(f"the filler's jobs did not end {state}")
+    worker.stop()
+
+
+def growth_rows(r, binary, port, sizes, jobs, workdir):
+    """Throughput and Redis memory as the work grows: jobs waiting, then finished and dead
+    retained. Each row: (what, count, enqueue jobs/s or None, run jobs/s, bytes per job, Cost)."""
+    rows = []
+    for size in [0] + sizes:
+        enqueue_rate, per_job = preload_waiting(r, binary, port, size, jobs, workdir)
+        run_rate, cost = drain_high(r, binary, port, jobs, workdir, f"g{size}-")
+        rows.append(("waiting", size, enqueue_rate, run_rate, per_job, cost))
+    finished = max(sizes)
+    r.flushall()
+    memory_before = int(r.info("memory")["used_memory"])
+    finish_many(r, binary, port, finished, workdir, {"type": "noop"})
+    per_finished = (int(r.info("memory")["used_memory"]) - memory_before) / finished
+    run_rate, cost = drain_high(r, binary, port, jobs, workdir, "gf-")
+    rows.append(("finished (retained)", finished, None, run_rate, per_finished, cost))
+    dead = min(finished, 100_000)
+    memory_before = int(r.info("memory")["used_memory"])
+    finish_many(r, binary, port, dead, workdir, {"type": "noop", "max_attempts": 1, "options": {"fail_with": {"code": "BENCH_DEAD", "retryable": False}}})
+    per_dead = (int(r.info("memory")["used_memory"]) - memory_before) / dead
+    run_rate, cost = drain_high(r, binary, port, jobs, workdir, "gd-")
+    rows.append((f"dead (retained), beside {finished:,} finished", dead, None, run_rate, per_dead, cost))
+    return rows
+
+
+def workers_rows(r, binary, port, counts, jobs, workdir, concurrency=2):
+    """`n` worker processes (each at a small concurrency) draining `jobs` no-op jobs from one
+    Redis: throughput, Redis CPU and commands per job, summed peak memory."""
+    rows = []
+    for count in counts:
+        r.flushall()
+        pool = [OurWorker(binary, port, concurrency, workdir, name=f"pool{count}-{i}") for i in range(count)]
+        for worker in pool:
+            worker.wait_ready()
+        window = RedisWindow(r)
+        started = time.time()
+        push_chunked(r, "mw:{default}:inbox", [json.dumps({"id": f"p{i}", "type": "noop"}) for i in range(jobs)])
+        if not wait_counting(window, r, ["ZCARD", "mw:{default}:completed"], jobs, 900, 0.005):
+            raise SystemExit(f"{count} workers: only {r.zcard('mw:{default}:completed')} of {jobs} jobs completed")
+        elapsed = time.time() - started
+        measured = window.close()
+        peaks = [worker.stop() for worker in pool]
+        rows.append((count, jobs / elapsed, Cost(measured, jobs, None), sum(peaks)))
+    return rows
+
+
+def build_baseline(ref):
+    """Another revision's release binary, built in a scratch folder (Benchmarks/.out/baseline-<sha>)."""
+    root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True, cwd=HERE).stdout.strip()
+    sha = subprocess.run(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"], capture_output=True, text=True, cwd=root).stdout.strip()
+    if not sha:
+        raise SystemExit(f"--baseline {ref}: not a revision of this repository")
+    folder = os.path.join(root, "Benchmarks", ".out", f"baseline-{sha[:12]}")
+    binary = os.path.join(folder, ".build", "release", "media-worker")
+    if not os.path.exists(binary):
+        os.makedirs(folder, exist_ok=True)
+        archive = subprocess.Popen(["git", "archive", sha], stdout=subprocess.PIPE, cwd=root)
+        subprocess.run(["tar", "-x", "-C", folder], stdin=archive.stdout, check=True)
+        if archive.wait() != 0:
+            raise SystemExit(f"git archive {sha} failed")
+        print(f"building the baseline {ref} ({sha[:12]}) in {folder} ...", flush=True)
+        subprocess.run(["swift", "build", "-c", "release", "--product", "media-worker", "--package-path", folder,
+                        "--scratch-path", os.path.join(folder, ".build")], check=True, stdout=subprocess.DEVNULL)
+    return f"{ref} ({sha[:12]})", binary
 
 
 def ours_latency(r, binary, port, jobs, workdir):
@@ -284,13 +542,44 @@ SimpleWorker([Queue('lat', connection=r)], connection=r).work(max_jobs={jobs}, l
     return [float(v) for v in r.lrange("rq:latencies", 0, -1)]
 
 
+def print_costs(runs):
+    """The cost model: one row per run, then the commands per job by name."""
+    print(f"{'cost per no-op job':36}{'jobs/s':>9}{'RSS MB':>8}{'commands':>10}{'Redis CPU µs':>14}{'in scripts':>12}{'round trips':>13}{'bytes in':>10}{'bytes out':>10}")
+    for label, rate, peak, cost in runs:
+        print(f"{label:36}{rate:>9.0f}{peak:>8.1f}{cost.commands:>10.1f}{cost.cpu_us:>14.1f}{cost.script_us:>12.1f}{cost.round_trips:>13.2f}"
+              f"{cost.bytes_in:>10.0f}{cost.bytes_out:>10.0f}")
+    names = sorted({name for *_, cost in runs for name in cost.by_command}, key=lambda n: -max(c.by_command.get(n, 0) for *_, c in runs))
+    print()
+    print(f"{'commands per job, by name (µs)':36}" + "".join(f"{label[-24:]:>26}" for label, *_ in runs))
+    for name in names:
+        print(f"{name:36}" + "".join(f"{cost.by_command.get(name, 0):>18.2f} ({cost.time_by_command.get(name, 0):>5.1f})" for *_, cost in runs))
+
+
+def median_run(runs):
+    ordered = sorted(runs, key=lambda run: run[0])
+    return ordered[len(ordered) // 2]
+
+
 def main():
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description="MediaWorker's queue against Python RQ, with a cost model per job.")
     parser.add_argument("binary")
     parser.add_argument("--jobs", type=int, default=20000)
     parser.add_argument("--latency-jobs", type=int, default=300)
-    parser.add_argument("--skip-topologies", action="store_true", help="only the single-server rows against RQ")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each throughput row (alternating with the baseline's); the median is shown")
+    parser.add_argument("--baseline", metavar="REF", help="also build and run this git revision, alternating with this tree's binary")
+    parser.add_argument("--growth-sizes", default="1000,100000,1000000", help="jobs waiting (and the largest, finished) for the growth table")
+    parser.add_argument("--workers", default="1,4,16,64", help="worker process counts for the workers table")
+    parser.add_argument("--transcode-source", default=os.path.join(HERE, "..", "..", "Fixtures", ".cache", "h264-aac-1080p30-10s.mp4"))
+    parser.add_argument("--transcodes", type=int, default=2)
+    parser.add_argument("--skip-topologies", action="store_true", help="leave out TLS and the cluster")
+    parser.add_argument("--skip-growth", action="store_true", help="leave out the growth table")
+    parser.add_argument("--skip-workers", action="store_true", help="leave out the workers table")
+    parser.add_argument("--skip-transcode", action="store_true", help="leave out a transcode's queue traffic")
+    parser.add_argument("--skip-latency", action="store_true", help="leave out enqueue-to-start latency")
     args = parser.parse_args()
+    binaries = [("this tree", args.binary)]
+    if args.baseline:
+        binaries.append(build_baseline(args.baseline))
 
     workdir = tempfile.mkdtemp(prefix="mw-bench-queue-")
     port = free_port()
@@ -300,29 +589,74 @@ def main():
         r = redis.Redis(port=port)
         wait_for(lambda: _ping(r), 10, 0.05)
         print(f"queue benchmark: {args.jobs} no-op jobs per throughput run, {args.latency_jobs} jobs for latency, "
-              f"redis-server on 127.0.0.1:{port}, {os.cpu_count()} cores")
-        ours_c1, peak_c1 = ours_throughput(r, args.binary, port, 1, args.jobs, workdir)
-        ours_c8, peak_c8 = ours_throughput(r, args.binary, port, 8, args.jobs, workdir)
+              f"redis-server on 127.0.0.1:{port}, {os.cpu_count()} cores", flush=True)
+        results = {(label, c): [] for label, _ in binaries for c in (1, 8)}
+        for repeat in range(args.repeat):
+            for index, (label, binary) in enumerate(binaries):
+                for c in (1, 8):
+                    rate, peak, cost = ours_throughput(r, binary, port, c, args.jobs, workdir, name=f"b{index}-c{c}-{repeat}")
+                    results[(label, c)].append((rate, peak, cost))
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         rq_rate = rq_throughput(r, args.jobs)
         rq_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        our_latency = ours_latency(r, args.binary, port, args.latency_jobs, workdir)
-        rq_lat = rq_latency(r, port, args.latency_jobs)
 
+        runs = [(f"{label}, concurrency {c}", *median_run(results[(label, c)])) for label, _ in binaries for c in (1, 8)]
         print()
-        print(f"{'':34}{'jobs/s':>10}{'peak RSS MB':>14}")
-        print(f"{'MediaWorker, concurrency 1':34}{ours_c1:>10.0f}{peak_c1:>14.1f}")
-        print(f"{'MediaWorker, concurrency 8':34}{ours_c8:>10.0f}{peak_c8:>14.1f}")
-        print(f"{'RQ SimpleWorker (burst)':34}{rq_rate:>10.0f}{rq_peak:>14.1f}  (benchmark process, before: {before / 1024:.1f})")
+        if args.repeat > 1:
+            for (label, c), values in results.items():
+                print(f"{label}, concurrency {c}: " + ", ".join(f"{rate:.0f}" for rate, _, _ in values) + " jobs/s")
+            print()
+        print_costs(runs)
         print()
-        print(f"{'enqueue-to-start latency':34}{'p50 ms':>10}{'p99 ms':>14}")
-        print(f"{'MediaWorker':34}{percentile(our_latency, 50) * 1000:>10.2f}{percentile(our_latency, 99) * 1000:>14.2f}")
-        print(f"{'RQ SimpleWorker':34}{percentile(rq_lat, 50) * 1000:>10.2f}{percentile(rq_lat, 99) * 1000:>14.2f}")
+        print(f"{'RQ SimpleWorker (burst)':36}{rq_rate:>9.0f}{rq_peak:>8.1f}  (benchmark process, before: {before / 1024:.1f})")
+        ours_c1, ours_c8 = runs[0][1], runs[1][1]
         print()
-        print(f"ratio throughput (ours c8 / RQ): {ours_c8 / rq_rate:.1f}x   (aim: >= 20x, and >= 5000 jobs/s: "
-              f"{'met' if ours_c8 >= 5000 and ours_c8 / rq_rate >= 20 else 'NOT met'})")
-        print(f"ratio throughput (ours c1 / RQ): {ours_c1 / rq_rate:.1f}x")
-        print(f"ratio latency p50 (RQ / ours): {percentile(rq_lat, 50) / percentile(our_latency, 50):.1f}x")
+        print(f"ratio throughput (ours c8 / RQ): {ours_c8 / rq_rate:.1f}x   (aim: >= 20x: {'met' if ours_c8 / rq_rate >= 20 else 'NOT met'})")
+        print(f"ratio throughput (ours c1 / RQ): {ours_c1 / rq_rate:.1f}x   (aim: >= 10x: {'met' if ours_c1 / rq_rate >= 10 else 'NOT met'})")
+        if args.baseline:
+            base_c1, base_c8 = runs[2], runs[3]
+            print(f"ratio against {binaries[1][0]}: throughput c8 {ours_c8 / base_c8[1]:.2f}x (aim >= 1.5x), c1 {ours_c1 / base_c1[1]:.2f}x; "
+                  f"Redis CPU per job c8 {runs[1][3].cpu_us / base_c8[3].cpu_us:.2f}x (aim <= 0.5x), "
+                  f"commands per job c8 {runs[1][3].commands / base_c8[3].commands:.2f}x")
+        if not args.skip_latency:
+            our_latency = ours_latency(r, args.binary, port, args.latency_jobs, workdir)
+            rq_lat = rq_latency(r, port, args.latency_jobs)
+            print()
+            print(f"{'enqueue-to-start latency':34}{'p50 ms':>10}{'p99 ms':>14}")
+            print(f"{'MediaWorker':34}{percentile(our_latency, 50) * 1000:>10.2f}{percentile(our_latency, 99) * 1000:>14.2f}")
+            print(f"{'RQ SimpleWorker':34}{percentile(rq_lat, 50) * 1000:>10.2f}{percentile(rq_lat, 99) * 1000:>14.2f}")
+            print(f"ratio latency p50 (RQ / ours): {percentile(rq_lat, 50) / percentile(our_latency, 50):.1f}x")
+        if not args.skip_transcode:
+            if not os.path.exists(args.transcode_source):
+                raise SystemExit(f"no {args.transcode_source}: run Fixtures/generate.sh (or pass --skip-transcode)")
+            print()
+            print(f"{'queue traffic per transcode':36}{'s/job':>9}{'commands':>10}{'Redis CPU µs':>14}{'round trips':>13}{'bytes in':>10}{'bytes out':>10}")
+            for label, binary in binaries:
+                cost, seconds = transcode_cost(r, binary, port, workdir, args.transcode_source, args.transcodes)
+                print(f"{label:36}{seconds:>9.1f}{cost.commands:>10.1f}{cost.cpu_us:>14.1f}{cost.round_trips:>13.2f}"
+                      f"{cost.bytes_in:>10.0f}{cost.bytes_out:>10.0f}")
+                print("    by name: " + ", ".join(f"{name} {calls:.1f}" for name, calls in sorted(cost.by_command.items(), key=lambda kv: -kv[1])[:12]))
+        if not args.skip_growth:
+            sizes = [int(v) for v in args.growth_sizes.split(",") if v]
+            measured = min(args.jobs, 10000)
+            rows = growth_rows(r, args.binary, port, sizes, measured, workdir)
+            print()
+            print(f"growth: {measured} jobs enqueued (low priority, beside the waiting ones) and {measured} run (high priority, one worker at c8)")
+            print(f"{'jobs in Redis':44}{'enqueue/s':>11}{'vs empty':>9}{'run/s':>9}{'vs empty':>9}{'CPU µs/job':>12}{'bytes/job':>11}")
+            empty_enqueue, empty_run = rows[0][2], rows[0][3]
+            for what, count, enqueue, run, per_job, cost in rows:
+                label = "none" if count == 0 else f"{count:,} {what}"
+                enqueue_text = f"{enqueue:>11.0f}{empty_enqueue / enqueue:>8.2f}x" if enqueue else " " * 20
+                per_job_text = f"{per_job:>11.0f}" if count else ""
+                print(f"{label:44}{enqueue_text}{run:>9.0f}{empty_run / run:>8.2f}x{cost.cpu_us:>12.1f}{per_job_text}")
+            print("(vs empty: how many times slower than with an empty queue; aim <= 1.2x. bytes/job: Redis used_memory added per job held)")
+        if not args.skip_workers:
+            counts = [int(v) for v in args.workers.split(",") if v]
+            rows = workers_rows(r, args.binary, port, counts, args.jobs, workdir)
+            print()
+            print(f"{'worker processes (concurrency 2 each)':40}{'jobs/s':>9}{'vs one':>8}{'commands':>10}{'Redis CPU µs':>14}{'peak RSS MB, all':>18}")
+            for count, rate, cost, peak in rows:
+                print(f"{count:<40}{rate:>9.0f}{rate / rows[0][1]:>7.2f}x{cost.commands:>10.1f}{cost.cpu_us:>14.1f}{peak:>18.0f}")
         if not args.skip_topologies:
             rows, rq_tls = topology_rows(args.binary, args.jobs, workdir)
             print()

@@ -66,10 +66,8 @@ public struct JobQueue: Sendable {
         ]
     }
 
-    /// 32 hex digits of a random UUIDv4: the seed of the event ids a script makes.
-    static func randomSeed() -> String {
-        withUnsafeBytes(of: UUID().uuid) { hex($0) }
-    }
+    /// 32 hex digits shaped as a UUIDv4: the seed of the event ids a script makes.
+    static func randomSeed() -> String { EventIDSeed.next() }
 
     /// Lowercase hex of some bytes (Foundation's String(format:) costs more than the hashing).
     static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {

@@ -44,14 +44,14 @@ public actor RedisClient {
         if let primary { return primary }
         switch url.topology {
         case .single(let endpoint):
-            let node = RedisNode(target: target(endpoint), options: options, onHealth: onHealth)
+            let node = RedisNode(target: target(endpoint), options: options, onHealth: onHealth, cluster: false)
             primary = node
             return node
         case .sentinel(let seeds, let master):
             let discovery = SentinelDiscovery(seeds: seeds, master: master, tls: url.tls, options: options)
             watchSentinels(discovery)
             let endpoint = try await discovery.master(logger: logger)
-            let node = RedisNode(target: target(endpoint), options: options, onHealth: onHealth)
+            let node = RedisNode(target: target(endpoint), options: options, onHealth: onHealth, cluster: false)
             // A sentinel can lag behind a failover: insist on talking to a master.
             let role = try await node.pipeline([["ROLE"]])[0]
             guard role.array?.first?.string == "master" else {
@@ -158,7 +158,7 @@ public actor RedisClient {
 
     private func clusterNode(_ endpoint: RedisURL.Endpoint) -> RedisNode {
         if let node = nodes[endpoint] { return node }
-        let node = RedisNode(target: target(endpoint), options: options, onHealth: onHealth)
+        let node = RedisNode(target: target(endpoint), options: options, onHealth: onHealth, cluster: true)
         nodes[endpoint] = node
         return node
     }
@@ -337,7 +337,7 @@ public actor RedisClient {
     /// Where this client's blocking call waits: the server and its connection id there.
     public var blockingSession: (RedisURL.Endpoint, Int64)? {
         get async {
-            guard let node = blockedOn, let id = await node.connectionID else { return nil }
+            guard let node = blockedOn, let id = node.connectionID else { return nil }
             return (node.target.endpoint, id)
         }
     }

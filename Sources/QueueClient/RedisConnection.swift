@@ -1,6 +1,7 @@
 import CHiredis
 import CRedisTransport
 import Foundation
+import Metrics
 
 /// One connection to one Redis server: our socket (TCP, unix, or TLS over TCP) with hiredis as
 /// the protocol layer (its formatter writes RESP, its reader parses replies).
@@ -43,6 +44,7 @@ public actor RedisConnection {
     public let target: Target
     public let options: Options
     private let executor: DedicatedThreadExecutor
+    private let ownsExecutor: Bool
     private nonisolated(unsafe) var stream: OpaquePointer?
     private nonisolated(unsafe) var reader: UnsafeMutablePointer<redisReader>
     private var readBuffer = [CChar](repeating: 0, count: 64 * 1024)
@@ -60,11 +62,14 @@ public actor RedisConnection {
                             options: options)
     }
 
-    /// Connects, authenticates and selects the database.
-    public init(target: Target, options: Options = Options()) async throws(RedisError) {
+    /// Connects, authenticates and selects the database. With `executor`, the connection runs
+    /// on that thread (its owner's, so that the owner reaches it without a hop); without, on a
+    /// thread of its own.
+    public init(target: Target, options: Options = Options(), executor: DedicatedThreadExecutor? = nil) async throws(RedisError) {
         self.target = target
         self.options = options
-        self.executor = DedicatedThreadExecutor(name: "redis-connection")
+        self.ownsExecutor = executor == nil
+        self.executor = executor ?? DedicatedThreadExecutor(name: "redis-connection")
         self.reader = redisReaderCreate()
         try connect()
     }
@@ -72,7 +77,7 @@ public actor RedisConnection {
     deinit {
         if let stream { mw_stream_close(stream) }
         redisReaderFree(reader)
-        executor.shutdown()
+        if ownsExecutor { executor.shutdown() }
     }
 
     public var isConnected: Bool { stream != nil }
@@ -134,13 +139,16 @@ public actor RedisConnection {
     /// Sends one command and waits for its reply. An error reply throws `.server`.
     @discardableResult
     public func command(_ arguments: [String]) throws(RedisError) -> RedisReply {
-        try command(bytes: arguments.map { Array($0.utf8) })
+        try send([arguments])
+        let reply = try readReply()
+        if case .error(let message) = reply { throw .server(message) }
+        return reply
     }
 
     /// Sends one command given as raw byte arguments.
     @discardableResult
     public func command(bytes arguments: [[UInt8]]) throws(RedisError) -> RedisReply {
-        try send([arguments])
+        try send(bytes: arguments)
         let reply = try readReply()
         if case .error(let message) = reply { throw .server(message) }
         return reply
@@ -149,7 +157,7 @@ public actor RedisConnection {
     /// Sends several commands in one write and reads their replies in order.
     /// Error replies are returned in place, not thrown.
     public func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
-        try send(commands.map { $0.map { Array($0.utf8) } })
+        try send(commands)
         var replies: [RedisReply] = []
         replies.reserveCapacity(commands.count)
         for _ in commands { replies.append(try readReply()) }
@@ -165,23 +173,32 @@ public actor RedisConnection {
         return try command(arguments)
     }
 
-    /// Formats every command (hiredis) and writes them all in one go.
-    private func send(_ commands: [[[UInt8]]]) throws(RedisError) {
+    /// Writes to Redis, each answered by a read: what the queue benchmark's cost model counts
+    /// per job (`mw_redis_round_trips_total`).
+    private static let roundTrips = Counter(label: "mw_redis_round_trips_total")
+
+    /// Writes every command in one go (RESP written by `RESPWriter`, no intermediate copies).
+    private func send(_ commands: [[String]]) throws(RedisError) {
+        var wire: [UInt8] = []
+        wire.reserveCapacity(commands.reduce(0) { total, command in command.reduce(total + 16) { $0 + $1.utf8.count + 16 } })
+        for arguments in commands { RESPWriter.append(arguments, to: &wire) }
+        try write(wire)
+    }
+
+    private func send(bytes arguments: [[UInt8]]) throws(RedisError) {
+        var wire: [UInt8] = []
+        wire.reserveCapacity(arguments.reduce(16) { $0 + $1.count + 16 })
+        RESPWriter.append(arguments, to: &wire)
+        try write(wire)
+    }
+
+    private func write(_ wire: [UInt8]) throws(RedisError) {
         guard let stream else { throw .connection("not connected to \(target)") }
-        var wire: [CChar] = []
-        for arguments in commands {
-            let appended = Self.withArgv(arguments) { argc, argv, lengths -> Bool in
-                var formatted: UnsafeMutablePointer<CChar>?
-                let length = redisFormatCommandArgv(&formatted, argc, argv, lengths)
-                guard length > 0, let formatted else { return false }
-                wire.append(contentsOf: UnsafeBufferPointer(start: formatted, count: Int(length)))
-                redisFreeCommand(formatted)
-                return true
-            }
-            guard appended else { throw .unexpectedReply("cannot format a command") }
-        }
+        Self.roundTrips.increment()
         var message = [CChar](repeating: 0, count: 256)
-        let status = wire.withUnsafeBufferPointer { mw_stream_write_all(stream, $0.baseAddress, $0.count, &message, message.count) }
+        let status = wire.withUnsafeBufferPointer { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { mw_stream_write_all(stream, $0.baseAddress, $0.count, &message, message.count) }
+        }
         if status != MW_STREAM_OK { throw streamFailure(Int(status), String(cString: message)) }
     }
 
@@ -239,33 +256,6 @@ public actor RedisConnection {
     private func brokenConnection(_ reason: String) -> RedisError {
         close()
         return .connection("connection to \(target) broke: \(reason)")
-    }
-
-    private static func withArgv<R>(
-        _ arguments: [[UInt8]],
-        _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R
-    ) -> R {
-        // One contiguous buffer for all arguments keeps this to two allocations.
-        var storage: [UInt8] = []
-        storage.reserveCapacity(arguments.reduce(0) { $0 + $1.count })
-        var offsets: [Int] = []
-        var lengths: [Int] = []
-        for argument in arguments {
-            offsets.append(storage.count)
-            lengths.append(argument.count)
-            storage.append(contentsOf: argument)
-        }
-        return storage.withUnsafeBufferPointer { buffer in
-            let base = UnsafeRawPointer(buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!)
-            var argv: [UnsafePointer<CChar>?] = offsets.map {
-                base.advanced(by: $0).assumingMemoryBound(to: CChar.self)
-            }
-            return argv.withUnsafeMutableBufferPointer { argvBuffer in
-                lengths.withUnsafeBufferPointer { lengthBuffer in
-                    body(Int32(arguments.count), argvBuffer.baseAddress!, lengthBuffer.baseAddress!)
-                }
-            }
-        }
     }
 
     private static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {

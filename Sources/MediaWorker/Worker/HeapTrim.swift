@@ -6,7 +6,11 @@ import Glibc
 /// buffers (frames, packets, segments) from many threads; glibc keeps those in its per-thread
 /// arenas, so without this a long-lived worker's RSS creeps up with fragmentation instead of
 /// tracking what it uses (MemoryStabilityTests measures it over 1,000 jobs).
+/// Only after media jobs: `malloc_trim` walks every arena, which costs a no-op or probe job more
+/// than the job itself (it showed in the queue benchmark's cost per job), and they free nothing large.
 enum HeapTrim {
+    static let mediaJobTypes: Set<String> = ["transcode", "transcode_chunk", "transcode_audio", "thumbnails", "keyframes", "compose"]
+
     #if canImport(Glibc)
     /// glibc's `malloc_trim`, looked up once (its header is not part of Swift's Glibc module).
     private static let trim: (@convention(c) (Int) -> Int32)? = {
@@ -15,7 +19,8 @@ enum HeapTrim {
     }()
     #endif
 
-    static func afterJob() {
+    static func afterJob(ofType type: String) {
+        guard mediaJobTypes.contains(type) else { return }
         #if canImport(Glibc)
         _ = trim?(0)
         #endif

@@ -46,7 +46,7 @@ extension JobWorker {
         logger[metadataKey: "attempt"] = "\(delivery.attempt)"
         let started = ContinuousClock.now
         let outcome = await outcome(of: delivery, queue: queue, signal: signal, logger: logger)
-        HeapTrim.afterJob()
+        HeapTrim.afterJob(ofType: delivery.type)
         let elapsed = ContinuousClock.now - started
         // The next job comes in the same round trip only from the first queue: for a later
         // queue the dispatcher must look at the earlier ones first (queue precedence).
@@ -253,31 +253,27 @@ extension JobWorker {
         logger.info("job started")
         statusBoard?.started(id: delivery.id, type: delivery.type, queue: queue.name, attempt: delivery.attempt)
         defer { statusBoard?.ended(id: delivery.id) }
-        return await withTaskGroup(of: JobOutcome?.self) { race in
-            race.addTask {
-                do {
-                    return .succeeded(try await handler.run(context))
-                } catch let failure as JobFailure where failure.code == "JOB_CANCELED" {
-                    // An upload stopped by the stop request: its reason decides the report.
-                    return signal.reason.map(JobOutcome.stopped) ?? .failed(failure)
-                } catch let failure as JobFailure {
-                    return .failed(failure)
-                } catch is CancellationError {
-                    return nil
-                } catch {
-                    return .failed(JobFailure(code: "JOB_INTERNAL", message: "\(error)", retryable: true))
-                }
+        // The handler in a task of its own that a stop cancels (timeout, cancel request, lease
+        // lost, shutdown: the heartbeat task watches them, one timer for all jobs).
+        let work = Task<JobOutcome?, Never> {
+            do {
+                return .succeeded(try await handler.run(context))
+            } catch let failure as JobFailure where failure.code == "JOB_CANCELED" {
+                // An upload stopped by the stop request: its reason decides the report.
+                return signal.reason.map(JobOutcome.stopped) ?? .failed(failure)
+            } catch let failure as JobFailure {
+                return .failed(failure)
+            } catch is CancellationError {
+                return nil
+            } catch {
+                return .failed(JobFailure(code: "JOB_INTERNAL", message: "\(error)", retryable: true))
             }
-            // The job's timeout is watched by the heartbeat task (one timer for all jobs).
-            race.addTask { await signal.wait().map(JobOutcome.stopped) }
-            var first: JobOutcome?
-            while first == nil, let next = await race.next() {
-                first = next
-            }
-            race.cancelAll()
-            // A stop that arrived while the handler was unwinding still wins: its reason decides the report.
-            if case .failed = first, let reason = signal.reason { first = .stopped(reason) }
-            return first ?? .stopped(signal.reason ?? .shutdown)
         }
+        signal.onStop { work.cancel() }
+        let ended = await withTaskCancellationHandler { await work.value } onCancel: { work.cancel() }
+        // A stop that came before the work ended wins (also while the handler was unwinding):
+        // its reason decides the report.
+        if let reason = signal.close() { return .stopped(reason) }
+        return ended ?? .stopped(.shutdown)
     }
 }

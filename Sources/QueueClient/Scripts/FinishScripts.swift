@@ -19,7 +19,8 @@ extension QueueScript {
     local id, token = ARGV[8], ARGV[9]
     local key = job_key(id)
     local out = { 0 }
-    local job = redis.call('HMGET', key, 'state', 'token', 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id', 'ended_by', 'version', 'parent')
+    local job = redis.call('HMGET', key, 'state', 'token', 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id', 'ended_by', 'version',
+      'parent', 'children', 'event_ids')
     if job[1] == 'active' and job[2] == token and job[10] then
       -- A part of a split job: its folder becomes part of the parent's version (published or
       -- deleted with it, so its own record goes); its completion is the parent's per-asset
@@ -67,18 +68,24 @@ extension QueueScript {
               redis.call('ZADD', base .. 'trash', now + tonumber(ARGV[16]), previous)
             end
           end
-          redis.call('HSET', key, 'version', '')
         end
+        -- The events first, so their stream ids go into the one HSET that ends the job.
+        local ids = job[12]
         local at = 18
         for _ = 1, tonumber(ARGV[17]) do
-          emit(ARGV[at], id, ARGV[at + 1], known)
+          ids = with_event_id(ids, emit_raw(ARGV[at], id, ARGV[at + 1], known))
           at = at + 2
         end
-        make_terminal(id, 'completed', { 'result', ARGV[11], 'ended_by', token })
-        emit(outcome_event(job[5], 'Completed'), id, ARGV[11], known)
+        ids = with_event_id(ids, emit_raw(outcome_event(job[5], 'Completed'), id, ARGV[11], known))
+        -- Nothing left to trash when the version was just published or none was opened.
+        local left = nil
+        if version ~= '' or not job[9] or job[9] == '' then left = false end
+        local fields = { 'result', ARGV[11], 'ended_by', token, 'event_ids', ids }
+        if version ~= '' then fields[#fields + 1] = 'version'; fields[#fields + 1] = '' end
+        make_terminal(id, 'completed', fields, { version = left, parent = false, children = job[11] or false, token = token })
       else
-        make_terminal(id, 'canceled', { 'ended_by', token })
-        emit(outcome_event(job[5], 'Canceled'), id, ARGV[11], known)
+        local ids = with_event_id(job[12], emit_raw(outcome_event(job[5], 'Canceled'), id, ARGV[11], known))
+        make_terminal(id, 'canceled', { 'ended_by', token, 'event_ids', ids }, { parent = false, children = job[11] or false, token = token })
       end
       out[1] = 1
     elseif job[8] == token and (job[1] == 'completed' or job[1] == 'canceled') then
@@ -188,7 +195,8 @@ extension QueueScript {
     if job[1] ~= 'dead' then return 0 end
     if job[2] == '0' or job[5] then return 0 end  -- an invalid item, or a part (retry its job)
     -- A split job starts over: new parts, a new version.
-    redis.call('HDEL', key, 'graph', 'children', 'pending', 'work_total', 'work_done', 'stage', 'progress_at')
+    redis.call('HDEL', key, 'graph', 'children', 'pending', 'work_total', 'work_done', 'stage', 'progress_at',
+      'split_attempt', 'part_count', 'ranked_remaining')
     local attempts = tonumber(job[3]) or 0
     local allowance = tonumber(job[4]) or tonumber(job[2])
     redis.call('ZREM', base .. 'dead', id)

@@ -19,9 +19,31 @@ extension QueueScript {
     static let ingest = QueueScript(name: "ingest", body: #"""
     local all = {}
     local created = 0
+    local items = tonumber(ARGV[9])
+    -- As a rule the items are the claimed list's head, in order: checked with one LRANGE and
+    -- removed with one LTRIM. Otherwise (another process shares the list) one by one.
+    local digests = {}
     local at = 10
-    for item = 1, tonumber(ARGV[9]) do
-      local mine, displaced = take_claimed(ARGV[8], ARGV[at])
+    for item = 1, items do
+      digests[item] = ARGV[at]
+      at = at + 2 + tonumber(ARGV[at + 1]) * 11
+    end
+    local in_order = false
+    if items > 0 then
+      local head = redis.call('LRANGE', ARGV[8], 0, items - 1)
+      in_order = #head == items
+      for item = 1, items do
+        if not in_order then break end
+        in_order = redis.sha1hex(head[item]) == digests[item]
+      end
+      if in_order then redis.call('LTRIM', ARGV[8], items, -1) end
+    end
+    -- New waiting ids per priority, pushed at the end with one RPUSH each.
+    local queued = {}
+    at = 10
+    for item = 1, items do
+      local mine, displaced = true, false
+      if not in_order then mine, displaced = take_claimed(ARGV[8], ARGV[at]) end
       local results = {}
       local count = tonumber(ARGV[at + 1])
       at = at + 2
@@ -44,32 +66,37 @@ extension QueueScript {
           if tonumber(ARGV[at + 10]) > 0 then run_at = now + tonumber(ARGV[at + 10]) end
           local file_id, movie_id = ARGV[at + 8], ARGV[at + 9]
           local delayed = run_at > now
+          local known = { 0, ARGV[at + 7], job_type, file_id ~= '' and file_id or false, false }
+          local entry
+          if delayed then
+            redis.call('ZADD', base .. 'scheduled', run_at, id)
+            entry = emit_raw('JobDelayed', id, '{"run_at":"' .. iso8601(run_at) .. '"}', known)
+            results[#results + 1] = 'delayed'
+          else
+            queued[priority] = queued[priority] or { 'RPUSH', base .. 'wait:' .. priority }
+            queued[priority][#queued[priority] + 1] = id
+            entry = emit_raw('JobQueued', id, '{"priority":' .. cjson.encode(priority) .. '}', known)
+            results[#results + 1] = 'queued'
+          end
           local fields = { 'HSET', key, 'id', id, 'type', job_type, 'queue', queue, 'priority', priority,
-            'attempts', 0, 'max_attempts', ARGV[at + 3], 'allowance', ARGV[at + 3], 'stalls', 0, 'token', 0, 'created_at', now,
-            'run_at', math.max(run_at, now), 'timeout_s', ARGV[at + 5], 'payload', ARGV[at + 6],
-            'metadata', ARGV[at + 7], 'history', '[]', 'cancel', 0, 'worker', '', 'lease_until', 0,
-            'state', delayed and 'delayed' or 'waiting' }
+            'attempts', '0', 'max_attempts', ARGV[at + 3], 'allowance', ARGV[at + 3], 'stalls', '0', 'token', '0', 'created_at', now_text,
+            'run_at', delayed and string.format('%d', run_at) or now_text, 'timeout_s', ARGV[at + 5], 'payload', ARGV[at + 6],
+            'metadata', ARGV[at + 7], 'history', '[]', 'cancel', '0', 'worker', '', 'lease_until', '0',
+            'state', delayed and 'delayed' or 'waiting', 'event_ids', entry }
           if file_id ~= '' then fields[#fields + 1] = 'file_id'; fields[#fields + 1] = file_id end
           if movie_id ~= '' then fields[#fields + 1] = 'movie_id'; fields[#fields + 1] = movie_id end
           redis.call(unpack(fields))
           index_job(id, 'file', file_id)
           index_job(id, 'movie', movie_id)
-          local known = { 0, ARGV[at + 7], job_type, file_id ~= '' and file_id or false, false }
-          if delayed then
-            redis.call('ZADD', base .. 'scheduled', run_at, id)
-            emit('JobDelayed', id, '{"run_at":"' .. iso8601(run_at) .. '"}', known)
-            results[#results + 1] = 'delayed'
-          else
-            redis.call('RPUSH', base .. 'wait:' .. priority, id)
-            emit('JobQueued', id, '{"priority":' .. cjson.encode(priority) .. '}', known)
-            results[#results + 1] = 'queued'
-          end
           created = created + 1
         end
         at = at + 11
       end
       if displaced then results[#results + 1] = 'displaced' end
       all[#all + 1] = results
+    end
+    for _, priority in ipairs({ 'high', 'normal', 'low' }) do
+      if queued[priority] then redis.call(unpack(queued[priority])) end
     end
     -- A delayed job wakes an idle worker too: it learns when to look again.
     if created > 0 then wake() end
@@ -106,13 +133,13 @@ extension QueueScript {
     /// there for `requeueClaimed`) and returns them.
     /// ARGV 8: claimed list, 9: max items.
     static let claim = QueueScript(name: "claim", body: #"""
-    local items = {}
-    for _ = 1, tonumber(ARGV[9]) do
-      local item = redis.call('LMOVE', base .. 'inbox', ARGV[8], 'LEFT', 'RIGHT')
-      if not item then break end
-      items[#items + 1] = item
+    -- One LRANGE, LTRIM and RPUSH for the whole batch (atomic in the script, as LMOVE per item was).
+    local items = redis.call('LRANGE', base .. 'inbox', 0, tonumber(ARGV[9]) - 1)
+    if #items > 0 then
+      redis.call('LTRIM', base .. 'inbox', #items, -1)
+      for first = 1, #items, 1000 do redis.call('RPUSH', ARGV[8], unpack(items, first, math.min(first + 999, #items))) end
+      redis.call('SADD', base .. 'claimers', ARGV[8])
     end
-    if #items > 0 then redis.call('SADD', base .. 'claimers', ARGV[8]) end
     return items
     """#)
 

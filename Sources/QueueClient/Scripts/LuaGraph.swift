@@ -108,7 +108,13 @@ enum LuaGraph {
       redis.call('HSET', base .. 'graph:' .. parent, part[1], part[2])
       redis.call('HINCRBY', key, 'work_done', tonumber(part[2]) or 0)
       if redis.call('HINCRBY', key, 'pending', -1) > 0 then
-        -- Its siblings still waiting move up: the parent has less work left.
+        -- Its siblings still waiting move up: the parent has less work left. They are ranked
+        -- anew each time its work left halves, so a part's completion costs the same however
+        -- many siblings wait (all of them on every completion made a split of N parts cost N²).
+        local left = redis.call('HMGET', key, 'work_total', 'work_done', 'ranked_remaining')
+        local remaining = math.max(0, (tonumber(left[1]) or 0) - (tonumber(left[2]) or 0))
+        if left[3] and remaining * 2 > (tonumber(left[3]) or 0) then return end
+        redis.call('HSET', key, 'ranked_remaining', remaining)
         for _, child in ipairs(cjson.decode(redis.call('HGET', key, 'children'))) do
           local child_key = job_key(child)
           if redis.call('HGET', child_key, 'state') == 'waiting' then
@@ -134,12 +140,13 @@ enum LuaGraph {
       local key = job_key(parent)
       local part = redis.call('HMGET', job_key(id), 'asset', 'work_ms')
       redis.call('HSET', base .. 'graph:' .. parent, part[1], math.floor((tonumber(part[2]) or 0) * math.min(1, math.max(0, fraction))))
+      local info = redis.call('HMGET', key, 'work_total', 'progress_at', 'state', 'pending', 'part_count')
+      if info[3] ~= 'waiting_children' or now - (tonumber(info[2]) or 0) < 1000 then return true end
+      -- The parts' sum once a second at most: its cost grows with the parts, its rate does not.
       local done = 0
       for _, value in ipairs(redis.call('HVALS', base .. 'graph:' .. parent)) do done = done + (tonumber(value) or 0) end
-      local info = redis.call('HMGET', key, 'work_total', 'progress_at', 'state', 'pending', 'children')
-      if info[3] ~= 'waiting_children' or now - (tonumber(info[2]) or 0) < 1000 then return true end
       local total = math.max(1, tonumber(info[1]) or 1)
-      local count = #cjson.decode(info[5])
+      local count = tonumber(info[5]) or #cjson.decode(redis.call('HGET', key, 'children') or '[]')
       local json = '{"percent":' .. (math.floor(math.min(done, total) * 1000 / total) / 10) .. ',"chunks_done":' ..
         (count - (tonumber(info[4]) or 0)) .. ',"chunks":' .. count .. '}'
       redis.call('HSET', key, 'progress', json, 'progress_at', now)

@@ -7,6 +7,14 @@
 /// 5 events stream MAXLEN (approximate), 6 retention of finished jobs (ms),
 /// 7 retention of dead jobs (ms). Script-specific arguments start at ARGV[8].
 enum LuaPrelude {
+    /// Redis Cluster only (the scripts' cluster variant, see `QueueScript`): while this queue's
+    /// slot migrates to another node, a key not here may be there, and a script would read it as
+    /// missing. Touching a key that never exists stops the script at once while the slot
+    /// migrates ("non local key"), before any write; the client tries again until the slot has
+    /// moved (then MOVED sends it to the new node). One server or a Sentinel group never
+    /// migrates: there the guard would be a command on every call for nothing.
+    static let migrationGuard = "redis.call('EXISTS', base .. 'migration-guard')"
+
     static let source = #"""
     local base = ARGV[1]
     local queue = ARGV[2]
@@ -15,14 +23,13 @@ enum LuaPrelude {
     local events_maxlen = ARGV[5]
     local retention_ms = tonumber(ARGV[6])
     local dead_retention_ms = tonumber(ARGV[7])
-    -- Redis Cluster: while this queue's slot migrates to another node, a key not here may be
-    -- there, and a script would read it as missing. Touching a key that never exists stops the
-    -- script at once while the slot migrates ("non local key"), before any write; the client
-    -- tries again until the slot has moved (then MOVED sends it to the new node).
-    redis.call('EXISTS', base .. 'migration-guard')
+    --@migration-guard@
     local clock = redis.call('TIME')
     local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
     local now_micros = tonumber(clock[2]) % 1000
+    -- Numbers handed to redis.call are turned into text with a floating-point printf each time:
+    -- the hot paths pass these, made once per call with integer formatting, instead.
+    local now_text = string.format('%d', now)
 
     -- RFC 3339 UTC with microseconds; sub_ms adds the microseconds below the millisecond.
     local function iso8601(ms, sub_ms)
@@ -46,11 +53,12 @@ enum LuaPrelude {
 
     local events_made = 0
     local seed_tail = tonumber(string.sub(seed, 25, 32), 16)
+    local seed_head = nil
     local function event_id()
       events_made = events_made + 1
-      local hex = string.sub(seed, 1, 24) .. string.format('%08x', (seed_tail + events_made) % 4294967296)
-      return string.sub(hex, 1, 8) .. '-' .. string.sub(hex, 9, 12) .. '-' .. string.sub(hex, 13, 16) .. '-' ..
-        string.sub(hex, 17, 20) .. '-' .. string.sub(hex, 21, 32)
+      seed_head = seed_head or (string.sub(seed, 1, 8) .. '-' .. string.sub(seed, 9, 12) .. '-' .. string.sub(seed, 13, 16) .. '-' ..
+        string.sub(seed, 17, 20) .. '-' .. string.sub(seed, 21, 24))
+      return seed_head .. string.format('%08x', (seed_tail + events_made) % 4294967296)
     end
 
     local function job_key(id) return base .. 'job:' .. id end
@@ -58,11 +66,20 @@ enum LuaPrelude {
     -- The parent a part of a split job acts on: only while the part belongs to the parent's
     -- current split (the parent waits for its parts and lists this one). nil: not a part;
     -- false: a late part (its parent ended, was retried or split anew): it acts on nothing.
+    -- The part and its parent both record the parent's attempt that split (`split_attempt`): one
+    -- comparison, however many parts the split made (records from before it: the children list).
     local function live_parent(id)
-      local parent = redis.call('HGET', job_key(id), 'parent')
-      if not parent then return nil end
-      local info = redis.call('HMGET', job_key(parent), 'state', 'children')
-      if info[1] ~= 'waiting_children' or not info[2] or not string.find(info[2], cjson.encode(id), 1, true) then return false end
+      local part = redis.call('HMGET', job_key(id), 'parent', 'split_attempt')
+      if not part[1] then return nil end
+      local parent = part[1]
+      local info = redis.call('HMGET', job_key(parent), 'state', 'split_attempt')
+      if info[1] ~= 'waiting_children' then return false end
+      if part[2] and info[2] then
+        if part[2] ~= info[2] then return false end
+        return parent
+      end
+      local children = redis.call('HGET', job_key(parent), 'children')
+      if not children or not string.find(children, cjson.encode(id), 1, true) then return false end
       return parent
     end
 
@@ -78,34 +95,59 @@ enum LuaPrelude {
     -- data_json is raw JSON text, inserted as is. `known` may carry the job's
     -- { attempts, metadata, type, file_id, meta_movie_id } when the caller has read them.
     -- `known` may also carry, 6th, the parent of a part of a split job (named as parent_id).
-    local function emit(event_type, id, data_json, known)
+    -- A JSON string of an id or event type: ids and types are plain as a rule (job ids are
+    -- [A-Za-z0-9._:-], parts add ~) and are quoted as they are; anything else goes to cjson.
+    local function json_name(text)
+      if string.find(text, '[^%w%._:~-]') then return cjson.encode(text) end
+      return '"' .. text .. '"'
+    end
+
+    -- What every event of this call shares, made on the first one.
+    local event_queue, event_worker = nil, nil
+
+    local function emit_raw(event_type, id, data_json, known)
       local job = known or redis.call('HMGET', job_key(id), 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id', 'parent')
-      local parts = { '{"event_id":"', event_id(), '","type":', cjson.encode(event_type),
-        ',"job_id":', cjson.encode(id), ',"queue":', cjson.encode(queue),
-        ',"occurred_at":"', occurred_at, '","attempt":', tostring(tonumber(job[1]) or 0),
-        ',"worker_id":', cjson.encode(actor), ',"metadata":', job[2] or '{}' }
+      if not event_queue then
+        event_queue = ',"queue":' .. cjson.encode(queue) .. ',"occurred_at":"' .. occurred_at .. '","attempt":'
+        event_worker = ',"worker_id":' .. cjson.encode(actor) .. ',"metadata":'
+      end
+      local attempt = tonumber(job[1]) or 0
+      local parts = { '{"event_id":"', event_id(), '","type":', json_name(event_type),
+        ',"job_id":', json_name(id), event_queue, string.format('%d', attempt), event_worker, job[2] or '{}' }
       if job[6] then parts[#parts + 1] = ',"parent_id":' .. cjson.encode(job[6]) end
       if job[3] and string.sub(job[3], 1, 9) == 'transcode' then
         parts[#parts + 1] = ',"file_id":' .. (job[4] and cjson.encode(job[4]) or 'null')
         parts[#parts + 1] = ',"meta_movie_id":' .. (job[5] and cjson.encode(job[5]) or 'null')
       end
       parts[#parts + 1] = ',"data":' .. (data_json or '{}') .. '}'
-      local entry = redis.call('XADD', base .. 'events', 'MAXLEN', '~', events_maxlen, '*',
+      return redis.call('XADD', base .. 'events', 'MAXLEN', '~', events_maxlen, '*',
         'type', event_type, 'job_id', id, 'event', table.concat(parts))
-      -- The job remembers its events' stream ids: its page reads them without scanning the stream.
-      -- Not progress events: a long job makes thousands, and its record holds the latest anyway.
+    end
+
+    -- The job remembers its events' stream ids: its page reads them without scanning the
+    -- stream. The hot transitions (ingest, start, finish) fold the new ids into the HSET they
+    -- make anyway (`with_event_id`); `emit` records them with a read and a write of its own.
+    -- Not progress events: a long job makes thousands, and its record holds the latest anyway.
+    local function with_event_id(held, entry)
+      if held and held ~= '' then return held .. ',' .. entry end
+      return entry
+    end
+
+    local function emit(event_type, id, data_json, known)
+      local entry = emit_raw(event_type, id, data_json, known)
       local held = event_type ~= 'JobProgress' and redis.call('HMGET', job_key(id), 'state', 'event_ids') or {}
       if held[1] then
-        redis.call('HSET', job_key(id), 'event_ids', held[2] and (held[2] .. ',' .. entry) or entry)
+        redis.call('HSET', job_key(id), 'event_ids', with_event_id(held[2], entry))
       end
+      return entry
     end
 
     -- Per-minute counts of finished jobs (and retried attempts), kept 8 days in one hash per
     -- day: the dashboard's throughput history survives restarts of everything but Redis.
     -- The day's key gets its expiry with each minute's first count, not with every job.
     local function count_minute(what)
-      local day_key = base .. 'minutes:' .. math.floor(now / 86400000)
-      if redis.call('HINCRBY', day_key, math.floor(now / 60000) .. ':' .. what, 1) == 1 then
+      local day_key = base .. 'minutes:' .. string.format('%d', math.floor(now / 86400000))
+      if redis.call('HINCRBY', day_key, string.format('%d', math.floor(now / 60000)) .. ':' .. what, '1') == 1 then
         redis.call('PEXPIRE', day_key, 8 * 86400000)
       end
     end
@@ -205,24 +247,31 @@ enum LuaPrelude {
     -- Every terminal state: indexed by finish time, expiring after its retention.
     -- `extra` holds more field, value pairs to set in the same HSET (`ended_by`: the token of
     -- the delivery that ended the job itself, so that it alone may hear its answer again).
-    local function make_terminal(id, state, extra)
+    -- `known` may carry what the caller has read of the job already, saving the reads:
+    -- { version = <its version field>, parent = ..., children = ... } (false: none), and the
+    -- token of the delivery that ends it.
+    local function make_terminal(id, state, extra, known)
       local key = job_key(id)
-      trash_version_of(id, now)
-      local fields = { 'HSET', key, 'state', state, 'finished_at', now, 'lease_until', 0 }
+      if not known or known.version ~= false then trash_version_of(id, now) end
+      local fields = { 'HSET', key, 'state', state, 'finished_at', now_text, 'lease_until', '0' }
       if extra then for _, value in ipairs(extra) do fields[#fields + 1] = value end end
       redis.call(unpack(fields))
       redis.call('ZREM', base .. 'active', id)
-      redis.call('ZADD', base .. state, now, id)
+      redis.call('ZADD', base .. state, now_text, id)
       local ttl = state == 'dead' and dead_retention_ms or retention_ms
-      -- Each id added lets two aged ones go: the set stays bounded whoever calls fetch.
-      prune_finished(state, ttl, 2)
-      local graph = redis.call('HMGET', key, 'parent', 'children')
+      local ttl_text = state == 'dead' and ARGV[7] or ARGV[6]
+      -- A worker's finish (its fencing token known) lets up to 32 aged ids go once in 16 tokens:
+      -- two per id added, as every other terminal transition does at once, so the set stays
+      -- bounded whoever calls fetch, without a ZCOUNT on every job.
+      local token = known and tonumber(known.token)
+      if not token then prune_finished(state, ttl, 2) elseif token % 16 == 0 then prune_finished(state, ttl, 32) end
+      local graph = known and { known.parent, known.children } or redis.call('HMGET', key, 'parent', 'children')
       if graph[1] and live_parent(id) then
         -- A live part's record is what its parent's stitch reads: it lives as long as the
         -- parent's attempt, and expires with the parent.
         redis.call('PERSIST', key)
       else
-        redis.call('PEXPIRE', key, ttl)
+        redis.call('PEXPIRE', key, ttl_text)
       end
       if graph[2] then
         -- A split job's ended parts go with it; a part still running gets its expiry when it ends.

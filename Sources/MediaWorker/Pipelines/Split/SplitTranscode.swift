@@ -56,13 +56,19 @@ enum SplitTranscode {
             warnings: warnings, qualitySample: options.qualitySample, ladder: ladder)
         var envelope = job.envelope.objectValue ?? [:]
         envelope["options"] = nil
+        // Each part carries its own chunk, not the whole plan's list of chunks nor the ladder's
+        // analysis (the stitch reads those from the job's split record): a part's bytes in Redis
+        // stay the same however many chunks the job has.
+        var partPlan = plan
+        partPlan.chunks = []
+        partPlan.ladder = nil
         var parts: [JobPart] = []
         func part(_ kind: PartTask.Kind, asset: String, chunk: SplitPlan.Chunk?, work: Double) throws -> JobPart {
             let id = JobPart.id(parent: job.id, attempt: job.delivery.attempt, asset: kind == .audio ? "audio" : "c\(chunk?.index ?? 0)")
             var payload = envelope
             payload["id"] = .string(id)
             payload["type"] = .string(kind == .audio ? PartTask.audioType : PartTask.videoType)
-            payload["part"] = try TranscodePartJobHandler.json(PartTask(kind: kind, parent: job.id, asset: asset, chunk: chunk, plan: plan))
+            payload["part"] = try TranscodePartJobHandler.json(PartTask(kind: kind, parent: job.id, asset: asset, chunk: chunk, plan: partPlan))
             return JobPart(id: id, type: kind == .audio ? PartTask.audioType : PartTask.videoType,
                            work: .milliseconds(Int64(work * 1000)), payload: JSONValue.object(payload).jsonText, asset: asset)
         }
