@@ -151,4 +151,43 @@ struct SplitJobQueueTests {
             #expect(try await queue.complete(id: "s", token: again.token, dataJSON: "{}", publication: Publication(version: "v-s", grace: .zero)))
         }
     }
+
+    /// Commands Redis executed so far (scripts' inner calls included; the INFO itself left out).
+    func commandsExecuted(_ queue: JobQueue) async throws -> Int {
+        let text = try await queue.client.command(["INFO", "commandstats"]).string ?? ""
+        return text.split(whereSeparator: \.isNewline).reduce(0) { total, line in
+            guard line.hasPrefix("cmdstat_"), !line.hasPrefix("cmdstat_info:"), !line.hasPrefix("cmdstat_evalsha:"),
+                  let calls = line.split(separator: "=").dropFirst().first?.split(separator: ",").first, let count = Int(calls) else { return total }
+            return total + count
+        }
+    }
+
+    @Test("a part's completion costs Redis the same however many siblings it has: 400 parts cost per part what 20 do")
+    func partCostIsFlat() async throws {
+        try await base.withQueue { queue, _ in
+            var perPart: [Int: Double] = [:]
+            try await base.add(queue, base.job("p20", type: "transcode"), base.job("p400", type: "transcode"))
+            let parents = try await queue.fetch(max: 2).deliveries
+            for count in [20, 400] {
+                _ = try await split(queue, "p\(count)", chunks: Array(repeating: 6, count: count), audio: false,
+                                    delivery: parents.first { $0.id == "p\(count)" })
+            }
+            let parts = try await queue.fetch(max: 420).deliveries
+            #expect(parts.count == 420)
+            for count in [20, 400] {
+                let id = "p\(count)"
+                let before = try await commandsExecuted(queue)
+                for part in parts where part.id.hasPrefix(id + ":") {
+                    let event = Publication.AssetEvent(type: "TranscodeChunkCompleted", dataJSON: "{}")
+                    #expect(try await queue.complete(id: part.id, token: part.token, dataJSON: "{}",
+                                                     publication: Publication(version: nil, grace: .zero, assets: [event])))
+                }
+                perPart[count] = Double(try await commandsExecuted(queue) - before) / Double(count)
+                #expect(try await queue.record(id: id)?.state == .waiting, "the last part sends its job to the stitch")
+            }
+            // Checking every sibling on every completion made it 20 times as much per part at 400.
+            let small = try #require(perPart[20]), large = try #require(perPart[400])
+            #expect(large <= small * 1.25, "commands per part: \(small) with 20 parts, \(large) with 400")
+        }
+    }
 }

@@ -6,10 +6,10 @@ import Glibc
 /// buffers (frames, packets, segments) from many threads; glibc keeps those in its per-thread
 /// arenas, so without this a long-lived worker's RSS creeps up with fragmentation instead of
 /// tracking what it uses (MemoryStabilityTests measures it over 1,000 jobs).
-/// Only after media jobs: `malloc_trim` walks every arena, which costs a no-op or probe job more
-/// than the job itself (it showed in the queue benchmark's cost per job), and they free nothing large.
+/// Only after media jobs (every type that opens media, probe included): `malloc_trim` walks every
+/// arena, which cost a no-op job more than the job itself in the queue benchmark's profile.
 enum HeapTrim {
-    static let mediaJobTypes: Set<String> = ["transcode", "transcode_chunk", "transcode_audio", "thumbnails", "keyframes", "compose"]
+    static let mediaJobTypes: Set<String> = ["transcode", "transcode_chunk", "transcode_audio", "thumbnails", "keyframes", "compose", "probe"]
 
     #if canImport(Glibc)
     /// glibc's `malloc_trim`, looked up once (its header is not part of Swift's Glibc module).
