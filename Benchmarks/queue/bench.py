@@ -150,6 +150,23 @@ def wait_counting(window, r, condition_command, target, timeout, interval=0.005)
         time.sleep(interval)
 
 
+def measured_drain(r, payloads, completed, timeout, interval=0.005, what="jobs"):
+    """Pushes `payloads` onto the default queue's inbox (redis-py, chunked) and waits until
+    `completed` jobs are completed in all, inside a RedisWindow: (seconds, the window's counts).
+    The push is part of the jobs' cost; the polling is not."""
+    window = RedisWindow(r)
+    started = time.time()
+    push_chunked(r, "mw:{default}:inbox", payloads)
+    if not wait_counting(window, r, ["ZCARD", "mw:{default}:completed"], completed, timeout, interval):
+        raise SystemExit(f"only {r.zcard('mw:{default}:completed')} of {completed} {what} completed "
+                         f"(dead: {r.zcard('mw:{default}:dead')}); see the worker logs")
+    return time.time() - started, window.close()
+
+
+def round_trips(before, after):
+    return after - before if before is not None and after is not None else None
+
+
 class OurWorker:
     def __init__(self, binary, redis_port, concurrency, workdir, url=None, extra_env=None, name=None):
         self.http_port = free_port()
@@ -183,26 +200,15 @@ def ours_throughput(r, binary, port, concurrency, jobs, workdir, name=None):
     r.flushall()
     worker = OurWorker(binary, port, concurrency, workdir, name=name)
     worker.wait_ready()
-    payloads = [json.dumps({"id": f"t{i}", "type": "noop"}) for i in range(jobs)]
     trips_before = worker_counter(worker.http_port, "mw_redis_round_trips_total")
-    window = RedisWindow(r)
-    started = time.time()
-    pipe = r.pipeline(transaction=False)
-    for chunk in range(0, jobs, 1000):
-        pipe.rpush("mw:{default}:inbox", *payloads[chunk:chunk + 1000])
-    pipe.execute()
-    if not wait_counting(window, r, ["ZCARD", "mw:{default}:completed"], jobs, 300, 0.005):
-        raise SystemExit(f"only {r.zcard('mw:{default}:completed')} of {jobs} jobs completed")
-    elapsed = time.time() - started
-    measured = window.close()
-    trips_after = worker_counter(worker.http_port, "mw_redis_round_trips_total")
-    trips = trips_after - trips_before if trips_before is not None and trips_after is not None else None
+    elapsed, measured = measured_drain(r, [json.dumps({"id": f"t{i}", "type": "noop"}) for i in range(jobs)], jobs, 300)
+    trips = round_trips(trips_before, worker_counter(worker.http_port, "mw_redis_round_trips_total"))
     return jobs / elapsed, worker.stop(), Cost(measured, jobs, trips)
 
 
 def transcode_cost(r, binary, port, workdir, source, jobs):
     """A transcode's queue traffic (ingest, start, heartbeats, progress, publication, events):
-    `jobs` transcodes of `source`, one at a time, measured like the no-op jobs."""
+    `jobs` transcodes of `source`, measured like the no-op jobs: (Cost, seconds per job)."""
     r.flushall()
     storage = os.path.join(workdir, "storage")
     os.makedirs(os.path.join(storage, "raw"), exist_ok=True)
@@ -211,20 +217,12 @@ def transcode_cost(r, binary, port, workdir, source, jobs):
     worker = OurWorker(binary, port, 1, workdir, name="transcode")
     worker.wait_ready()
     trips_before = worker_counter(worker.http_port, "mw_redis_round_trips_total")
-    window = RedisWindow(r)
-    started = time.time()
-    for i in range(jobs):
-        r.rpush("mw:{default}:inbox", json.dumps({"id": f"tc{i}", "type": "transcode", "input": {"url": f"file://{input_path}"},
-                                                  "output": {"url": f"file://{storage}/media/"}}))
-    window.mine("rpush", jobs)  # (the producer's push is a job's cost: counted back below)
-    if not wait_counting(window, r, ["ZCARD", "mw:{default}:completed"], jobs, 600, 0.05):
-        raise SystemExit(f"transcodes did not complete (dead: {r.zcard('mw:{default}:dead')}); see worker-transcode.log")
-    elapsed = time.time() - started
-    window.own["rpush"] -= jobs
-    measured = window.close()
-    trips_after = worker_counter(worker.http_port, "mw_redis_round_trips_total")
+    payloads = [json.dumps({"id": f"tc{i}", "type": "transcode", "input": {"url": f"file://{input_path}"},
+                            "output": {"url": f"file://{storage}/media/"}}) for i in range(jobs)]
+    elapsed, measured = measured_drain(r, payloads, jobs, 600, 0.05, what="transcodes")
+    trips = round_trips(trips_before, worker_counter(worker.http_port, "mw_redis_round_trips_total"))
     worker.stop()
-    return Cost(measured, jobs, trips_after - trips_before if trips_before is not None and trips_after is not None else None), elapsed / jobs
+    return Cost(measured, jobs, trips), elapsed / jobs
 
 
 def split_cost(r, binary, port, workdir, chunks):
@@ -240,16 +238,10 @@ def split_cost(r, binary, port, workdir, chunks):
                         "-c:v", "libx264", "-preset", "ultrafast", "-g", "20", "-pix_fmt", "yuv420p", source], check=True)
     worker = OurWorker(binary, port, 4, workdir, name=f"split{chunks}", extra_env={"MW_TEMP_DIR": os.path.join(workdir, "tmp")})
     worker.wait_ready()
-    window = RedisWindow(r)
-    started = time.time()
     job = {"id": f"split{chunks}", "type": "transcode", "input": {"url": f"file://{source}"}, "output": {"url": f"file://{storage}/media/"},
            "options": {"split": {"chunk_s": 6}, "storyboard": False, "thumbnails": 0, "quality_sample": 0}}
-    r.rpush("mw:{default}:inbox", json.dumps(job))
-    window.mine("rpush")
-    if not wait_counting(window, r, ["ZCARD", "mw:{default}:completed"], chunks + 2, 1800, 0.2):
-        raise SystemExit(f"the split job of {chunks} chunks did not complete (dead: {r.zcard('mw:{default}:dead')}); see worker-split{chunks}.log")
-    elapsed = time.time() - started
-    measured = window.close()
+    # Its parts and the job itself complete.
+    elapsed, measured = measured_drain(r, [json.dumps(job)], chunks + 2, 1800, 0.2, what=f"parts and job of a {chunks}-chunk split")
     children = json.loads(r.hget(f"mw:{{default}}:job:split{chunks}", "children") or b"[]")
     record_bytes = [r.memory_usage(f"mw:{{default}}:job:{child}") or 0 for child in children]
     payload_bytes = [r.hstrlen(f"mw:{{default}}:job:{child}", "payload") for child in children]
@@ -307,13 +299,8 @@ def drain_high(r, binary, port, jobs, workdir, name):
     worker = OurWorker(binary, port, 8, workdir, name=name)
     worker.wait_ready()
     done_before = r.zcard("mw:{default}:completed")
-    window = RedisWindow(r)
-    started = time.time()
-    push_chunked(r, "mw:{default}:inbox", [json.dumps({"id": f"{name}{i}", "type": "noop", "priority": "high"}) for i in range(jobs)])
-    if not wait_counting(window, r, ["ZCARD", "mw:{default}:completed"], done_before + jobs, 600, 0.005):
-        raise SystemExit(f"{name}: the jobs did not complete")
-    elapsed = time.time() - started
-    measured = window.close()
+    payloads = [json.dumps({"id": f"{name}{i}", "type": "noop", "priority": "high"}) for i in range(jobs)]
+    elapsed, measured = measured_drain(r, payloads, done_before + jobs, 600)
     worker.stop()
     return jobs / elapsed, Cost(measured, jobs, None)
 
@@ -363,13 +350,7 @@ def workers_rows(r, binary, port, counts, jobs, workdir, concurrency=2):
         pool = [OurWorker(binary, port, concurrency, workdir, name=f"pool{count}-{i}") for i in range(count)]
         for worker in pool:
             worker.wait_ready()
-        window = RedisWindow(r)
-        started = time.time()
-        push_chunked(r, "mw:{default}:inbox", [json.dumps({"id": f"p{i}", "type": "noop"}) for i in range(jobs)])
-        if not wait_counting(window, r, ["ZCARD", "mw:{default}:completed"], jobs, 900, 0.005):
-            raise SystemExit(f"{count} workers: only {r.zcard('mw:{default}:completed')} of {jobs} jobs completed")
-        elapsed = time.time() - started
-        measured = window.close()
+        elapsed, measured = measured_drain(r, [json.dumps({"id": f"p{i}", "type": "noop"}) for i in range(jobs)], jobs, 900)
         peaks = [worker.stop() for worker in pool]
         rows.append((count, jobs / elapsed, Cost(measured, jobs, None), sum(peaks)))
     return rows

@@ -336,10 +336,8 @@ public actor RedisClient {
 
     /// Where this client's blocking call waits: the server and its connection id there.
     public var blockingSession: (RedisURL.Endpoint, Int64)? {
-        get async {
-            guard let node = blockedOn, let id = node.connectionID else { return nil }
-            return (node.target.endpoint, id)
-        }
+        guard let node = blockedOn, let id = node.connectionID else { return nil }
+        return (node.target.endpoint, id)
     }
 
     /// Ends other clients' blocking calls at once, as if they had timed out (`CLIENT UNBLOCK` on

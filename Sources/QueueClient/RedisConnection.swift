@@ -6,8 +6,8 @@ import Metrics
 /// One connection to one Redis server: our socket (TCP, unix, or TLS over TCP) with hiredis as
 /// the protocol layer (its formatter writes RESP, its reader parses replies).
 ///
-/// The actor runs on a thread of its own, so a blocking call (a command, or a
-/// blocking pop waiting for work) never occupies Swift's shared threads, and
+/// The actor runs on a thread of its own (or its owner's: `RedisLink`), so a blocking call (a
+/// command, or a blocking pop waiting for work) never occupies Swift's shared threads, and
 /// commands on one connection never interleave.
 public actor RedisConnection {
     public struct Options: Sendable {

@@ -9,6 +9,13 @@ import QueueClient
 /// timeout, shutdown).
 public protocol JobHandler: Sendable {
     func run(_ job: JobContext) async throws -> JobResult
+    /// Whether its jobs decode or encode media (large buffers from many threads): the worker
+    /// gives freed heap pages back after those (`HeapTrim`). Yes unless a handler says otherwise.
+    var handlesMedia: Bool { get }
+}
+
+extension JobHandler {
+    public var handlesMedia: Bool { true }
 }
 
 /// What a handler hands back: the completion event's data, and, when it wrote outputs, their

@@ -5,6 +5,8 @@ import JobContract
 public struct NoopJobHandler: JobHandler {
     public init() {}
 
+    public var handlesMedia: Bool { false }
+
     public func run(_ job: JobContext) async throws -> JobResult {
         let options = try job.options(NoopJobOptions.self)
         let duration = options.durationMilliseconds

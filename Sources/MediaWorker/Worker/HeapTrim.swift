@@ -6,11 +6,9 @@ import Glibc
 /// buffers (frames, packets, segments) from many threads; glibc keeps those in its per-thread
 /// arenas, so without this a long-lived worker's RSS creeps up with fragmentation instead of
 /// tracking what it uses (MemoryStabilityTests measures it over 1,000 jobs).
-/// Only after media jobs (every type that opens media, probe included): `malloc_trim` walks every
-/// arena, which cost a no-op job more than the job itself in the queue benchmark's profile.
+/// Only after jobs whose handler handles media (`JobHandler.handlesMedia`): `malloc_trim` walks
+/// every arena, which cost a no-op job more than the job itself in the queue benchmark's profile.
 enum HeapTrim {
-    static let mediaJobTypes: Set<String> = ["transcode", "transcode_chunk", "transcode_audio", "thumbnails", "keyframes", "compose", "probe"]
-
     #if canImport(Glibc)
     /// glibc's `malloc_trim`, looked up once (its header is not part of Swift's Glibc module).
     private static let trim: (@convention(c) (Int) -> Int32)? = {
@@ -19,8 +17,7 @@ enum HeapTrim {
     }()
     #endif
 
-    static func afterJob(ofType type: String) {
-        guard mediaJobTypes.contains(type) else { return }
+    static func afterJob() {
         #if canImport(Glibc)
         _ = trim?(0)
         #endif

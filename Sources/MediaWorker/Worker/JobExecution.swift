@@ -46,7 +46,7 @@ extension JobWorker {
         logger[metadataKey: "attempt"] = "\(delivery.attempt)"
         let started = ContinuousClock.now
         let outcome = await outcome(of: delivery, queue: queue, signal: signal, logger: logger)
-        HeapTrim.afterJob(ofType: delivery.type)
+        if handlers[delivery.type]?.handlesMedia ?? false { HeapTrim.afterJob() }
         let elapsed = ContinuousClock.now - started
         // The next job comes in the same round trip only from the first queue: for a later
         // queue the dispatcher must look at the earlier ones first (queue precedence).

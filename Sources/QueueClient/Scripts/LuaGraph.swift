@@ -106,14 +106,14 @@ enum LuaGraph {
       local key = job_key(parent)
       local part = redis.call('HMGET', job_key(id), 'asset', 'work_ms', 'priority')
       redis.call('HSET', base .. 'graph:' .. parent, part[1], part[2])
-      redis.call('HINCRBY', key, 'work_done', tonumber(part[2]) or 0)
+      local work_done = redis.call('HINCRBY', key, 'work_done', tonumber(part[2]) or 0)
       if redis.call('HINCRBY', key, 'pending', -1) > 0 then
         -- Its siblings still waiting move up: the parent has less work left. They are ranked
         -- anew each time its work left halves, so a part's completion costs the same however
         -- many siblings wait (all of them on every completion made a split of N parts cost N²).
-        local left = redis.call('HMGET', key, 'work_total', 'work_done', 'ranked_remaining')
-        local remaining = math.max(0, (tonumber(left[1]) or 0) - (tonumber(left[2]) or 0))
-        if left[3] and remaining * 2 > (tonumber(left[3]) or 0) then return end
+        local left = redis.call('HMGET', key, 'work_total', 'ranked_remaining')
+        local remaining = math.max(0, (tonumber(left[1]) or 0) - work_done)
+        if left[2] and remaining * 2 > (tonumber(left[2]) or 0) then return end
         redis.call('HSET', key, 'ranked_remaining', remaining)
         for _, child in ipairs(cjson.decode(redis.call('HGET', key, 'children'))) do
           local child_key = job_key(child)

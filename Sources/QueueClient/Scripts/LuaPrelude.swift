@@ -90,11 +90,6 @@ enum LuaPrelude {
       return (type_names[job_type] or 'Job') .. outcome
     end
 
-    -- Appends one event to the queue's stream, in the envelope of the design: the job's
-    -- metadata is copied in, and transcode events carry file_id and meta_movie_id.
-    -- data_json is raw JSON text, inserted as is. `known` may carry the job's
-    -- { attempts, metadata, type, file_id, meta_movie_id } when the caller has read them.
-    -- `known` may also carry, 6th, the parent of a part of a split job (named as parent_id).
     -- A JSON string of an id or event type: ids and types are plain as a rule (job ids are
     -- [A-Za-z0-9._:-], parts add ~) and are quoted as they are; anything else goes to cjson.
     local function json_name(text)
@@ -105,6 +100,11 @@ enum LuaPrelude {
     -- What every event of this call shares, made on the first one.
     local event_queue, event_worker = nil, nil
 
+    -- Appends one event to the queue's stream, in the envelope of the design, and returns its
+    -- stream id: the job's metadata is copied in, and transcode events carry file_id and meta_movie_id.
+    -- data_json is raw JSON text, inserted as is. `known` may carry the job's
+    -- { attempts, metadata, type, file_id, meta_movie_id } when the caller has read them.
+    -- `known` may also carry, 6th, the parent of a part of a split job (named as parent_id).
     local function emit_raw(event_type, id, data_json, known)
       local job = known or redis.call('HMGET', job_key(id), 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id', 'parent')
       if not event_queue then
