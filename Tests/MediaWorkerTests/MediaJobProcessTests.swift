@@ -180,7 +180,12 @@ struct MediaJobProcessTests {
                 let videos = (data["renditions"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "video" }
                 let ladder = try #require(data["ladder"] as? [String: Any])
                 let rungs = try #require(ladder["rungs"] as? [[String: Any]])
-                #expect(ladder["mode"] as? String == "per_title" && rungs.count == videos.count && (ladder["points"] as? [Any])?.count == 9)
+                // Two CRFs a size; the top size a third with a target of the job's own (q2).
+                #expect(ladder["mode"] as? String == "per_title" && rungs.count == videos.count
+                        && (ladder["points"] as? [Any])?.count == (job == "q1" ? 6 : 7))
+                #expect(["per_title", "fixed"].contains(ladder["decision"] as? String ?? ""), "\(ladder)")
+                #expect(job == "q1" || ladder["decision"] as? String == "per_title", "a target of the job's own keeps its rungs")
+                #expect((ladder["predicted_bitrate_total"] as? Int ?? 0) > 0 && (ladder["fixed_predicted_bitrate_total"] as? Int ?? 0) > 0)
                 #expect(rungs.allSatisfy { ($0["reason"] as? String)?.isEmpty == false })
                 #expect(rungs.map { $0["resolution"] as? String } == videos.map { $0["resolution"] as? String }, "\(job)")
                 let quality = try #require(data["quality"] as? [String: Any])

@@ -58,6 +58,34 @@ struct QualityReportTests {
         #expect(PerTitleLadder.samples(duration: 600).count == 15)
         #expect(PerTitleLadder.samples(duration: 1.5).map(\.start) == [0])
         #expect(PerTitleLadder.samples(duration: 1.5).first?.duration == 1.5)
+        // A long-GOP source (keyframes every 8.3 s, as x264's default makes at 30 fps): the window at 14 s
+        // (5.7 s after a keyframe) moves to 18 s (1.4 s after the one at 16.6); the one at 44 s (2.5 s after
+        // 41.5) stays, the next keyframe saving too little. Keyframes every 2 s change nothing.
+        let longGOP = stride(from: 0.0, to: 60, by: 8.3).map { $0 }
+        #expect(PerTitleLadder.samples(duration: 60).map(\.start) == [14, 44])
+        #expect(PerTitleLadder.samples(duration: 60, keyframes: longGOP).map(\.start) == [18, 44])
+        #expect(PerTitleLadder.samples(duration: 60, keyframes: stride(from: 0.0, to: 60, by: 2).map { $0 }).map(\.start) == [14, 44])
+    }
+
+    @Test("the keyframe times come from the container's index: an MP4's sync samples, none for MPEG-TS, none for a file that is not there")
+    func keyframeIndex() async throws {
+        try await withTestDirectory("keyframe-index") { directory in
+            let source = try ProjectPaths.fixture("quality-noise.mp4")
+            let times = await PerTitleLadder.keyframes(input: source, limits: MediaLimits())
+            // ffprobe, not us, says where the keyframes are.
+            let probed = try await CommandRunner.run(try ProjectPaths.tool("ffprobe", package: "ffmpeg"),
+                                                     ["-v", "error", "-select_streams", "v:0", "-skip_frame", "nokey", "-show_entries",
+                                                      "frame=pts_time", "-of", "csv=p=0", source])
+            let judged = probed.stdout.split(whereSeparator: \.isNewline)
+                .compactMap { Double($0.trimmingCharacters(in: CharacterSet(charactersIn: ", "))) }
+            #expect(!times.isEmpty && times.count == judged.count, "\(times) \(judged)")
+            for (ours, theirs) in zip(times, judged) { #expect(abs(ours - theirs) < 0.2, "\(times) \(judged)") }
+            let ts = directory + "/noise.ts"
+            let copied = try await CommandRunner.run(try ProjectPaths.tool("ffmpeg", package: "ffmpeg"), ["-nostdin", "-v", "error", "-i", source, "-c", "copy", ts])
+            #expect(copied.succeeded, "\(copied.stderr)")
+            #expect(await PerTitleLadder.keyframes(input: ts, limits: MediaLimits()).isEmpty)
+            #expect(await PerTitleLadder.keyframes(input: directory + "/missing.mp4", limits: MediaLimits()).isEmpty)
+        }
     }
 
     func point(_ height: Int, crf: Double, bitrate: Double, psnr: Double) -> RateQualityPoint {
@@ -75,31 +103,80 @@ struct QualityReportTests {
             point(360, crf: 17, bitrate: 2_000_000, psnr: 40.5), point(360, crf: 23, bitrate: 800_000, psnr: 37), point(360, crf: 29, bitrate: 400_000, psnr: 34),
             point(234, crf: 17, bitrate: 600_000, psnr: 34), point(234, crf: 23, bitrate: 300_000, psnr: 32.5), point(234, crf: 29, bitrate: 150_000, psnr: 30),
         ]
-        let chosen = PerTitleLadder.choose(points, target: 42)
+        let chosen = PerTitleLadder.choose(points, target: 42 - PerTitleLadder.topMargin)
         let top = try! #require(chosen.last)
         #expect(top.rung.maxHeight == 540 && abs(top.predictedPSNR - 42) < 0.05)
-        // 42 dB lies halfway (in log rate) between 2 and 4 Mb/s on the 540 curve.
+        // 42 dB (the target and its margin) lies halfway (in log rate) between 2 and 4 Mb/s on the 540 curve.
         #expect(abs(top.predictedBitrate - 2_828_427) / 2_828_427 < 0.02, "\(top.predictedBitrate)")
         #expect(abs((top.rung.crf ?? 0) - 20) < 0.11)
         #expect(top.rung.maxBitrate == Int((top.predictedBitrate * 2).rounded()))
         for (lower, upper) in zip(chosen, chosen.dropFirst()) {
-            #expect(abs(upper.predictedBitrate / lower.predictedBitrate - 1.75) < 0.01)
+            #expect(abs(upper.predictedBitrate / lower.predictedBitrate - PerTitleLadder.step) < 0.01)
             #expect(lower.width * lower.height <= upper.width * upper.height)
         }
         #expect(chosen.first!.predictedBitrate >= PerTitleLadder.minimumBitrate)
-        #expect(chosen.first!.predictedBitrate / 1.75 < 150_000, "stops only when no size was measured that low")
+        #expect(chosen.first!.predictedBitrate / PerTitleLadder.step < 150_000, "stops only when no size was measured that low")
         // At 1.6 Mb/s the 360 curve (39.7 dB) beats the 540 one (38.5 dB).
         let at16 = chosen.first { abs($0.predictedBitrate - 1_616_244) / 1_616_244 < 0.02 }
         #expect(at16?.rung.maxHeight == 360, "\(chosen.map { ($0.rung.maxHeight, $0.predictedBitrate) })")
         // A target no point reaches: the best point measured, said so.
         let unreachable = PerTitleLadder.choose(points, target: 50)
         #expect(unreachable.last?.predictedPSNR == 44 && unreachable.last!.reason.contains("out of reach"))
+        // Below every size measured: the measured point nearest the step, when it is 1.3x at least under the rung above.
+        let shallow = PerTitleLadder.choose([point(540, crf: 23, bitrate: 2_000_000, psnr: 40), point(540, crf: 29, bitrate: 1_000_000, psnr: 36),
+                                             point(360, crf: 23, bitrate: 900_000, psnr: 38), point(360, crf: 29, bitrate: 400_000, psnr: 35),
+                                             point(234, crf: 29, bitrate: 90_000, psnr: 28)], target: 39.9)
+        // 2.0, 1.14 (540), 0.65 (360), then 373 kb/s is under every curve but 234's, which sits under the 100 kb/s floor:
+        // the 360 point at 400 (the nearest, 1.6x under 653); nothing at all near 229.
+        #expect(shallow.map { Int(($0.predictedBitrate / 1000).rounded()) } == [400, 653, 1143, 2000], "\(shallow.map(\.predictedBitrate))")
+        #expect(shallow.first?.reason.contains("nearest the next step") == true && shallow.first?.rung.maxHeight == 360)
+        // The top stays on the largest size even where a smaller one reaches the target cheaper on
+        // the samples (its edges, scaled up, are what samples miss).
+        let smallWins = [point(540, crf: 23, bitrate: 2_000_000, psnr: 40), point(540, crf: 29, bitrate: 1_000_000, psnr: 36),
+                         point(360, crf: 23, bitrate: 900_000, psnr: 40.5), point(360, crf: 29, bitrate: 450_000, psnr: 37)]
+        let kept = PerTitleLadder.choose(smallWins, target: 38)
+        #expect(kept.last?.rung.maxHeight == 540 && kept.last!.predictedPSNR >= 38 + PerTitleLadder.topMargin - 0.01, "\(kept)")
         // The upper convex hull in (log rate, PSNR): points under it, or not better than a cheaper one, are off it.
         var marked = [point(234, crf: 29, bitrate: 100_000, psnr: 30), point(360, crf: 23, bitrate: 200_000, psnr: 36),
                       point(234, crf: 17, bitrate: 300_000, psnr: 31), point(540, crf: 23, bitrate: 400_000, psnr: 38),
                       point(540, crf: 17, bitrate: 800_000, psnr: 39), point(360, crf: 17, bitrate: 900_000, psnr: 38.5)]
         PerTitleLadder.markHull(&marked)
         #expect(marked.filter(\.onHull).map(\.psnrY) == [30, 36, 38, 39])
+    }
+
+    @Test("a per-title ladder is kept only when the samples say it spends at most 90 % of the fixed ladder's bytes: lower rungs dropped most expensive first, the lowest kept, else the fixed ladder")
+    func keptOnlyWhenCheaper() {
+        let boxes = VideoLadder.apple.filter { [234, 360, 540].contains($0.maxHeight) }
+        let points = [
+            point(540, crf: 23, bitrate: 2_400_000, psnr: 40), point(540, crf: 29, bitrate: 1_000_000, psnr: 35),
+            point(360, crf: 23, bitrate: 900_000, psnr: 37), point(360, crf: 29, bitrate: 450_000, psnr: 34),
+            point(234, crf: 23, bitrate: 300_000, psnr: 32.5), point(234, crf: 29, bitrate: 150_000, psnr: 30),
+        ]
+        // The fixed top rung capped at 2 Mb/s spent 1.8 (90 % of its cap): the lower caps are predicted at 90 % too.
+        let capped = point(540, crf: 23, bitrate: 1_800_000, psnr: 38)
+        let fixed = PerTitleLadder.predictFixed(points, boxes: boxes, fixedTop: capped, codec: .h264)
+        #expect(fixed.map(\.rung.maxHeight) == [234, 360, 540])
+        #expect(fixed.map { Int($0.predictedBitrate.rounded()) } == [130_500, 328_500, 1_800_000], "\(fixed.map(\.predictedBitrate))")
+        let fixedTotal = 2_259_000.0
+        // Target 37.4 (+0.1): the 540 curve at 1.55 Mb/s, then 885, 506, 289 and 165 kb/s (3.39 Mb/s in all, over the
+        // 2.03 budget): the 885 and 506 rungs go, the most expensive first, and 2.0 Mb/s fits.
+        let (rungs, decision) = PerTitleLadder.decide(points, target: 37.4, fixed: fixed)
+        #expect(decision == .perTitle)
+        let total = rungs.reduce(0) { $0 + $1.predictedBitrate }
+        #expect(total <= fixedTotal * PerTitleLadder.keepShare, "\(total)")
+        let full = PerTitleLadder.choose(points, target: 37.4)
+        #expect(full.count == 5 && rungs.count == 3)
+        #expect(rungs.count < full.count && rungs.first == full.first && rungs.last == full.last, "\(rungs.map(\.predictedBitrate))")
+        // Nothing between could be kept without passing the budget.
+        let dropped = full.dropFirst().dropLast().filter { rung in !rungs.contains(rung) }
+        #expect(dropped.allSatisfy { total + $0.predictedBitrate > fixedTotal * PerTitleLadder.keepShare })
+        // A target the largest size reaches only near the fixed top's own rate: the fixed ladder is kept, as predicted.
+        let (same, sameDecision) = PerTitleLadder.decide(points, target: 39.8, fixed: fixed)
+        #expect(sameDecision == .fixed && same == fixed)
+        // Without caps binding (an easy title) the fixed rungs are the default CRF's points.
+        let easy = PerTitleLadder.predictFixed(points.map { var p = $0; p.bitrate /= 20; return p }, boxes: boxes,
+                                               fixedTop: point(540, crf: 23, bitrate: 120_000, psnr: 40), codec: .h264)
+        #expect(easy.map { Int($0.predictedBitrate.rounded()) } == [15_000, 45_000, 120_000])
     }
 
     @Test("the quality report agrees with the ffmpeg CLI's psnr and ssim filters on the same frames, for every rung of three very different sources, all segments and a sample")
@@ -156,7 +233,8 @@ struct QualityReportTests {
             let info = try await MediaProbe.probe(path: source)
             let choice = try await PerTitleLadder.plan(input: source, info: info, boxes: boxes([360, 234]), codecs: [.av1, .h264], targetPSNR: nil,
                                                        settings: EncodeSettings(), workDirectory: directory + "/probe", limits: MediaLimits())
-            #expect(Set(choice.points.map(\.codec)) == [.h264, .av1] && choice.points.count == 12)
+            // Two CRFs a size (the target comes from the fixed top rung, so none above the default's rate is needed).
+            #expect(Set(choice.points.map(\.codec)) == [.h264, .av1] && choice.points.count == 8)
             #expect(choice.targetPSNR.keys.sorted() == [.h264, .av1])
             let codecs = choice.rungs.map(\.codec)
             #expect(codecs.first == .h264 && codecs.contains(.av1) && codecs == codecs.sorted(), "H.264 first: \(codecs)")
@@ -185,7 +263,7 @@ struct QualityReportTests {
                 let choice = try await PerTitleLadder.plan(input: source, info: info, boxes: boxes([540, 360, 234]), codecs: [.h264], targetPSNR: nil,
                                                            settings: EncodeSettings(), workDirectory: directory + "/probe\(number)", limits: MediaLimits())
                 ladders[name] = choice
-                #expect(choice.points.count == 9 && choice.samples.map(\.start) == [2, 6])
+                #expect(choice.points.count == 6 && choice.samples.map(\.start) == [2, 6])
                 #expect(!FileManager.default.fileExists(atPath: directory + "/probe\(number)"), "probe encodes are removed")
                 let target = try #require(choice.targetPSNR[.h264])
                 // Without a target: the fixed ladder's top rung on the same samples.

@@ -48,6 +48,8 @@ def main():
     parser.add_argument("package")
     parser.add_argument("rendition")
     parser.add_argument("--compare-at")
+    parser.add_argument("--whole", action="store_true",
+                        help="PSNR only, every segment in one decode against the whole source (one entry; for benchmarks of long packages)")
     args = parser.parse_args()
     folder = os.path.join(args.package, args.rendition)
     segments = playlist_segments(os.path.join(folder, "index.m3u8"))
@@ -60,6 +62,23 @@ def main():
     fps = float(num) / float(den)
     scale = f"scale={width}:{height}:flags=bicubic,format=yuv420p"
     total = 0
+    if args.whole:
+        # All segments behind the init segment, one run, luma PSNR only: the package's frames in
+        # order against the source's from its first frame (the package starts at 0).
+        parts = [os.path.join(folder, s["name"]) for s in segments]
+        url = "concat:" + "|".join(([init] if os.path.exists(init) else []) + parts)
+        with tempfile.TemporaryDirectory() as work:
+            psnr_log = os.path.join(work, "psnr.log")
+            order = "setpts=N/(FRAME_RATE*TB)"
+            graph = (f"[0:v]{scale},{order}[d];[1:v]{scale},{order}[r];"
+                     f"[d][r]psnr=shortest=1,metadata=mode=print:file={psnr_log}[p]")
+            subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-protocol_whitelist", "concat,file", "-i", url, "-i", args.source,
+                            "-filter_complex", graph, "-map", "[p]", "-f", "null", "-"], check=True)
+            mse = stats(psnr_log, "lavfi.psnr.mse.y")
+        whole = {"name": "all", "start_s": segments[0]["start_s"], "end_s": segments[-1]["end_s"], "frames": len(mse),
+                 "mse_sum": sum(mse), "ssim_sum": 0.0}
+        print(json.dumps({"fps": fps, "compared_at": size, "frames": len(mse), "segments": [whole]}))
+        return
     with tempfile.TemporaryDirectory() as work:
         # Each segment on its own (behind its init segment), as a player fetches it, against the
         # source frames of its time, paired in order.

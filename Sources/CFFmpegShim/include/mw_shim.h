@@ -121,6 +121,11 @@ typedef struct mw_media_info {
 mw_status mw_probe_file(const char *path, const mw_limits *limits, mw_cancel_token *cancel,
                         mw_media_info *out, char *message, size_t message_size);
 
+/* The video keyframes' times (seconds from the input's start) that the container's index lists,
+ * in index order, at most `capacity`; none for a container without an index (MPEG-TS). */
+mw_status mw_keyframe_times(const char *path, const mw_limits *limits, mw_cancel_token *cancel, double *times, int32_t capacity,
+                            int32_t *count, char *message, size_t message_size);
+
 /* The same over `size` bytes in memory (no file or protocol reachable): what the fuzzer drives. */
 mw_status mw_probe_buffer(const uint8_t *data, size_t size, const mw_limits *limits, mw_cancel_token *cancel,
                           mw_media_info *out, char *message, size_t message_size);

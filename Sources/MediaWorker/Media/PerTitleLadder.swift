@@ -34,6 +34,10 @@ public struct LadderChoice: Sendable, Equatable {
     /// The fixed ladder's top rung on the same samples, per codec.
     public var fixedTops: [VideoCodec: RateQualityPoint]
     public var chosen: [ChosenRung]
+    /// What the fixed ladder would spend on the same samples (its rungs, capped), per codec's rungs.
+    public var fixedPredicted: [ChosenRung] = []
+    /// Per codec: whether the per-title rungs were kept or the fixed ladder was (see `PerTitleLadder.decide`).
+    public var decisions: [VideoCodec: PerTitleLadder.Decision] = [:]
     public var probeSeconds: Double
 
     public var rungs: [VideoRung] { chosen.map(\.rung) }
@@ -53,6 +57,11 @@ public struct LadderChoice: Sendable, Equatable {
             (codec.rawValue, .object(["resolution": .string("\(point.width)x\(point.height)"), "bitrate": .integer(Int(point.bitrate.rounded())),
                                       "psnr_y": round(point.psnrY)]))
         }))
+        if let h264 = decisions[.h264] ?? decisions.values.first { fields["decision"] = .string(h264.rawValue) }
+        fields["decision_by_codec"] = .object(Dictionary(uniqueKeysWithValues: decisions.map { ($0.key.rawValue, .string($0.value.rawValue)) }))
+        let predictedTotal = chosen.reduce(0) { $0 + $1.predictedBitrate }, fixedTotal = fixedPredicted.reduce(0) { $0 + $1.predictedBitrate }
+        fields["predicted_bitrate_total"] = .integer(Int(predictedTotal.rounded()))
+        if fixedTotal > 0 { fields["fixed_predicted_bitrate_total"] = .integer(Int(fixedTotal.rounded())) }
         fields["compared_at"] = .string("every point scaled to the largest picture (bicubic) and compared with the source at that size")
         fields["samples"] = .array(samples.map { .object(["start_s": round($0.start), "duration_s": round($0.duration)]) })
         fields["probe_s"] = round(probeSeconds)
@@ -86,30 +95,74 @@ public struct LadderChoice: Sendable, Equatable {
 /// Per-title ladders: short samples of the title encoded at a few CRFs in every size of the
 /// fixed ladder that the source reaches; the rungs are read off the measured rate-quality curves.
 public enum PerTitleLadder {
-    /// Each rung about this many times the bit rate of the one below (1.5–2× is the usual spacing).
+    /// Each rung about this many times the bit rate of the one below (1.5–2× is the usual spacing;
+    /// 2.0 was tried on the quality benchmark: 0.706 of the fixed ladder's bytes against 0.704).
     public static let step = 1.75
     /// Below this a rung helps no player (any connection carries the rung above it).
     public static let minimumBitrate = 100_000.0
     public static let maxRungs = 6
+    /// The least step down a rung taken from a measured point (no curve reaching the next step) must be.
+    static let lowestStep = 1.3
     /// Samples last one keyframe interval, as many GOPs of the real encode do.
     static let sampleSeconds = 2.0
 
-    /// CRFs tried per size: the codec's default and 6 either side (about ×2 and ×0.5 its rate).
-    /// Two points a size were tried and missed the top rung's target by 0.2–0.4 dB: PSNR is not
-    /// linear in log rate between them (on a still slide it is convex), the middle point pins it.
-    public static func crfs(_ codec: VideoCodec) -> [Double] {
+    /// CRFs tried per size: the codec's default and 6 above it (about half its rate). The top
+    /// size also 6 below (about twice the rate) when the job names its own target: a target taken
+    /// from the fixed top rung (the default CRF, capped) is never above the default CRF's point,
+    /// and lower rungs sit at or below the default CRF's rate of their size. With two points a size
+    /// (PSNR close to linear in log rate over 6 CRF steps) the top rungs of the quality benchmark's
+    /// nine sources came out 0.0 to 0.14 dB above the fixed top rungs, judged over the whole title.
+    public static func crfs(_ codec: VideoCodec, top: Bool = true, targetGiven: Bool = true) -> [Double] {
         let center = mw_default_crf(Int32(codec.shimCodec.rawValue))
-        return [center - 6, center, center + 6]
+        return top && targetGiven ? [center - 6, center, center + 6] : [center, center + 6]
     }
 
     /// Sample windows: whole multiples of the sample length spread over the title, about 5 %
-    /// of it, two at least (one for a title shorter than two samples).
-    public static func samples(duration: Double) -> [(start: Double, duration: Double)] {
+    /// of it, two at least (one for a title shorter than two samples). With the source's keyframe
+    /// times, each window moves to the first whole multiple at least `keyframeLead` after the
+    /// keyframe after it when that decodes a second or more less on the way in: a sample 6 s
+    /// after the last keyframe of a long-GOP source decodes those 6 s three times (the sample's
+    /// encode and the two measuring threads; a 60 s film-grain title's analysis went from 8.8 s to 6.7 s).
+    public static func samples(duration: Double, keyframes: [Double] = []) -> [(start: Double, duration: Double)] {
         let length = sampleSeconds
         let available = max(1, Int((duration / length).rounded(.down)))
         let wanted = min(available, max(2, Int((duration * 0.05 / length).rounded())))
-        let slots = (0..<wanted).map { min(available - 1, Int((Double($0) + 0.5) * Double(available) / Double(wanted))) }
+        var slots = (0..<wanted).map { min(available - 1, Int((Double($0) + 0.5) * Double(available) / Double(wanted))) }
+        let keys = keyframes.filter { $0 >= 0 }.sorted()
+        if !keys.isEmpty {
+            // The decoding a window at `slot` costs before its first frame (from the keyframe at or before it, less the measuring's lead).
+            func lead(_ slot: Int) -> Double {
+                let start = Double(slot) * length
+                return start - (keys.last { $0 <= start - keyframeLead } ?? 0)
+            }
+            slots = slots.map { slot in
+                guard let next = keys.first(where: { $0 > Double(slot) * length - keyframeLead }) else { return slot }
+                let moved = Int(((next + keyframeLead) / length).rounded(.up))
+                // Only for a gain of a second or more: samples stay spread where a short GOP makes any window cheap.
+                return moved < available && lead(moved) <= lead(slot) - length / 2 ? moved : slot
+            }
+        }
         return Array(Set(slots)).sorted().map { (Double($0) * length, min(length, max(0.5, duration - Double($0) * length))) }
+    }
+
+    /// How far after a keyframe (its decode time, as indexes list it) a sample starts at least: the
+    /// measuring seeks half a second before a window, and presentation runs a few frames behind decoding.
+    static let keyframeLead = 0.6
+
+    /// The source's keyframe times from its container's index (none for MPEG-TS, or on any failure:
+    /// the samples then stay where they are).
+    static func keyframes(input: String, limits: MediaLimits) async -> [Double] {
+        final class Found: ShimCallbacks, @unchecked Sendable { var times: [Double] = [] }
+        let found = try? await ShimCall.run(Found(progress: nil)) { found, token, message in
+            var shimLimits = limits.shimValue
+            var times = [Double](repeating: 0, count: 100_000), count: Int32 = 0
+            let status = times.withUnsafeMutableBufferPointer {
+                mw_keyframe_times(input, &shimLimits, token.raw, $0.baseAddress, Int32($0.count), &count, message, 512)
+            }
+            found.times = Array(times.prefix(Int(count)))
+            return status
+        }
+        return found?.times ?? []
     }
 
     /// Encodes the samples in every box × CRF of `codec`, and as the fixed ladder's top rung
@@ -117,11 +170,11 @@ public enum PerTitleLadder {
     /// Returns the CRF points and the fixed top rung's point.
     public static func measure(
         input: String, boxes: [VideoRung], codec: VideoCodec, samples: [(start: Double, duration: Double)], settings: EncodeSettings,
-        workDirectory: String, limits: MediaLimits
+        targetGiven: Bool = true, workDirectory: String, limits: MediaLimits
     ) async throws(MediaError) -> (points: [RateQualityPoint], fixedTop: RateQualityPoint?) {
         guard let top = boxes.max(by: { $0.maxWidth * $0.maxHeight < $1.maxWidth * $1.maxHeight }) else { return ([], nil) }
         let candidates = boxes.flatMap { box in
-            crfs(codec).map { crf in
+            crfs(codec, top: box == top, targetGiven: targetGiven).map { crf in
                 VideoRung(maxWidth: box.maxWidth, maxHeight: box.maxHeight, crf: crf, codec: codec)
             }
         } + [top.encoded(with: codec)]
@@ -151,14 +204,14 @@ public enum PerTitleLadder {
             measured += try await QualityMeter.measure(
                 input: input, directory: directory, renditions: package.renditions, fraction: 1, settings: settings,
                 timelineOffset: package.timelineOffsetSeconds, firstStart: sample.start,
-                compareAt: largest.map { ($0.width ?? 0, $0.height ?? 0) }, psnrOnly: true, limits: limits)
+                compareAt: largest.map { ($0.width ?? 0, $0.height ?? 0) }, psnrOnly: true, parallel: measuringThreads, limits: limits)
             try? FileManager.default.removeItem(atPath: directory)
         }
         let report = QualityReport(sample: 1, segments: measured)
         let points: [RateQualityPoint] = candidates.enumerated().compactMap { index, candidate in
             guard seconds[index] > 0, let quality = report.renditions.first(where: { $0.rendition == folders[index] }) else { return nil }
             return RateQualityPoint(codec: codec, box: candidate, width: sizes[index].width, height: sizes[index].height,
-                                    crf: candidate.crf ?? crfs(codec)[1], bitrate: bits[index] / seconds[index], psnrY: quality.psnrY)
+                                    crf: candidate.crf ?? mw_default_crf(Int32(codec.shimCodec.rawValue)), bitrate: bits[index] / seconds[index], psnrY: quality.psnrY)
         }
         // The last candidate is the fixed top rung (capped): not a point of a CRF curve.
         let fixedTop = points.last { $0.box.maxBitrate != nil }
@@ -202,14 +255,32 @@ public enum PerTitleLadder {
         for index in points.indices { points[index].onHull = hull.contains(index) }
     }
 
-    /// Chooses one codec's rungs from its points: the top one the lowest bit rate whose best size
-    /// reaches `target` (or the best point when none does), then every `step`× lower while a size
-    /// was measured that low and the rate stays above `minimumBitrate`. Sizes never grow going down.
+    /// Whether a codec's rungs came from its curves or the fixed ladder was kept.
+    public enum Decision: String, Sendable, Equatable {
+        case perTitle = "per_title"
+        case fixed
+    }
+
+    /// The top rung aims this far above the target: the samples predict the title within a few
+    /// tenths of a dB, and the promise is the fixed top rung's quality (0.3 dB at most under it).
+    /// A size whose curve cannot reach that takes the lowest rate reaching the target itself.
+    public static let topMargin = 0.1
+    /// A per-title ladder is kept only when the samples predict it spends at most this share of the
+    /// fixed ladder's bytes; otherwise the fixed ladder is kept (a saving smaller than the
+    /// samples' error could turn into more bytes on the whole title).
+    public static let keepShare = 0.9
+
+    /// Chooses one codec's rungs from its points: the top one on the largest size, at the lowest
+    /// bit rate reaching `target` (+ `topMargin`; the best point of that size when none does), then
+    /// every `step`× lower on the best size at that rate while one was measured that low and the
+    /// rate stays above `minimumBitrate`. Sizes never grow going down. The top keeps the largest
+    /// size because a smaller picture scaled up can match its PSNR on samples and still lose the
+    /// edges of text the samples missed (a text slide came out 4.6 dB under the fixed top that way).
     static func choose(_ points: [RateQualityPoint], target: Double) -> [ChosenRung] {
         let byBox = Dictionary(grouping: points) { "\($0.box.maxWidth)x\($0.box.maxHeight)" }
         let curves = byBox.values.map { Curve(points: $0.sorted { $0.bitrate < $1.bitrate }) }
             .sorted { $0.points[0].box.maxWidth * $0.points[0].box.maxHeight > $1.points[0].box.maxWidth * $1.points[0].box.maxHeight }
-        guard let lowest = curves.map(\.lowest).min(), let highest = curves.map(\.highest).max(), lowest > 0 else { return [] }
+        guard let largest = curves.first, largest.lowest > 0 else { return [] }
 
         /// The best size at a bit rate, among those no larger than `limit` (an area).
         func best(at bitrate: Double, areaAtMost limit: Int) -> (curve: Curve, psnr: Double, crf: Double)? {
@@ -223,21 +294,27 @@ public enum PerTitleLadder {
         }
 
         var chosen: [ChosenRung] = []
-        // The top: scan up the rates on a fine log grid for the first that reaches the target.
-        var top: (bitrate: Double, curve: Curve, psnr: Double, crf: Double)?
-        let steps = 400
-        for index in 0...steps {
-            let bitrate = exp(log(lowest) + (log(highest) - log(lowest)) * Double(index) / Double(steps))
-            if let value = best(at: bitrate, areaAtMost: .max), value.psnr >= target {
-                top = (bitrate, value.curve, value.psnr, value.crf)
-                break
+        // The top: scan up the largest size's rates on a fine log grid for the first that reaches
+        // the aim; when the size cannot reach it (the target is the default CRF's own point, as on
+        // an uncapped title, or the curve flattens), the first that reaches the target itself.
+        func lowest(reaching aim: Double) -> (bitrate: Double, curve: Curve, psnr: Double, crf: Double)? {
+            let steps = 400
+            for index in 0...steps {
+                let bitrate = exp(log(largest.lowest) + (log(largest.highest) - log(largest.lowest)) * Double(index) / Double(steps))
+                if let value = largest.at(bitrate), value.psnr >= aim { return (bitrate, largest, value.psnr, value.crf) }
             }
+            return nil
         }
-        var reason = String(format: "top: the lowest bit rate reaching %.2f dB", target)
-        if top == nil, let bestPoint = points.max(by: { $0.psnrY < $1.psnrY }),
-           let curve = curves.first(where: { $0.points.contains(bestPoint) }) {
-            top = (bestPoint.bitrate, curve, bestPoint.psnrY, bestPoint.crf)
-            reason = String(format: "top: %.2f dB is out of reach, the best point measured", target)
+        var top = lowest(reaching: target + topMargin)
+        var reason = String(format: "top: the lowest bit rate of the largest size reaching %.2f dB (the target + %.1f)", target + topMargin, topMargin)
+        // 0.02 dB: the fixed top rung and the default CRF's point are one encode but for the cap.
+        if top == nil, let reaching = lowest(reaching: target - 0.02) {
+            top = reaching
+            reason = String(format: "top: the lowest bit rate of the largest size reaching %.2f dB (the target)", target)
+        }
+        if top == nil, let bestPoint = largest.points.max(by: { $0.psnrY < $1.psnrY }) {
+            top = (bestPoint.bitrate, largest, bestPoint.psnrY, bestPoint.crf)
+            reason = String(format: "top: %.2f dB is out of reach, the best point of the largest size", target)
         }
         guard var current = top else { return [] }
         while chosen.count < maxRungs {
@@ -251,11 +328,89 @@ public enum PerTitleLadder {
                                      width: box.width, height: box.height, predictedBitrate: current.bitrate, predictedPSNR: current.psnr,
                                      reason: reason))
             let next = current.bitrate / step
-            guard next >= minimumBitrate, let value = best(at: next, areaAtMost: box.width * box.height) else { break }
-            current = (next, value.curve, value.psnr, value.crf)
-            reason = String(format: "%.2f× below the rung above; the best size at that rate", step)
+            guard next >= minimumBitrate else { break }
+            if let value = best(at: next, areaAtMost: box.width * box.height) {
+                current = (next, value.curve, value.psnr, value.crf)
+                reason = String(format: "%.2f× below the rung above; the best size at that rate", step)
+                continue
+            }
+            // No size was measured that low: the measured point nearest the step (in log rate) that is
+            // still a real step down and above the floor (a ladder without a low rung leaves a slow
+            // connection nothing to play; a fast pan's 360p and 234p curves lay wholly under 540p's).
+            guard let nearest = curves.filter({ $0.points[0].width * $0.points[0].height <= box.width * box.height })
+                .flatMap(\.points)
+                .filter({ $0.bitrate >= minimumBitrate && $0.bitrate * lowestStep <= current.bitrate })
+                .min(by: { abs(log($0.bitrate / next)) < abs(log($1.bitrate / next)) }),
+                  let curve = curves.first(where: { $0.points.contains(nearest) }) else { break }
+            current = (nearest.bitrate, curve, nearest.psnrY, nearest.crf)
+            reason = "the measured point nearest the next step: no size was measured that low"
         }
         return chosen.reversed()
+    }
+
+    /// The fixed ladder as the samples predict it, ascending: its top rung as encoded on the
+    /// samples (capped), each lower rung at the default CRF's point of its size, held to its cap
+    /// (at the share of the cap the top rung reached when its cap bound, else the cap).
+    static func predictFixed(_ points: [RateQualityPoint], boxes: [VideoRung], fixedTop: RateQualityPoint?, codec: VideoCodec) -> [ChosenRung] {
+        let center = mw_default_crf(Int32(codec.shimCodec.rawValue))
+        let ordered = boxes.sorted { $0.maxWidth * $0.maxHeight < $1.maxWidth * $1.maxHeight }
+        guard let top = ordered.last else { return [] }
+        func same(_ a: VideoRung, _ b: VideoRung) -> Bool { a.maxWidth == b.maxWidth && a.maxHeight == b.maxHeight }
+        var capShare = 1.0
+        if let fixedTop, let cap = top.maxBitrate, let open = points.first(where: { same($0.box, top) && $0.crf == center }),
+           fixedTop.bitrate < open.bitrate * 0.95 {
+            capShare = min(1, fixedTop.bitrate / Double(cap))
+        }
+        return ordered.compactMap { box in
+            let rung = box.encoded(with: codec)
+            if same(box, top), let fixedTop {
+                return ChosenRung(rung: rung, width: fixedTop.width, height: fixedTop.height, predictedBitrate: fixedTop.bitrate,
+                                  predictedPSNR: fixedTop.psnrY, reason: "the fixed ladder's top rung, encoded on the samples")
+            }
+            let curve = Curve(points: points.filter { same($0.box, box) }.sorted { $0.bitrate < $1.bitrate })
+            guard let open = curve.points.first(where: { $0.crf == center }) else { return nil }
+            let capped = box.maxBitrate.map { Double($0) * capShare } ?? .infinity
+            let bitrate = min(open.bitrate, capped)
+            let psnr = bitrate < open.bitrate ? (curve.at(bitrate)?.psnr ?? curve.points[0].psnrY) : open.psnrY
+            return ChosenRung(rung: rung, width: open.width, height: open.height, predictedBitrate: bitrate, predictedPSNR: psnr,
+                              reason: "the fixed ladder's rung: the default CRF's point of its size, held to its cap")
+        }
+    }
+
+    /// Drops rungs between the lowest and the top, the most expensive first, until the ladder's
+    /// predicted bit rates sum to at most `budget` or only those two are left: the top keeps its
+    /// quality and the lowest rung, the one a slow connection needs, is never given up for bytes.
+    static func fit(_ ladder: [ChosenRung], budget: Double) -> [ChosenRung] {
+        var kept = ladder
+        while kept.count > 2, kept.reduce(0, { $0 + $1.predictedBitrate }) > budget {
+            kept.remove(at: kept.count - 2)
+        }
+        return kept
+    }
+
+    /// A per-title rung's cap is at least the fixed ladder's cap for its size: twice the samples'
+    /// average is too tight where a title's bytes sit in rare frames (each new text slide is one
+    /// large keyframe and then nothing): held to it, those frames came out 4 dB worse than the fixed rung.
+    static func withFixedCaps(_ rungs: [ChosenRung], boxes: [VideoRung]) -> [ChosenRung] {
+        rungs.map { chosen in
+            var chosen = chosen
+            if let fixedCap = boxes.first(where: { $0.maxWidth == chosen.rung.maxWidth && $0.maxHeight == chosen.rung.maxHeight })?.maxBitrate {
+                chosen.rung.maxBitrate = max(chosen.rung.maxBitrate ?? 0, fixedCap)
+            }
+            return chosen
+        }
+    }
+
+    /// One codec's decision: the per-title rungs, fitted into `keepShare` of what the fixed ladder
+    /// spends on the same samples, or the fixed ladder itself when they cannot be (never more bytes
+    /// than the fixed ladder, as far as the samples tell).
+    static func decide(_ points: [RateQualityPoint], target: Double, fixed: [ChosenRung]) -> (rungs: [ChosenRung], decision: Decision) {
+        let ladder = choose(points, target: target)
+        let fixedTotal = fixed.reduce(0) { $0 + $1.predictedBitrate }
+        guard fixedTotal > 0, !ladder.isEmpty else { return (ladder.isEmpty ? fixed : ladder, ladder.isEmpty ? .fixed : .perTitle) }
+        let fitted = fit(ladder, budget: fixedTotal * keepShare)
+        if fitted.reduce(0, { $0 + $1.predictedBitrate }) <= fixedTotal * keepShare { return (fitted, .perTitle) }
+        return (fixed, .fixed)
     }
 
     /// The whole analysis for every codec of the job.
@@ -268,14 +423,15 @@ public enum PerTitleLadder {
         guard duration > 0, !boxes.isEmpty else {
             throw MediaError(code: .invalidArgument, message: "a per-title ladder needs a video of known duration")
         }
-        let windows = samples(duration: duration)
+        let windows = samples(duration: duration, keyframes: await keyframes(input: input, limits: limits))
         var points: [RateQualityPoint] = []
-        var chosen: [ChosenRung] = []
+        var chosen: [ChosenRung] = [], fixedPredicted: [ChosenRung] = []
         var targets: [VideoCodec: Double] = [:]
         var fixedTops: [VideoCodec: RateQualityPoint] = [:]
+        var decisions: [VideoCodec: Decision] = [:]
         for codec in codecs.sorted() {
             var (measured, fixedTop) = try await measure(input: input, boxes: boxes, codec: codec, samples: windows, settings: settings,
-                                                         workDirectory: workDirectory, limits: limits)
+                                                         targetGiven: targetPSNR != nil, workDirectory: workDirectory, limits: limits)
             markHull(&measured)
             // Without a target: the quality the fixed ladder's top rung has on the same samples.
             guard let target = targetPSNR ?? fixedTop?.psnrY, !measured.isEmpty else {
@@ -283,13 +439,22 @@ public enum PerTitleLadder {
             }
             if let fixedTop { fixedTops[codec] = fixedTop }
             targets[codec] = target
-            chosen += choose(measured, target: target)
+            let fixed = predictFixed(measured, boxes: boxes, fixedTop: fixedTop, codec: codec)
+            // A job's own target is a quality to reach, not a ladder to beat: its rungs are kept.
+            let (rungs, decision) = targetPSNR == nil ? decide(measured, target: target, fixed: fixed) : (choose(measured, target: target), .perTitle)
+            chosen += decision == .perTitle ? withFixedCaps(rungs, boxes: boxes) : rungs
+            fixedPredicted += fixed
+            decisions[codec] = decision
             points += measured
         }
         try? FileManager.default.removeItem(atPath: workDirectory)
         return LadderChoice(targetPSNR: targets, targetFromOptions: targetPSNR != nil, samples: windows, points: points, fixedTops: fixedTops,
-                            chosen: chosen, probeSeconds: (ContinuousClock.now - started).seconds)
+                            chosen: chosen, fixedPredicted: fixedPredicted, decisions: decisions,
+                            probeSeconds: (ContinuousClock.now - started).seconds)
     }
+
+    /// Threads measuring the samples: the renditions are shared out, each thread decoding the source itself.
+    static var measuringThreads: Int { max(1, min(4, ProcessInfo.processInfo.activeProcessorCount)) }
 }
 
 extension VideoCodec {
