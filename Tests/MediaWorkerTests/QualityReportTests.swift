@@ -122,14 +122,14 @@ struct QualityReportTests {
         // A target no point reaches: the best point measured, said so.
         let unreachable = PerTitleLadder.choose(points, target: 50)
         #expect(unreachable.last?.predictedPSNR == 44 && unreachable.last!.reason.contains("out of reach"))
-        // Below every size measured: the measured point nearest the step, when it is 1.3x at least under the rung above.
+        // Below every size measured: the cheapest point measured above the floor, when it is 1.3x at least under the rung above.
         let shallow = PerTitleLadder.choose([point(540, crf: 23, bitrate: 2_000_000, psnr: 40), point(540, crf: 29, bitrate: 1_000_000, psnr: 36),
                                              point(360, crf: 23, bitrate: 900_000, psnr: 38), point(360, crf: 29, bitrate: 400_000, psnr: 35),
                                              point(234, crf: 29, bitrate: 90_000, psnr: 28)], target: 39.9)
         // 2.0, 1.14 (540), 0.65 (360), then 373 kb/s is under every curve but 234's, which sits under the 100 kb/s floor:
-        // the 360 point at 400 (the nearest, 1.6x under 653); nothing at all near 229.
+        // the 360 point at 400 (the cheapest above the floor, 1.6x under 653), and nothing after it.
         #expect(shallow.map { Int(($0.predictedBitrate / 1000).rounded()) } == [400, 653, 1143, 2000], "\(shallow.map(\.predictedBitrate))")
-        #expect(shallow.first?.reason.contains("nearest the next step") == true && shallow.first?.rung.maxHeight == 360)
+        #expect(shallow.first?.reason.contains("cheapest point") == true && shallow.first?.rung.maxHeight == 360)
         // The top stays on the largest size even where a smaller one reaches the target cheaper on
         // the samples (its edges, scaled up, are what samples miss).
         let smallWins = [point(540, crf: 23, bitrate: 2_000_000, psnr: 40), point(540, crf: 29, bitrate: 1_000_000, psnr: 36),
