@@ -96,7 +96,7 @@ public struct LadderChoice: Sendable, Equatable {
 /// fixed ladder that the source reaches; the rungs are read off the measured rate-quality curves.
 public enum PerTitleLadder {
     /// Each rung about this many times the bit rate of the one below (1.5–2× is the usual spacing;
-    /// 2.0 was tried on the quality benchmark: 0.706 of the fixed ladder's bytes against 0.704).
+    /// 2.0 was tried on the quality benchmark: 0.706 of the fixed ladder's bytes, 0.704 at 1.75).
     public static let step = 1.75
     /// Below this a rung helps no player (any connection carries the rung above it).
     public static let minimumBitrate = 100_000.0
@@ -338,7 +338,7 @@ public enum PerTitleLadder {
             // still a real step down (a ladder without a low rung leaves a slow connection nothing to
             // play). The cheapest, not the one nearest the step: every rung between costs bytes on
             // every title (nearest-and-continue spent 0.78 of the fixed ladder's bytes on the quality
-            // benchmark against 0.70 for this).
+            // benchmark, this 0.76).
             guard let cheapest = curves.filter({ $0.points[0].width * $0.points[0].height <= box.width * box.height })
                 .flatMap(\.points)
                 .filter({ $0.bitrate >= minimumBitrate && $0.bitrate * lowestStep <= current.bitrate })
