@@ -159,7 +159,8 @@ struct QualityReportTests {
         #expect(fixed.map { Int($0.predictedBitrate.rounded()) } == [130_500, 328_500, 1_800_000], "\(fixed.map(\.predictedBitrate))")
         let fixedTotal = 2_259_000.0
         // Target 37.4 (+0.1): the 540 curve at 1.55 Mb/s, then 885, 506, 289 and 165 kb/s (3.39 Mb/s in all, over the
-        // 2.03 budget): the 885 and 506 rungs go, the most expensive first, and 2.0 Mb/s fits.
+        // 2.03 budget, and five rungs where the fixed ladder has three): the 885 and 506 rungs go, the most expensive
+        // first, and 2.0 Mb/s fits.
         let (rungs, decision) = PerTitleLadder.decide(points, target: 37.4, fixed: fixed)
         #expect(decision == .perTitle)
         let total = rungs.reduce(0) { $0 + $1.predictedBitrate }
@@ -172,6 +173,9 @@ struct QualityReportTests {
         #expect(dropped.allSatisfy { total + $0.predictedBitrate > fixedTotal * PerTitleLadder.keepShare })
         // A target the largest size reaches only near the fixed top's own rate: the fixed ladder is kept, as predicted.
         let (same, sameDecision) = PerTitleLadder.decide(points, target: 39.8, fixed: fixed)
+        // A fixed ladder of two rungs: a per-title ladder of two at most, whatever the budget.
+        let (pair, _) = PerTitleLadder.decide(points, target: 37.4, fixed: Array(fixed.suffix(2)).map { var r = $0; r.predictedBitrate *= 10; return r })
+        #expect(pair.count == 2 && pair.first == full.first && pair.last == full.last, "\(pair.map(\.predictedBitrate))")
         #expect(sameDecision == .fixed && same == fixed)
         // Without caps binding (an easy title) the fixed rungs are the default CRF's points.
         let easy = PerTitleLadder.predictFixed(points.map { var p = $0; p.bitrate /= 20; return p }, boxes: boxes,

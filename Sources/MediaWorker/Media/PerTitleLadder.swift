@@ -403,14 +403,20 @@ public enum PerTitleLadder {
         }
     }
 
-    /// One codec's decision: the per-title rungs, fitted into `keepShare` of what the fixed ladder
+    /// One codec's decision: the per-title rungs, no more of them than the fixed ladder has (the
+    /// most expensive between the lowest and the top go first), fitted into `keepShare` of what the fixed ladder
     /// spends on the same samples, or the fixed ladder itself when they cannot be (never more bytes
     /// than the fixed ladder, as far as the samples tell).
     static func decide(_ points: [RateQualityPoint], target: Double, fixed: [ChosenRung]) -> (rungs: [ChosenRung], decision: Decision) {
         let ladder = choose(points, target: target)
         let fixedTotal = fixed.reduce(0) { $0 + $1.predictedBitrate }
         guard fixedTotal > 0, !ladder.isEmpty else { return (ladder.isEmpty ? fixed : ladder, ladder.isEmpty ? .fixed : .perTitle) }
-        let fitted = fit(ladder, budget: fixedTotal * keepShare)
+        // No more rungs than the fixed ladder it replaces: that count is what the platform chose to
+        // store and encode per title (the noise source's five rungs, two pairs of one size, spent
+        // 0.84 of the fixed ladder's bytes where three would do).
+        var counted = ladder
+        while counted.count > max(2, fixed.count) { counted.remove(at: counted.count - 2) }
+        let fitted = fit(counted, budget: fixedTotal * keepShare)
         if fitted.reduce(0, { $0 + $1.predictedBitrate }) <= fixedTotal * keepShare { return (fitted, .perTitle) }
         return (fixed, .fixed)
     }
