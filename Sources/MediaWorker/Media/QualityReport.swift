@@ -142,8 +142,9 @@ public enum QualityMeter {
         let video = renditions.filter { $0.kind == .video && $0.width != nil && $0.height != nil }
         guard let first = video.first, fraction > 0, video.count < Int(MW_MAX_RENDITIONS) else { return [] }
         if parallel > 1, video.count > 1 {
-            // The renditions shared out over threads by picture area (each thread decodes the source
-            // once for its share; decoding is cheap beside scaling and comparing every rendition).
+            // The renditions shared out over threads by picture area. Each thread decodes the source
+            // itself: usually cheap beside the scaling and comparing it splits, though a heavy source
+            // (film grain at CRF 10 decodes at 12 ms a frame) pays for it once per thread.
             var groups = [[HLSRendition]](repeating: [], count: min(parallel, video.count)), load = [Int](repeating: 0, count: groups.count)
             for rendition in video.sorted(by: { ($0.width ?? 0) * ($0.height ?? 0) > ($1.width ?? 0) * ($1.height ?? 0) }) {
                 let lightest = load.indices.min { load[$0] < load[$1] }!
