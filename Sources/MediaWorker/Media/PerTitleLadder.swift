@@ -59,7 +59,7 @@ public struct LadderChoice: Sendable, Equatable {
         }))
         if let h264 = decisions[.h264] ?? decisions.values.first { fields["decision"] = .string(h264.rawValue) }
         fields["decision_by_codec"] = .object(Dictionary(uniqueKeysWithValues: decisions.map { ($0.key.rawValue, .string($0.value.rawValue)) }))
-        let predictedTotal = chosen.reduce(0) { $0 + $1.predictedBitrate }, fixedTotal = fixedPredicted.reduce(0) { $0 + $1.predictedBitrate }
+        let predictedTotal = PerTitleLadder.total(chosen), fixedTotal = PerTitleLadder.total(fixedPredicted)
         fields["predicted_bitrate_total"] = .integer(Int(predictedTotal.rounded()))
         if fixedTotal > 0 { fields["fixed_predicted_bitrate_total"] = .integer(Int(fixedTotal.rounded())) }
         fields["compared_at"] = .string("every point scaled to the largest picture (bicubic) and compared with the source at that size")
@@ -276,7 +276,7 @@ public enum PerTitleLadder {
     /// rate stays above `minimumBitrate`. Sizes never grow going down. The top keeps the largest
     /// size because a smaller picture scaled up can match its PSNR on samples and still lose the
     /// edges of text the samples missed (a text slide came out 4.6 dB under the fixed top that way).
-    static func choose(_ points: [RateQualityPoint], target: Double) -> [ChosenRung] {
+    static func choose(_ points: [RateQualityPoint], target: Double, fixedBoxes: [VideoRung] = []) -> [ChosenRung] {
         let byBox = Dictionary(grouping: points) { "\($0.box.maxWidth)x\($0.box.maxHeight)" }
         let curves = byBox.values.map { Curve(points: $0.sorted { $0.bitrate < $1.bitrate }) }
             .sorted { $0.points[0].box.maxWidth * $0.points[0].box.maxHeight > $1.points[0].box.maxWidth * $1.points[0].box.maxHeight }
@@ -321,8 +321,12 @@ public enum PerTitleLadder {
             let box = current.curve.points[0]
             let crf = (current.crf * 10).rounded() / 10
             // Capped like the fixed ladder, at twice the rate the samples predict: a scene far
-            // harder than the samples cannot make the rung's peak lie about BANDWIDTH.
-            let cap = Int((current.bitrate * 2).rounded())
+            // harder than the samples cannot make the rung's peak lie about BANDWIDTH. Never under
+            // the fixed ladder's cap for the size: twice the average is too tight where a title's
+            // bytes sit in rare frames (each new text slide is one large keyframe and then nothing;
+            // held to it, those frames came out 4 dB worse than the fixed rung).
+            let fixedCap = fixedBoxes.first { $0.maxWidth == box.box.maxWidth && $0.maxHeight == box.box.maxHeight }?.maxBitrate ?? 0
+            let cap = max(Int((current.bitrate * 2).rounded()), fixedCap)
             chosen.append(ChosenRung(rung: VideoRung(maxWidth: box.box.maxWidth, maxHeight: box.box.maxHeight, maxBitrate: cap, crf: crf,
                                                      codec: box.codec),
                                      width: box.width, height: box.height, predictedBitrate: current.bitrate, predictedPSNR: current.psnr,
@@ -379,46 +383,34 @@ public enum PerTitleLadder {
         }
     }
 
-    /// Drops rungs between the lowest and the top, the most expensive first, until the ladder's
-    /// predicted bit rates sum to at most `budget` or only those two are left: the top keeps its
-    /// quality and the lowest rung, the one a slow connection needs, is never given up for bytes.
-    static func fit(_ ladder: [ChosenRung], budget: Double) -> [ChosenRung] {
+    /// Drops rungs between the lowest and the top, the most expensive first, until there are at
+    /// most `maxCount` and their predicted bit rates sum to at most `budget`, or only those two are
+    /// left: the top keeps its quality and the lowest rung, the one a slow connection needs, is never
+    /// given up for bytes.
+    static func fit(_ ladder: [ChosenRung], budget: Double, maxCount: Int = .max) -> [ChosenRung] {
         var kept = ladder
-        while kept.count > 2, kept.reduce(0, { $0 + $1.predictedBitrate }) > budget {
+        while kept.count > 2, kept.count > maxCount || total(kept) > budget {
             kept.remove(at: kept.count - 2)
         }
         return kept
     }
 
-    /// A per-title rung's cap is at least the fixed ladder's cap for its size: twice the samples'
-    /// average is too tight where a title's bytes sit in rare frames (each new text slide is one
-    /// large keyframe and then nothing): held to it, those frames came out 4 dB worse than the fixed rung.
-    static func withFixedCaps(_ rungs: [ChosenRung], boxes: [VideoRung]) -> [ChosenRung] {
-        rungs.map { chosen in
-            var chosen = chosen
-            if let fixedCap = boxes.first(where: { $0.maxWidth == chosen.rung.maxWidth && $0.maxHeight == chosen.rung.maxHeight })?.maxBitrate {
-                chosen.rung.maxBitrate = max(chosen.rung.maxBitrate ?? 0, fixedCap)
-            }
-            return chosen
-        }
-    }
+    static func total(_ rungs: [ChosenRung]) -> Double { rungs.reduce(0) { $0 + $1.predictedBitrate } }
 
     /// One codec's decision: the per-title rungs, no more of them than the fixed ladder has (the
     /// most expensive between the lowest and the top go first), fitted into `keepShare` of what the fixed ladder
     /// spends on the same samples, or the fixed ladder itself when they cannot be (never more bytes
     /// than the fixed ladder, as far as the samples tell).
-    static func decide(_ points: [RateQualityPoint], target: Double, fixed: [ChosenRung]) -> (rungs: [ChosenRung], decision: Decision) {
-        let ladder = choose(points, target: target)
-        let fixedTotal = fixed.reduce(0) { $0 + $1.predictedBitrate }
-        guard fixedTotal > 0, !ladder.isEmpty else { return (ladder.isEmpty ? fixed : ladder, ladder.isEmpty ? .fixed : .perTitle) }
+    static func decide(_ points: [RateQualityPoint], target: Double, fixed: [ChosenRung], fixedBoxes: [VideoRung] = []) -> (rungs: [ChosenRung], decision: Decision) {
+        let ladder = choose(points, target: target, fixedBoxes: fixedBoxes)
+        guard !ladder.isEmpty else { return (fixed, .fixed) }
+        let budget = total(fixed) * keepShare
+        guard budget > 0 else { return (ladder, .perTitle) }
         // No more rungs than the fixed ladder it replaces: that count is what the platform chose to
         // store and encode per title (the noise source's five rungs, two pairs of one size, spent
         // 0.84 of the fixed ladder's bytes where three would do).
-        var counted = ladder
-        while counted.count > max(2, fixed.count) { counted.remove(at: counted.count - 2) }
-        let fitted = fit(counted, budget: fixedTotal * keepShare)
-        if fitted.reduce(0, { $0 + $1.predictedBitrate }) <= fixedTotal * keepShare { return (fitted, .perTitle) }
-        return (fixed, .fixed)
+        let fitted = fit(ladder, budget: budget, maxCount: fixed.count)
+        return total(fitted) <= budget ? (fitted, .perTitle) : (fixed, .fixed)
     }
 
     /// The whole analysis for every codec of the job.
@@ -449,8 +441,9 @@ public enum PerTitleLadder {
             targets[codec] = target
             let fixed = predictFixed(measured, boxes: boxes, fixedTop: fixedTop, codec: codec)
             // A job's own target is a quality to reach, not a ladder to beat: its rungs are kept.
-            let (rungs, decision) = targetPSNR == nil ? decide(measured, target: target, fixed: fixed) : (choose(measured, target: target), .perTitle)
-            chosen += decision == .perTitle ? withFixedCaps(rungs, boxes: boxes) : rungs
+            let (rungs, decision) = targetPSNR == nil ? decide(measured, target: target, fixed: fixed, fixedBoxes: boxes)
+                : (choose(measured, target: target, fixedBoxes: boxes), .perTitle)
+            chosen += rungs
             fixedPredicted += fixed
             decisions[codec] = decision
             points += measured
