@@ -6,12 +6,13 @@ SWIFT_TEST_FLAGS ?=
 # their timing bounds.
 HEAVY_SUITES := ChaosTests|RedisCrashTests|MemoryStabilityTests|HostileInputTests|SplitTranscodeTests|RedisTopologyProcessTests|DashboardTests|DashboardHostileTests|WebhookTests|CodecLadderTests|TracksPackagingTests|SplitTracksPackagingTests|QualityReportTests
 
-.PHONY: run test chaos soak soak-dashboard deps build build-debug fixtures contracts clean
+.PHONY: run test chaos soak soak-dashboard deps build build-debug fixtures contracts lua clean
 
 run: build
 	@scripts/run-local.sh
 
 test: deps fixtures
+	scripts/test/luacheck.sh
 	swift build --build-tests
 	@# Test servers keep their temp dirs under a per-run TMPDIR: the leftover check looks only there.
 	@run_tmp=$$(mktemp -d /tmp/mw-run.XXXXXX); status=0; \
@@ -60,6 +61,11 @@ fixtures: deps
 # After editing contracts/: the worker carries the schemas compiled in (a test checks they match).
 contracts:
 	@scripts/embed-contracts.py
+
+# After editing Sources/QueueClient/Lua/: the worker carries the scripts embedded (a test and
+# scripts/test/luacheck.sh check they match).
+lua:
+	@scripts/embed-lua.py
 
 clean:
 	rm -rf .build Fixtures/.cache

@@ -58,6 +58,7 @@ let package = Package(
             name: "JobContract",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
+        // The queue on Redis: its Lua scripts are files in Lua/ (embedded by scripts/embed-lua.py).
         .target(
             name: "QueueClient",
             dependencies: [
@@ -67,7 +68,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            exclude: ["Lua"]
         ),
         .target(
             name: "MediaWorker",

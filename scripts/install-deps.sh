@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything MediaWorker needs on Debian 12: Debian packages (FFmpeg's libraries,
-# hiredis, OpenSSL, redis-server, the ffmpeg/ffprobe/espeak-ng/GStreamer test tools) and a project-local
+# hiredis, OpenSSL, redis-server, the ffmpeg/ffprobe/espeak-ng/GStreamer test tools, luacheck) and a project-local
 # Python venv (.venv) with moto_server and the test clients. Idempotent and quiet when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +9,7 @@ apt_packages=(
   pkg-config
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
   libhiredis-dev libssl-dev redis-server redis-tools libespeak-ng-dev libass-dev fonts-dejavu-core
-  ffmpeg espeak-ng strace openssl
+  ffmpeg espeak-ng strace openssl lua-check
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav
   chromium chromium-driver
   python3 python3-venv

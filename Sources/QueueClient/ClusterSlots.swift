@@ -118,7 +118,7 @@ enum ClusterRedirect: Equatable {
             self = .later
         default:
             // A script touching a key of a slot in migration is stopped by its first command (see
-            // LuaPrelude's migration guard), before any write: wait for the migration to end.
+            // the scripts' migration guard, Lua/include/migration_guard.lua), before any write: wait for the migration to end.
             if message.contains("non local key") || message.contains("UNBLOCKED") { self = .later } else { return nil }
         }
     }

@@ -28,7 +28,7 @@ public struct QueueOptions: Sendable {
 }
 
 /// One named queue in Redis and every transition on it. All keys share the hash tag
-/// `{<queue>}`; each transition is one Lua script (see `QueueScript`).
+/// `{<queue>}`; each transition is one Lua script (see `QueueScripts`, the Lua in `Lua/`).
 public struct JobQueue: Sendable {
     public let name: String
     public let options: QueueOptions
@@ -54,7 +54,7 @@ public struct JobQueue: Sendable {
     /// The list idle workers block on: a marker is pushed when jobs become waiting.
     public var markerKey: String { keyBase + "marker" }
 
-    func run(_ script: QueueScript, _ arguments: [String]) async throws(RedisError) -> RedisReply {
+    func run(_ script: RedisScript, _ arguments: [String]) async throws(RedisError) -> RedisReply {
         try await client.run(script, keys: [inboxKey], arguments: commonArguments() + arguments)
     }
 
@@ -115,7 +115,7 @@ public struct JobQueue: Sendable {
         let common = commonArguments()
         // Runs of good items go in one script call; a rejected item in a call of its own. The
         // calls run in order, so each pops its own items off the head of the claimed list.
-        var calls: [(QueueScript, [String], [String])] = []
+        var calls: [(RedisScript, [String], [String])] = []
         var run: [String] = []
         var runItems = 0
         func flushRun() {
@@ -354,7 +354,7 @@ public struct JobQueue: Sendable {
 
     // MARK: split jobs
 
-    /// Splits a running job into parts (see `LuaGraph`): they are created waiting and the job
+    /// Splits a running job into parts (see `Lua/include/graph.lua`): they are created waiting and the job
     /// waits for them without a slot. Refused, changing nothing, for a stale token or when a
     /// part's id is taken already (never overwritten: that job would be lost).
     public func fanOut(id: String, token: String, eventJSON: String, parts: [JobPart]) async throws(RedisError) -> FanOutOutcome {

@@ -358,14 +358,14 @@ public actor RedisClient {
     }
 
     /// Runs a script; an error reply from the script throws `.server`.
-    public func run(_ script: QueueScript, keys: [String], arguments: [String]) async throws(RedisError) -> RedisReply {
+    public func run(_ script: RedisScript, keys: [String], arguments: [String]) async throws(RedisError) -> RedisReply {
         let replies = try await runPipelined([(script, keys, arguments)])
         if case .error(let message) = replies[0] { throw .server(message) }
         return replies[0]
     }
 
     /// Runs several scripts in one round trip per node; error replies are returned in place.
-    public func runPipelined(_ calls: [(QueueScript, [String], [String])]) async throws(RedisError) -> [RedisReply] {
+    public func runPipelined(_ calls: [(RedisScript, [String], [String])]) async throws(RedisError) -> [RedisReply] {
         guard !calls.isEmpty else { return [] }
         if case .cluster = url.topology {
             return try await routed(calls.count, arguments: { ["EVALSHA", "", String(calls[$0].1.count)] + calls[$0].1 }, isScript: true) {

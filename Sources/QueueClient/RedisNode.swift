@@ -108,7 +108,7 @@ final class RedisNode: Sendable {
 
     /// Runs scripts in one round trip; error replies are returned in place. Loads scripts this
     /// server does not know yet.
-    func runScripts(_ calls: [(QueueScript, [String], [String])]) async throws(RedisError) -> [RedisReply] {
+    func runScripts(_ calls: [(RedisScript, [String], [String])]) async throws(RedisError) -> [RedisReply] {
         let missing = state.withLock { state in calls.filter { !state.loadedScripts.contains($0.0.name) } }
         for (script, _, _) in missing { try await load(script) }
         let commands = calls.map { script, keys, arguments in
@@ -127,7 +127,7 @@ final class RedisNode: Sendable {
         return replies
     }
 
-    private func load(_ script: QueueScript) async throws(RedisError) {
+    private func load(_ script: RedisScript) async throws(RedisError) {
         let (source, sha1) = script.variant(cluster: cluster)
         let reply = try await pipeline([["SCRIPT", "LOAD", source]])[0]
         if case .error(let message) = reply { throw .server(message) }

@@ -1,0 +1,17 @@
+-- Extends the leases of a worker's running jobs. Per job: 1 = extended, 2 = extended and
+-- cancellation requested (stop now), 0 = not yours any more (stop, your result would be refused).
+-- ARGV 8: lease ms, then id, token pairs.
+
+local lease_ms = tonumber(ARGV[8])
+local results = {}
+for i = 9, #ARGV, 2 do
+  local id, token = ARGV[i], ARGV[i + 1]
+  if holds_lease(id, token) then
+    redis.call('ZADD', base .. 'active', 'XX', now + lease_ms, id)
+    redis.call('HSET', job_key(id), 'lease_until', now + lease_ms)
+    results[#results + 1] = redis.call('HGET', job_key(id), 'cancel') == '1' and 2 or 1
+  else
+    results[#results + 1] = 0
+  end
+end
+return results
