@@ -58,12 +58,23 @@ let package = Package(
             name: "JobContract",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
+        // A Redis client on hiredis: URL forms, transport (TCP, unix, TLS), node pipelining,
+        // Cluster slots, Sentinel, scripts by SHA. Knows nothing of the queue.
+        .target(
+            name: "RedisClient",
+            dependencies: [
+                "CHiredis",
+                "CRedisTransport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // The queue on Redis: its Lua scripts are files in Lua/ (embedded by scripts/embed-lua.py).
         .target(
             name: "QueueClient",
             dependencies: [
-                "CHiredis",
-                "CRedisTransport",
+                "RedisClient",
                 "JobContract",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -76,6 +87,7 @@ let package = Package(
             dependencies: [
                 "CFFmpegShim",
                 "JobContract",
+                "RedisClient",
                 "QueueClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -102,10 +114,11 @@ let package = Package(
         ),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
         .testTarget(name: "CFFmpegShimTests", dependencies: ["CFFmpegShim", "TestSupport"]),
-        .testTarget(name: "QueueClientTests", dependencies: ["QueueClient", "JobContract", "TestSupport"]),
+        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
+        .testTarget(name: "QueueClientTests", dependencies: ["QueueClient", "RedisClient", "JobContract", "TestSupport"]),
         .testTarget(name: "JobContractTests", dependencies: ["JobContract", "TestSupport"]),
         .testTarget(name: "MediaWorkerTests", dependencies: [
-            "MediaWorker", "JobContract", "QueueClient", "media-worker", "TestSupport",
+            "MediaWorker", "JobContract", "RedisClient", "QueueClient", "media-worker", "TestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),

@@ -1,3 +1,4 @@
+import RedisClient
 import Synchronization
 
 /// The seed of the event ids one script call makes (32 hex digits shaped as a UUIDv4; the
@@ -18,7 +19,7 @@ enum EventIDSeed {
         var low = mix(bases.1 &+ call)
         high = (high & ~0xF000) | 0x4000                       // version 4
         low = (low & ~(0xC000 << 48)) | (0x8000 << 48)         // variant 10xx
-        return JobQueue.hex(withUnsafeBytes(of: (high.bigEndian, low.bigEndian)) { Array($0) })
+        return lowercaseHex(withUnsafeBytes(of: (high.bigEndian, low.bigEndian)) { Array($0) })
     }
 
     /// splitmix64's output function: a bijection on 64 bits that spreads a counter's bits.

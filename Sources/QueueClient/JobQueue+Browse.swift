@@ -1,3 +1,4 @@
+import RedisClient
 import Foundation
 
 /// The lists an operator pages through (the dashboard's job tables); each is one Redis structure.

@@ -1,3 +1,4 @@
+import RedisClient
 import JobContract
 import Crypto
 import Foundation
@@ -69,17 +70,6 @@ public struct JobQueue: Sendable {
     /// 32 hex digits shaped as a UUIDv4: the seed of the event ids a script makes.
     static func randomSeed() -> String { EventIDSeed.next() }
 
-    /// Lowercase hex of some bytes (Foundation's String(format:) costs more than the hashing).
-    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        let digits: StaticString = "0123456789abcdef"
-        var out: [UInt8] = []
-        out.reserveCapacity(40)
-        for byte in bytes {
-            out.append(digits.utf8Start[Int(byte >> 4)])
-            out.append(digits.utf8Start[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 
     // MARK: inbox
 
@@ -125,7 +115,7 @@ public struct JobQueue: Sendable {
             runItems = 0
         }
         for (item, decision) in items {
-            let digest = Self.hex(Insecure.SHA1.hash(data: item))
+            let digest = lowercaseHex(Insecure.SHA1.hash(data: item))
             switch decision {
             case .jobs(let jobs):
                 run += [digest, String(jobs.count)]
@@ -450,17 +440,5 @@ public struct JobQueue: Sendable {
         var stats: [String: Int] = [:]
         for index in stride(from: 0, to: items.count - 1, by: 2) { stats[items[index]] = Int(items[index + 1]) ?? 0 }
         return stats
-    }
-}
-
-extension Duration {
-    public var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-
-    public var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

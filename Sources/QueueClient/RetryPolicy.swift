@@ -1,3 +1,5 @@
+import RedisClient
+
 /// Exponential backoff with full jitter: attempt n waits a uniform random time between 0 and
 /// min(cap, base × 2^(n-1)). Jitter spreads retries of a burst of failures apart.
 public struct RetryPolicy: Sendable, Equatable {

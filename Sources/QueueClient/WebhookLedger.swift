@@ -1,3 +1,4 @@
+import RedisClient
 import Crypto
 import Foundation
 
@@ -57,7 +58,7 @@ public struct WebhookLedger: Sendable {
     }
 
     public static func endpointID(url: String) -> String {
-        String(JobQueue.hex(SHA256.hash(data: Array(url.utf8))).prefix(16))
+        String(lowercaseHex(SHA256.hash(data: Array(url.utf8))).prefix(16))
     }
 
     public var group: String { "webhook:" + endpoint }

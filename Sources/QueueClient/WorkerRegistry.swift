@@ -1,3 +1,4 @@
+import RedisClient
 import Foundation
 
 /// Live workers, each a hash `<prefix>:worker:<id>` with a TTL, refreshed while the worker

@@ -1,5 +1,6 @@
 import Foundation
 import QueueClient
+import RedisClient
 import Testing
 import TestSupport
 

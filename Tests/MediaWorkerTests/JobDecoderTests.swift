@@ -2,6 +2,7 @@ import JobContract
 import Foundation
 import MediaWorker
 import QueueClient
+import RedisClient
 import Testing
 
 @Suite("JobDecoder")

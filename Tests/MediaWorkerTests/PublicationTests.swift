@@ -1,6 +1,7 @@
 import Foundation
 import MediaWorker
 import QueueClient
+import RedisClient
 import Testing
 import TestSupport
 

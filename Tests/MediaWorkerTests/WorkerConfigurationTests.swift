@@ -1,6 +1,7 @@
 import Logging
 import MediaWorker
 import QueueClient
+import RedisClient
 import Testing
 
 @Suite("WorkerConfiguration")

@@ -1,5 +1,6 @@
 import Foundation
 import QueueClient
+import RedisClient
 import TestSupport
 
 /// A `media-worker run` process started by a test, with its own HTTP port and log.

@@ -1,6 +1,7 @@
 import JobContract
 import Foundation
 import QueueClient
+import RedisClient
 import Testing
 import TestSupport
 

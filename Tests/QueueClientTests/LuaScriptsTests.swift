@@ -1,5 +1,6 @@
 import Foundation
 @testable import QueueClient
+import RedisClient
 import Testing
 import TestSupport
 

@@ -1,6 +1,7 @@
 import Foundation
 import JobContract
 import QueueClient
+import RedisClient
 import Testing
 import TestSupport
 

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import JobContract
 import QueueClient
+import RedisClient
 import Testing
 import TestSupport
 

@@ -5,6 +5,7 @@ import HummingbirdTLS
 import Logging
 import NIOSSL
 import QueueClient
+import RedisClient
 import ServiceLifecycle
 
 /// `media-worker dashboard`: the web dashboard over the workers' Redis (same `MW_*` settings).

@@ -4,6 +4,7 @@ import CFFmpegShim
 import Foundation
 import Logging
 import QueueClient
+import RedisClient
 
 /// `media-worker process job.json`: one job run here, without Redis, with the daemon's storage
 /// and handlers. Events are JSON lines on stdout; on a terminal, a progress bar on stderr instead.

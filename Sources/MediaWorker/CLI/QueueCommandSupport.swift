@@ -2,6 +2,7 @@ import JobContract
 import ArgumentParser
 import Foundation
 import QueueClient
+import RedisClient
 
 /// Options shared by the operator commands: which queue, on which Redis (from MW_REDIS_URL).
 struct QueueSelection: ParsableArguments {

@@ -2,6 +2,7 @@ import JobContract
 import ArgumentParser
 import Foundation
 import QueueClient
+import RedisClient
 
 /// `media-worker enqueue`: validates a job envelope and pushes it onto a queue's inbox,
 /// exactly as any producer would with one RPUSH. Prints the job id.

@@ -2,6 +2,7 @@ import JobContract
 import Foundation
 import Logging
 import QueueClient
+import RedisClient
 
 /// Everything the daemon reads from its environment. See docs/configuration.md.
 public struct WorkerConfiguration: Sendable {

@@ -1,5 +1,6 @@
 import Metrics
 import QueueClient
+import RedisClient
 
 /// Reads the queues' depth by state when `/metrics` is scraped, not on a timer: an idle worker
 /// then sends Redis nothing for it.

@@ -1,6 +1,7 @@
 import Logging
 import Metrics
 import QueueClient
+import RedisClient
 import ServiceLifecycle
 
 /// Keeps `/readyz` honest about Redis. The worker's own traffic proves Redis alive most of

@@ -2,6 +2,7 @@ import JobContract
 import Hummingbird
 import Logging
 import QueueClient
+import RedisClient
 import ServiceLifecycle
 
 /// Assembles the daemon's services and runs them until SIGTERM or SIGINT.

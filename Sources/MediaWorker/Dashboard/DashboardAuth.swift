@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import QueueClient
+import RedisClient
 
 /// What a page needs to know about the request it answers: the CSRF value its forms carry,
 /// whether actions are shown at all, and whether there is a session to log out of.

@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import QueueClient
+import RedisClient
 
 /// Turns what a handler throws into an answer a person can read, and logs it: a refused
 /// request value is a 400, Redis out of reach a 503; nothing reaches the client as a stack trace

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import QueueClient
+import RedisClient
 
 /// A request value the dashboard refuses: answered 400 with what was wrong, never passed on to
 /// Redis or to arithmetic that could trap.

@@ -2,6 +2,7 @@ import JobContract
 import Foundation
 import Logging
 import QueueClient
+import RedisClient
 
 /// Runs one type of job. It returns the data of the job's completion event and what
 /// publication writes, or throws a `JobFailure` (or any error, taken as a retryable internal

@@ -1,5 +1,6 @@
 import CFFmpegShim
 import QueueClient
+import RedisClient
 
 /// Limits on untrusted input, enforced inside the shim while it reads.
 public struct MediaLimits: Sendable, Equatable {

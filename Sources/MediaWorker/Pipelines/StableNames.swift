@@ -1,5 +1,6 @@
 import Foundation
 import QueueClient
+import RedisClient
 
 /// The stable names of published outputs (the master playlist at `<file>/hls/master.m3u8`):
 /// written at publication, after every versioned object, and put back when a publication did

@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import NIOCore
 import QueueClient
+import RedisClient
 import ServiceLifecycle
 import Synchronization
 

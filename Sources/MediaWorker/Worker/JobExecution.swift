@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Metrics
 import QueueClient
+import RedisClient
 
 /// How one delivery ended, before it is reported to the queue.
 enum JobOutcome: Sendable {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Metrics
 import QueueClient
+import RedisClient
 import ServiceLifecycle
 import Synchronization
 

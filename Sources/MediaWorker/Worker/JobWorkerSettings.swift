@@ -1,4 +1,5 @@
 import QueueClient
+import RedisClient
 
 /// How a worker takes and runs jobs.
 public struct JobWorkerSettings: Sendable {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import QueueClient
+import RedisClient
 
 /// Deletes trashed output versions from storage, durably. The queue knows what is trash and
 /// when it is due (a failed, cancelled, released or fenced-off attempt's version at once or

@@ -1,3 +1,5 @@
+import RedisClient
+
 /// The queue's Redis scripts: one atomic Lua script per queue transition (the BullMQ way), each a
 /// file in `Sources/QueueClient/Lua/`, shared helpers in `Lua/include/`, embedded into
 /// `EmbeddedLua.swift` by `scripts/embed-lua.py` (`make lua`).

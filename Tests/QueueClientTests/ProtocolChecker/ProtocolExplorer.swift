@@ -1,6 +1,7 @@
 import Foundation
 import JobContract
 import QueueClient
+import RedisClient
 import TestSupport
 
 /// A randomized schedule explorer over the real queue scripts on a real redis-server (in the

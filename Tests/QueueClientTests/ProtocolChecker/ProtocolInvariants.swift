@@ -1,5 +1,6 @@
 import Foundation
 import QueueClient
+import RedisClient
 
 /// The promises of docs/queue.md, checked on what Redis holds and on every event appended:
 /// 1. every job life has exactly one terminal event, and no event of that job after it;

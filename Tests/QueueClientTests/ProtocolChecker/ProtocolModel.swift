@@ -1,6 +1,7 @@
 import Foundation
 import JobContract
 import QueueClient
+import RedisClient
 
 /// A broken promise, with what the checker saw.
 struct ProtocolViolation: Error, CustomStringConvertible {

@@ -1,6 +1,7 @@
 import Foundation
 import JobContract
 import QueueClient
+import RedisClient
 
 /// A transcode across the whole pool. The job's first run decides (`plan`), records its output
 /// version and splits into parts (`fanOut`): one per video chunk and one for the audio and the

@@ -1,5 +1,5 @@
 import Foundation
-import QueueClient
+import RedisClient
 import Testing
 import TestSupport
 

@@ -26,6 +26,6 @@ public struct RedisScript: Sendable, Hashable {
     }
 
     static func sha1(_ text: String) -> String {
-        JobQueue.hex(Insecure.SHA1.hash(data: Array(text.utf8)))
+        lowercaseHex(Insecure.SHA1.hash(data: Array(text.utf8)))
     }
 }

@@ -1,4 +1,4 @@
-import QueueClient
+import RedisClient
 import Testing
 
 @Suite("RedisURL")
