@@ -82,12 +82,25 @@ let package = Package(
             ],
             exclude: ["Lua"]
         ),
+        // Where outputs go: local folders and S3 (our SigV4 client on async-http-client), behind
+        // one `Storage` protocol; nothing of jobs or the dashboard.
+        .target(
+            name: "Storage",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(
             name: "MediaWorker",
             dependencies: [
                 "CFFmpegShim",
                 "JobContract",
                 "RedisClient",
+                "Storage",
                 "QueueClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -116,9 +129,14 @@ let package = Package(
         .testTarget(name: "CFFmpegShimTests", dependencies: ["CFFmpegShim", "TestSupport"]),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "QueueClientTests", dependencies: ["QueueClient", "RedisClient", "JobContract", "TestSupport"]),
+        .testTarget(name: "StorageTests", dependencies: [
+            "Storage", "TestSupport",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
         .testTarget(name: "JobContractTests", dependencies: ["JobContract", "TestSupport"]),
         .testTarget(name: "MediaWorkerTests", dependencies: [
-            "MediaWorker", "JobContract", "RedisClient", "QueueClient", "media-worker", "TestSupport",
+            "MediaWorker", "JobContract", "RedisClient", "QueueClient", "Storage", "media-worker", "TestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),

@@ -6,6 +6,7 @@ import Synchronization
 import Testing
 import TestSupport
 @testable import MediaWorker
+@testable import Storage
 
 /// The janitor's sweep against a backend that is down: it tries it once, leaves that backend's
 /// other versions for its next sweep, and still deletes what lives elsewhere.

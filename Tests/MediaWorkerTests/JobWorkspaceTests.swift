@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import TestSupport
 @testable import MediaWorker
+@testable import Storage
 
 /// Per-worker temp folders: a sibling starting up never takes a live folder for an abandoned one.
 @Suite("Job workspace")

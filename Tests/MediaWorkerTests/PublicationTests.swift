@@ -1,5 +1,6 @@
 import Foundation
 import MediaWorker
+@testable import Storage
 import QueueClient
 import RedisClient
 import Testing

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 @testable import MediaWorker
+@testable import Storage
 import Testing
 import TestSupport
 

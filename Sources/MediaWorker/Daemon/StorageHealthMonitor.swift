@@ -1,3 +1,4 @@
+import Storage
 import Logging
 import Metrics
 import ServiceLifecycle

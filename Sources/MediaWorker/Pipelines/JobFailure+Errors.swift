@@ -1,3 +1,5 @@
+import Storage
+
 /// The failures of media, storage and movie-id checks as job failures: their codes travel into
 /// the job's events; whether another attempt could succeed comes from the error itself.
 extension JobFailure {

@@ -1,3 +1,4 @@
+import Storage
 import Foundation
 
 /// Where a worker process keeps its jobs' temporary files: `<root>/mw-<worker id>/`, held by an

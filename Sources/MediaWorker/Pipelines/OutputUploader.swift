@@ -1,5 +1,6 @@
 import Foundation
 import Metrics
+import Storage
 import Synchronization
 
 /// Uploads a folder of outputs to a version's prefix, several files at once

@@ -1,3 +1,4 @@
+import Storage
 import Crypto
 import Foundation
 import JobContract

@@ -1,3 +1,4 @@
+import Storage
 import JobContract
 import Foundation
 import Metrics

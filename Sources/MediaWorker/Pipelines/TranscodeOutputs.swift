@@ -1,3 +1,4 @@
+import Storage
 import JobContract
 
 /// What `TranscodeCompleted` says of a package, the same for a one-pass and a stitched one.

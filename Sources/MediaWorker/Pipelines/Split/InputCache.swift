@@ -1,3 +1,4 @@
+import Storage
 import Foundation
 
 /// Inputs kept between the parts of split jobs one worker runs: its next chunk of the same input

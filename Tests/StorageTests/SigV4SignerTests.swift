@@ -1,5 +1,5 @@
 import Foundation
-@testable import MediaWorker
+@testable import Storage
 import Testing
 import TestSupport
 

@@ -9,13 +9,6 @@ public struct StorageRouter: Storage {
         self.s3 = s3
     }
 
-    /// Local roots from MW_STORAGE_ROOT, S3 from the AWS variables and MW_S3_BUCKETS.
-    public init(configuration: WorkerConfiguration, breaker: StorageCircuitBreaker? = nil) throws(StorageError) {
-        local = try LocalStorage(roots: [configuration.storageRoot])
-        s3 = try S3Configuration(settings: configuration.aws, allowedBuckets: Set(configuration.s3Buckets),
-                                 pathStyle: !configuration.s3VirtualHosted).map { S3Storage(configuration: $0, breaker: breaker) }
-    }
-
     func backend(_ location: StorageLocation) throws(StorageError) -> any Storage {
         switch location {
         case .file: return local

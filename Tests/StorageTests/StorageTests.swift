@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-@testable import MediaWorker
+@testable import Storage
 import Testing
 import TestSupport
 

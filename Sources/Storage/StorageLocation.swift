@@ -28,7 +28,7 @@ public enum StorageLocation: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// S3's rules: 3-63 lower-case letters, digits, '.', '-', starting and ending alphanumeric.
-    static func isValidBucket(_ name: String) -> Bool {
+    public static func isValidBucket(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         guard (3...63).contains(bytes.count) else { return false }
         func alnum(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) }

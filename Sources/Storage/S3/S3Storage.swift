@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Crypto
 import Foundation
 import NIOCore
+import NIOFoundationCompat
 import NIOHTTP1
 
 /// An S3-compatible object store (AWS, MinIO) over async-http-client, signed with SigV4.
