@@ -41,10 +41,13 @@ let package = Package(
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Wno-unused-parameter"])],
             linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
         ),
+        // Every libav* call, foldered by concern: core/ (input, limits, decode chains), probe/,
+        // transcode/, package/ (segments, playlists), bitstream/ (codec strings, MP4 boxes),
+        // stills/, compose/, subtitles/, analysis/. Internal headers are included by folder.
         .target(
             name: "CFFmpegShim",
             dependencies: ["CLibAV"],
-            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Wno-unused-parameter"])],
+            cSettings: [.headerSearchPath("."), .unsafeFlags(["-Wall", "-Wextra", "-Wno-unused-parameter"])],
             linkerSettings: [
                 .linkedLibrary("avformat"), .linkedLibrary("avcodec"), .linkedLibrary("avutil"),
                 .linkedLibrary("swscale"), .linkedLibrary("swresample"), .linkedLibrary("avfilter"),

@@ -12,7 +12,7 @@ cc="$(command -v clang || true)"
 [ -n "$cc" ] || { echo "fuzz: clang is needed (it comes with the Swift toolchain)" >&2; exit 1; }
 "$cc" -fuse-ld=lld -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address -Wno-unused-parameter \
   -I Sources/CFFmpegShim/include -I Sources/CFFmpegShim $(pkg-config --cflags libavformat libass) \
-  Sources/CFFmpegShim/*.c Fuzz/probe_fuzzer.c -o "$work/probe_fuzzer" \
+  Sources/CFFmpegShim/*/*.c Fuzz/probe_fuzzer.c -o "$work/probe_fuzzer" \
   $(pkg-config --libs libavformat libavcodec libavutil libswscale libswresample libavfilter libass) -lespeak-ng -lm -lpthread
 # Seeds: every fixture (good and bad), cut to 64 KiB so the fuzzer mutates headers, not payloads.
 mkdir -p "$work/corpus" Fuzz/findings

@@ -11,7 +11,7 @@ cc="$(command -v clang || true)"
 libs="$(pkg-config --libs libavformat libavcodec libavutil libswscale libswresample libavfilter libass) -lespeak-ng -lm -lpthread"
 "$cc" -fuse-ld=lld -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=address -Wall -Wno-unused-parameter \
   -I Sources/CFFmpegShim/include -I Sources/CFFmpegShim $(pkg-config --cflags libavformat libass) \
-  Sources/CFFmpegShim/*.c scripts/test/shim_leak_check.c -o "$work/shim_leak_check" $libs
+  Sources/CFFmpegShim/*/*.c scripts/test/shim_leak_check.c -o "$work/shim_leak_check" $libs
 mkdir -p "$work/out"
 # Leaks inside system libraries' own caches (fontconfig's configuration) are theirs, not ours.
 printf 'leak:libfontconfig\nleak:FcConfig\n' > "$work/suppressions"

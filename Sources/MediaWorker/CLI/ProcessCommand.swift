@@ -51,15 +51,12 @@ struct ProcessCommand: AsyncParsableCommand {
             printError("error \(error.code.rawValue): \(error.message)")
             throw ExitCode(1)
         }
-        var pipeline = PipelineContext(storage: storage, workspace: workspace)
-        pipeline.maxInputBytes = configuration.maxInputBytes
-        pipeline.uploadConcurrency = configuration.uploadConcurrency
-        let handlers = WorkerDaemon.handlers(pipeline: pipeline)
+        let registry = JobRegistry(pipeline: PipelineContext(configuration: configuration, storage: storage, workspace: workspace))
         let terminal = isatty(STDERR_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
         let names = StableNames(storage: storage, scratchDirectory: workspace.directory)
         var failed = false
         for job in jobs {
-            failed = await !run(job, handler: handlers[job.type], names: names, terminal: terminal) || failed
+            failed = await !run(job, handler: registry.handler(for: job.type), names: names, terminal: terminal) || failed
         }
         await storage.shutdown()
         workspace.cleanup(workspace.directory)

@@ -82,16 +82,13 @@ public struct WorkerDaemon {
         } catch {
             throw ConfigurationError(variable: "MW_TEMP_DIR", reason: error.description)
         }
-        var pipeline = PipelineContext(storage: storage, workspace: workspace)
-        pipeline.maxInputBytes = configuration.maxInputBytes
-        pipeline.uploadConcurrency = configuration.uploadConcurrency
-        pipeline.splitMinimumSeconds = configuration.splitMinimumSeconds
+        var pipeline = PipelineContext(configuration: configuration, storage: storage, workspace: workspace)
         pipeline.inputCache = InputCache(directory: workspace.directory + "/.inputs")
         var outputs = OutputSettings(storage: storage, scratchDirectory: workspace.directory)
         outputs.grace = configuration.outputGrace
         settings.outputs = outputs
         let worker = JobWorker(
-            settings: settings, redisURL: configuration.redisURL, handlers: Self.handlers(pipeline: pipeline),
+            settings: settings, redisURL: configuration.redisURL, handlers: JobRegistry(pipeline: pipeline).handlers,
             decoder: JobDecoder(defaultOutputURL: configuration.defaultOutputURL), readiness: readiness, logger: logger,
             statusBoard: statusBoard)
 
@@ -132,20 +129,5 @@ public struct WorkerDaemon {
         await depth.close()
         await pipeline.inputCache?.clear()
         logger.info("worker stopped")
-    }
-
-    /// The job types this build runs.
-    static func handlers(pipeline: PipelineContext) -> [String: any JobHandler] {
-        [
-            JobType.noop.rawValue: NoopJobHandler(),
-            JobType.probe.rawValue: ProbeJobHandler(pipeline: pipeline),
-            JobType.thumbnails.rawValue: ThumbnailsJobHandler(pipeline: pipeline),
-            JobType.keyframes.rawValue: KeyframesJobHandler(pipeline: pipeline),
-            JobType.transcode.rawValue: TranscodeJobHandler(pipeline: pipeline),
-            JobType.compose.rawValue: ComposeJobHandler(pipeline: pipeline),
-            // The parts of split transcodes (made by workers, never by producers).
-            PartTask.videoType: TranscodePartJobHandler(pipeline: pipeline),
-            PartTask.audioType: TranscodePartJobHandler(pipeline: pipeline),
-        ]
     }
 }

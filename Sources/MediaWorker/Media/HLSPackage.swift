@@ -186,7 +186,7 @@ public enum HLSPackager {
             }
             return DASHManifest.Track(rendition, id: folder, initialization: folder + "/init.mp4",
                                       media: folder + "/seg-$Number%05d$.m4s", startNumber: 0,
-                                      durations: DASHManifest.durations(ofPlaylist: playlist))
+                                      durations: HLSMediaPlaylist(parsing: playlist).segments.map(\.duration))
         }
     }
 

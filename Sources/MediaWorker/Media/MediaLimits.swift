@@ -1,6 +1,4 @@
 import CFFmpegShim
-import QueueClient
-import RedisClient
 
 /// Limits on untrusted input, enforced inside the shim while it reads.
 public struct MediaLimits: Sendable, Equatable {

@@ -116,15 +116,9 @@ public enum QualityMeter {
     static func segments(ofPlaylist text: String, firstStart: Double) -> [(name: String, start: Double, end: Double)] {
         var result: [(name: String, start: Double, end: Double)] = []
         var at = firstStart
-        var duration: Double?
-        for line in text.split(separator: "\n") {
-            if line.hasPrefix("#EXTINF:") {
-                duration = Double(line.dropFirst("#EXTINF:".count).split(separator: ",").first ?? "")
-            } else if !line.hasPrefix("#"), let length = duration {
-                result.append((String(line), at, at + length))
-                at += length
-                duration = nil
-            }
+        for segment in HLSMediaPlaylist(parsing: text).segments {
+            result.append((segment.uri, at, at + segment.duration))
+            at += segment.duration
         }
         return result
     }
