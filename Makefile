@@ -2,9 +2,9 @@
 # Both install what is missing first (scripts/install-deps.sh).
 SHELL := /bin/bash
 SWIFT_TEST_FLAGS ?=
-# Suites that load the whole machine (worker fleets, 1,000 jobs): run after the others, not beside
-# their timing bounds.
-HEAVY_SUITES := ChaosTests|RedisCrashTests|MemoryStabilityTests|HostileInputTests|SplitTranscodeTests|RedisTopologyProcessTests|DashboardTests|DashboardHostileTests|WebhookTests|CodecLadderTests|TracksPackagingTests|SplitTracksPackagingTests|QualityReportTests
+# Suites that load the whole machine (worker fleets, 1,000 jobs) live in
+# Tests/MediaWorkerTests/MachineLoad/: they run after the others, not beside their timing bounds.
+HEAVY_SUITES := $(shell scripts/test/suites-in.sh Tests/MediaWorkerTests/MachineLoad)
 
 .PHONY: run test chaos soak soak-dashboard deps build build-debug fixtures contracts lua clean
 

@@ -85,11 +85,14 @@ let package = Package(
             ],
             exclude: ["Lua"]
         ),
+        // The one escaper of text inside XML and HTML (dashboard pages, DASH manifests, S3 bodies).
+        .target(name: "MarkupEscaping"),
         // Where outputs go: local folders and S3 (our SigV4 client on async-http-client), behind
         // one `Storage` protocol; nothing of jobs or the dashboard.
         .target(
             name: "Storage",
             dependencies: [
+                "MarkupEscaping",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -104,6 +107,7 @@ let package = Package(
                 "JobContract",
                 "RedisClient",
                 "Storage",
+                "MarkupEscaping",
                 "QueueClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,24 +1,11 @@
 import Foundation
+import MarkupEscaping
 import JobContract
 
 /// Server-rendered HTML: every value from Redis (payloads, ids, messages) goes through
 /// `escape`, so no page can carry markup a producer put in a job.
 enum HTML {
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { markupEscaped(text) }
 
     /// A query-string value.
     static func query(_ text: String) -> String {

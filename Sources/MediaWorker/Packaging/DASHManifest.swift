@@ -1,4 +1,5 @@
 import Foundation
+import MarkupEscaping
 import JobContract
 
 /// A static DASH manifest (ISO/IEC 23009-1, `isoff-live` profile) over the fMP4 segments an HLS
@@ -193,10 +194,7 @@ enum DASHManifest {
         return String(format: "%.3f", rate)
     }
 
-    static func xml(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
+    static func xml(_ text: String) -> String { markupEscaped(text) }
 }
 
 extension DASHManifest.Track {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
+import MarkupEscaping
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
@@ -96,7 +97,7 @@ public final class S3Storage: Storage {
             // DeleteObjects takes at most 1000 keys and needs Content-MD5.
             for start in stride(from: 0, to: keys.count, by: 1000) {
                 let batch = keys[start..<min(start + 1000, keys.count)]
-                let xml = "<Delete><Quiet>true</Quiet>" + batch.map { "<Object><Key>\(xmlEscaped($0))</Key></Object>" }.joined() + "</Delete>"
+                let xml = "<Delete><Quiet>true</Quiet>" + batch.map { "<Object><Key>\(markupEscaped($0))</Key></Object>" }.joined() + "</Delete>"
                 let body = ByteBuffer(string: xml)
                 let md5 = Data(Insecure.MD5.hash(data: Data(xml.utf8))).base64EncodedString()
                 let response = try await send(.init(method: .POST, bucket: bucket, key: "", query: [("delete", "")],
@@ -174,7 +175,7 @@ public final class S3Storage: Storage {
         do throws(StorageError) {
             let etags = try await uploadParts(path: path, size: size, partSize: partSize, count: count, bucket: bucket, key: key, uploadID: uploadID)
             let xml = "<CompleteMultipartUpload>" + etags.enumerated().map {
-                "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\(xmlEscaped($0.element))</ETag></Part>"
+                "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\(markupEscaped($0.element))</ETag></Part>"
             }.joined() + "</CompleteMultipartUpload>"
             let response = try await send(.init(method: .POST, bucket: bucket, key: key, query: [("uploadId", uploadID)],
                                                 headers: [("content-type", "application/xml")], body: ByteBuffer(string: xml)))

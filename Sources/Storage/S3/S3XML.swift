@@ -1,4 +1,5 @@
 import Foundation
+import MarkupEscaping
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -48,18 +49,3 @@ final class S3XMLElement: @unchecked Sendable {
     }
 }
 
-/// Escapes text for an XML element body.
-func xmlEscaped(_ text: String) -> String {
-    var out = ""
-    for character in text {
-        switch character {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&apos;"
-        default: out.append(character)
-        }
-    }
-    return out
-}

@@ -10,20 +10,13 @@ import TestSupport
 @Suite("Hostile inputs", .serialized)
 struct HostileInputTests {
     func withWorker(_ body: (WorkerProcess, QueueProbe, URL) async throws -> Void) async throws {
-        let directory = try makeTestDirectory("hostile")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("storage/raw"), withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("outside"), withIntermediateDirectories: true)
-        try "secret".write(to: directory.appendingPathComponent("outside/secret.mp4"), atomically: true, encoding: .utf8)
-        try await RedisServer.with { redis in
-            let worker = try WorkerProcess.start(redisURL: redis.url, directory: directory, environment: QueueProcessTests.fastSettings)
-            defer { worker.process.signal(SIGKILL) }
-            #expect(await worker.waitUntilReady(), "\(worker.logText)")
-            let probe = try QueueProbe(redisURL: redis.url)
+        try await MediaWorkerTests.withWorker(folder: "hostile", prepare: { directory in
+            try FileManager.default.createDirectory(at: directory.appendingPathComponent("outside"), withIntermediateDirectories: true)
+            try "secret".write(to: directory.appendingPathComponent("outside/secret.mp4"), atomically: true, encoding: .utf8)
+        }) { worker, probe, directory in
             try await body(worker, probe, directory)
             // Nothing was written outside the root.
             #expect(try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("outside").path) == ["secret.mp4"])
-            await probe.queue.client.close()
         }
     }
 

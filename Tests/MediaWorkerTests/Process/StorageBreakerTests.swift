@@ -38,7 +38,7 @@ struct StorageBreakerTests {
         let down = try LoopbackPort.Refusing()
         let port = down.port
         let secret = "worker-secret-never-logged-5e7c"
-        let environment = QueueProcessTests.fastSettings.merging([
+        let environment = fastWorkerSettings.merging([
             "AWS_ACCESS_KEY_ID": "AKIDBREAKERTEST", "AWS_SECRET_ACCESS_KEY": secret, "AWS_ENDPOINT_URL": "http://127.0.0.1:\(port)",
             "MW_S3_BUCKETS": "media", "MW_LOG_LEVEL": "debug",
         ]) { $1 }

@@ -7,31 +7,6 @@ import TestSupport
 /// The queue's promises, checked with real worker processes and a real redis-server.
 @Suite("Queue with worker processes", .serialized)
 struct QueueProcessTests {
-    /// Short leases and retries so that recovery happens within a test's time.
-    static let fastSettings = ["MW_LEASE_S": "1", "MW_RETRY_BASE_S": "0.05", "MW_RETRY_CAP_S": "0.2", "MW_GRACE_S": "1"]
-
-    func withWorkers(
-        count: Int, redis options: RedisServer.Options = .init(), environment: [String: String] = fastSettings,
-        _ body: (RedisServer, [WorkerProcess], QueueProbe, URL) async throws -> Void
-    ) async throws {
-        let directory = try makeTestDirectory("workers")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        try await RedisServer.with(options) { redis in
-            var workers: [WorkerProcess] = []
-            defer { for worker in workers { worker.process.signal(SIGKILL) } }
-            for index in 0..<count {
-                workers.append(try WorkerProcess.start(redisURL: redis.url, id: "w\(index)", directory: directory, environment: environment))
-            }
-            for worker in workers {
-                let ready = await worker.waitUntilReady()
-                #expect(ready, "worker \(worker.id) not ready: \(worker.logText)")
-            }
-            let probe = try QueueProbe(redisURL: redis.url)
-            try await body(redis, workers, probe, directory)
-            await probe.queue.client.close()
-        }
-    }
-
     @Test("a worker killed with SIGKILL mid-job loses nothing: the job completes once, elsewhere")
     func sigkillMidJob() async throws {
         try await withWorkers(count: 2) { _, workers, probe, _ in
@@ -50,7 +25,7 @@ struct QueueProcessTests {
 
     @Test("a redis-server restart (AOF) mid-run loses nothing and doubles nothing")
     func redisRestartMidRun() async throws {
-        try await withWorkers(count: 2, redis: .init(appendOnly: true), environment: Self.fastSettings.merging(["MW_CONCURRENCY": "4", "MW_LEASE_S": "5"]) { $1 }) { redis, _, probe, _ in
+        try await withWorkers(count: 2, redis: .init(appendOnly: true), environment: fastWorkerSettings.merging(["MW_CONCURRENCY": "4", "MW_LEASE_S": "5"]) { $1 }) { redis, _, probe, _ in
             let total = 300
             for index in 0..<total {
                 try await probe.push(#"{"id":"r\#(index)","type":"noop","options":{"duration_ms":20}}"#)
@@ -68,7 +43,7 @@ struct QueueProcessTests {
 
     @Test("4 workers × concurrency 8 on 1,000 jobs: exactly one terminal event per job")
     func manyWorkersManyJobs() async throws {
-        try await withWorkers(count: 4, environment: Self.fastSettings.merging(["MW_CONCURRENCY": "8"]) { $1 }) { _, _, probe, _ in
+        try await withWorkers(count: 4, environment: fastWorkerSettings.merging(["MW_CONCURRENCY": "8"]) { $1 }) { _, _, probe, _ in
             for index in 0..<1000 {
                 let json: String
                 switch index % 20 {
@@ -120,7 +95,7 @@ struct QueueProcessTests {
 
     @Test("SIGTERM: a job that ends within the grace period completes; one that does not is handed back")
     func gracefulShutdown() async throws {
-        try await withWorkers(count: 1, environment: Self.fastSettings.merging(["MW_GRACE_S": "2", "MW_LEASE_S": "30"]) { $1 }) { redis, workers, probe, directory in
+        try await withWorkers(count: 1, environment: fastWorkerSettings.merging(["MW_GRACE_S": "2", "MW_LEASE_S": "30"]) { $1 }) { redis, workers, probe, directory in
             try await probe.push(#"{"id":"short","type":"noop","options":{"duration_ms":800}}"#)
             #expect(await eventually { try await probe.queue.record(id: "short")?.state == .active })
             workers[0].process.signal(SIGTERM)
@@ -128,7 +103,7 @@ struct QueueProcessTests {
             #expect(try await probe.queue.record(id: "short")?.state == .completed)
 
             let second = try WorkerProcess.start(redisURL: redis.url, id: "second", directory: directory,
-                                                 environment: Self.fastSettings.merging(["MW_GRACE_S": "1", "MW_LEASE_S": "30"]) { $1 })
+                                                 environment: fastWorkerSettings.merging(["MW_GRACE_S": "1", "MW_LEASE_S": "30"]) { $1 })
             defer { second.process.signal(SIGKILL) }
             try await probe.push(#"{"id":"long","type":"noop","options":{"duration_ms":20000}}"#)
             #expect(await eventually { try await probe.queue.record(id: "long")?.state == .active })
@@ -161,7 +136,7 @@ struct QueueProcessTests {
 
     @Test("several queues: the first named is served first when slots are scarce; progress is throttled")
     func queuePrecedence() async throws {
-        try await withWorkers(count: 1, environment: Self.fastSettings.merging(["MW_QUEUES": "urgent,default"]) { $1 }) { redis, _, probe, _ in
+        try await withWorkers(count: 1, environment: fastWorkerSettings.merging(["MW_QUEUES": "urgent,default"]) { $1 }) { redis, _, probe, _ in
             let urgent = try QueueProbe(redisURL: redis.url, queue: "urgent")
             try await probe.push(#"{"id":"blocker","type":"noop","options":{"duration_ms":2600}}"#)
             #expect(await eventually { try await probe.queue.record(id: "blocker")?.state == .active })

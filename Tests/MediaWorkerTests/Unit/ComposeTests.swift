@@ -3,19 +3,6 @@ import MediaWorker
 import Testing
 import TestSupport
 
-/// What scripts/test/compose_judge.py measured on a composition (see its docstring).
-struct ComposeVerdict: Decodable {
-    struct Facts: Decodable {
-        var frames: Int?
-        var video_duration_s: Double?
-        var audio_duration_s: Double?
-        var video_cuts_s: [Double]?
-        var audio_cuts_s: [Double?]?
-    }
-    var errors: [String]
-    var facts: Facts
-}
-
 /// Test material made with the ffmpeg CLI: solid-colour stills and clips, pure-tone narrations.
 struct ComposeMaterial {
     let directory: String

@@ -38,7 +38,7 @@ struct RedisTopologyProcessTests {
         var seenUnready: Set<String> { unready.withLock { $0 } }
     }
 
-    static let settings = QueueProcessTests.fastSettings.merging([
+    static let settings = fastWorkerSettings.merging([
         "MW_LEASE_S": "3", "MW_MAX_STALLS": "20", "MW_CONCURRENCY": "4", "MW_REDIS_WAIT_REPLICAS": "1",
     ]) { $1 }
 

@@ -1,6 +1,5 @@
 import JobContract
 import Foundation
-import MediaWorker
 import Testing
 
 @Suite("JSON parser")

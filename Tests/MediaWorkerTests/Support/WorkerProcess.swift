@@ -1,6 +1,7 @@
 import Foundation
 import QueueClient
 import RedisClient
+import Testing
 import TestSupport
 
 /// A `media-worker run` process started by a test, with its own HTTP port and log.
@@ -91,5 +92,46 @@ extension Sequence {
         var results: [T] = []
         for element in self { results.append(try await transform(element)) }
         return results
+    }
+}
+
+/// Short leases and retries so that recovery happens within a test's time.
+let fastWorkerSettings = ["MW_LEASE_S": "1", "MW_RETRY_BASE_S": "0.05", "MW_RETRY_CAP_S": "0.2", "MW_GRACE_S": "1"]
+
+/// `count` worker processes (ids w0, w1, …) on a private redis-server, over a fresh test folder
+/// (`storage/raw` made, then `prepare` run on it before any worker starts), each ready before
+/// `body` runs; killed at the end, the folder removed.
+func withWorkers(
+    count: Int, folder: String = "workers", redis options: RedisServer.Options = .init(), environment: [String: String] = fastWorkerSettings,
+    prepare: (URL) throws -> Void = { _ in },
+    _ body: (RedisServer, [WorkerProcess], QueueProbe, URL) async throws -> Void
+) async throws {
+    let directory = try makeTestDirectory(folder)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try FileManager.default.createDirectory(at: directory.appendingPathComponent("storage/raw"), withIntermediateDirectories: true)
+    try prepare(directory)
+    try await RedisServer.with(options) { redis in
+        var workers: [WorkerProcess] = []
+        defer { for worker in workers { worker.process.signal(SIGKILL) } }
+        for index in 0..<count {
+            workers.append(try WorkerProcess.start(redisURL: redis.url, id: "w\(index)", directory: directory, environment: environment))
+        }
+        for worker in workers {
+            let ready = await worker.waitUntilReady()
+            #expect(ready, "worker \(worker.id) not ready: \(worker.logText)")
+        }
+        let probe = try QueueProbe(redisURL: redis.url)
+        try await body(redis, workers, probe, directory)
+        await probe.queue.client.close()
+    }
+}
+
+/// One worker process: `withWorkers` with a count of one.
+func withWorker(
+    folder: String, environment: [String: String] = fastWorkerSettings, prepare: (URL) throws -> Void = { _ in },
+    _ body: (WorkerProcess, QueueProbe, URL) async throws -> Void
+) async throws {
+    try await withWorkers(count: 1, folder: folder, environment: environment, prepare: prepare) { _, workers, probe, directory in
+        try await body(workers[0], probe, directory)
     }
 }

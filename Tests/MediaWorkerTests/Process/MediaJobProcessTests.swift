@@ -6,21 +6,13 @@ import TestSupport
 @Suite("Media jobs in a worker process", .serialized)
 struct MediaJobProcessTests {
     func withWorker(_ body: (WorkerProcess, QueueProbe, URL) async throws -> Void) async throws {
-        let directory = try makeTestDirectory("media-jobs")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let storage = directory.appendingPathComponent("storage")
-        try FileManager.default.createDirectory(at: storage.appendingPathComponent("raw"), withIntermediateDirectories: true)
         // A temp folder left by a worker that crashed: the next start removes it.
-        let stale = directory.appendingPathComponent("tmp/mw-crashed-worker/job-x")
-        try FileManager.default.createDirectory(at: stale, withIntermediateDirectories: true)
-        try await RedisServer.with { redis in
-            let worker = try WorkerProcess.start(redisURL: redis.url, directory: directory, environment: QueueProcessTests.fastSettings)
-            defer { worker.process.signal(SIGKILL) }
-            #expect(await worker.waitUntilReady(), "\(worker.logText)")
-            #expect(!FileManager.default.fileExists(atPath: stale.path), "a crashed worker's temp folder is left")
-            let probe = try QueueProbe(redisURL: redis.url)
+        let stale = "tmp/mw-crashed-worker/job-x"
+        try await MediaWorkerTests.withWorker(folder: "media-jobs", prepare: { directory in
+            try FileManager.default.createDirectory(at: directory.appendingPathComponent(stale), withIntermediateDirectories: true)
+        }) { worker, probe, directory in
+            #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent(stale).path), "a crashed worker's temp folder is left")
             try await body(worker, probe, directory)
-            await probe.queue.client.close()
         }
     }
 

@@ -3,55 +3,6 @@ import MediaWorker
 import Testing
 import TestSupport
 
-/// What the independent judge (scripts/test/hls_judge.py: RFC 8216 rules line by line, ffprobe
-/// on every segment and I-frame byte range) says about a package.
-struct HLSVerdict: Decodable {
-    struct Variant: Decodable {
-        var uri: String
-        var codecs: String
-        var resolution: String?
-        var width: Int?
-        var height: Int?
-        var segments: Int
-        var keyframes: [Double]
-        var iframe_times: [Double]?
-        var bandwidth: Int
-    }
-    struct Sync: Decodable {
-        var flashes: [Double]
-        var beeps: [Double]
-        var frame_s: Double
-        var drifts: [Double]
-    }
-    struct Facts: Decodable {
-        var variants: [Variant]?
-        var sync: Sync?
-    }
-    var errors: [String]
-    var facts: Facts
-}
-
-func judgeHLS(_ master: String, target: Double? = 6, sync: Bool = false, timeout: Duration = .seconds(300)) async throws -> HLSVerdict {
-    let python = ProjectPaths.venvBin.appendingPathComponent("python").path
-    var arguments = [ProjectPaths.scripts.appendingPathComponent("test/hls_judge.py").path, master]
-    if let target { arguments += ["--target", String(target)] }
-    if sync { arguments.append("--sync") }
-    let result = try await CommandRunner.run(python, arguments, timeout: timeout)
-    #expect(result.succeeded, "\(result.stderr)")
-    return try JSONDecoder().decode(HLSVerdict.self, from: Data(result.stdout.utf8))
-}
-
-/// Plays `master` (relative to `root`) to its end in GStreamer's playbin3 (hlsdemux2) over HTTP
-/// from a private loopback server: a client nobody here wrote (`scripts/test/gst_play.py`).
-func playInGStreamer(root: String, master: String, timeout: Duration = .seconds(300)) async throws -> (ok: Bool, report: String) {
-    _ = try ProjectPaths.tool("gst-launch-1.0", package: "gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav")
-    let python = ProjectPaths.venvBin.appendingPathComponent("python").path
-    let result = try await CommandRunner.run(python, [
-        ProjectPaths.scripts.appendingPathComponent("test/gst_play.py").path, root, master, "--timeout", String(Int(timeout.seconds)),
-    ], timeout: timeout + .seconds(30))
-    return (result.succeeded, result.stdout + result.stderr)
-}
-
 @Suite("HLS packaging and MP4 transcodes, judged by ffprobe and an RFC 8216 checker", .serialized)
 struct HLSPackagerTests {
     func withDirectory(_ body: (String) async throws -> Void) async throws {

@@ -4,39 +4,6 @@ import Testing
 import TestSupport
 @testable import MediaWorker
 
-/// What the ffmpeg CLI's psnr and ssim filters measure, per segment of a rendition
-/// (`scripts/test/quality_judge.py`): the independent judge of the quality report.
-struct QualityVerdict: Decodable {
-    struct Segment: Decodable {
-        var name: String
-        var start_s: Double
-        var frames: Int
-        var mse_sum: Double
-        var ssim_sum: Double
-    }
-
-    var fps: Double
-    var frames: Int
-    var segments: [Segment]
-
-    /// PSNR and SSIM over the named segments, averaged as the filters' summaries do.
-    func quality(of names: [String]) -> (psnr: Double, ssim: Double, frames: Int) {
-        let chosen = segments.filter { names.contains($0.name) }
-        let frames = chosen.reduce(0) { $0 + $1.frames }
-        let mse = chosen.reduce(0) { $0 + $1.mse_sum } / Double(max(frames, 1))
-        return (10 * log10(255 * 255 / mse), chosen.reduce(0) { $0 + $1.ssim_sum } / Double(max(frames, 1)), frames)
-    }
-}
-
-func judgeQuality(source: String, package: String, rendition: String, compareAt: String? = nil) async throws -> QualityVerdict {
-    let python = ProjectPaths.venvBin.appendingPathComponent("python").path
-    var arguments = [ProjectPaths.scripts.appendingPathComponent("test/quality_judge.py").path, source, package, rendition]
-    if let compareAt { arguments += ["--compare-at", compareAt] }
-    let result = try await CommandRunner.run(python, arguments, timeout: .seconds(300))
-    #expect(result.succeeded, "\(result.stdout) \(result.stderr)")
-    return try JSONDecoder().decode(QualityVerdict.self, from: Data(result.stdout.utf8))
-}
-
 @Suite("Quality report and per-title ladders", .serialized)
 struct QualityReportTests {
     static let sources = ["quality-still.mp4", "quality-low-motion.mp4", "quality-noise.mp4"]
