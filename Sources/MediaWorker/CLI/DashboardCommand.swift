@@ -29,34 +29,23 @@ struct DashboardCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let configuration: WorkerConfiguration
+        let settings: DashboardSettings
         let host: String, port: Int
         do {
             configuration = try WorkerConfiguration(environment: environment)
+            settings = try DashboardSettings(environment: environment)
             (host, port) = try WorkerConfiguration.parseAddress(addr)
         } catch {
             printError("error \(error)")
             throw ExitCode(2)
         }
-        let token = environment["MW_DASHBOARD_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        let token = settings.token
         if token == nil && !Self.isLoopback(host) {
             printError("error CONFIG_INVALID: MW_DASHBOARD_TOKEN: required when the dashboard listens off loopback (\(addr))")
             throw ExitCode(2)
         }
-        if let token, token.count < 16 {
-            printError("error CONFIG_INVALID: MW_DASHBOARD_TOKEN: use at least 16 characters")
-            throw ExitCode(2)
-        }
-        let sessionLifetime: Duration, allowedHosts: [String]
-        do {
-            sessionLifetime = try WorkerConfiguration.parseSeconds(environment["MW_DASHBOARD_SESSION_S"].flatMap { $0.isEmpty ? nil : $0 } ?? "43200",
-                                                                   variable: "MW_DASHBOARD_SESSION_S", range: 60...30 * 86400)
-            allowedHosts = try Self.parseHosts(environment["MW_DASHBOARD_ALLOWED_HOSTS"] ?? "")
-        } catch {
-            printError("error \(error)")
-            throw ExitCode(2)
-        }
-        let certificate = tlsCert ?? environment["MW_DASHBOARD_TLS_CERT"].flatMap { $0.isEmpty ? nil : $0 }
-        let key = tlsKey ?? environment["MW_DASHBOARD_TLS_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        let certificate = tlsCert ?? settings.tlsCertificate
+        let key = tlsKey ?? settings.tlsKey
         var tls: TLSConfiguration?
         switch (certificate, key) {
         case (nil, nil):
@@ -81,8 +70,8 @@ struct DashboardCommand: AsyncParsableCommand {
         let client = RedisClient(url: configuration.redisURL)
         let storage = try? StorageRouter(configuration: configuration)
         var auth = DashboardAuth(token: token, readOnly: readOnly)
-        auth.sessionLifetime = sessionLifetime
-        auth.allowedHosts = allowedHosts
+        auth.sessionLifetime = settings.sessionLifetime
+        auth.allowedHosts = settings.allowedHosts
         auth.tls = tls != nil
         auth.sessions = DashboardSessions(client: client, prefix: configuration.queuePrefix)
         let dashboard = Dashboard(client: client, configuration: configuration, auth: auth, storage: storage, logger: logger)
@@ -101,15 +90,6 @@ struct DashboardCommand: AsyncParsableCommand {
         try await group.run()
         await storage?.shutdown()
         await client.close()
-    }
-
-    /// `MW_DASHBOARD_ALLOWED_HOSTS`: comma-separated host names (no ports), lowercased.
-    static func parseHosts(_ text: String) throws(ConfigurationError) -> [String] {
-        let hosts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
-        for host in hosts where DashboardAuth.hostName(of: host) != host || host.contains(":") {
-            throw ConfigurationError(variable: "MW_DASHBOARD_ALLOWED_HOSTS", reason: "'\(host)' is not a host name (no port, no scheme)")
-        }
-        return hosts
     }
 
     static func isLoopback(_ host: String) -> Bool {

@@ -54,10 +54,9 @@ public struct WorkerConfiguration: Sendable {
     public var webhooks: WebhookSettings?
 
     public init(environment: [String: String]) throws(ConfigurationError) {
-        func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
 
         do {
-            redisURL = try RedisURL(parsing: value("MW_REDIS_URL") ?? Self.defaultRedisURL, tls: RedisTLSOptions(environment: environment))
+            redisURL = try RedisURL(parsing: environment.setting("MW_REDIS_URL") ?? Self.defaultRedisURL, tls: RedisTLSOptions(environment: environment))
         } catch {
             throw ConfigurationError(variable: "MW_REDIS_URL", reason: "\(error)")
         }
@@ -68,58 +67,58 @@ public struct WorkerConfiguration: Sendable {
             throw ConfigurationError(variable: "MW_REDIS_TLS_*", reason: "\(error)")
         }
 
-        (httpHost, httpPort) = try Self.parseAddress(value("MW_HTTP_ADDR") ?? "127.0.0.1:8080")
-        storageRoot = value("MW_STORAGE_ROOT") ?? "./var/storage"
-        tempRoot = value("MW_TEMP_DIR") ?? "./var/tmp"
-        guard let maxInput = Int64(value("MW_MAX_INPUT_BYTES") ?? "21474836480"), maxInput > 0 else {
+        (httpHost, httpPort) = try Self.parseAddress(environment.setting("MW_HTTP_ADDR") ?? "127.0.0.1:8080")
+        storageRoot = environment.setting("MW_STORAGE_ROOT") ?? "./var/storage"
+        tempRoot = environment.setting("MW_TEMP_DIR") ?? "./var/tmp"
+        guard let maxInput = Int64(environment.setting("MW_MAX_INPUT_BYTES") ?? "21474836480"), maxInput > 0 else {
             throw ConfigurationError(variable: "MW_MAX_INPUT_BYTES", reason: "a positive number of bytes")
         }
         maxInputBytes = maxInput
-        guard let minFree = Int64(value("MW_MIN_FREE_BYTES") ?? "1073741824"), minFree >= 0 else {
+        guard let minFree = Int64(environment.setting("MW_MIN_FREE_BYTES") ?? "1073741824"), minFree >= 0 else {
             throw ConfigurationError(variable: "MW_MIN_FREE_BYTES", reason: "a number of bytes")
         }
         minFreeBytes = minFree
-        queuePrefix = value("MW_QUEUE_PREFIX") ?? "mw"
+        queuePrefix = environment.setting("MW_QUEUE_PREFIX") ?? "mw"
         guard queuePrefix.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
             throw ConfigurationError(variable: "MW_QUEUE_PREFIX", reason: "use letters, digits, '-', '_' or '.'")
         }
-        queues = try Self.parseQueues(value("MW_QUEUES") ?? "default", variable: "MW_QUEUES")
-        concurrency = try Self.parsePositive(value("MW_CONCURRENCY") ?? "1", variable: "MW_CONCURRENCY", max: 256)
-        let levelName = value("MW_LOG_LEVEL") ?? "info"
+        queues = try Self.parseQueues(environment.setting("MW_QUEUES") ?? "default", variable: "MW_QUEUES")
+        concurrency = try Self.parsePositive(environment.setting("MW_CONCURRENCY") ?? "1", variable: "MW_CONCURRENCY", max: 256)
+        let levelName = environment.setting("MW_LOG_LEVEL") ?? "info"
         guard let level = Logger.Level(rawValue: levelName.lowercased()) else {
             throw ConfigurationError(variable: "MW_LOG_LEVEL", reason: "one of trace, debug, info, notice, warning, error, critical")
         }
         logLevel = level
-        workerID = value("MW_WORKER_ID") ?? Self.defaultWorkerID()
+        workerID = environment.setting("MW_WORKER_ID") ?? Self.defaultWorkerID()
         guard JobDecoder.isSafeIdentifier(workerID) else {
             throw ConfigurationError(variable: "MW_WORKER_ID", reason: "use 1-128 letters, digits, '.', '_', ':' or '-'")
         }
         aws = AWSSettings(environment: environment)
-        s3Buckets = (value("MW_S3_BUCKETS") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        s3Buckets = (environment.setting("MW_S3_BUCKETS") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard s3Buckets.allSatisfy(StorageLocation.isValidBucket) else {
             throw ConfigurationError(variable: "MW_S3_BUCKETS", reason: "comma-separated S3 bucket names")
         }
-        s3VirtualHosted = ["1", "true", "yes"].contains(value("MW_S3_VIRTUAL_HOSTED")?.lowercased() ?? "")
-        defaultOutputURL = value("MW_DEFAULT_OUTPUT_URL")
+        s3VirtualHosted = ["1", "true", "yes"].contains(environment.setting("MW_S3_VIRTUAL_HOSTED")?.lowercased() ?? "")
+        defaultOutputURL = environment.setting("MW_DEFAULT_OUTPUT_URL")
         if let output = defaultOutputURL, !JobDecoder.isStorageURL(output) {
             throw ConfigurationError(variable: "MW_DEFAULT_OUTPUT_URL", reason: "expected s3://bucket/prefix/ or file:///path/")
         }
-        lease = try Self.parseSeconds(value("MW_LEASE_S") ?? "30", variable: "MW_LEASE_S", range: 1...3600)
-        maxStalls = try Self.parsePositive(value("MW_MAX_STALLS") ?? "2", variable: "MW_MAX_STALLS", max: 100)
-        gracePeriod = try Self.parseSeconds(value("MW_GRACE_S") ?? "30", variable: "MW_GRACE_S", range: 0...86400)
-        retryBase = try Self.parseSeconds(value("MW_RETRY_BASE_S") ?? "5", variable: "MW_RETRY_BASE_S", range: 0...86400)
-        retryCap = try Self.parseSeconds(value("MW_RETRY_CAP_S") ?? "600", variable: "MW_RETRY_CAP_S", range: 0...7 * 86400)
-        retention = try Self.parseSeconds(value("MW_RETENTION_S") ?? "86400", variable: "MW_RETENTION_S", range: 1...365 * 86400)
-        eventsMaxLength = try Self.parsePositive(value("MW_EVENTS_MAXLEN") ?? "100000", variable: "MW_EVENTS_MAXLEN", max: 100_000_000)
-        outputGrace = try Self.parseSeconds(value("MW_OUTPUT_GRACE_S") ?? "3600", variable: "MW_OUTPUT_GRACE_S", range: 0...30 * 86400)
-        uploadConcurrency = try Self.parsePositive(value("MW_UPLOAD_CONCURRENCY") ?? "8", variable: "MW_UPLOAD_CONCURRENCY", max: 64)
-        let splitMinimum = try Self.parseSeconds(value("MW_SPLIT_MIN_S") ?? "120", variable: "MW_SPLIT_MIN_S", range: 0...7 * 86400)
+        lease = try Self.parseSeconds(environment.setting("MW_LEASE_S") ?? "30", variable: "MW_LEASE_S", range: 1...3600)
+        maxStalls = try Self.parsePositive(environment.setting("MW_MAX_STALLS") ?? "2", variable: "MW_MAX_STALLS", max: 100)
+        gracePeriod = try Self.parseSeconds(environment.setting("MW_GRACE_S") ?? "30", variable: "MW_GRACE_S", range: 0...86400)
+        retryBase = try Self.parseSeconds(environment.setting("MW_RETRY_BASE_S") ?? "5", variable: "MW_RETRY_BASE_S", range: 0...86400)
+        retryCap = try Self.parseSeconds(environment.setting("MW_RETRY_CAP_S") ?? "600", variable: "MW_RETRY_CAP_S", range: 0...7 * 86400)
+        retention = try Self.parseSeconds(environment.setting("MW_RETENTION_S") ?? "86400", variable: "MW_RETENTION_S", range: 1...365 * 86400)
+        eventsMaxLength = try Self.parsePositive(environment.setting("MW_EVENTS_MAXLEN") ?? "100000", variable: "MW_EVENTS_MAXLEN", max: 100_000_000)
+        outputGrace = try Self.parseSeconds(environment.setting("MW_OUTPUT_GRACE_S") ?? "3600", variable: "MW_OUTPUT_GRACE_S", range: 0...30 * 86400)
+        uploadConcurrency = try Self.parsePositive(environment.setting("MW_UPLOAD_CONCURRENCY") ?? "8", variable: "MW_UPLOAD_CONCURRENCY", max: 64)
+        let splitMinimum = try Self.parseSeconds(environment.setting("MW_SPLIT_MIN_S") ?? "120", variable: "MW_SPLIT_MIN_S", range: 0...7 * 86400)
         splitMinimumSeconds = splitMinimum == .zero ? nil : splitMinimum.seconds
-        guard let replicas = Int(value("MW_REDIS_WAIT_REPLICAS") ?? "0"), (0...16).contains(replicas) else {
+        guard let replicas = Int(environment.setting("MW_REDIS_WAIT_REPLICAS") ?? "0"), (0...16).contains(replicas) else {
             throw ConfigurationError(variable: "MW_REDIS_WAIT_REPLICAS", reason: "expected a number of replicas from 0 to 16")
         }
         waitReplicas = replicas
-        waitTimeout = .milliseconds(try Self.parsePositive(value("MW_REDIS_WAIT_TIMEOUT_MS") ?? "1000", variable: "MW_REDIS_WAIT_TIMEOUT_MS", max: 60_000))
+        waitTimeout = .milliseconds(try Self.parsePositive(environment.setting("MW_REDIS_WAIT_TIMEOUT_MS") ?? "1000", variable: "MW_REDIS_WAIT_TIMEOUT_MS", max: 60_000))
         webhooks = try WebhookSettings(environment: environment)
     }
 

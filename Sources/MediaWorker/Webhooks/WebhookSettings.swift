@@ -36,15 +36,14 @@ public struct WebhookSettings: Sendable {
 
     /// nil when `MW_WEBHOOK_URLS` is unset.
     public init?(environment: [String: String]) throws(ConfigurationError) {
-        func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
-        guard let list = value("MW_WEBHOOK_URLS") else { return nil }
+        guard let list = environment.setting("MW_WEBHOOK_URLS") else { return nil }
         let urls = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         for url in urls {
             guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
                 throw ConfigurationError(variable: "MW_WEBHOOK_URLS", reason: "'\(url)' is not an http(s) URL")
             }
         }
-        guard let secrets = value("MW_WEBHOOK_SECRET") else {
+        guard let secrets = environment.setting("MW_WEBHOOK_SECRET") else {
             throw ConfigurationError(variable: "MW_WEBHOOK_SECRET", reason: "webhooks are signed: set one or more whsec_… secrets")
         }
         do {
@@ -53,14 +52,14 @@ public struct WebhookSettings: Sendable {
             throw ConfigurationError(variable: "MW_WEBHOOK_SECRET", reason: error.description)
         }
         self.urls = urls
-        let filter = value("MW_WEBHOOK_EVENTS").map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        let filter = environment.setting("MW_WEBHOOK_EVENTS").map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         self.events = filter.map { $0.contains("*") ? nil : Set($0) } ?? Self.terminalEvents
-        retryBase = try WorkerConfiguration.parseSeconds(value("MW_WEBHOOK_RETRY_BASE_S") ?? "5", variable: "MW_WEBHOOK_RETRY_BASE_S", range: 0.01...3600)
-        retryCap = try WorkerConfiguration.parseSeconds(value("MW_WEBHOOK_RETRY_CAP_S") ?? "3600", variable: "MW_WEBHOOK_RETRY_CAP_S", range: 0.01...86400)
-        maxAge = try WorkerConfiguration.parseSeconds(value("MW_WEBHOOK_MAX_AGE_S") ?? "86400", variable: "MW_WEBHOOK_MAX_AGE_S", range: 1...7 * 86400)
-        timeout = try WorkerConfiguration.parseSeconds(value("MW_WEBHOOK_TIMEOUT_S") ?? "10", variable: "MW_WEBHOOK_TIMEOUT_S", range: 0.1...300)
-        backlogCap = try WorkerConfiguration.parsePositive(value("MW_WEBHOOK_BACKLOG_MAX") ?? "1000000", variable: "MW_WEBHOOK_BACKLOG_MAX", max: 100_000_000)
-        abandonedAfter = try WorkerConfiguration.parseSeconds(value("MW_WEBHOOK_TAKEOVER_S") ?? "60", variable: "MW_WEBHOOK_TAKEOVER_S", range: 1...3600)
+        retryBase = try WorkerConfiguration.parseSeconds(environment.setting("MW_WEBHOOK_RETRY_BASE_S") ?? "5", variable: "MW_WEBHOOK_RETRY_BASE_S", range: 0.01...3600)
+        retryCap = try WorkerConfiguration.parseSeconds(environment.setting("MW_WEBHOOK_RETRY_CAP_S") ?? "3600", variable: "MW_WEBHOOK_RETRY_CAP_S", range: 0.01...86400)
+        maxAge = try WorkerConfiguration.parseSeconds(environment.setting("MW_WEBHOOK_MAX_AGE_S") ?? "86400", variable: "MW_WEBHOOK_MAX_AGE_S", range: 1...7 * 86400)
+        timeout = try WorkerConfiguration.parseSeconds(environment.setting("MW_WEBHOOK_TIMEOUT_S") ?? "10", variable: "MW_WEBHOOK_TIMEOUT_S", range: 0.1...300)
+        backlogCap = try WorkerConfiguration.parsePositive(environment.setting("MW_WEBHOOK_BACKLOG_MAX") ?? "1000000", variable: "MW_WEBHOOK_BACKLOG_MAX", max: 100_000_000)
+        abandonedAfter = try WorkerConfiguration.parseSeconds(environment.setting("MW_WEBHOOK_TAKEOVER_S") ?? "60", variable: "MW_WEBHOOK_TAKEOVER_S", range: 1...3600)
     }
 
     /// The wait before attempt `attempts + 1`: exponential, capped, with jitter between half and

@@ -96,4 +96,27 @@ struct ReadinessStateTests {
         state.startDraining()
         #expect(!state.report.ready && state.report.draining)
     }
+
+    @Test("the dashboard's variables: defaults, an empty value is unset, bad values name their variable")
+    func dashboardSettings() throws {
+        let defaults = try DashboardSettings(environment: ["MW_DASHBOARD_TOKEN": "", "MW_DASHBOARD_TLS_CERT": ""])
+        #expect(defaults.token == nil && defaults.tlsCertificate == nil && defaults.tlsKey == nil)
+        #expect(defaults.sessionLifetime == .seconds(43200) && defaults.allowedHosts.isEmpty)
+        let set = try DashboardSettings(environment: [
+            "MW_DASHBOARD_TOKEN": "0123456789abcdef", "MW_DASHBOARD_SESSION_S": "600",
+            "MW_DASHBOARD_ALLOWED_HOSTS": "Media.Example.com, ops.example.com", "MW_DASHBOARD_TLS_CERT": "/c.pem", "MW_DASHBOARD_TLS_KEY": "/k.pem",
+        ])
+        #expect(set.token == "0123456789abcdef" && set.sessionLifetime == .seconds(600))
+        #expect(set.allowedHosts == ["media.example.com", "ops.example.com"])
+        #expect(set.tlsCertificate == "/c.pem" && set.tlsKey == "/k.pem")
+        for (variable, value) in [("MW_DASHBOARD_TOKEN", "short"), ("MW_DASHBOARD_SESSION_S", "5"), ("MW_DASHBOARD_SESSION_S", "1e99"),
+                                  ("MW_DASHBOARD_ALLOWED_HOSTS", "example.com:443"), ("MW_DASHBOARD_ALLOWED_HOSTS", "https://example.com")] {
+            #expect(throws: ConfigurationError.self, "\(variable)=\(value)") { try DashboardSettings(environment: [variable: value]) }
+            do {
+                _ = try DashboardSettings(environment: [variable: value])
+            } catch {
+                #expect(error.variable == variable)
+            }
+        }
+    }
 }
