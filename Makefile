@@ -6,7 +6,7 @@ SWIFT_TEST_FLAGS ?=
 # Tests/MediaWorkerTests/MachineLoad/: they run after the others, not beside their timing bounds.
 HEAVY_SUITES := $(shell scripts/test/suites-in.sh Tests/MediaWorkerTests/MachineLoad)
 
-.PHONY: run test chaos soak soak-dashboard deps build build-debug fixtures contracts lua clean
+.PHONY: run test chaos soak soak-dashboard deps build build-debug fixtures contracts lua dashboard clean
 
 run: build
 	@scripts/run-local.sh
@@ -66,6 +66,10 @@ contracts:
 # scripts/test/luacheck.sh check they match).
 lua:
 	@scripts/embed-lua.py
+
+# After editing Sources/MediaWorker/Dashboard/Templates or Assets: embedded the same way.
+dashboard:
+	@scripts/embed-dashboard.py
 
 clean:
 	rm -rf .build Fixtures/.cache

@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
@@ -116,12 +117,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-            ]
+            ],
+            // The dashboard's templates and assets are embedded (scripts/embed-dashboard.py).
+            exclude: ["Dashboard/Templates", "Dashboard/Assets"]
         ),
         .executableTarget(
             name: "media-worker",
@@ -143,7 +147,7 @@ let package = Package(
         ]),
         .testTarget(name: "JobContractTests", dependencies: ["JobContract", "TestSupport"]),
         .testTarget(name: "MediaWorkerTests", dependencies: [
-            "MediaWorker", "JobContract", "RedisClient", "QueueClient", "Storage", "media-worker", "TestSupport",
+            "MediaWorker", "JobContract", "RedisClient", "QueueClient", "Storage", "MarkupEscaping", "media-worker", "TestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),

@@ -6,10 +6,8 @@ binary carries them as text so it never depends on where it is installed. `make`
 ContractSchemaTests fails when the embedded copy and contracts/ differ.
 usage: scripts/embed-contracts.py [--check]
 """
-import pathlib
-import sys
+from embedding import ROOT as root, raw_string, write_or_check
 
-root = pathlib.Path(__file__).resolve().parent.parent
 target = root / "Sources/JobContract/EmbeddedSchemas.swift"
 files = sorted((root / "contracts").rglob("*.schema.json"))
 lines = [
@@ -21,15 +19,7 @@ lines = [
 ]
 for path in files:
     text = path.read_text(encoding="utf-8")
-    fence = "#" * 3
-    assert '"' + fence not in text
-    lines.append(f'        ("{path.relative_to(root / "contracts").as_posix()}", {fence}"""')
-    lines.extend(text.rstrip("\n").split("\n"))
-    lines.append(f'"""{fence}),')
+    literal = raw_string(text.rstrip("\n"))
+    lines.append(f'        ("{path.relative_to(root / "contracts").as_posix()}", {literal}),')
 lines += ["    ]", "}", ""]
-generated = "\n".join(lines)
-if "--check" in sys.argv:
-    sys.exit(0 if target.exists() and target.read_text(encoding="utf-8") == generated else 1)
-if not target.exists() or target.read_text(encoding="utf-8") != generated:
-    target.write_text(generated, encoding="utf-8")
-    print(f"embed-contracts: wrote {target.relative_to(root)}", file=sys.stderr)
+write_or_check(target, "\n".join(lines), name="embed-contracts")

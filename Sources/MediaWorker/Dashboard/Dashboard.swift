@@ -44,52 +44,22 @@ struct Dashboard: Sendable {
         return names
     }
 
-    func queuePicker(_ names: [String], selected: String, path: String, extra: String = "") -> String {
-        guard names.count > 1 else { return "" }
-        return "<p class=\"tabs\">Queue: " + names.map { name in
-            "<a class=\"\(name == selected ? "on" : "")\" href=\"\(path)?queue=\(HTML.query(name))\(extra)\">\(HTML.escape(name))</a>"
-        }.joined() + "</p>"
-    }
-
     func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: DashboardErrorMiddleware(logger: logger))
         router.add(middleware: DashboardAuthMiddleware(auth: auth))
-        router.get("/") { _, _ in try await overview() }
-        router.get("/jobs") { request, _ in try await jobs(request) }
-        router.get("/job") { request, _ in try await job(request) }
-        router.get("/poster") { request, _ in try await poster(request) }
-        router.get("/dead") { request, _ in try await dead(request) }
-        router.get("/workers") { _, _ in try await workers() }
-        router.get("/events") { request, _ in try await events(request) }
-        router.get("/api/events") { request, _ in try await eventsAfter(request) }
-        router.get("/static/live.js") { _, _ in DashboardResponse.make(Array(Self.liveScript.utf8), contentType: "text/javascript") }
-        router.get("/webhooks") { request, _ in try await webhooks(request) }
-        router.get("/login") { request, _ in login(request, failed: false) }
-        router.post("/login") { request, _ in try await logIn(request) }
-        router.post("/logout") { request, _ in try await logOut(request) }
-        router.post("/job/retry") { request, _ in try await act(request) { queue, form in
-            let id = try DashboardInput.id(form["id"])
-            return (try await queue.retryDead(id: id) ? "retried \(id)" : "\(id) is not dead (or its payload is invalid)", id)
-        } }
-        router.post("/job/delete") { request, _ in try await act(request) { queue, form in
-            let id = try DashboardInput.id(form["id"])
-            return (try await queue.deleteDead(id: id) ? "deleted \(id)" : "\(id) is not dead", nil)
-        } }
-        router.post("/job/cancel") { request, _ in try await act(request) { queue, form in
-            let id = try DashboardInput.id(form["id"])
-            return ("\(id): " + (try await queue.cancel(id: id)).rawValue.replacingOccurrences(of: "_", with: " "), id)
-        } }
-        router.post("/dead/retry-all") { request, _ in try await act(request) { queue, _ in
-            var retried = 0
-            for id in try await queue.deadJobIDs() where try await queue.retryDead(id: id) { retried += 1 }
-            return ("retried \(retried) dead jobs", nil)
-        } }
-        router.post("/dead/delete-all") { request, _ in try await act(request) { queue, _ in
-            ("deleted \(try await queue.purgeDead()) dead jobs", nil)
-        } }
-        router.post("/webhooks/redeliver") { request, _ in try await webhookAction(request, redeliver: true) }
-        router.post("/webhooks/enable") { request, _ in try await webhookAction(request, redeliver: false) }
+        OverviewController(dashboard: self).addRoutes(to: router)
+        JobsController(dashboard: self).addRoutes(to: router)
+        DeadLettersController(dashboard: self).addRoutes(to: router)
+        WorkersController(dashboard: self).addRoutes(to: router)
+        EventsController(dashboard: self).addRoutes(to: router)
+        WebhooksController(dashboard: self).addRoutes(to: router)
+        LoginController(dashboard: self).addRoutes(to: router)
+        // The stylesheet and the live tail's script (`Assets/`), embedded.
+        for (name, contentType) in [("dashboard.css", "text/css; charset=utf-8"), ("live.js", "text/javascript")] {
+            let body = Array((EmbeddedDashboard.assets[name] ?? "").utf8)
+            router.get("/static/\(name)") { _, _ in DashboardResponse.make(body, contentType: contentType) }
+        }
         return router
     }
 
@@ -102,57 +72,48 @@ struct Dashboard: Sendable {
         let queue = try queue(form["queue"])
         let (message, jobID) = try await body(queue, form)
         logger.notice("dashboard action", metadata: ["path": "\(request.uri.path)", "queue": "\(queue.name)", "result": "\(message)"])
-        let back = jobID.map { "/job?queue=\(HTML.query(queue.name))&id=\(HTML.query($0))" } ?? "/dead?queue=\(HTML.query(queue.name))"
-        return DashboardResponse.seeOther(back + "&done=" + HTML.query(message))
+        let back = jobID.map { "/job?queue=\(DashboardFormat.query(queue.name))&id=\(DashboardFormat.query($0))" } ?? "/dead?queue=\(DashboardFormat.query(queue.name))"
+        return DashboardResponse.seeOther(back + "&done=" + DashboardFormat.query(message))
     }
 
-    // MARK: login
-
-    func login(_ request: Request, failed: Bool, next: String? = nil) -> Response {
-        let next = Self.safeNext(next ?? request.query("next"))
-        let body = """
-        <h1>Log in</h1>\(failed ? "<div class=\"alert\">Wrong token.</div>" : "")
-        <form method="post" action="/login"><input type="hidden" name="csrf" value="\(HTML.escape(session.csrf))">
-        <input type="hidden" name="next" value="\(HTML.escape(next))">
-        <label>Token <input type="password" name="token" id="token" autofocus></label> <button type="submit" id="login">Log in</button></form>
-        """
-        return DashboardResponse.html(HTML.page(title: "Log in", active: "", session: DashboardSession(csrf: session.csrf, readOnly: true), body: body),
-                                      status: failed ? .unauthorized : .ok)
+    /// The context of `job_table.mustache`: jobs as rows, with retry and delete on dead letters.
+    func jobTable(_ rows: [JobSummary], queue: String, actions: Bool = false) -> [String: Any] {
+        let session = session
+        return ["actions": actions, "rows": rows.map { row -> [String: Any] in
+            let f = row.fields
+            var item: [String: Any] = [
+                "id": row.id, "href": "/job?queue=\(DashboardFormat.query(queue))&id=\(DashboardFormat.query(row.id))",
+                "type": f["type"] ?? "", "state": f["state"] ?? "", "fileID": f["file_id"] ?? "", "movie": f["meta_movie_id"] ?? f["movie_id"] ?? "",
+                "attempts": f["attempts"] ?? "0", "maxAttempts": f["max_attempts"] ?? "", "created": DashboardFormat.time(f["created_at"]),
+                "finished": DashboardFormat.time(f["finished_at"]), "errorCode": f["error_code"] ?? "", "hasActions": actions,
+            ]
+            if actions {
+                item["rowActions"] = [
+                    DashboardPages.action("/job/retry", label: "Retry", fields: ["queue": queue, "id": row.id], session: session),
+                    DashboardPages.action("/job/delete", label: "Delete", fields: ["queue": queue, "id": row.id], session: session, confirm: true),
+                ]
+            }
+            return item
+        }]
     }
 
-    /// Only a path of this site, of bounded length: never an open redirect.
-    static func safeNext(_ next: String?) -> String {
-        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), next.utf8.count <= 2048,
-              // (Browsers read a backslash as a slash: "/\\host" would leave the site.)
-              !next.contains("\\"), !next.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return "/" }
-        return next
-    }
-
-    func logIn(_ request: Request) async throws -> Response {
-        guard let form = try await DashboardForm.read(request, auth: auth) else {
-            return DashboardResponse.text("missing or wrong CSRF token: reload the page and try again", status: .forbidden)
+    /// Every string URL under `outputs` (and the stills) of a job's result, by name.
+    static func outputURLs(in result: JSONValue) -> [(String, String)] {
+        var found: [(String, String)] = []
+        func walk(_ value: JSONValue, _ path: String) {
+            switch value {
+            case .string(let text) where text.contains("://"):
+                found.append((path, text))
+            case .object(let fields):
+                // What the job made: not its input, not the renditions' playlists (the master names them).
+                for key in fields.keys.sorted() where key != "renditions" && key != "input" {
+                    walk(fields[key]!, key == "url" ? path : (path.isEmpty ? key : path + "." + key))
+                }
+            default:
+                break
+            }
         }
-        guard let token = auth.token, let digest = auth.tokenDigest, let sessions = auth.sessions,
-              let given = form["token"], DashboardAuth.equal(given, token) else {
-            if auth.token != nil { logger.notice("dashboard login refused", metadata: ["path": "/login"]) }
-            return login(request, failed: true, next: form["next"])
-        }
-        let id = try await sessions.create(tokenDigest: digest, lifetime: auth.sessionLifetime)
-        var response = DashboardResponse.seeOther(Self.safeNext(form["next"]))
-        response.setCookie(Cookie(name: DashboardAuth.sessionCookie, value: id, maxAge: Int(auth.sessionLifetime.components.seconds), path: "/",
-                                  secure: DashboardRequestInfo.current?.secure ?? false, httpOnly: true, sameSite: .strict))
-        return response
-    }
-
-    /// Ends the session (in Redis: on every replica) and clears its cookie.
-    func logOut(_ request: Request) async throws -> Response {
-        guard try await DashboardForm.read(request, auth: auth) != nil else {
-            return DashboardResponse.text("missing or wrong CSRF token: reload the page and try again", status: .forbidden)
-        }
-        if case .session(let id)? = DashboardRequestInfo.current?.credential { try await auth.sessions?.end(id: id) }
-        var response = DashboardResponse.seeOther(auth.token == nil ? "/" : "/login")
-        response.setCookie(Cookie(name: DashboardAuth.sessionCookie, value: "", maxAge: 0, path: "/",
-                                  secure: DashboardRequestInfo.current?.secure ?? false, httpOnly: true, sameSite: .strict))
-        return response
+        walk(result, "")
+        return found
     }
 }

@@ -174,7 +174,7 @@ struct DashboardAuthMiddleware: RouterMiddleware {
         let credential = try await auth.credential(of: request)
         if case .none = credential, !isLogin {
             if request.method == .get && auth.bearer(of: request) == nil {
-                return .redirect(to: "/login?next=" + HTML.query(String(request.uri.description.prefix(2048))), type: .found)
+                return .redirect(to: "/login?next=" + DashboardFormat.query(String(request.uri.description.prefix(2048))), type: .found)
             }
             return DashboardResponse.text("authentication required: log in, or send Authorization: Bearer <MW_DASHBOARD_TOKEN>", status: .unauthorized)
         }

@@ -6,7 +6,7 @@ import RedisClient
 enum EmbeddedLua {
     /// The shared head of every script; `--@migration-guard@` marks where the cluster variant
     /// puts `migrationGuard`.
-    static let prelude = #"""
+    static let prelude = ###"""
 local base = ARGV[1]
 local queue = ARGV[2]
 local actor = ARGV[3]
@@ -300,11 +300,11 @@ local function holds_lease(id, token)
   local job = redis.call('HMGET', job_key(id), 'state', 'token')
   return job[1] == 'active' and job[2] == token
 end
-"""#
-    static let migrationGuard = #"""
+"""###
+    static let migrationGuard = ###"""
 redis.call('EXISTS', base .. 'migration-guard')
-"""#
-    static let graph = #"""
+"""###
+    static let graph = ###"""
 -- Extra fields of a part's terminal event data (JSON text starting with a comma).
 local function part_fields(id)
   local part = redis.call('HMGET', job_key(id), 'parent', 'asset', 'attempts')
@@ -458,8 +458,8 @@ local function cancel_if_requested(id, by_token)
   emit_end(id, 'Canceled', '"was":"active"')
   return true
 end
-"""#
-    static let take = #"""
+"""###
+    static let take = ###"""
 -- Due delayed and retry-scheduled jobs become waiting; expired leases (a dead or stuck
 -- worker) go back to the front of waiting as a stall, or to dead once a job stalled
 -- more than max_stalls times (a poison pill). The stalled delivery is fenced off and its
@@ -581,12 +581,12 @@ local function take_waiting(max_jobs, lease_ms, out)
     if next_wake then out[header + 1] = tostring(math.max(0, next_wake - now)) end
   end
 end
-"""#
+"""###
 }
 
 extension RedisScript {
     /// `Sources/QueueClient/Lua/annotate.lua`
-    static let annotate = QueueScripts.assemble(name: "annotate", includes: [], body: #"""
+    static let annotate = QueueScripts.assemble(name: "annotate", includes: [], body: ###"""
 if not holds_lease(ARGV[8], ARGV[9]) then return 0 end
 for i = 10, #ARGV, 2 do
   if ARGV[i] == 'file_id' or ARGV[i] == 'meta_movie_id' then
@@ -595,9 +595,9 @@ for i = 10, #ARGV, 2 do
   end
 end
 return 1
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/cancel.lua`
-    static let cancel = QueueScripts.assemble(name: "cancel", includes: [EmbeddedLua.graph], body: #"""
+    static let cancel = QueueScripts.assemble(name: "cancel", includes: [EmbeddedLua.graph], body: ###"""
 local id = ARGV[8]
 -- A live part stands for its job: cancelling it cancels the job (and so every part).
 -- A late part is cancelled alone, silently: its job's life is over or is another one.
@@ -623,9 +623,9 @@ end
 make_terminal(id, 'canceled')
 if parent ~= false then emit(outcome_event(job[3], 'Canceled'), id, '{"was":' .. cjson.encode(state) .. '}') end
 return 'canceled'
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/claim.lua`
-    static let claim = QueueScripts.assemble(name: "claim", includes: [], body: #"""
+    static let claim = QueueScripts.assemble(name: "claim", includes: [], body: ###"""
 -- One LRANGE, LTRIM and RPUSH for the whole batch (atomic in the script, as LMOVE per item was).
 local items = redis.call('LRANGE', base .. 'inbox', 0, tonumber(ARGV[9]) - 1)
 if #items > 0 then
@@ -634,26 +634,26 @@ if #items > 0 then
   redis.call('SADD', base .. 'claimers', ARGV[8])
 end
 return items
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/dead_delete.lua`
-    static let deadDelete = QueueScripts.assemble(name: "dead_delete", includes: [], body: #"""
+    static let deadDelete = QueueScripts.assemble(name: "dead_delete", includes: [], body: ###"""
 local id = ARGV[8]
 if redis.call('HGET', job_key(id), 'state') ~= 'dead' then return 0 end
 redis.call('DEL', job_key(id))
 redis.call('ZREM', base .. 'dead', id)
 return 1
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/dead_purge.lua`
-    static let deadPurge = QueueScripts.assemble(name: "dead_purge", includes: [], body: #"""
+    static let deadPurge = QueueScripts.assemble(name: "dead_purge", includes: [], body: ###"""
 local ids = redis.call('ZRANGE', base .. 'dead', 0, tonumber(ARGV[8]) - 1)
 for _, id in ipairs(ids) do
   redis.call('DEL', job_key(id))
   redis.call('ZREM', base .. 'dead', id)
 end
 return #ids
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/dead_retry.lua`
-    static let deadRetry = QueueScripts.assemble(name: "dead_retry", includes: [], body: #"""
+    static let deadRetry = QueueScripts.assemble(name: "dead_retry", includes: [], body: ###"""
 local id = ARGV[8]
 local key = job_key(id)
 local job = redis.call('HMGET', key, 'state', 'max_attempts', 'attempts', 'allowance', 'parent')
@@ -671,9 +671,9 @@ make_waiting(id, redis.call('HGET', key, 'priority'), false)
 emit('JobRequeued', id, '{"attempts":' .. attempts .. ',"max_attempts":' .. (attempts + allowance) .. '}')
 wake()
 return 1
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/fail.lua`
-    static let fail = QueueScripts.assemble(name: "fail", includes: [EmbeddedLua.graph, EmbeddedLua.take], body: #"""
+    static let fail = QueueScripts.assemble(name: "fail", includes: [EmbeddedLua.graph, EmbeddedLua.take], body: ###"""
 local function then_fetch(out)
   local fetch_max = tonumber(ARGV[14] or '0') or 0
   if fetch_max > 0 then
@@ -715,9 +715,9 @@ emit_end(id, 'Failed', '"error_code":' .. cjson.encode(code) .. ',"message":' ..
   ',"retryable":' .. (ARGV[12] == '1' and 'true' or 'false') .. ',"attempts":' .. attempts)
 part_failed(id, code, message)
 return then_fetch({ 'dead', '' })
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/fan_out.lua`
-    static let fanOut = QueueScripts.assemble(name: "fan_out", includes: [], body: #"""
+    static let fanOut = QueueScripts.assemble(name: "fan_out", includes: [], body: ###"""
 local id, token = ARGV[8], ARGV[9]
 if not holds_lease(id, token) then return 0 end
 local key = job_key(id)
@@ -758,9 +758,9 @@ end
 emit('TranscodeSplit', id, ARGV[10])
 wake()
 return 1
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/fetch.lua`
-    static let fetch = QueueScripts.assemble(name: "fetch", includes: [EmbeddedLua.graph, EmbeddedLua.take], body: #"""
+    static let fetch = QueueScripts.assemble(name: "fetch", includes: [EmbeddedLua.graph, EmbeddedLua.take], body: ###"""
 promote_and_recover(tonumber(ARGV[10]), tonumber(ARGV[8]))
 check_parents(tonumber(ARGV[8]))
 prune_finished('completed', retention_ms, 1000)
@@ -769,9 +769,9 @@ prune_finished('dead', dead_retention_ms, 1000)
 local out = {}
 take_waiting(tonumber(ARGV[9]), tonumber(ARGV[8]), out)
 return out
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/finish.lua`
-    static let finish = QueueScripts.assemble(name: "finish", includes: [EmbeddedLua.graph, EmbeddedLua.take], body: #"""
+    static let finish = QueueScripts.assemble(name: "finish", includes: [EmbeddedLua.graph, EmbeddedLua.take], body: ###"""
 local id, token = ARGV[8], ARGV[9]
 local key = job_key(id)
 local out = { 0 }
@@ -854,9 +854,9 @@ if fetch_max > 0 then
   take_waiting(fetch_max, tonumber(ARGV[13]), out)
 end
 return out
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/heartbeat.lua`
-    static let heartbeat = QueueScripts.assemble(name: "heartbeat", includes: [], body: #"""
+    static let heartbeat = QueueScripts.assemble(name: "heartbeat", includes: [], body: ###"""
 local lease_ms = tonumber(ARGV[8])
 local results = {}
 for i = 9, #ARGV, 2 do
@@ -870,9 +870,9 @@ for i = 9, #ARGV, 2 do
   end
 end
 return results
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/ingest.lua`
-    static let ingest = QueueScripts.assemble(name: "ingest", includes: [], body: #"""
+    static let ingest = QueueScripts.assemble(name: "ingest", includes: [], body: ###"""
 local all = {}
 local created = 0
 local items = tonumber(ARGV[9])
@@ -957,9 +957,9 @@ end
 -- A delayed job wakes an idle worker too: it learns when to look again.
 if created > 0 then wake() end
 return all
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/ingest_invalid.lua`
-    static let ingestInvalid = QueueScripts.assemble(name: "ingest_invalid", includes: [], body: #"""
+    static let ingestInvalid = QueueScripts.assemble(name: "ingest_invalid", includes: [], body: ###"""
 if not take_claimed(ARGV[8], ARGV[15]) then return 'skipped' end
 local id = ARGV[9]
 local key = job_key(id)
@@ -977,18 +977,18 @@ redis.call('HINCRBY', base .. 'stats', 'invalid', 1)
 emit(outcome_event(ARGV[10], 'Failed'), id, '{"error_code":' .. cjson.encode(ARGV[11]) ..
   ',"message":' .. cjson.encode(ARGV[12]) .. ',"retryable":false,"attempts":0}')
 return 'dead'
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/janitor_done.lua`
-    static let janitorDone = QueueScripts.assemble(name: "janitor_done", includes: [], body: #"""
+    static let janitorDone = QueueScripts.assemble(name: "janitor_done", includes: [], body: ###"""
 local version_key = base .. 'version:' .. ARGV[8]
 if redis.call('HGET', version_key, 'state') ~= 'trash' then return 0 end
 redis.call('ZREM', base .. 'trash', ARGV[8])
 redis.call('DEL', version_key)
 redis.call('HINCRBY', base .. 'stats', 'versions_deleted', 1)
 return 1
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/janitor_later.lua`
-    static let janitorLater = QueueScripts.assemble(name: "janitor_later", includes: [], body: #"""
+    static let janitorLater = QueueScripts.assemble(name: "janitor_later", includes: [], body: ###"""
 local version_key = base .. 'version:' .. ARGV[8]
 if redis.call('HGET', version_key, 'state') ~= 'trash' then return 0 end
 local failures = redis.call('HINCRBY', version_key, 'cleanup_failures', 1)
@@ -996,9 +996,9 @@ local delay = math.min(tonumber(ARGV[10]), tonumber(ARGV[9]) * 2 ^ math.min(fail
 redis.call('ZADD', base .. 'trash', 'XX', now + math.floor(delay), ARGV[8])
 redis.call('HSET', version_key, 'last_error', ARGV[11])
 return failures
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/janitor_take.lua`
-    static let janitorTake = QueueScripts.assemble(name: "janitor_take", includes: [], body: #"""
+    static let janitorTake = QueueScripts.assemble(name: "janitor_take", includes: [], body: ###"""
 local due = redis.call('ZRANGEBYSCORE', base .. 'trash', '-inf', now, 'LIMIT', 0, tonumber(ARGV[8]))
 local out = { '-1' }
 for _, version in ipairs(due) do
@@ -1023,9 +1023,9 @@ end
 local next_due = redis.call('ZRANGE', base .. 'trash', 0, 0, 'WITHSCORES')
 if next_due[2] then out[1] = tostring(math.max(0, tonumber(next_due[2]) - now)) end
 return out
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/part_results.lua`
-    static let partResults = QueueScripts.assemble(name: "part_results", includes: [], body: #"""
+    static let partResults = QueueScripts.assemble(name: "part_results", includes: [], body: ###"""
 local children = redis.call('HGET', job_key(ARGV[8]), 'children')
 local out = {}
 if not children then return out end
@@ -1035,9 +1035,9 @@ for _, child in ipairs(cjson.decode(children)) do
   for f = 1, 5 do out[#out + 1] = part[f] or '' end
 end
 return out
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/progress.lua`
-    static let progress = QueueScripts.assemble(name: "progress", includes: [EmbeddedLua.graph], body: #"""
+    static let progress = QueueScripts.assemble(name: "progress", includes: [EmbeddedLua.graph], body: ###"""
 if not holds_lease(ARGV[8], ARGV[9]) then return 0 end
 redis.call('HSET', job_key(ARGV[8]), 'progress', ARGV[10])
 -- A part's progress shows as its job's (the sum of its parts'), not as its own events.
@@ -1051,9 +1051,9 @@ if now - last < 1000 then return 1 end
 redis.call('HSET', job_key(ARGV[8]), 'progress_at', now)
 emit('JobProgress', ARGV[8], ARGV[10])
 return 1
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/publish_begin.lua`
-    static let publishBegin = QueueScripts.assemble(name: "publish_begin", includes: [], body: #"""
+    static let publishBegin = QueueScripts.assemble(name: "publish_begin", includes: [], body: ###"""
 local id, token = ARGV[8], ARGV[9]
 if not holds_lease(id, token) then return 'stale' end
 local job = redis.call('HMGET', job_key(id), 'cancel', 'version')
@@ -1068,9 +1068,9 @@ redis.call('HSET', slot_key, 'publishing', token, 'publishing_until', now + tonu
 -- A slot with nothing published yet goes with the right if the publication never completes.
 if not holder[3] then redis.call('PEXPIRE', slot_key, 2 * tonumber(ARGV[10])) end
 return 'ok'
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/release.lua`
-    static let release = QueueScripts.assemble(name: "release", includes: [EmbeddedLua.graph], body: #"""
+    static let release = QueueScripts.assemble(name: "release", includes: [EmbeddedLua.graph], body: ###"""
 local id = ARGV[8]
 if not holds_lease(id, ARGV[9]) then return 0 end
 local key = job_key(id)
@@ -1082,39 +1082,39 @@ make_waiting(id, redis.call('HGET', key, 'priority'), true)
 emit('JobReleased', id, '{}')
 wake()
 return 1
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/requeue_claimed.lua`
-    static let requeueClaimed = QueueScripts.assemble(name: "requeue_claimed", includes: [], body: #"""
+    static let requeueClaimed = QueueScripts.assemble(name: "requeue_claimed", includes: [], body: ###"""
 local moved = 0
 while redis.call('LMOVE', ARGV[8], base .. 'inbox', 'RIGHT', 'LEFT') do moved = moved + 1 end
 redis.call('SREM', base .. 'claimers', ARGV[8])
 return moved
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/slot_current.lua`
-    static let slotCurrent = QueueScripts.assemble(name: "slot_current", includes: [], body: #"""
+    static let slotCurrent = QueueScripts.assemble(name: "slot_current", includes: [], body: ###"""
 local current = redis.call('HMGET', base .. 'slot:' .. ARGV[8], 'current', 'url', 'master')
 return { current[1] or '', current[2] or '', current[3] or '' }
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/slot_lock.lua`
-    static let slotLock = QueueScripts.assemble(name: "slot_lock", includes: [], body: #"""
+    static let slotLock = QueueScripts.assemble(name: "slot_lock", includes: [], body: ###"""
 local slot_key = base .. 'slot:' .. ARGV[8]
 local holder = redis.call('HMGET', slot_key, 'publishing', 'publishing_until', 'current', 'url', 'master')
 if holder[1] and holder[1] ~= '' and holder[1] ~= ARGV[9] and (tonumber(holder[2]) or 0) > now then return { 'busy' } end
 redis.call('HSET', slot_key, 'publishing', ARGV[9], 'publishing_until', now + tonumber(ARGV[10]))
 if not holder[3] then redis.call('PEXPIRE', slot_key, 2 * tonumber(ARGV[10])) end
 return { 'ok', holder[3] or '', holder[4] or '', holder[5] or '' }
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/slot_unlock.lua`
-    static let slotUnlock = QueueScripts.assemble(name: "slot_unlock", includes: [], body: #"""
+    static let slotUnlock = QueueScripts.assemble(name: "slot_unlock", includes: [], body: ###"""
 local slot_key = base .. 'slot:' .. ARGV[8]
 local held = redis.call('HMGET', slot_key, 'publishing', 'current')
 if held[1] ~= ARGV[9] then return 0 end
 if not held[2] or held[2] == '' then redis.call('DEL', slot_key) return 1 end
 redis.call('HSET', slot_key, 'publishing', '', 'publishing_until', 0)
 return 1
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/version_open.lua`
-    static let versionOpen = QueueScripts.assemble(name: "version_open", includes: [], body: #"""
+    static let versionOpen = QueueScripts.assemble(name: "version_open", includes: [], body: ###"""
 local id, token, version = ARGV[8], ARGV[9], ARGV[10]
 if not holds_lease(id, token) then return 0 end
 local held = redis.call('HGET', job_key(id), 'version')
@@ -1123,9 +1123,9 @@ redis.call('HSET', base .. 'version:' .. version, 'url', ARGV[11], 'slot', ARGV[
   'token', token, 'state', 'writing', 'created_at', now)
 redis.call('HSET', job_key(id), 'version', version)
 return 1
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/webhook_accept.lua`
-    static let webhookAccept = QueueScripts.assemble(name: "webhook_accept", includes: [], body: #"""
+    static let webhookAccept = QueueScripts.assemble(name: "webhook_accept", includes: [], body: ###"""
 local hook = base .. 'webhook:' .. ARGV[8]
 local cap, log_length = tonumber(ARGV[9]), ARGV[10]
 local waiting = redis.call('ZCARD', hook .. ':retry') + redis.call('ZCARD', hook .. ':inflight')
@@ -1154,9 +1154,9 @@ end
 if skipped > 0 then redis.call('HINCRBY', hook .. ':stats', 'skipped', skipped) end
 if dropped > 0 then redis.call('HINCRBY', hook .. ':stats', 'gave_up', dropped) end
 return {accepted, skipped, dropped}
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/webhook_lost.lua`
-    static let webhookLost = QueueScripts.assemble(name: "webhook_lost", includes: [], body: #"""
+    static let webhookLost = QueueScripts.assemble(name: "webhook_lost", includes: [], body: ###"""
 local hook = base .. 'webhook:' .. ARGV[8]
 local total = tonumber(ARGV[9])
 local seen = tonumber(redis.call('GET', hook .. ':lost') or '0')
@@ -1167,9 +1167,9 @@ redis.call('XADD', hook .. ':log', 'MAXLEN', '~', ARGV[10], '*', 'at', occurred_
   'event_id', '', 'event_type', '', 'attempt', '0', 'outcome', 'lost', 'status', '0', 'latency_ms', '0',
   'error', (total - seen) .. ' events left the stream (MW_EVENTS_MAXLEN) before any worker read them', 'url', '', 'body', '')
 return total - seen
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/webhook_record.lua`
-    static let webhookRecord = QueueScripts.assemble(name: "webhook_record", includes: [], body: #"""
+    static let webhookRecord = QueueScripts.assemble(name: "webhook_record", includes: [], body: ###"""
 local hook = base .. 'webhook:' .. ARGV[8]
 local entry, outcome = ARGV[9], ARGV[10]
 if ARGV[22] == '1' then redis.call('XACK', base .. 'events', 'webhook:' .. ARGV[8], entry) end
@@ -1190,9 +1190,9 @@ redis.call('XADD', hook .. ':log', 'MAXLEN', '~', ARGV[20], '*', 'at', occurred_
   'event_id', ARGV[17], 'event_type', ARGV[18], 'attempt', ARGV[12], 'outcome', outcome, 'status', ARGV[14],
   'latency_ms', ARGV[15], 'error', ARGV[16], 'url', ARGV[19], 'redelivery', ARGV[21], 'body', body)
 return 1
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/webhook_redeliver.lua`
-    static let webhookRedeliver = QueueScripts.assemble(name: "webhook_redeliver", includes: [], body: #"""
+    static let webhookRedeliver = QueueScripts.assemble(name: "webhook_redeliver", includes: [], body: ###"""
 local hook = base .. 'webhook:' .. ARGV[8]
 local entry = ARGV[9]
 local body = redis.call('HGET', hook .. ':bodies', entry)
@@ -1216,9 +1216,9 @@ redis.call('HSET', hook .. ':attempts', entry, '0:0:' .. number)
 redis.call('ZREM', hook .. ':inflight', entry)
 redis.call('ZADD', hook .. ':retry', now, entry)
 return number
-"""#)
+"""###)
     /// `Sources/QueueClient/Lua/webhook_take.lua`
-    static let webhookTake = QueueScripts.assemble(name: "webhook_take", includes: [], body: #"""
+    static let webhookTake = QueueScripts.assemble(name: "webhook_take", includes: [], body: ###"""
 local hook = base .. 'webhook:' .. ARGV[8]
 if redis.call('EXISTS', hook .. ':disabled') == 1 then return {-1} end
 local limit, lease = tonumber(ARGV[9]), tonumber(ARGV[10])
@@ -1261,7 +1261,7 @@ if next_due[2] then soonest = tonumber(next_due[2]) end
 if next_lease[2] and (soonest < 0 or tonumber(next_lease[2]) < soonest) then soonest = tonumber(next_lease[2]) end
 out[1] = soonest
 return out
-"""#)
+"""###)
 }
 
 extension QueueScripts {
