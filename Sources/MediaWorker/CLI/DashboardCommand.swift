@@ -27,13 +27,11 @@ struct DashboardCommand: AsyncParsableCommand {
     var tlsKey: String?
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        let configuration: WorkerConfiguration
+        let configuration = try WorkerConfiguration.forCommand()
         let settings: DashboardSettings
         let host: String, port: Int
         do {
-            configuration = try WorkerConfiguration(environment: environment)
-            settings = try DashboardSettings(environment: environment)
+            settings = try DashboardSettings(environment: ProcessInfo.processInfo.environment)
             (host, port) = try WorkerConfiguration.parseAddress(addr)
         } catch {
             printError("error \(error)")

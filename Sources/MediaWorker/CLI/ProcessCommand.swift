@@ -24,13 +24,7 @@ struct ProcessCommand: AsyncParsableCommand {
             guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
             bytes = Array(data)
         }
-        let configuration: WorkerConfiguration
-        do {
-            configuration = try WorkerConfiguration(environment: ProcessInfo.processInfo.environment)
-        } catch {
-            printError("error \(error)")
-            throw ExitCode(2)
-        }
+        let configuration = try WorkerConfiguration.forCommand()
         mw_log_set_level(-8)
         let jobs: [NewJob]
         switch JobDecoder(defaultOutputURL: configuration.defaultOutputURL).decide(bytes) {

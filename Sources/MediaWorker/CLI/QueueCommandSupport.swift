@@ -10,13 +10,7 @@ struct QueueSelection: ParsableArguments {
     var queue: String?
 
     func open() throws -> (JobQueue, WorkerConfiguration) {
-        let configuration: WorkerConfiguration
-        do {
-            configuration = try WorkerConfiguration(environment: ProcessInfo.processInfo.environment)
-        } catch {
-            printError("error \(error)")
-            throw ExitCode(2)
-        }
+        let configuration = try WorkerConfiguration.forCommand()
         let name = queue ?? configuration.queues[0]
         let client = RedisClient(url: configuration.redisURL)
         return (JobQueue(name: name, options: configuration.queueOptions, client: client, actor: "cli"), configuration)

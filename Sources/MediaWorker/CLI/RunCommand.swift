@@ -15,16 +15,10 @@ struct RunCommand: AsyncParsableCommand {
     var concurrency: Int?
 
     func run() async throws {
-        var environment = ProcessInfo.processInfo.environment
-        if let queues { environment["MW_QUEUES"] = queues }
-        if let concurrency { environment["MW_CONCURRENCY"] = String(concurrency) }
-        let configuration: WorkerConfiguration
-        do {
-            configuration = try WorkerConfiguration(environment: environment)
-        } catch {
-            printError("error \(error)")
-            throw ExitCode(2)
-        }
+        var overrides: [String: String] = [:]
+        if let queues { overrides["MW_QUEUES"] = queues }
+        if let concurrency { overrides["MW_CONCURRENCY"] = String(concurrency) }
+        let configuration = try WorkerConfiguration.forCommand(overriding: overrides)
         let level = configuration.logLevel
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
         var logger = Logger(label: "media-worker")

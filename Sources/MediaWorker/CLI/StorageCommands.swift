@@ -12,7 +12,7 @@ struct StorageCommand: AsyncParsableCommand {
 
     /// Runs `body` with the configured storage; a storage error is one line and exit status 1.
     static func withStorage(_ body: (StorageRouter) async throws(StorageError) -> Void) async throws {
-        let configuration = try WorkerConfiguration(environment: ProcessInfo.processInfo.environment)
+        let configuration = try WorkerConfiguration.forCommand()
         let storage: StorageRouter
         do {
             storage = try StorageRouter(configuration: configuration)
@@ -128,7 +128,7 @@ struct StorageCommand: AsyncParsableCommand {
         @Option(help: "Uploads in flight at once (MW_UPLOAD_CONCURRENCY by default).") var concurrency: Int?
         func run() async throws {
             let location = try StorageCommand.location(prefix.hasSuffix("/") ? prefix : prefix + "/")
-            let configuration = try WorkerConfiguration(environment: ProcessInfo.processInfo.environment)
+            let configuration = try WorkerConfiguration.forCommand()
             let uploads = concurrency ?? configuration.uploadConcurrency
             guard (1...64).contains(uploads) else { throw ValidationError("--concurrency must be 1-64") }
             let folder = self.folder
