@@ -1,6 +1,6 @@
-import RedisClient
 import Foundation
 import JobContract
+import RedisClient
 
 /// Every job is in exactly one of these states in Redis.
 public enum JobState: String, Sendable, Codable, CaseIterable {

@@ -1,5 +1,5 @@
-import RedisClient
 import Foundation
+import RedisClient
 
 /// The lists an operator pages through (the dashboard's job tables); each is one Redis structure.
 public enum BrowsableState: String, Sendable, CaseIterable {

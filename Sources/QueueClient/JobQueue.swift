@@ -1,8 +1,8 @@
-import RedisClient
-import JobContract
 import Crypto
 import Foundation
+import JobContract
 import Metrics
+import RedisClient
 
 /// Settings shared by every queue of a worker.
 public struct QueueOptions: Sendable {

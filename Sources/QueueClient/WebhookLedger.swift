@@ -1,6 +1,6 @@
-import RedisClient
 import Crypto
 import Foundation
+import RedisClient
 
 /// One event the ledger hands to a deliverer: its place in the stream, the event JSON (the
 /// delivery's own copy), and the attempts made so far.

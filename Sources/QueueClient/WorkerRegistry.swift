@@ -1,5 +1,5 @@
-import RedisClient
 import Foundation
+import RedisClient
 
 /// Live workers, each a hash `<prefix>:worker:<id>` with a TTL, refreshed while the worker
 /// lives, and listed through a sorted set `<prefix>:workers`. Separate keys from the queues

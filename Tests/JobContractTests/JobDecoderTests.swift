@@ -1,5 +1,5 @@
-import JobContract
 import Foundation
+import JobContract
 import Testing
 
 @Suite("JobDecoder")

@@ -1,9 +1,9 @@
-import JobContract
 import Foundation
+import JobContract
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// Every queue transition against a real redis-server.
 @Suite("JobQueue transitions")

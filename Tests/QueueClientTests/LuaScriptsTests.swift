@@ -1,8 +1,8 @@
 import Foundation
 @testable import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// The queue's Lua lives in Sources/QueueClient/Lua/ (one file per script, shared code in
 /// include/); the worker carries it embedded. These keep the two the same and the Lua loadable.

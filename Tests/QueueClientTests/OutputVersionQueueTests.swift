@@ -2,8 +2,8 @@ import Foundation
 import JobContract
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// Output versions in Redis: recorded before any upload, published by completion, trashed by
 /// every other end of an attempt (fenced-off ones only after the fence), deleted by janitors.

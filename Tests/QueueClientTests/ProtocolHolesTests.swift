@@ -2,8 +2,8 @@ import Foundation
 import JobContract
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// The holes step 14 closed, one focused test each (each failed before its fix): forged part
 /// ids, parts expiring before their stitch, a parent waiting for a part that is gone, late

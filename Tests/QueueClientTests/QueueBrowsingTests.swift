@@ -2,8 +2,8 @@ import Foundation
 import JobContract
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// What the dashboard reads: pages by state, search indexes, a job's own events, per-minute
 /// history, and the dead-letter delete, against a real redis-server.

@@ -2,8 +2,8 @@ import Foundation
 import JobContract
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// What consumers and operators can rely on when a job's delivery is fenced off, retried from
 /// dead, resubmitted or its id reused; and inbox items shared by two hosts with one worker id.

@@ -1,10 +1,10 @@
 import Foundation
-import Synchronization
 import JobContract
 import QueueClient
 import RedisClient
-import Testing
+import Synchronization
 import TestSupport
+import Testing
 
 /// The queue on a real Redis Cluster (3 masters, 3 replicas, started by the test).
 @Suite("Redis Cluster", .serialized)

@@ -2,8 +2,8 @@ import Foundation
 import JobContract
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// The queue through Sentinel: a master, a replica and three sentinels started by the test.
 @Suite("Redis Sentinel", .serialized)

@@ -2,8 +2,8 @@ import Foundation
 import JobContract
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// `rediss://` against a real `redis-server --tls-port` with a CA of the test's own.
 @Suite("Redis over TLS", .serialized)

@@ -2,8 +2,8 @@ import Foundation
 import JobContract
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// Split jobs in the queue: parts are ordinary jobs with their own leases and retries, handed out
 /// longest first (parents with the most work left first); the parent waits holding no slot and

@@ -1,8 +1,8 @@
 import Foundation
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// The Redis side of webhook deliveries, script by script: what is kept, for how long, and at
 /// what cost, whatever happens to the queue's event stream meanwhile.

@@ -1,7 +1,7 @@
 import Foundation
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 @Suite("RedisConnection against a real redis-server")
 struct RedisConnectionTests {

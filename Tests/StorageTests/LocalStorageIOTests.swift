@@ -1,8 +1,8 @@
 import Foundation
-import Synchronization
-import Testing
-import TestSupport
 @testable import Storage
+import Synchronization
+import TestSupport
+import Testing
 
 /// Local storage does its blocking file work (copies with fsync, deletes, walks) on the blocking
 /// I/O pool: Swift's cooperative threads (as many as the cores) stay free for lease renewal.

@@ -1,7 +1,7 @@
 import Foundation
 @testable import Storage
-import Testing
 import TestSupport
+import Testing
 
 /// AWS's published S3 SigV4 examples ("Signature Calculations for the Authorization Header:
 /// Transferring Payload in a Single Chunk" and "Authenticating Requests: Using Query

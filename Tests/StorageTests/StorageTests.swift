@@ -1,8 +1,8 @@
 import Crypto
 import Foundation
 @testable import Storage
-import Testing
 import TestSupport
+import Testing
 
 /// S3 against moto_server with signature checking on (keys made through its IAM API).
 @Suite("S3 storage against moto with SigV4 checked", .serialized)

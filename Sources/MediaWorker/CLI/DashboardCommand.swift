@@ -1,4 +1,3 @@
-import Storage
 import ArgumentParser
 import Foundation
 import Hummingbird
@@ -8,6 +7,7 @@ import NIOSSL
 import QueueClient
 import RedisClient
 import ServiceLifecycle
+import Storage
 
 /// `media-worker dashboard`: the web dashboard over the workers' Redis (same `MW_*` settings).
 struct DashboardCommand: AsyncParsableCommand {

@@ -1,11 +1,11 @@
-import Storage
-import JobContract
 import ArgumentParser
 import CFFmpegShim
 import Foundation
+import JobContract
 import Logging
 import QueueClient
 import RedisClient
+import Storage
 
 /// `media-worker process job.json`: one job run here, without Redis, with the daemon's storage
 /// and handlers. Events are JSON lines on stdout; on a terminal, a progress bar on stderr instead.

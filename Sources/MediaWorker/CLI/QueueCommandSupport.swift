@@ -1,6 +1,6 @@
-import JobContract
 import ArgumentParser
 import Foundation
+import JobContract
 import QueueClient
 import RedisClient
 

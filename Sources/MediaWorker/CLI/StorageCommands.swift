@@ -1,7 +1,7 @@
-import Storage
-import JobContract
 import ArgumentParser
 import Foundation
+import JobContract
+import Storage
 
 /// `media-worker storage ...`: the worker's storage from the command line, configured by the
 /// same environment as the daemon (MW_STORAGE_ROOT, AWS_*, MW_S3_BUCKETS).

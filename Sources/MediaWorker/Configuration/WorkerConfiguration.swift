@@ -1,9 +1,9 @@
-import Storage
-import JobContract
 import Foundation
+import JobContract
 import Logging
 import QueueClient
 import RedisClient
+import Storage
 
 /// Everything the daemon reads from its environment. See docs/configuration.md.
 public struct WorkerConfiguration: Sendable {

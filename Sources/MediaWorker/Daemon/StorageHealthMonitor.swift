@@ -1,7 +1,7 @@
-import Storage
 import Logging
 import Metrics
 import ServiceLifecycle
+import Storage
 
 /// Probes the S3 endpoint: at start, every `interval` while the circuit breaker is open (until a
 /// probe succeeds and closes it), and every `quietInterval` otherwise, so a dead endpoint is

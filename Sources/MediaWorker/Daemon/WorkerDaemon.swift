@@ -1,10 +1,10 @@
-import Storage
-import JobContract
 import Hummingbird
+import JobContract
 import Logging
 import QueueClient
 import RedisClient
 import ServiceLifecycle
+import Storage
 
 /// Assembles the daemon's services and runs them until SIGTERM or SIGINT.
 public struct WorkerDaemon {

@@ -1,10 +1,10 @@
-import Storage
 import Foundation
 import Hummingbird
 import JobContract
 import Logging
 import QueueClient
 import RedisClient
+import Storage
 
 /// The operator's web dashboard over the same Redis as the workers: every page reads Redis
 /// when it is asked for (nothing cached, so any number of dashboards agree), and every action

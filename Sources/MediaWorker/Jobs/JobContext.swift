@@ -1,9 +1,9 @@
-import Storage
-import JobContract
 import Foundation
+import JobContract
 import Logging
 import QueueClient
 import RedisClient
+import Storage
 
 /// What a handler gets: the delivery, its decoded envelope, progress and annotations.
 public struct JobContext: Sendable {

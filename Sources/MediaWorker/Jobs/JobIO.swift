@@ -1,7 +1,7 @@
-import Storage
-import JobContract
 import Foundation
+import JobContract
 import Metrics
+import Storage
 
 /// One attempt's inputs and outputs: its folder, the input object (compose has none: its scenes
 /// name their own), where outputs go.

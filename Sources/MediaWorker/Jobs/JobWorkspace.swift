@@ -1,5 +1,5 @@
-import Storage
 import Foundation
+import Storage
 
 /// Where a worker process keeps its jobs' temporary files: `<root>/mw-<worker id>/`, held by an
 /// flock for the process's life. At start, folders of workers that are gone (no lock held:

@@ -1,9 +1,9 @@
-import Storage
-import JobContract
 import Foundation
+import JobContract
 import Logging
 import QueueClient
 import RedisClient
+import Storage
 
 /// Sends a job's progress to its queue at most once a second (the last value wins), or, for a
 /// job run locally (`media-worker process`), hands progress and events to a callback.

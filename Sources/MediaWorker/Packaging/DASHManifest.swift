@@ -1,6 +1,6 @@
 import Foundation
-import MarkupEscaping
 import JobContract
+import MarkupEscaping
 
 /// A static DASH manifest (ISO/IEC 23009-1, `isoff-live` profile) over the fMP4 segments an HLS
 /// package already has: CMAF tracks, audio and video apart, so DASH and HLS share every byte.

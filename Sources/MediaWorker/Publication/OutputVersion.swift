@@ -1,8 +1,8 @@
-import Storage
 import Crypto
 import Foundation
 import JobContract
 import QueueClient
+import Storage
 
 /// Where one attempt of a job writes: `<output>/<file_id>/v/<version>/`, a prefix no other
 /// attempt or job ever writes to, so what one attempt uploads can be deleted without touching

@@ -1,7 +1,7 @@
-import Storage
 import Foundation
 import QueueClient
 import RedisClient
+import Storage
 
 /// The stable names of published outputs (the master playlist at `<file>/hls/master.m3u8`):
 /// written at publication, after every versioned object, and put back when a publication did

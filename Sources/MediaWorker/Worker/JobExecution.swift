@@ -1,10 +1,10 @@
-import Storage
-import JobContract
 import Foundation
+import JobContract
 import Logging
 import Metrics
 import QueueClient
 import RedisClient
+import Storage
 
 /// How one delivery ended, before it is reported to the queue.
 enum JobOutcome: Sendable {

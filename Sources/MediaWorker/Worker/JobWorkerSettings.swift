@@ -1,6 +1,6 @@
-import Storage
 import QueueClient
 import RedisClient
+import Storage
 
 /// How a worker takes and runs jobs.
 public struct JobWorkerSettings: Sendable {

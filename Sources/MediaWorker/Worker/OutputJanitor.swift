@@ -1,9 +1,9 @@
-import Storage
 import Foundation
 import Logging
 import Metrics
 import QueueClient
 import RedisClient
+import Storage
 
 /// Deletes trashed output versions from storage, durably. The queue knows what is trash and
 /// when it is due (a failed, cancelled, released or fenced-off attempt's version at once or

@@ -1,8 +1,8 @@
 import Foundation
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// Chaos: worker processes on mixed media jobs while workers are SIGKILLed and replaced, one is
 /// SIGTERMed, redis-server is SIGKILLed and started again (AOF, appendfsync always) and paused. Afterwards every job has

@@ -1,8 +1,8 @@
 import Foundation
 import JobContract
-import Testing
-import TestSupport
 @testable import MediaWorker
+import TestSupport
+import Testing
 
 /// HEVC and AV1 ladders beside H.264 (issue 16): judged by hls_judge.py (CODECS against the init
 /// segment's decoder configuration and the decoder's level), ffprobe and GStreamer. AV1 at low

@@ -1,8 +1,8 @@
 import Foundation
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// The dashboard under hostile requests, beside a running pool: targeted checks of each defence
 /// (`scripts/test/dashboard_security.py`), then every route fuzzed

@@ -1,8 +1,8 @@
 import Foundation
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Dashboard, driven in headless Chromium", .serialized)
 struct DashboardTests {

@@ -1,8 +1,8 @@
 import Foundation
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// Hostile inputs against a running worker: malformed jobs and malformed media. Each ends dead
 /// with a specific code and message, the worker keeps serving, and nothing is written outside

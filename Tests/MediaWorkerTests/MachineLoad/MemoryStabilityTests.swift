@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// A worker's memory over many jobs: 1,000 consecutive small media jobs in one process; the
 /// resident set after the last is within 10 % of what it was after the 100th (no growth per job).

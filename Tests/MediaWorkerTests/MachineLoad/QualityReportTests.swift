@@ -1,8 +1,8 @@
 import Foundation
 import JobContract
-import Testing
-import TestSupport
 @testable import MediaWorker
+import TestSupport
+import Testing
 
 @Suite("Quality report and per-title ladders", .serialized)
 struct QualityReportTests {

@@ -1,8 +1,8 @@
 import Foundation
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// redis-server SIGKILLed in the middle of a run (not a graceful restart): what is lost or doubled
 /// depends only on what Redis had fsynced. With `appendfsync always` nothing a client was told is

@@ -2,8 +2,8 @@ import Foundation
 import QueueClient
 import RedisClient
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 /// `media-worker run` processes and the operator commands pointed at a Redis Cluster or a
 /// Sentinel group by `MW_REDIS_URL` alone, with a master SIGKILLed mid-run.

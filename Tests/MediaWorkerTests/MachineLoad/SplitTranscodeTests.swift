@@ -1,8 +1,8 @@
 import Foundation
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// One long video across the pool: a 90 s source split into 30 s chunks over 3 worker
 /// processes, one of them SIGKILLed in the middle of a chunk. Judged against the one-pass

@@ -1,8 +1,8 @@
 import Foundation
 import JobContract
-import Testing
-import TestSupport
 @testable import MediaWorker
+import TestSupport
+import Testing
 
 /// Several audio languages and subtitles (issue 16), on a fixture with English (440 Hz, default)
 /// and French (660 Hz) audio, an English SubRip stream and a French sidecar .srt. Judged by

@@ -1,8 +1,8 @@
 import Foundation
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// `scripts/test/webhook_receiver.py`: an endpoint that checks signatures with the Standard
 /// Webhooks reference library and records every delivery.

@@ -1,10 +1,10 @@
-import JobContract
 import Foundation
+import JobContract
 import MediaWorker
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// contracts/*.schema.json against what the code accepts and emits, judged by Python's
 /// `jsonschema` (an independent validator).

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `media-worker run` as a process, against a private redis-server.
 @Suite("media-worker run")

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The whole product: a Python producer (redis-py, boto3) uploads to moto (signatures checked)
 /// and enqueues as the README says; a worker process transcodes; a consumer group reads the events.

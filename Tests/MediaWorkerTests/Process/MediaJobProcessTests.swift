@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The media job types run by a worker process against local storage (`file://`).
 @Suite("Media jobs in a worker process", .serialized)

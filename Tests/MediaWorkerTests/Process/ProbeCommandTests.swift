@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `media-worker probe` judged by ffprobe, the independent tool, on every good fixture,
 /// and its one-line errors on every bad one.

@@ -1,10 +1,10 @@
 import Foundation
 import MediaWorker
-@testable import Storage
 import QueueClient
 import RedisClient
-import Testing
+@testable import Storage
 import TestSupport
+import Testing
 
 /// Outputs are never lost or half-published: every attempt writes a version of its own,
 /// publication writes the stable master last, and trash is deleted by Redis-driven janitors.

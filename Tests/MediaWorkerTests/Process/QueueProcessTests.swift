@@ -1,8 +1,8 @@
 import Foundation
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// The queue's promises, checked with real worker processes and a real redis-server.
 @Suite("Queue with worker processes", .serialized)

@@ -2,8 +2,8 @@ import AsyncHTTPClient
 import Foundation
 @testable import MediaWorker
 @testable import Storage
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Storage circuit breaker")
 struct StorageBreakerTests {

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// A `media-worker dashboard` process started by a test.
 struct DashboardProcess {

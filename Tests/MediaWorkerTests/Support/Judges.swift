@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 // The independent judges: programs nobody here wrote (or small ones over such libraries) that
 // say what a package, a manifest or a composition is. Each runs from the project's venv.

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 // Real players as judges: a package is good when they play it to its end.
 

@@ -1,8 +1,8 @@
 import Foundation
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// A `media-worker run` process started by a test, with its own HTTP port and log.
 struct WorkerProcess {

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// docs/architecture.md is the map of the rooms: it must name every folder that exists, name no
 /// folder that is gone, point only at paths that exist, and say truly what each target imports.

@@ -1,7 +1,7 @@
 import Foundation
 import MediaWorker
-import Testing
 import TestSupport
+import Testing
 
 /// Test material made with the ffmpeg CLI: solid-colour stills and clips, pure-tone narrations.
 struct ComposeMaterial {

@@ -1,8 +1,8 @@
 import Foundation
 import MarkupEscaping
 @testable import MediaWorker
-import Testing
 import TestSupport
+import Testing
 
 /// The dashboard's pages are Mustache templates (Dashboard/Templates) embedded into the binary:
 /// the embedded copy is the files, every template parses, and a value from Redis never reaches

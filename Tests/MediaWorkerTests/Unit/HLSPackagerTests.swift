@@ -1,7 +1,7 @@
 import Foundation
 import MediaWorker
-import Testing
 import TestSupport
+import Testing
 
 @Suite("HLS packaging and MP4 transcodes, judged by ffprobe and an RFC 8216 checker", .serialized)
 struct HLSPackagerTests {

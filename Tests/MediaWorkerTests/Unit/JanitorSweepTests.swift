@@ -1,12 +1,12 @@
 import Foundation
 import JobContract
+@testable import MediaWorker
 import QueueClient
 import RedisClient
-import Synchronization
-import Testing
-import TestSupport
-@testable import MediaWorker
 @testable import Storage
+import Synchronization
+import TestSupport
+import Testing
 
 /// The janitor's sweep against a backend that is down: it tries it once, leaves that backend's
 /// other versions for its next sweep, and still deletes what lives elsewhere.

@@ -1,9 +1,9 @@
 import Foundation
-import Synchronization
-import Testing
-import TestSupport
 @testable import MediaWorker
 @testable import Storage
+import Synchronization
+import TestSupport
+import Testing
 
 /// Per-worker temp folders: a sibling starting up never takes a live folder for an abandoned one.
 @Suite("Job workspace")

@@ -1,7 +1,7 @@
 import Foundation
 import MediaWorker
-import Testing
 import TestSupport
+import Testing
 
 /// Keyframes, thumbnails, poster and storyboard, judged by ffprobe.
 @Suite("Media stills")

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 @testable import MediaWorker
+import Testing
 
 /// The stitch of a split package: playlists only, after checking the parts fit together.
 @Suite("Package stitcher")

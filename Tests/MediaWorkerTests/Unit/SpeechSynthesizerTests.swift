@@ -1,7 +1,7 @@
 import Foundation
 import MediaWorker
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Speech synthesis (libespeak-ng)")
 struct SpeechSynthesizerTests {

@@ -1,8 +1,8 @@
 import Foundation
 import JobContract
-import Testing
-import TestSupport
 @testable import MediaWorker
+import TestSupport
+import Testing
 
 /// When a transcode is split: what `options.split` asks for is done, or refused, never ignored.
 @Suite("Split decision")

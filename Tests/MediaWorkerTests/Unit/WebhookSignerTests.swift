@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 @testable import MediaWorker
+import Testing
 
 @Suite("Webhook signing and settings")
 struct WebhookSignerTests {

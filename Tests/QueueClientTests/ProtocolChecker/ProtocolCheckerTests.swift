@@ -1,8 +1,8 @@
 import Foundation
 import QueueClient
 import RedisClient
-import Testing
 import TestSupport
+import Testing
 
 /// The queue's protocol, checked: random schedules of workers, janitors, producers and
 /// operators with faults at every step, on the real scripts and a real redis-server (see

@@ -1,6 +1,6 @@
-import Storage
-import JobContract
 import Foundation
+import JobContract
+import Storage
 
 /// `compose`: scenes of narration (an audio object, or text spoken by the built-in TTS) and
 /// pictures (images or clips) into one MP4 in sync to the frame, optionally also HLS; uploaded

@@ -1,6 +1,6 @@
-import Storage
-import JobContract
 import Foundation
+import JobContract
+import Storage
 
 /// `probe`: the input's container and streams (`ProbeCompleted`), read by the shim.
 public struct ProbeJobHandler: JobHandler {

@@ -1,6 +1,6 @@
-import Storage
-import JobContract
 import Foundation
+import JobContract
+import Storage
 
 /// `keyframes`: the video's keyframes (options `max_count`, `min_interval_s`, `scene_threshold`),
 /// uploaded into a version; publication appends one `KeyframeReady` per keyframe, then

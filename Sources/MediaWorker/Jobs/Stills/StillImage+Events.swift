@@ -1,6 +1,6 @@
-import Storage
-import JobContract
 import Foundation
+import JobContract
+import Storage
 
 // What the stills jobs (and a transcode's stills) share: the event form of an image, the
 // options as the shim takes them.

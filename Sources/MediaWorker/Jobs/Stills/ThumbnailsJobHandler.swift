@@ -1,6 +1,6 @@
-import Storage
-import JobContract
 import Foundation
+import JobContract
+import Storage
 
 /// `thumbnails`: `options.count` evenly spaced (default 10) or `options.times_s`, fitted into
 /// `options.max_width`/`max_height` (default 640 wide), uploaded to `<version>/thumbnails/`.

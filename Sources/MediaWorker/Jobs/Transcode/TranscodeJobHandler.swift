@@ -1,7 +1,7 @@
-import Storage
-import JobContract
 import Foundation
+import JobContract
 import Metrics
+import Storage
 
 /// `transcode`, the upload pipeline: HEAD the input (size limit, `meta_movie_id`), download it,
 /// probe, one-pass ladder to HLS (or stream-copy packaging), poster, thumbnails and storyboard,

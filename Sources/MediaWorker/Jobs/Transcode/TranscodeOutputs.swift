@@ -1,5 +1,5 @@
-import Storage
 import JobContract
+import Storage
 
 /// What `TranscodeCompleted` says of a package, the same for a one-pass and a stitched one.
 enum TranscodeOutputs {

@@ -1,6 +1,6 @@
-import Storage
 import Foundation
 import JobContract
+import Storage
 
 /// A transcode's stills: the poster, evenly spaced thumbnails and the storyboard (sprite + WebVTT),
 /// written into `output` and described as event data with their URLs under `prefix`.

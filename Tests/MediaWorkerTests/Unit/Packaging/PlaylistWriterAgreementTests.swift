@@ -1,7 +1,7 @@
 import Foundation
 @testable import MediaWorker
-import Testing
 import TestSupport
+import Testing
 
 /// Media playlists are written in two languages: by the shim while it cuts a one-pass package
 /// (CFFmpegShim/package/mw_playlist_writer.c) and by `HLSMediaPlaylist` for stitched and subtitle

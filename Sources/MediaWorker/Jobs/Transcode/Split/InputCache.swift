@@ -1,5 +1,5 @@
-import Storage
 import Foundation
+import Storage
 
 /// Inputs kept between the parts of split jobs one worker runs: its next chunk of the same input
 /// starts without downloading it again. An entry is known by the input's URL and its ETag (or,

@@ -1,8 +1,8 @@
-import Storage
 import Foundation
 import JobContract
 import QueueClient
 import RedisClient
+import Storage
 
 /// A transcode across the whole pool. The job's first run decides (`plan`), records its output
 /// version and splits into parts (`fanOut`): one per video chunk and one for the audio and the

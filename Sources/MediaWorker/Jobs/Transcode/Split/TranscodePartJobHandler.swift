@@ -1,7 +1,7 @@
-import Storage
 import Crypto
 import Foundation
 import JobContract
+import Storage
 
 /// A part of a split transcode (`transcode_chunk`: the video of one chunk for every rung;
 /// `transcode_audio`: the audio rendition and the stills), run like any job: its own lease,
