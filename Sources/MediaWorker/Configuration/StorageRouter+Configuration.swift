@@ -6,6 +6,10 @@ extension StorageRouter {
         self.init(
             local: try LocalStorage(roots: [configuration.storageRoot]),
             s3: try S3Configuration(settings: configuration.aws, allowedBuckets: Set(configuration.s3Buckets),
-                                    pathStyle: !configuration.s3VirtualHosted).map { S3Storage(configuration: $0, breaker: breaker) })
+                                    pathStyle: !configuration.s3VirtualHosted).map { s3 in
+                var s3 = s3
+                s3.serverSideEncryption = configuration.s3ServerSideEncryption
+                return S3Storage(configuration: s3, breaker: breaker)
+            })
     }
 }

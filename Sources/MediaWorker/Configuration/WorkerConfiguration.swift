@@ -31,6 +31,9 @@ public struct WorkerConfiguration: Sendable {
     public var s3Buckets: [String]
     /// Virtual-hosted addressing (`bucket.host`) instead of path-style (`MW_S3_VIRTUAL_HOSTED=1`).
     public var s3VirtualHosted: Bool
+    /// `MW_S3_SSE`, `MW_S3_SSE_KMS_KEY_ID`, `MW_S3_SSE_BUCKET_KEY`: server-side encryption of every
+    /// object written to S3; nil: none asked (the bucket's default applies).
+    public var s3ServerSideEncryption: ServerSideEncryption?
     /// Where jobs made from MinIO notifications write their outputs.
     public var defaultOutputURL: String?
     public var lease: Duration
@@ -99,6 +102,11 @@ public struct WorkerConfiguration: Sendable {
             throw ConfigurationError(variable: "MW_S3_BUCKETS", reason: "comma-separated S3 bucket names")
         }
         s3VirtualHosted = ["1", "true", "yes"].contains(environment.setting("MW_S3_VIRTUAL_HOSTED")?.lowercased() ?? "")
+        switch ServerSideEncryption.parse(mode: environment.setting("MW_S3_SSE"), kmsKeyID: environment.setting("MW_S3_SSE_KMS_KEY_ID"),
+                                          bucketKey: environment.setting("MW_S3_SSE_BUCKET_KEY")) {
+        case .success(let encryption): s3ServerSideEncryption = encryption
+        case .failure(let fault): throw ConfigurationError(variable: fault.variable, reason: fault.reason)
+        }
         defaultOutputURL = environment.setting("MW_DEFAULT_OUTPUT_URL")
         if let output = defaultOutputURL, !JobDecoder.isStorageURL(output) {
             throw ConfigurationError(variable: "MW_DEFAULT_OUTPUT_URL", reason: "expected s3://bucket/prefix/ or file:///path/")

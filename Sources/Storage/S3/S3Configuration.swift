@@ -20,6 +20,8 @@ public struct S3Configuration: Sendable {
     /// Attempts for a request that fails with 5xx, throttling, a timeout or a dropped connection.
     public var maxAttempts: Int = 4
     public var retryBase: Duration = .milliseconds(200)
+    /// Server-side encryption of every object written (`MW_S3_SSE`); nil: the bucket's default.
+    public var serverSideEncryption: ServerSideEncryption?
 
     public init(credentials: SigV4Signer.Credentials, region: String, endpoint: URL, pathStyle: Bool = true,
                 allowedBuckets: Set<String>) {

@@ -79,6 +79,7 @@ public final class S3Storage: Storage {
         var headers: [(String, String)] = metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-" + $0.key.lowercased(), $0.value) }
         if let contentType { headers.append(("content-type", contentType)) }
         if let cacheControl { headers.append(("cache-control", cacheControl)) }
+        headers += configuration.serverSideEncryption?.headers ?? []
         if size <= Int64(configuration.multipartThreshold) {
             let body = try await BlockingIO.run { () throws(StorageError) in try Self.read(path, offset: 0, count: Int(size)) }
             _ = try await send(.init(method: .PUT, bucket: bucket, key: key, headers: headers, body: body))

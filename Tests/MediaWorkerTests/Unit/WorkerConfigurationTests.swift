@@ -2,6 +2,7 @@ import Logging
 import MediaWorker
 import QueueClient
 import RedisClient
+import Storage
 import Testing
 
 @Suite("WorkerConfiguration")
@@ -117,6 +118,20 @@ struct ReadinessStateTests {
             } catch {
                 #expect(error.variable == variable)
             }
+        }
+    }
+
+    @Test("server-side encryption for S3 from MW_S3_SSE*, a bad value named by its variable")
+    func serverSideEncryption() throws {
+        #expect(try WorkerConfiguration(environment: [:]).s3ServerSideEncryption == nil)
+        #expect(try WorkerConfiguration(environment: ["MW_S3_SSE": "AES256"]).s3ServerSideEncryption == .s3)
+        let kms = try WorkerConfiguration(environment: ["MW_S3_SSE": "aws:kms", "MW_S3_SSE_KMS_KEY_ID": "alias/media", "MW_S3_SSE_BUCKET_KEY": "1"])
+        #expect(kms.s3ServerSideEncryption == .kms(keyID: "alias/media", bucketKey: true))
+        do {
+            _ = try WorkerConfiguration(environment: ["MW_S3_SSE": "AES256", "MW_S3_SSE_KMS_KEY_ID": "alias/media"])
+            Issue.record("a KMS key with AES256 accepted")
+        } catch {
+            #expect(error.variable == "MW_S3_SSE_KMS_KEY_ID")
         }
     }
 }
