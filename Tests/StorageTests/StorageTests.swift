@@ -91,17 +91,6 @@ struct S3StorageTests {
         }
     }
 
-    /// What boto3 reads back of objects: one dictionary per key.
-    func headWithBoto3(_ moto: MotoServer, bucket: String, keys: [String]) async throws -> [[String: Any]] {
-        let python = ProjectPaths.venvBin.appendingPathComponent("python").path
-        let result = try await CommandRunner.run(python, [ProjectPaths.scripts.appendingPathComponent("test/s3_head.py").path, moto.endpoint, bucket] + keys,
-                                                 environment: moto.credentials.environment)
-        #expect(result.succeeded, "\(result.stderr)")
-        return result.stdout.split(whereSeparator: \.isNewline).compactMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        }
-    }
-
     @Test("server-side encryption, SSE-S3 and SSE-KMS with a key and a bucket key, on single and multipart uploads, as boto3 reads it back",
           arguments: [ServerSideEncryption.s3, .kms(keyID: "alias/media-worker", bucketKey: true), .kms(keyID: nil, bucketKey: false)])
     func serverSideEncryption(_ encryption: ServerSideEncryption) async throws {
@@ -116,7 +105,8 @@ struct S3StorageTests {
             try await s3.upload(file: directory.path + "/big.bin", to: .s3(bucket: "media", key: "sse/big.mp4"),
                                 contentType: "video/mp4", cacheControl: "no-cache", metadata: [:])
             await s3.shutdown()
-            let heads = try await headWithBoto3(moto, bucket: "media", keys: ["sse/small.m4s", "sse/big.mp4"])
+            let heads = try await headObjectsWithBoto3(endpoint: moto.endpoint, bucket: "media", keys: ["sse/small.m4s", "sse/big.mp4"],
+                                                      environment: moto.credentials.environment)
             #expect(heads.count == 2)
             for head in heads {
                 switch encryption {

@@ -47,7 +47,7 @@ struct ProcessCommand: AsyncParsableCommand {
         }
         let registry = JobRegistry(pipeline: PipelineContext(configuration: configuration, storage: storage, workspace: workspace))
         let terminal = isatty(STDERR_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
-        let names = StableNames(storage: storage, scratchDirectory: workspace.directory)
+        let names = StableNames(storage: storage, scratchDirectory: workspace.directory, headers: configuration.objectHeaders)
         var failed = false
         for job in jobs {
             failed = await !run(job, handler: registry.handler(for: job.type), names: names, terminal: terminal) || failed

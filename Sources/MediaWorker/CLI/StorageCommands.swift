@@ -135,7 +135,7 @@ struct StorageCommand: AsyncParsableCommand {
             try await StorageCommand.withStorage { (storage) throws(StorageError) in
                 let started = ContinuousClock.now
                 do throws(JobFailure) {
-                    try await OutputUploader(storage: storage, concurrency: uploads).upload(folder, to: location)
+                    try await OutputUploader(storage: storage, concurrency: uploads, headers: configuration.objectHeaders).upload(folder, to: location)
                 } catch {
                     throw StorageError(code: StorageError.Code(rawValue: error.code) ?? .requestFailed, message: error.message)
                 }

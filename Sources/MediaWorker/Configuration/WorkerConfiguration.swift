@@ -34,6 +34,8 @@ public struct WorkerConfiguration: Sendable {
     /// `MW_S3_SSE`, `MW_S3_SSE_KMS_KEY_ID`, `MW_S3_SSE_BUCKET_KEY`: server-side encryption of every
     /// object written to S3; nil: none asked (the bucket's default applies).
     public var s3ServerSideEncryption: ServerSideEncryption?
+    /// `MW_CACHE_CONTROL_*`, `MW_CONTENT_TYPES`: the headers outputs are written with.
+    public var objectHeaders = ObjectHeaders()
     /// Where jobs made from MinIO notifications write their outputs.
     public var defaultOutputURL: String?
     public var lease: Duration
@@ -106,6 +108,16 @@ public struct WorkerConfiguration: Sendable {
                                           bucketKey: environment.setting("MW_S3_SSE_BUCKET_KEY")) {
         case .success(let encryption): s3ServerSideEncryption = encryption
         case .failure(let fault): throw ConfigurationError(variable: fault.variable, reason: fault.reason)
+        }
+        for (variable, path) in [("MW_CACHE_CONTROL_IMMUTABLE", \ObjectHeaders.immutableCacheControl),
+                                 ("MW_CACHE_CONTROL_MANIFESTS", \ObjectHeaders.manifestCacheControl),
+                                 ("MW_CACHE_CONTROL_STABLE", \ObjectHeaders.stableCacheControl)] {
+            guard let value = environment.setting(variable) else { continue }
+            guard ObjectHeaders.isHeaderValue(value) else { throw ConfigurationError(variable: variable, reason: "not a header value") }
+            objectHeaders[keyPath: path] = value
+        }
+        if let types = environment.setting("MW_CONTENT_TYPES") {
+            objectHeaders.contentTypes.merge(try ObjectHeaders.parseContentTypes(types)) { $1 }
         }
         defaultOutputURL = environment.setting("MW_DEFAULT_OUTPUT_URL")
         if let output = defaultOutputURL, !JobDecoder.isStorageURL(output) {

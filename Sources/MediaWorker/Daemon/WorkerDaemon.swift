@@ -86,6 +86,7 @@ public struct WorkerDaemon {
         pipeline.inputCache = InputCache(directory: workspace.directory + "/.inputs")
         var outputs = OutputSettings(storage: storage, scratchDirectory: workspace.directory)
         outputs.grace = configuration.outputGrace
+        outputs.headers = configuration.objectHeaders
         settings.outputs = outputs
         let worker = JobWorker(
             settings: settings, redisURL: configuration.redisURL, handlers: JobRegistry(pipeline: pipeline).handlers,

@@ -47,7 +47,7 @@ struct JobIO {
     /// Records the version with the queue, then uploads every file under `directory` into it.
     func upload(_ directory: String, to version: OutputVersion, progress: (@Sendable (Double) -> Void)? = nil) async throws(JobFailure) {
         try await job.recordVersion(version)
-        try await OutputUploader(storage: pipeline.storage, concurrency: pipeline.uploadConcurrency)
+        try await OutputUploader(storage: pipeline.storage, concurrency: pipeline.uploadConcurrency, headers: pipeline.objectHeaders)
             .upload(directory, to: version.url, progress: progress)
     }
 
@@ -59,7 +59,7 @@ struct JobIO {
             throw JobFailure(code: "JOB_INTERNAL", message: "the package has no master playlist", retryable: true)
         }
         return StableObject(location: location, contents: MasterPlaylist.pointing(text, into: OutputVersion.relativePrefix(version: version.id)),
-                            contentType: OutputUploader.contentType(of: "master.m3u8"))
+                            contentType: pipeline.objectHeaders.contentType(of: "master.m3u8"))
     }
 
     /// The job's input object, downloaded (see `fetch`).

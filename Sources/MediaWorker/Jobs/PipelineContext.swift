@@ -13,6 +13,8 @@ public struct PipelineContext: Sendable {
     public var uploadConcurrency = 8
     /// Inputs longer than this are split across the pool (`MW_SPLIT_MIN_S`); nil: never split.
     public var splitMinimumSeconds: Double? = 120
+    /// The headers outputs are written with (`MW_CACHE_CONTROL_*`, `MW_CONTENT_TYPES`).
+    public var objectHeaders = ObjectHeaders()
     /// Inputs kept between the parts of split jobs this worker runs.
     public var inputCache: InputCache?
 
@@ -27,5 +29,6 @@ public struct PipelineContext: Sendable {
         maxInputBytes = configuration.maxInputBytes
         uploadConcurrency = configuration.uploadConcurrency
         splitMinimumSeconds = configuration.splitMinimumSeconds
+        objectHeaders = configuration.objectHeaders
     }
 }

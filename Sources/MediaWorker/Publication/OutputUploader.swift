@@ -5,14 +5,11 @@ import Synchronization
 
 /// Uploads a folder of outputs to a version's prefix, several files at once
 /// (`MW_UPLOAD_CONCURRENCY`), playlists after everything else: a reader who finds a playlist
-/// finds its segments. Versioned objects never change, so caches may keep them for good.
+/// finds its segments. Each file gets the headers of its kind (`ObjectHeaders`).
 struct OutputUploader: Sendable {
     let storage: any Storage
     let concurrency: Int
-
-    static let immutable = "public, max-age=31536000, immutable"
-    /// Stable names change at each publication: caches must ask again.
-    static let revalidate = "no-cache"
+    var headers = ObjectHeaders()
 
     /// Every file under `directory` to `prefix` + its relative path. `progress` gets the fraction of bytes done.
     func upload(_ directory: String, to prefix: StorageLocation, progress: (@Sendable (Double) -> Void)? = nil) async throws(JobFailure) {
@@ -36,6 +33,7 @@ struct OutputUploader: Sendable {
                            progress: Progress) async throws(JobFailure) {
         guard !files.isEmpty else { return }
         let storage = self.storage
+        let headers = self.headers
         let failure: JobFailure? = await withTaskGroup(of: JobFailure?.self) { group in
             var next = 0
             func start() {
@@ -44,7 +42,8 @@ struct OutputUploader: Sendable {
                 group.addTask {
                     do throws(StorageError) {
                         try await storage.upload(file: directory + "/" + file.relative, to: prefix.appending(file.relative),
-                                                 contentType: Self.contentType(of: file.relative), cacheControl: Self.immutable, metadata: [:])
+                                                 contentType: headers.contentType(of: file.relative), cacheControl: headers.cacheControl(of: file.relative),
+                                                 metadata: [:])
                     } catch {
                         return error.code == .canceled ? JobFailure(code: "JOB_CANCELED", message: error.message, retryable: true) : JobFailure(error)
                     }
@@ -64,19 +63,6 @@ struct OutputUploader: Sendable {
             return Task.isCancelled ? JobFailure(code: "JOB_CANCELED", message: "the upload was canceled", retryable: true) : nil
         }
         if let failure { throw failure }
-    }
-
-    static func contentType(of path: String) -> String {
-        switch path.split(separator: ".").last.map({ $0.lowercased() }) {
-        case "m3u8": return "application/vnd.apple.mpegurl"
-        case "m4s": return "video/iso.segment"
-        case "mp4": return "video/mp4"
-        case "ts": return "video/mp2t"
-        case "jpg", "jpeg": return "image/jpeg"
-        case "vtt": return "text/vtt"
-        case "json": return "application/json"
-        default: return "application/octet-stream"
-        }
     }
 
     /// Bytes uploaded so far, across the concurrent uploads.

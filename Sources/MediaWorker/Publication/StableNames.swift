@@ -10,6 +10,7 @@ struct StableNames: Sendable {
     let storage: any Storage
     /// Where small files are staged on their way to and from storage.
     let scratchDirectory: String
+    var headers = ObjectHeaders()
 
     func write(_ objects: [StableObject]) async throws(StorageError) {
         for object in objects { try await put(object.contents, at: object.location, contentType: object.contentType) }
@@ -71,7 +72,7 @@ struct StableNames: Sendable {
             throw StorageError(code: .notFound, message: "the published version \(current.id) has no master playlist")
         }
         try await put(MasterPlaylist.pointing(own, into: OutputVersion.relativePrefix(version: current.id)), at: location,
-                      contentType: OutputUploader.contentType(of: "master.m3u8"))
+                      contentType: headers.contentType(of: "master.m3u8"))
     }
 
     private func put(_ contents: String, at location: StorageLocation, contentType: String) async throws(StorageError) {
@@ -80,7 +81,7 @@ struct StableNames: Sendable {
         guard FileManager.default.createFile(atPath: path, contents: Data(contents.utf8)) else {
             throw StorageError(code: .io, message: "cannot stage \(location.name) in \(scratchDirectory)")
         }
-        try await storage.upload(file: path, to: location, contentType: contentType, cacheControl: OutputUploader.revalidate, metadata: [:])
+        try await storage.upload(file: path, to: location, contentType: contentType, cacheControl: headers.stableCacheControl, metadata: [:])
     }
 
     private func scratchPath() throws(StorageError) -> String {

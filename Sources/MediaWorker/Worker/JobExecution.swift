@@ -182,7 +182,7 @@ extension JobWorker {
             return .failed(JobFailure(code: "JOB_REDIS_UNAVAILABLE", message: "cannot publish: \(error)", retryable: true))
         }
         do {
-            try await StableNames(storage: outputs.storage, scratchDirectory: outputs.scratchDirectory).write(result.stableObjects)
+            try await StableNames(storage: outputs.storage, scratchDirectory: outputs.scratchDirectory, headers: outputs.headers).write(result.stableObjects)
         } catch {
             logger.warning("writing the stable names failed", metadata: ["error": "\(error)"])
             return .failed(JobFailure(error))
@@ -194,7 +194,7 @@ extension JobWorker {
     /// published (the janitor checks again before deleting the version).
     func restoreStableNames(of result: JobResult, delivery: Delivery, queue: JobQueue, logger: Logger) async {
         guard let version = result.version, let master = version.stableMaster, let outputs = settings.outputs else { return }
-        let names = StableNames(storage: outputs.storage, scratchDirectory: outputs.scratchDirectory)
+        let names = StableNames(storage: outputs.storage, scratchDirectory: outputs.scratchDirectory, headers: outputs.headers)
         do {
             // Under the slot's right (this delivery's own while it still holds it), with the
             // current version read there: a newer publication is never written over.

@@ -39,6 +39,8 @@ public struct OutputSettings: Sendable {
     public var storage: any Storage
     /// A folder for small temporary files (stable names being read or written).
     public var scratchDirectory: String
+    /// The headers stable names are written with (`MW_CACHE_CONTROL_STABLE`, `MW_CONTENT_TYPES`).
+    public var headers = ObjectHeaders()
     /// How long a superseded version stays after a newer publication (viewers in the middle of it).
     public var grace: Duration = .seconds(3600)
     /// The janitor's backoff when deleting fails: from `retryBase`, doubling, up to `retryCap`.

@@ -127,6 +127,44 @@ struct PublicationTests {
         }
     }
 
+    @Test("every object goes up encrypted and with the headers of its kind (MW_CACHE_CONTROL_*, MW_CONTENT_TYPES), as boto3 reads them back")
+    func objectHeaders() async throws {
+        try await withS3 { world in
+            let worker = try world.worker("w-headers", extra: [
+                "MW_S3_SSE": "AES256", "MW_CACHE_CONTROL_MANIFESTS": "public, max-age=30", "MW_CONTENT_TYPES": "m4s=video/mp4",
+            ])
+            defer { worker.process.signal(SIGKILL) }
+            #expect(await worker.waitUntilReady(), "\(worker.logText)")
+            try await world.probe.push(Self.transcode("h", file: "fh", input: "s3://raw/clip.mp4", output: "s3://media/"))
+            #expect(await eventually(.seconds(90)) { try await world.probe.terminalEvents()["h"] != nil }, "\(worker.logText)")
+            #expect(try await world.probe.terminalEvents()["h"] == ["TranscodeCompleted"])
+            let keys = try await world.keys("fh").sorted()
+            let heads = try await headObjectsWithBoto3(endpoint: world.moto.endpoint, bucket: "media", keys: keys.map { "fh/" + $0 },
+                                                       environment: world.moto.credentials.environment)
+            #expect(heads.count == keys.count && keys.count > 10, "\(keys)")
+            var kinds: Set<String> = []
+            for head in heads {
+                let key = head["key"] as? String ?? ""
+                #expect(head["ServerSideEncryption"] as? String == "AES256", "\(head)")
+                let (cache, type) = (head["CacheControl"] as? String, head["ContentType"] as? String)
+                if key == "fh/hls/master.m3u8" {
+                    kinds.insert("stable")
+                    #expect(cache == "no-cache" && type == "application/vnd.apple.mpegurl", "\(head)")
+                } else if key.hasSuffix(".m3u8") {
+                    kinds.insert("playlist")
+                    #expect(cache == "public, max-age=30" && type == "application/vnd.apple.mpegurl", "\(head)")
+                } else if key.hasSuffix(".m4s") {
+                    kinds.insert("segment")
+                    #expect(cache == "public, max-age=31536000, immutable" && type == "video/mp4", "\(head)")
+                } else if key.hasSuffix(".jpg") {
+                    kinds.insert("image")
+                    #expect(cache == "public, max-age=31536000, immutable" && type == "image/jpeg", "\(head)")
+                }
+            }
+            #expect(kinds == ["stable", "playlist", "segment", "image"], "\(keys)")
+        }
+    }
+
     @Test("a worker SIGKILLed mid-upload leaves nothing once the job has ended elsewhere")
     func killedMidUpload() async throws {
         try await withS3 { world in

@@ -134,4 +134,31 @@ struct ReadinessStateTests {
             #expect(error.variable == "MW_S3_SSE_KMS_KEY_ID")
         }
     }
+
+    @Test("the headers of outputs: defaults by kind, MW_CACHE_CONTROL_* and MW_CONTENT_TYPES, bad values named")
+    func objectHeaders() throws {
+        let defaults = try WorkerConfiguration(environment: [:]).objectHeaders
+        #expect(defaults.cacheControl(of: "hls/720p/seg-00001.m4s") == "public, max-age=31536000, immutable")
+        #expect(defaults.cacheControl(of: "hls/720p/index.m3u8") == "public, max-age=60")
+        #expect(defaults.cacheControl(of: "dash/manifest.mpd") == "public, max-age=60")
+        #expect(defaults.stableCacheControl == "no-cache")
+        #expect(defaults.contentType(of: "poster.JPG") == "image/jpeg" && defaults.contentType(of: "a.webp") == "image/webp")
+        #expect(defaults.contentType(of: "manifest.mpd") == "application/dash+xml" && defaults.contentType(of: "README") == "application/octet-stream")
+        let set = try WorkerConfiguration(environment: [
+            "MW_CACHE_CONTROL_IMMUTABLE": "public, max-age=86400", "MW_CACHE_CONTROL_STABLE": "public, max-age=5",
+            "MW_CONTENT_TYPES": ".m4s=video/mp4, srt=application/x-subrip",
+        ]).objectHeaders
+        #expect(set.cacheControl(of: "x.ts") == "public, max-age=86400" && set.stableCacheControl == "public, max-age=5")
+        #expect(set.contentType(of: "seg.m4s") == "video/mp4" && set.contentType(of: "en.srt") == "application/x-subrip")
+        #expect(set.contentType(of: "index.m3u8") == "application/vnd.apple.mpegurl")
+        for (variable, value) in [("MW_CONTENT_TYPES", "m4s"), ("MW_CONTENT_TYPES", "m4s=video"), ("MW_CONTENT_TYPES", "../x=a/b"),
+                                  ("MW_CACHE_CONTROL_STABLE", "no-cache\r\nX-Evil: 1")] {
+            do {
+                _ = try WorkerConfiguration(environment: [variable: value])
+                Issue.record("\(variable)=\(value) accepted")
+            } catch {
+                #expect(error.variable == variable)
+            }
+        }
+    }
 }
