@@ -13,9 +13,13 @@ public struct StorageError: Error, Sendable, Equatable, CustomStringConvertible 
         case requestFailed = "STORAGE_REQUEST_FAILED"
         case io = "STORAGE_IO"
         case canceled = "STORAGE_CANCELED"
+        /// No credentials could be had from the configured source (an expired token file, STS
+        /// refusing, the metadata service unreachable): transient, so the worker stops taking jobs.
+        case credentialsUnavailable = "STORAGE_CREDENTIALS_UNAVAILABLE"
 
-        /// Worth another attempt later: the peer was down, slow or throttling, or the disk failed.
-        public var isTransient: Bool { self == .unavailable || self == .io }
+        /// Worth another attempt later: the peer was down, slow or throttling, the disk failed, or
+        /// credentials could not be had.
+        public var isTransient: Bool { self == .unavailable || self == .io || self == .credentialsUnavailable }
     }
 
     public var code: Code

@@ -14,7 +14,7 @@ public struct StorageRouter: Storage {
         case .file: return local
         case .s3:
             guard let s3 else {
-                throw StorageError(code: .notConfigured, message: "s3:// needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+                throw StorageError(code: .notConfigured, message: "s3:// needs AWS credentials (the environment, web identity, a profile, container credentials, or instance metadata with MW_S3_BUCKETS)")
             }
             return s3
         }

@@ -10,10 +10,13 @@ public final class MotoServer: Sendable {
         public let secretAccessKey: String
         public let region: String
         public let endpoint: String
+        /// A role with S3 rights that the user may assume (credential-chain tests).
+        public let roleARN: String
 
         enum CodingKeys: String, CodingKey {
             case accessKeyID = "access_key_id"
             case secretAccessKey = "secret_access_key"
+            case roleARN = "role_arn"
             case region, endpoint
         }
 

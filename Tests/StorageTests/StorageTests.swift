@@ -163,7 +163,7 @@ struct S3StorageTests {
                     Issue.record("operation \(operation) accepted a wrong secret")
                 } catch let error as StorageError {
                     #expect(error.code == .accessDenied, "\(error)")
-                    let text = "\(error) \(wrong.configuration.credentials)"
+                    let text = "\(error) \(try await wrong.configuration.credentialProvider.credentials()) \(wrong.configuration.credentialProvider.source)"
                     #expect(!text.contains(secret) && !text.contains(moto.credentials.secretAccessKey) && !text.contains("Signature="), "\(text)")
                 }
             }

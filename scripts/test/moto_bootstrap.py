@@ -1,7 +1,7 @@
 """Creates an IAM user with S3 rights and an access key in a fresh moto_server.
 
-moto_server runs with INITIAL_NO_AUTH_ACTION_COUNT=3: the three IAM calls below are the
-only unauthenticated ones; every later request must carry a valid SigV4 signature of a
+moto_server runs with INITIAL_NO_AUTH_ACTION_COUNT=3: the first three IAM calls below are the
+only unauthenticated ones (the user's key then makes a role to assume); every later request must carry a valid SigV4 signature of a
 key that exists. The script proves that before printing the key as JSON:
 a wrong secret must be refused.
 
@@ -30,9 +30,22 @@ user = "media-worker-test"
 iam.create_user(UserName=user)
 iam.put_user_policy(UserName=user, PolicyName="s3-all", PolicyDocument=json.dumps({
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    "Statement": [{"Effect": "Allow", "Action": ["s3:*", "sts:AssumeRole", "iam:CreateRole", "iam:PutRolePolicy"], "Resource": "*"}],
 }))
 key = iam.create_access_key(UserName=user)["AccessKey"]
+
+# A role the credential-chain tests become (by AssumeRole, and behind their web identity,
+# container and instance-metadata endpoints), with S3 rights of its own. Made with the user's
+# key: the unauthenticated budget is spent.
+user_iam = client("iam", key["AccessKeyId"], key["SecretAccessKey"])
+role = user_iam.create_role(RoleName="media-worker-role", AssumeRolePolicyDocument=json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity"]}],
+}))["Role"]
+user_iam.put_role_policy(RoleName="media-worker-role", PolicyName="s3-all", PolicyDocument=json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+}))
 
 s3 = client("s3", key["AccessKeyId"], key["SecretAccessKey"])
 for bucket in buckets:
@@ -51,4 +64,4 @@ else:
              "(is INITIAL_NO_AUTH_ACTION_COUNT set?)")
 
 print(json.dumps({"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"],
-                  "region": region, "endpoint": endpoint}))
+                  "region": region, "endpoint": endpoint, "role_arn": role["Arn"]}))

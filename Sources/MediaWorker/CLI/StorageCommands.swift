@@ -8,7 +8,7 @@ import Storage
 struct StorageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "storage", abstract: "Read and write objects as the worker does (s3:// or file://).",
-        subcommands: [Head.self, Get.self, Put.self, PutTree.self, List.self, Remove.self, Presign.self])
+        subcommands: [Head.self, Get.self, Put.self, PutTree.self, List.self, Remove.self, Presign.self, WhoAmI.self])
 
     /// Runs `body` with the configured storage; a storage error is one line and exit status 1.
     static func withStorage(_ body: (StorageRouter) async throws(StorageError) -> Void) async throws {
@@ -47,6 +47,27 @@ struct StorageCommand: AsyncParsableCommand {
             "metadata": .object(info.metadata.mapValues { .string($0) }),
             "content_type": info.contentType.map { .string($0) } ?? .null,
         ]).jsonText
+    }
+
+    /// `storage whoami`: which source of the credential chain gave S3's credentials, the key id,
+    /// region and endpoint; never the secret or the session token. Exit status 1 when the source
+    /// fails (saying which and why).
+    struct WhoAmI: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "whoami", abstract: "Which credentials S3 requests are signed with, and where they come from (no secrets).")
+        func run() async throws {
+            try await StorageCommand.withStorage { (storage) throws(StorageError) in
+                guard let s3 = storage.s3 else {
+                    throw StorageError(code: .notConfigured, message: "no AWS credentials are set up (see docs/storage.md: the credential chain)")
+                }
+                let credentials = try await s3.configuration.credentialProvider.credentials()
+                writeLine(JSONValue.object([
+                    "source": .string(s3.configuration.credentialProvider.source), "access_key_id": .string(credentials.accessKeyID),
+                    "temporary": .bool(credentials.sessionToken != nil), "region": .string(s3.configuration.region),
+                    "endpoint": .string(s3.configuration.endpoint.absoluteString),
+                ]).jsonText)
+            }
+        }
     }
 
     struct Head: AsyncParsableCommand {
@@ -171,7 +192,7 @@ struct StorageCommand: AsyncParsableCommand {
             }
             try await StorageCommand.withStorage { (storage) throws(StorageError) in
                 guard let s3 = storage.s3 else { throw StorageError(code: .notConfigured, message: "S3 is not configured") }
-                writeLine(try s3.presignedURL(location, method: method.uppercased(), expires: expires, headers: headers))
+                writeLine(try await s3.presignedURL(location, method: method.uppercased(), expires: expires, headers: headers))
             }
         }
     }

@@ -29,10 +29,10 @@ public struct StorageHealthMonitor: Service {
         var sinceProbe = quietInterval
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             if breaker.isOpen || sinceProbe >= quietInterval {
-                if await s3.probe(bucket: bucket) {
-                    breaker.record(success: true)
+                if let failure = await s3.probeFailure(bucket: bucket) {
+                    breaker.trip(failure)
                 } else {
-                    breaker.trip(StorageError(code: .unavailable, message: "the S3 endpoint does not answer"))
+                    breaker.record(success: true)
                 }
                 sinceProbe = .zero
             }

@@ -2,7 +2,8 @@ import Foundation
 
 /// Where and how to reach an S3-compatible service.
 public struct S3Configuration: Sendable {
-    public var credentials: SigV4Signer.Credentials
+    /// Where the signing keys come from (`CredentialChain`): static or refreshed temporary ones.
+    public var credentialProvider: any AWSCredentialProvider
     public var region: String
     /// e.g. http://127.0.0.1:9000 (MinIO); nil: AWS's regional endpoint.
     public var endpoint: URL
@@ -25,21 +26,27 @@ public struct S3Configuration: Sendable {
 
     public init(credentials: SigV4Signer.Credentials, region: String, endpoint: URL, pathStyle: Bool = true,
                 allowedBuckets: Set<String>) {
-        self.credentials = credentials
+        self.init(credentialProvider: StaticCredentials(credentials, source: "static keys"), region: region, endpoint: endpoint,
+                  pathStyle: pathStyle, allowedBuckets: allowedBuckets)
+    }
+
+    public init(credentialProvider: any AWSCredentialProvider, region: String, endpoint: URL, pathStyle: Bool = true,
+                allowedBuckets: Set<String>) {
+        self.credentialProvider = credentialProvider
         self.region = region
         self.endpoint = endpoint
         self.pathStyle = pathStyle
         self.allowedBuckets = allowedBuckets
     }
 
-    /// From the standard AWS variables; nil when no credentials are set.
+    /// From the standard AWS variables and the default credential chain; nil when no source of
+    /// credentials is set up (instance metadata counts only when buckets are configured).
     public init?(settings: AWSSettings, allowedBuckets: Set<String>, pathStyle: Bool = true) throws(StorageError) {
-        guard let key = settings.accessKeyID, let secret = settings.secretAccessKey else { return nil }
-        let endpointText = settings.endpointURL ?? "https://s3.\(settings.region).amazonaws.com"
+        guard let (provider, region) = try CredentialChain.resolve(settings, useInstanceMetadata: !allowedBuckets.isEmpty) else { return nil }
+        let endpointText = settings.endpointURL ?? "https://s3.\(region).amazonaws.com"
         guard let url = URL(string: endpointText), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
             throw StorageError(code: .notConfigured, message: "AWS_ENDPOINT_URL is not an http(s) URL")
         }
-        self.init(credentials: .init(accessKeyID: key, secretAccessKey: secret, sessionToken: settings.sessionToken),
-                  region: settings.region, endpoint: url, pathStyle: pathStyle, allowedBuckets: allowedBuckets)
+        self.init(credentialProvider: provider, region: region, endpoint: url, pathStyle: pathStyle, allowedBuckets: allowedBuckets)
     }
 }

@@ -14,7 +14,6 @@ import NIOHTTP1
 /// header or a signature. Call `shutdown()` before dropping it.
 public final class S3Storage: Storage {
     public let configuration: S3Configuration
-    let signer: SigV4Signer
     let http: HTTPClient
     /// Told every attempt's outcome, so repeated failures stop the worker taking jobs.
     let breaker: StorageCircuitBreaker?
@@ -22,7 +21,6 @@ public final class S3Storage: Storage {
     public init(configuration: S3Configuration, breaker: StorageCircuitBreaker? = nil) {
         self.configuration = configuration
         self.breaker = breaker
-        signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region)
         var client = HTTPClient.Configuration()
         client.timeout = .init(connect: .nanoseconds(configuration.connectTimeout.nanoseconds),
                                read: .nanoseconds(configuration.readTimeout.nanoseconds))
@@ -145,8 +143,9 @@ public final class S3Storage: Storage {
 
     /// A presigned GET (or PUT) URL for `location`, valid for `expires` seconds.
     public func presignedURL(_ location: StorageLocation, method: String = "GET", expires: Int = 3600,
-                             headers: [(String, String)] = []) throws(StorageError) -> String {
+                             headers: [(String, String)] = []) async throws(StorageError) -> String {
         let (bucket, key) = try objectAddress(location)
+        let signer = SigV4Signer(credentials: try await configuration.credentialProvider.credentials(), region: configuration.region)
         let target = address(bucket: bucket, key: key)
         let query = signer.presignedQuery(method: method, path: target.path, query: [], host: target.host, expires: expires,
                                           date: Date(), headers: headers)
@@ -155,11 +154,16 @@ public final class S3Storage: Storage {
 
     /// A request that tells whether the service answers at all (for the circuit breaker).
     public func probe(bucket: String) async -> Bool {
+        await probeFailure(bucket: bucket) == nil
+    }
+
+    /// Why the service cannot be used now (down, throttling, no credentials), or nil when it answers.
+    public func probeFailure(bucket: String) async -> StorageError? {
         do {
             _ = try await execute(.init(method: .HEAD, bucket: bucket, key: ""))
-            return true
+            return nil
         } catch {
-            return !error.code.isTransient
+            return error.code.isTransient ? error : nil
         }
     }
 
@@ -272,6 +276,14 @@ public final class S3Storage: Storage {
             buffer.withUnsafeReadableBytes { SigV4Signer.hexSHA256(UnsafeRawBufferPointer($0)) }
         } ?? SigV4Signer.emptyPayloadHash
         var headers = [("host", target.host)] + request.headers
+        let credentials: SigV4Signer.Credentials
+        do {
+            credentials = try await configuration.credentialProvider.credentials()
+        } catch {
+            breaker?.record(success: false, error: error)
+            throw error
+        }
+        let signer = SigV4Signer(credentials: credentials, region: configuration.region)
         headers += signer.signedHeaders(method: request.method.rawValue, path: target.path, query: request.query,
                                         headers: headers, payloadHash: payloadHash, date: Date())
         let query = SigV4Signer.canonicalQuery(request.query)

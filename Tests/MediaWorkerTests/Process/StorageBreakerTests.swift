@@ -70,6 +70,28 @@ struct StorageBreakerTests {
             #expect(!worker.logText.contains("Signature="))
         }
     }
+
+    @Test("a worker whose credential source fails (web identity with its token file gone) reports not ready, saying which source and why")
+    func credentialFailureIsNotReady() async throws {
+        let directory = try makeTestDirectory("credentials-down")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let environment = fastWorkerSettings.merging([
+            "AWS_WEB_IDENTITY_TOKEN_FILE": directory.appendingPathComponent("no-such-token").path,
+            "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/media-worker", "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:1",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:1", "MW_S3_BUCKETS": "media",
+        ]) { $1 }
+        try await RedisServer.with { redis in
+            let worker = try WorkerProcess.start(redisURL: redis.url, directory: directory, environment: environment)
+            defer { worker.process.signal(SIGKILL) }
+            #expect(await eventually(.seconds(30)) {
+                let answer = try worker.get("/readyz")
+                return answer.status == 503 && answer.body.contains("\"storage\":false") && answer.body.contains("\"redis\":true")
+            }, "\(worker.logText)")
+            #expect(await eventually(.seconds(10)) {
+                worker.logText.contains("web identity") && worker.logText.contains("token file") && worker.logText.contains("STORAGE_CREDENTIALS_UNAVAILABLE")
+            }, "\(worker.logText)")
+        }
+    }
 }
 
 final class ChangeLog: @unchecked Sendable {
