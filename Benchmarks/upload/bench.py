@@ -12,7 +12,12 @@ kind side), as every real S3 has; without it (--rtt-ms 0) the single-threaded mo
 shared cores, not the client, sets the pace, and parallel uploads only match its throughput. Each run uploads to a fresh prefix; the median of --repeat runs is
 reported with the peak RSS of the uploading process (wait4).
 
-usage: bench.py MEDIA_WORKER_BINARY [--objects 1500] [--repeat 3] [--rtt-ms 50]
+A fourth row runs the 8-in-flight upload with no static keys: temporary keys of a moto role
+from an IMDSv2 stand-in (scripts/test/credential_endpoints.py) that live --key-lifetime seconds
+(10 by default), so the upload refreshes them several times; its ratio to the static-key row
+should be noise.
+
+usage: bench.py MEDIA_WORKER_BINARY [--objects 1500] [--repeat 3] [--rtt-ms 50] [--key-lifetime 10]
 """
 import argparse
 import json
@@ -24,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 LADDER = [("1080p", 6_000_000), ("720p", 3_000_000), ("540p", 2_000_000), ("360p", 365_000), ("234p", 145_000), ("audio", 128_000)]
 MINUTES = 10
@@ -99,9 +105,10 @@ def main():
     parser.add_argument("--objects", type=int, default=1500)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rtt-ms", type=float, default=50)
+    parser.add_argument("--key-lifetime", type=float, default=10, help="seconds the temporary keys of the refreshing row live")
     args = parser.parse_args()
     directory = tempfile.mkdtemp(prefix="mw-bench-upload-")
-    moto = link = None
+    moto = link = endpoints = None
     try:
         package = os.path.join(directory, "package")
         os.makedirs(package)
@@ -133,30 +140,50 @@ def main():
         env = dict(os.environ, AWS_ACCESS_KEY_ID=key["access_key_id"], AWS_SECRET_ACCESS_KEY=key["secret_access_key"],
                    AWS_REGION=key["region"], AWS_DEFAULT_REGION=key["region"], AWS_ENDPOINT_URL_S3=endpoint, AWS_ENDPOINT_URL=endpoint,
                    MW_S3_BUCKETS="media", MW_STORAGE_ROOT=os.path.join(directory, "root"), MW_TEMP_DIR=os.path.join(directory, "tmp"))
+        # Temporary keys from an IMDSv2 stand-in, refreshed as they near their expiry.
+        endpoints_port = free_port()
+        endpoints = subprocess.Popen([sys.executable, "scripts/test/credential_endpoints.py", str(endpoints_port), f"http://127.0.0.1:{port}",
+                                      key["access_key_id"], key["secret_access_key"], key["role_arn"], "--lifetime", str(args.key_lifetime)],
+                                     stdout=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", endpoints_port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        temporary_env = {name: value for name, value in env.items() if name not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+        temporary_env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = f"http://127.0.0.1:{endpoints_port}"
+        refreshing = f"media-worker, 8 in flight, keys refreshed every ~{args.key_lifetime * 0.8:g} s"
         rows = [
-            ("media-worker, 1 upload at a time", lambda prefix: [args.binary, "storage", "put-tree", package, prefix, "--concurrency", "1"]),
-            ("media-worker, 8 in flight (MW_UPLOAD_CONCURRENCY)", lambda prefix: [args.binary, "storage", "put-tree", package, prefix, "--concurrency", "8"]),
-            ("boto3 upload_file, 10 threads (as aws s3 cp)", lambda prefix: [os.path.join(venv, "python"), "-c", BOTO3_UPLOADER, package, prefix]),
+            ("media-worker, 1 upload at a time", lambda prefix: [args.binary, "storage", "put-tree", package, prefix, "--concurrency", "1"], env),
+            ("media-worker, 8 in flight (MW_UPLOAD_CONCURRENCY)", lambda prefix: [args.binary, "storage", "put-tree", package, prefix, "--concurrency", "8"], env),
+            ("boto3 upload_file, 10 threads (as aws s3 cp)", lambda prefix: [os.path.join(venv, "python"), "-c", BOTO3_UPLOADER, package, prefix], env),
+            (refreshing, lambda prefix: [args.binary, "storage", "put-tree", package, prefix, "--concurrency", "8"], temporary_env),
         ]
         results = {}
         run = 0
         for _ in range(args.repeat):
-            for label, command in rows:
+            for label, command, row_env in rows:
                 run += 1
-                seconds, peak = timed(command(f"s3://media/run-{run}/"), env)
+                seconds, peak = timed(command(f"s3://media/run-{run}/"), row_env)
                 results.setdefault(label, []).append((seconds, peak))
         print(f"upload: {count} objects, {size / 1e6:.0f} MB, to moto_server (signatures checked) over a link of {args.rtt_ms:g} ms round trip, "
               f"median of {args.repeat}")
         print(f"  {'':52} {'seconds':>8} {'MB/s':>7} {'peak RSS':>9} {'ratio':>7}")
         serial = statistics.median(s for s, _ in results[rows[0][0]])
-        for label, _ in rows:
+        for label, _, _ in rows:
             seconds = statistics.median(s for s, _ in results[label])
             peak = max(p for _, p in results[label])
             print(f"  {label:52} {seconds:8.2f} {size / 1e6 / seconds:7.1f} {peak:7.0f} MB {serial / seconds:6.2f}x")
         parallel = statistics.median(s for s, _ in results[rows[1][0]])
         print(f"  parallel against serial: {serial / parallel:.2f}x faster (aim >= 4x)")
+        with urllib.request.urlopen(f"http://127.0.0.1:{endpoints_port}/stats", timeout=10) as answer:
+            stats = json.loads(answer.read())
+        temporary = statistics.median(s for s, _ in results[refreshing])
+        print(f"  refreshing temporary keys against static keys: {temporary / parallel:.2f}x the time "
+              f"({stats.get('imds', 0)} sets of keys fetched over {args.repeat} runs; aim: noise)")
     finally:
-        for process in (link, moto):
+        for process in (endpoints, link, moto):
             if process:
                 process.terminate()
         shutil.rmtree(directory, ignore_errors=True)
