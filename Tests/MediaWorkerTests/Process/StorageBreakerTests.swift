@@ -30,6 +30,15 @@ struct StorageBreakerTests {
         #expect(changes.values == [.open, .closed, .open])
     }
 
+    /// `/readyz` answers 503 for storage alone (Redis is up). 30 s: a loaded machine starts the
+    /// worker and its first storage probes slowly.
+    static func notReadyForStorage(_ worker: WorkerProcess) async -> Bool {
+        await eventually(.seconds(30)) {
+            let answer = try worker.get("/readyz")
+            return answer.status == 503 && answer.body.contains("\"storage\":false") && answer.body.contains("\"redis\":true")
+        }
+    }
+
     @Test("a worker whose S3 endpoint is down reports not ready and takes no job until the endpoint answers; no secret in its logs")
     func daemonWaitsForStorage() async throws {
         let directory = try makeTestDirectory("breaker")
@@ -45,11 +54,7 @@ struct StorageBreakerTests {
         try await RedisServer.with { redis in
             let worker = try WorkerProcess.start(redisURL: redis.url, directory: directory, environment: environment)
             defer { worker.process.signal(SIGKILL) }
-            // 30 s: a loaded machine starts the worker and its first storage probes slowly.
-            #expect(await eventually(.seconds(30)) {
-                let answer = try worker.get("/readyz")
-                return answer.status == 503 && answer.body.contains("\"storage\":false") && answer.body.contains("\"redis\":true")
-            }, "\(worker.logText)")
+            #expect(await Self.notReadyForStorage(worker), "\(worker.logText)")
             let probe = try QueueProbe(redisURL: redis.url)
             try await probe.push(#"{"id":"held","type":"noop"}"#)
             try await Task.sleep(for: .seconds(2))
@@ -83,10 +88,7 @@ struct StorageBreakerTests {
         try await RedisServer.with { redis in
             let worker = try WorkerProcess.start(redisURL: redis.url, directory: directory, environment: environment)
             defer { worker.process.signal(SIGKILL) }
-            #expect(await eventually(.seconds(30)) {
-                let answer = try worker.get("/readyz")
-                return answer.status == 503 && answer.body.contains("\"storage\":false") && answer.body.contains("\"redis\":true")
-            }, "\(worker.logText)")
+            #expect(await Self.notReadyForStorage(worker), "\(worker.logText)")
             #expect(await eventually(.seconds(10)) {
                 worker.logText.contains("web identity") && worker.logText.contains("token file") && worker.logText.contains("STORAGE_CREDENTIALS_UNAVAILABLE")
             }, "\(worker.logText)")
