@@ -15,7 +15,7 @@ public enum CredentialChain {
     public static func resolve(_ settings: AWSSettings, useInstanceMetadata: Bool) throws(StorageError) -> (provider: any AWSCredentialProvider, region: String)? {
         let files = SharedConfigFiles(credentialsFile: settings.sharedCredentialsFile, configFile: settings.configFile)
         let profile = files.profile(settings.profile)
-        let region = settings.explicitRegion ?? profile?["region"] ?? "us-east-1"
+        let region = settings.region
         let sts = STSClient(endpoint: settings.stsEndpointURL ?? "https://sts.\(region).amazonaws.com", region: region)
 
         if let key = settings.accessKeyID, let secret = settings.secretAccessKey {
