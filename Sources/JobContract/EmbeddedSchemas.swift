@@ -29,6 +29,10 @@ public enum EmbeddedSchemas {
     },
     "attempt": {"type": "integer", "minimum": 0},
     "worker_id": {"type": "string"},
+    "trace_id": {
+      "type": "string", "pattern": "^[0-9a-f]{32}$",
+      "description": "The trace of the attempt that appended the event (progress, split, completion, failure, retry, cancel): present when tracing is on and the attempt is sampled, or when the producer gave a traceparent."
+    },
     "metadata": {"type": "object"},
     "file_id": {
       "type": ["string", "null"]
@@ -480,7 +484,13 @@ public enum EmbeddedSchemas {
     "metadata": {
       "type": "object",
       "description": "Free-form, at most 16 KiB, copied into every event of the job."
-    }
+    },
+    "traceparent": {
+      "type": "string",
+      "maxLength": 512,
+      "description": "W3C Trace Context traceparent of the producer's span (00-<trace id>-<span id>-<flags>): the attempt's span links to it (is its child with MW_TRACE_PRODUCER_SPAN=child) and follows its sampled flag. One that does not parse is ignored, as the recommendation says."
+    },
+    "tracestate": {"type": "string", "maxLength": 512, "description": "W3C Trace Context tracestate, carried with traceparent."}
   },
   "not": {
     "required": ["run_at", "delay_ms"]

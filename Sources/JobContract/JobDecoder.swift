@@ -132,6 +132,14 @@ public struct JobDecoder: Sendable {
         } catch {
             throw reject(error.code, error.message)
         }
+        // The producer's trace context (W3C): strings of bounded size here; a traceparent that does
+        // not parse is ignored when the job runs (the recommendation's rule), never a dead job.
+        for name in ["traceparent", "tracestate"] {
+            guard let raw = fields[name], raw != .null else { continue }
+            guard let text = raw.stringValue, text.utf8.count <= 512 else {
+                throw reject(.invalidField, "\(name) must be a W3C Trace Context string of at most 512 characters")
+            }
+        }
         let metadata = fields["metadata"].flatMap { $0 == .null ? nil : $0 }?.jsonText ?? "{}"
         guard metadata.utf8.count <= limits.maxMetadataBytes else {
             throw reject(.invalidField, "metadata is over \(limits.maxMetadataBytes) bytes")

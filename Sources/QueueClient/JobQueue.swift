@@ -55,13 +55,14 @@ public struct JobQueue: Sendable {
     /// The list idle workers block on: a marker is pushed when jobs become waiting.
     public var markerKey: String { keyBase + "marker" }
 
-    func run(_ script: RedisScript, _ arguments: [String]) async throws(RedisError) -> RedisReply {
-        try await client.run(script, keys: [inboxKey], arguments: commonArguments() + arguments)
+    /// `traceID`: the trace of the attempt making the call, put in the events it appends.
+    func run(_ script: RedisScript, _ arguments: [String], traceID: String? = nil) async throws(RedisError) -> RedisReply {
+        try await client.run(script, keys: [inboxKey], arguments: commonArguments(traceID: traceID) + arguments)
     }
 
-    private func commonArguments() -> [String] {
+    private func commonArguments(traceID: String? = nil) -> [String] {
         [
-            keyBase, name, actor, Self.randomSeed(),
+            keyBase, name, actor, Self.randomSeed() + (traceID.map { ":" + $0 } ?? ""),
             String(options.eventsMaxLength), String(options.retention.milliseconds),
             String(options.deadRetention.milliseconds),
         ]
@@ -207,8 +208,8 @@ public struct JobQueue: Sendable {
     }
 
     /// Records progress (JSON object) and appends JobProgress. False: the lease is lost.
-    public func progress(id: String, token: String, json: String) async throws(RedisError) -> Bool {
-        try await run(.progress, [id, token, json]).integer == 1
+    public func progress(id: String, token: String, json: String, traceID: String? = nil) async throws(RedisError) -> Bool {
+        try await run(.progress, [id, token, json], traceID: traceID).integer == 1
     }
 
     /// Records what the job learned of its input (`file_id`, `meta_movie_id`) for its later events.
@@ -224,19 +225,20 @@ public struct JobQueue: Sendable {
     /// Completes the job (publishing its output version and appending its per-asset events, see
     /// `Publication`) and, in the same round trip, takes up to `thenFetch` next jobs.
     public func complete(
-        id: String, token: String, dataJSON: String, publication: Publication? = nil, thenFetch: Int
+        id: String, token: String, dataJSON: String, publication: Publication? = nil, thenFetch: Int, traceID: String? = nil
     ) async throws(RedisError) -> (accepted: Bool, next: FetchResult?) {
         var arguments = [id, token, "completed", dataJSON] + fetchArguments(thenFetch, always: true)
         arguments += [publication?.version ?? "", String(publication?.grace.milliseconds ?? 0), String(publication?.assets.count ?? 0)]
         for asset in publication?.assets ?? [] { arguments += [asset.type, asset.dataJSON] }
-        let strings = try await run(.finish, arguments).array?.map { $0.string ?? "" } ?? []
+        let strings = try await run(.finish, arguments, traceID: traceID).array?.map { $0.string ?? "" } ?? []
         if strings.first == "1" { await waitForReplicas() }
         return (strings.first == "1", thenFetch > 0 ? try parseFetch(strings.dropFirst()) : nil)
     }
 
     /// Ends a job whose cancellation its worker has seen. False: stale token.
-    public func acknowledgeCancel(id: String, token: String, dataJSON: String = "{}") async throws(RedisError) -> Bool {
-        let accepted = try await run(.finish, [id, token, "canceled", dataJSON] + fetchArguments(0, always: true) + ["", "0", "0"]).array?.first?.integer == 1
+    public func acknowledgeCancel(id: String, token: String, dataJSON: String = "{}", traceID: String? = nil) async throws(RedisError) -> Bool {
+        let accepted = try await run(.finish, [id, token, "canceled", dataJSON] + fetchArguments(0, always: true) + ["", "0", "0"],
+                                     traceID: traceID).array?.first?.integer == 1
         if accepted { await waitForReplicas() }
         return accepted
     }
@@ -261,9 +263,11 @@ public struct JobQueue: Sendable {
 
     /// `fail`, then up to `thenFetch` next jobs in the same round trip.
     public func fail(
-        id: String, token: String, code: String, message: String, retryable: Bool, retryDelay: Duration, thenFetch: Int
+        id: String, token: String, code: String, message: String, retryable: Bool, retryDelay: Duration, thenFetch: Int,
+        traceID: String? = nil
     ) async throws(RedisError) -> (outcome: FailOutcome, next: FetchResult?) {
-        let reply = try await run(.fail, [id, token, code, message, retryable ? "1" : "0", String(retryDelay.milliseconds)] + fetchArguments(thenFetch))
+        let reply = try await run(.fail, [id, token, code, message, retryable ? "1" : "0", String(retryDelay.milliseconds)] + fetchArguments(thenFetch),
+                                  traceID: traceID)
         let parts = (reply.array ?? []).map { $0.string ?? "" }
         let outcome: FailOutcome
         switch parts.first {
@@ -347,11 +351,11 @@ public struct JobQueue: Sendable {
     /// Splits a running job into parts (see `Lua/include/graph.lua`): they are created waiting and the job
     /// waits for them without a slot. Refused, changing nothing, for a stale token or when a
     /// part's id is taken already (never overwritten: that job would be lost).
-    public func fanOut(id: String, token: String, eventJSON: String, parts: [JobPart]) async throws(RedisError) -> FanOutOutcome {
+    public func fanOut(id: String, token: String, eventJSON: String, parts: [JobPart], traceID: String? = nil) async throws(RedisError) -> FanOutOutcome {
         var arguments = [id, token, eventJSON, String(parts.count)]
         for part in parts { arguments += [part.id, part.type, String(part.work.milliseconds), part.payload, part.asset] }
         do {
-            return try await run(.fanOut, arguments).integer == 1 ? .accepted : .stale
+            return try await run(.fanOut, arguments, traceID: traceID).integer == 1 ? .accepted : .stale
         } catch .server(let message) where message.contains("PART_EXISTS") {
             return .partExists(message.components(separatedBy: "PART_EXISTS ").last ?? "")
         }

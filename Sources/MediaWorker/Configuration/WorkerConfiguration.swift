@@ -57,6 +57,8 @@ public struct WorkerConfiguration: Sendable {
     public var splitMinimumSeconds: Double?
     /// Where events are POSTed, signed (`MW_WEBHOOK_*`); nil: no webhooks.
     public var webhooks: WebhookSettings?
+    /// OpenTelemetry traces (`OTEL_*`, `MW_TRACE_PRODUCER_SPAN`); off unless an OTLP endpoint is set.
+    public var tracing: TracingSettings = .off
 
     public init(environment: [String: String]) throws(ConfigurationError) {
 
@@ -119,6 +121,7 @@ public struct WorkerConfiguration: Sendable {
         if let types = environment.setting("MW_CONTENT_TYPES") {
             objectHeaders.contentTypes.merge(try ObjectHeaders.parseContentTypes(types)) { $1 }
         }
+        tracing = try TracingSettings(environment: environment)
         defaultOutputURL = environment.setting("MW_DEFAULT_OUTPUT_URL")
         if let output = defaultOutputURL, !JobDecoder.isStorageURL(output) {
             throw ConfigurationError(variable: "MW_DEFAULT_OUTPUT_URL", reason: "expected s3://bucket/prefix/ or file:///path/")

@@ -88,6 +88,8 @@ public struct WorkerDaemon {
         outputs.grace = configuration.outputGrace
         outputs.headers = configuration.objectHeaders
         settings.outputs = outputs
+        let tracing = try TracingBackend.make(configuration.tracing, workerID: configuration.workerID, logger: logger)
+        if let tracing { settings.tracer = tracing.tracer }
         let worker = JobWorker(
             settings: settings, redisURL: configuration.redisURL, handlers: JobRegistry(pipeline: pipeline).handlers,
             decoder: JobDecoder(defaultOutputURL: configuration.defaultOutputURL), readiness: readiness, logger: logger,
@@ -95,7 +97,10 @@ public struct WorkerDaemon {
 
         // Graceful shutdown runs in reverse order: the worker drains first (reporting not
         // ready), the HTTP server stays up to say so and stops last.
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        // The span exporter stops last: the spans of jobs that end while draining still go out.
+        if let tracing { services.append(.init(service: tracing.service)) }
+        services += [
             .init(service: http), .init(service: monitor),
             .init(service: DiskSpaceMonitor(workspace: workspace, readiness: readiness, minimumFree: configuration.minFreeBytes, logger: logger)),
         ]
@@ -118,6 +123,7 @@ public struct WorkerDaemon {
             "worker_id": "\(configuration.workerID)", "version": "\(MediaWorkerVersion.current)",
             "redis": "\(configuration.redisURL)", "queues": "\(configuration.queues.joined(separator: ","))",
             "storage_root": "\(configuration.storageRoot)",
+            "traces": "\(configuration.tracing.enabled ? configuration.tracing.endpoint + " (producer span: " + configuration.tracing.producerSpan.rawValue + ")" : "off")",
         ])
         do {
             try await group.run()

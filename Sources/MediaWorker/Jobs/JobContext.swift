@@ -11,6 +11,16 @@ public struct JobContext: Sendable {
     public let envelope: JSONValue
     public let logger: Logger
     let reporter: ProgressReporter
+    /// The attempt's span and trace id: child spans (`trace.measure`) and the parts' `traceparent`.
+    public let trace: JobTrace
+
+    init(delivery: Delivery, envelope: JSONValue, logger: Logger, reporter: ProgressReporter, trace: JobTrace = .none) {
+        self.delivery = delivery
+        self.envelope = envelope
+        self.logger = logger
+        self.reporter = reporter
+        self.trace = trace
+    }
 
     public var id: String { delivery.id }
     /// The worker running it ("local" for `media-worker process`).

@@ -47,8 +47,18 @@ struct JobIO {
     /// Records the version with the queue, then uploads every file under `directory` into it.
     func upload(_ directory: String, to version: OutputVersion, progress: (@Sendable (Double) -> Void)? = nil) async throws(JobFailure) {
         try await job.recordVersion(version)
-        try await OutputUploader(storage: pipeline.storage, concurrency: pipeline.uploadConcurrency, headers: pipeline.objectHeaders)
-            .upload(directory, to: version.url, progress: progress)
+        let uploader = OutputUploader(storage: pipeline.storage, concurrency: pipeline.uploadConcurrency, headers: pipeline.objectHeaders)
+        do {
+            try await job.trace.measure("upload", attributes: [TraceAttributes.storageURL: .string(version.url.description)]) { span in
+                let sent = try await uploader.upload(directory, to: version.url, progress: progress)
+                span.set(TraceAttributes.objects, sent.objects)
+                span.set(TraceAttributes.bytes, Int(sent.bytes))
+            }
+        } catch let failure as JobFailure {
+            throw failure
+        } catch {
+            throw JobFailure(code: "JOB_INTERNAL", message: "\(error)", retryable: true)
+        }
     }
 
     /// The stable master of a version whose package holds `hls/master.m3u8`: its text with
@@ -116,10 +126,16 @@ struct JobIO {
         let parts = location.name.split(separator: ".")
         let ext = parts.count > 1 ? String(parts.last!.prefix(8)).filter { $0.isLetter || $0.isNumber } : "bin"
         let path = directory + "/" + name + "." + (ext.isEmpty ? "bin" : ext)
+        let storage = pipeline.storage, limit = pipeline.maxInputBytes
         do {
-            _ = try await pipeline.storage.download(location, to: path, maxBytes: pipeline.maxInputBytes)
-        } catch {
+            try await job.trace.measure("download", attributes: [TraceAttributes.storageURL: .string(location.description),
+                                                                 TraceAttributes.bytes: .int64(info.size)]) { _ in
+                _ = try await storage.download(location, to: path, maxBytes: limit)
+            }
+        } catch let error as StorageError {
             throw JobFailure(error)
+        } catch {
+            throw JobFailure(code: "JOB_INTERNAL", message: "\(error)", retryable: true)
         }
         Counter(label: "mw_storage_bytes_total", dimensions: [("direction", "in")]).increment(by: Int(info.size))
         return path

@@ -17,7 +17,11 @@ actor ProgressReporter {
     nonisolated let workerID: String
     nonisolated var hasQueue: Bool { queue != nil }
 
-    init(queue: JobQueue, delivery: Delivery, interval: Duration = .seconds(1), board: WorkerStatusBoard? = nil) {
+    /// The trace the attempt's JobProgress events name.
+    private let traceID: String?
+
+    init(queue: JobQueue, delivery: Delivery, interval: Duration = .seconds(1), board: WorkerStatusBoard? = nil, traceID: String? = nil) {
+        self.traceID = traceID
         self.queue = queue
         self.local = nil
         self.delivery = delivery
@@ -27,6 +31,7 @@ actor ProgressReporter {
     }
 
     init(delivery: Delivery, interval: Duration = .milliseconds(200), local: @escaping @Sendable (String, JSONValue) -> Void) {
+        traceID = nil
         self.queue = nil
         self.local = local
         self.delivery = delivery
@@ -54,7 +59,7 @@ actor ProgressReporter {
             return
         }
         // Progress is advisory: a failure to send it must not fail the job.
-        _ = try? await queue.progress(id: delivery.id, token: delivery.token, json: JSONValue.object(data).jsonText)
+        _ = try? await queue.progress(id: delivery.id, token: delivery.token, json: JSONValue.object(data).jsonText, traceID: traceID)
     }
 
     func annotate(_ fields: [String: String]) async throws {

@@ -12,7 +12,10 @@ struct OutputUploader: Sendable {
     var headers = ObjectHeaders()
 
     /// Every file under `directory` to `prefix` + its relative path. `progress` gets the fraction of bytes done.
-    func upload(_ directory: String, to prefix: StorageLocation, progress: (@Sendable (Double) -> Void)? = nil) async throws(JobFailure) {
+    /// Returns how many objects and bytes went up.
+    @discardableResult
+    func upload(_ directory: String, to prefix: StorageLocation, progress: (@Sendable (Double) -> Void)? = nil) async throws(JobFailure)
+        -> (objects: Int, bytes: Int64) {
         var files: [(relative: String, size: Int64)] = []
         let walker = FileManager.default.enumerator(atPath: directory)
         while let relative = walker?.nextObject() as? String {
@@ -27,6 +30,7 @@ struct OutputUploader: Sendable {
         let done = Progress(total: total, report: progress)
         try await uploadAll(media, from: directory, to: prefix, progress: done)
         try await uploadAll(playlists, from: directory, to: prefix, progress: done)
+        return (files.count, files.reduce(0) { $0 + $1.size })
     }
 
     private func uploadAll(_ files: [(relative: String, size: Int64)], from directory: String, to prefix: StorageLocation,

@@ -47,7 +47,12 @@ extension JobWorker {
         logger[metadataKey: "job_type"] = "\(delivery.type)"
         logger[metadataKey: "attempt"] = "\(delivery.attempt)"
         let started = ContinuousClock.now
-        let outcome = await outcome(of: delivery, queue: queue, signal: signal, logger: logger)
+        let envelope = try? JSONValue.parse(delivery.payload)
+        // The attempt's span covers the work and the report of its end (publication included).
+        let trace = envelope.map { settings.tracer.begin(delivery, envelope: $0, logger: logger) } ?? .none
+        logger = trace.tagging(logger)
+        let traceID = trace.traceID
+        let outcome = await outcome(of: delivery, envelope: envelope, trace: trace, queue: queue, signal: signal, logger: logger)
         if handlers[delivery.type]?.handlesMedia ?? false { HeapTrim.afterJob() }
         let elapsed = ContinuousClock.now - started
         // The next job comes in the same round trip only from the first queue: for a later
@@ -57,13 +62,15 @@ extension JobWorker {
 
         let deadline = ContinuousClock.now + settings.queueOptions.lease * 2
         let label: String
+        var reported: JobFailure?
+        defer { trace.end(outcome: label, failure: reported) }
         do {
             switch outcome {
             case .succeeded(let result) where result.parts != nil:
                 // The job goes on as parts run by the pool; it comes back for its stitch.
                 let parts = result.parts ?? []
                 let outcome = try await withRedisRetry(until: deadline) { () throws(RedisError) in
-                    try await queue.fanOut(id: delivery.id, token: delivery.token, eventJSON: result.data.jsonText, parts: parts)
+                    try await queue.fanOut(id: delivery.id, token: delivery.token, eventJSON: result.data.jsonText, parts: parts, traceID: traceID)
                 }
                 switch outcome {
                 case .accepted:
@@ -74,17 +81,22 @@ extension JobWorker {
                     logger.info("job split refused: its lease was given to another delivery")
                 case .partExists(let part):
                     let failure = JobFailure(code: "TRANSCODE_SPLIT_CONFLICT", message: "the id of part \(part) is taken by another job", retryable: false)
-                    (label, next) = try await reportFailure(failure, delivery: delivery, queue: queue, deadline: deadline, fetchNext: fetchNext, logger: logger)
+                    reported = failure
+                    (label, next) = try await reportFailure(failure, delivery: delivery, queue: queue, deadline: deadline, fetchNext: fetchNext,
+                                                            traceID: traceID, logger: logger)
                 }
             case .succeeded(let result):
-                switch await prepareCompletion(result, delivery: delivery, queue: queue, deadline: deadline, logger: logger) {
+                let step = await trace.measure("publish", attributes: [TraceAttributes.version: .string(result.version?.id ?? "")]) { _ in
+                    await prepareCompletion(result, delivery: delivery, queue: queue, deadline: deadline, logger: logger)
+                }
+                switch step {
                 case .ready(let publication):
                     // A retry (after a lost reply) fetches nothing: a job fetched by the lost reply would be orphaned.
                     var fetch = fetchNext
                     let (accepted, fetched) = try await withRedisRetry(until: deadline) { () throws(RedisError) in
                         defer { fetch = 0 }
                         return try await queue.complete(id: delivery.id, token: delivery.token, dataJSON: result.data.jsonText,
-                                                        publication: publication, thenFetch: fetch)
+                                                        publication: publication, thenFetch: fetch, traceID: traceID)
                     }
                     next = fetched?.deliveries.first
                     label = accepted ? "completed" : "stale"
@@ -96,7 +108,7 @@ extension JobWorker {
                     }
                 case .cancelRequested:
                     _ = try await withRedisRetry(until: deadline) { () throws(RedisError) in
-                        try await queue.acknowledgeCancel(id: delivery.id, token: delivery.token)
+                        try await queue.acknowledgeCancel(id: delivery.id, token: delivery.token, traceID: traceID)
                     }
                     label = "canceled"
                     logger.info("job canceled before its outputs were published")
@@ -104,16 +116,22 @@ extension JobWorker {
                     label = "stale"
                     logger.warning("job result not published: its lease was given to another delivery")
                 case .failed(let failure):
-                    (label, next) = try await reportFailure(failure, delivery: delivery, queue: queue, deadline: deadline, fetchNext: fetchNext, logger: logger)
+                    reported = failure
+                    (label, next) = try await reportFailure(failure, delivery: delivery, queue: queue, deadline: deadline, fetchNext: fetchNext,
+                                                            traceID: traceID, logger: logger)
                 }
             case .failed(let failure):
-                (label, next) = try await reportFailure(failure, delivery: delivery, queue: queue, deadline: deadline, fetchNext: fetchNext, logger: logger)
+                reported = failure
+                (label, next) = try await reportFailure(failure, delivery: delivery, queue: queue, deadline: deadline, fetchNext: fetchNext,
+                                                        traceID: traceID, logger: logger)
             case .stopped(.timeout):
                 let failure = JobFailure(code: "JOB_TIMEOUT", message: "the job ran longer than its timeout of \(delivery.timeoutSeconds) s", retryable: true)
-                (label, next) = try await reportFailure(failure, delivery: delivery, queue: queue, deadline: deadline, fetchNext: fetchNext, logger: logger)
+                reported = failure
+                (label, next) = try await reportFailure(failure, delivery: delivery, queue: queue, deadline: deadline, fetchNext: fetchNext,
+                                                        traceID: traceID, logger: logger)
             case .stopped(.cancelRequested):
                 _ = try await withRedisRetry(until: deadline) { () throws(RedisError) in
-                    try await queue.acknowledgeCancel(id: delivery.id, token: delivery.token)
+                    try await queue.acknowledgeCancel(id: delivery.id, token: delivery.token, traceID: traceID)
                 }
                 label = "canceled"
                 logger.info("job canceled")
@@ -210,14 +228,15 @@ extension JobWorker {
     }
 
     private func reportFailure(
-        _ failure: JobFailure, delivery: Delivery, queue: JobQueue, deadline: ContinuousClock.Instant, fetchNext: Int, logger: Logger
+        _ failure: JobFailure, delivery: Delivery, queue: JobQueue, deadline: ContinuousClock.Instant, fetchNext: Int, traceID: String?,
+        logger: Logger
     ) async throws -> (String, Delivery?) {
         let delay = settings.retryPolicy.delay(afterAttempt: delivery.attempt)
         var fetch = fetchNext
         let (result, fetched) = try await withRedisRetry(until: deadline) { () throws(RedisError) in
             defer { fetch = 0 }
             return try await queue.fail(id: delivery.id, token: delivery.token, code: failure.code, message: failure.message,
-                                        retryable: failure.retryable, retryDelay: delay, thenFetch: fetch)
+                                        retryable: failure.retryable, retryDelay: delay, thenFetch: fetch, traceID: traceID)
         }
         let next = fetched?.deliveries.first
         let metadata: Logger.Metadata = ["error_code": "\(failure.code)", "error": "\(failure.message)", "retryable": "\(failure.retryable)"]
@@ -240,18 +259,15 @@ extension JobWorker {
     }
 
     /// Races the handler against a stop request (cancel, lost lease, timeout, shutdown).
-    private func outcome(of delivery: Delivery, queue: JobQueue, signal: StopSignal, logger: Logger) async -> JobOutcome {
+    private func outcome(of delivery: Delivery, envelope: JSONValue?, trace: JobTrace, queue: JobQueue, signal: StopSignal,
+                         logger: Logger) async -> JobOutcome {
         guard let handler = handlers[delivery.type] else {
             return .failed(JobFailure(code: "JOB_TYPE_UNSUPPORTED", message: "this worker does not run '\(delivery.type)' jobs", retryable: false))
         }
-        let envelope: JSONValue
-        do {
-            envelope = try JSONValue.parse(delivery.payload)
-        } catch {
-            return .failed(.invalidJob("the stored job is not JSON"))
-        }
+        guard let envelope else { return .failed(.invalidJob("the stored job is not JSON")) }
         let context = JobContext(delivery: delivery, envelope: envelope, logger: logger,
-                                 reporter: ProgressReporter(queue: queue, delivery: delivery, board: statusBoard))
+                                 reporter: ProgressReporter(queue: queue, delivery: delivery, board: statusBoard, traceID: trace.traceID),
+                                 trace: trace)
         logger.info("job started")
         statusBoard?.started(id: delivery.id, type: delivery.type, queue: queue.name, attempt: delivery.attempt)
         defer { statusBoard?.ended(id: delivery.id) }

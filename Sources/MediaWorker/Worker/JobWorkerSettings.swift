@@ -26,6 +26,8 @@ public struct JobWorkerSettings: Sendable {
     public var storageBreaker: StorageCircuitBreaker?
     /// Where outputs are published and trashed versions deleted; nil: jobs write no outputs (tests of the queue alone).
     public var outputs: OutputSettings?
+    /// Spans per attempt (`OTEL_*`); off: none, events still name the producer's trace.
+    public var tracer: JobTracer = .off
 
     public init(workerID: String, queues: [String], concurrency: Int) {
         self.workerID = workerID

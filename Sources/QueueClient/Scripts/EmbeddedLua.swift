@@ -10,7 +10,10 @@ enum EmbeddedLua {
 local base = ARGV[1]
 local queue = ARGV[2]
 local actor = ARGV[3]
-local seed = ARGV[4]
+local seed = string.sub(ARGV[4], 1, 32)
+-- The calling attempt's trace, put in the events it appends (nil: none or malformed).
+local event_trace = string.sub(ARGV[4], 34)
+if #event_trace ~= 32 or string.find(event_trace, '[^0-9a-f]') then event_trace = nil end
 local events_maxlen = ARGV[5]
 local retention_ms = tonumber(ARGV[6])
 local dead_retention_ms = tonumber(ARGV[7])
@@ -92,7 +95,8 @@ end
 local event_queue, event_worker = nil, nil
 
 -- Appends one event to the queue's stream, in the envelope of the design, and returns its
--- stream id: the job's metadata is copied in, and transcode events carry file_id and meta_movie_id.
+-- stream id: the job's metadata is copied in, and transcode events carry file_id and meta_movie_id
+-- (and trace_id, when the calling attempt has a trace).
 -- data_json is raw JSON text, inserted as is. `known` may carry the job's
 -- { attempts, metadata, type, file_id, meta_movie_id } when the caller has read them.
 -- `known` may also carry, 6th, the parent of a part of a split job (named as parent_id).
@@ -106,6 +110,7 @@ local function emit_raw(event_type, id, data_json, known)
   local parts = { '{"event_id":"', event_id(), '","type":', json_name(event_type),
     ',"job_id":', json_name(id), event_queue, string.format('%d', attempt), event_worker, job[2] or '{}' }
   if job[6] then parts[#parts + 1] = ',"parent_id":' .. cjson.encode(job[6]) end
+  if event_trace then parts[#parts + 1] = ',"trace_id":"' .. event_trace .. '"' end
   if job[3] and string.sub(job[3], 1, 9) == 'transcode' then
     parts[#parts + 1] = ',"file_id":' .. (job[4] and cjson.encode(job[4]) or 'null')
     parts[#parts + 1] = ',"meta_movie_id":' .. (job[5] and cjson.encode(job[5]) or 'null')

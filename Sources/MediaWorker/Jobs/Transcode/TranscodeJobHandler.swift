@@ -81,7 +81,11 @@ public struct TranscodeJobHandler: JobHandler {
             try await job.annotate(annotations)
             await job.progress(0.1)
 
-            let info = try await MediaProbe.probe(path: path, limits: pipeline.mediaLimits)
+            let info = try await job.trace.measure("probe") { span in
+                let info = try await MediaProbe.probe(path: path, limits: pipeline.mediaLimits)
+                span.set(TraceAttributes.mediaDuration, info.durationSeconds ?? 0)
+                return info
+            }
             var plan = plan
             do {
                 plan.hls.audioStreams = try AudioTracks.streams(info, picks: options.audioTracks)
@@ -118,9 +122,11 @@ public struct TranscodeJobHandler: JobHandler {
             let output = io.directory + "/out"
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             let encodeStarted = ContinuousClock.now
-            let package = try await HLSPackager.package(
-                input: path, outputDirectory: output + "/hls", rungs: rungs, settings: plan.settings, hls: plan.hls,
-                limits: pipeline.mediaLimits, subtitles: subtitles) { fraction in Task { await job.progress(0.1 + fraction * 0.6) } }
+            let package = try await job.trace.measure("encode", attributes: [TraceAttributes.rungs: .string(TraceAttributes.names(of: rungs))]) { _ in
+                try await HLSPackager.package(
+                    input: path, outputDirectory: output + "/hls", rungs: rungs, settings: plan.settings, hls: plan.hls,
+                    limits: pipeline.mediaLimits, subtitles: subtitles) { fraction in Task { await job.progress(0.1 + fraction * 0.6) } }
+            }
 
             // Encode speed as a multiple of real time (media seconds per wall second).
             let elapsed = ContinuousClock.now - encodeStarted

@@ -4,13 +4,17 @@
 --
 -- Common ARGV: 1 key base (`mw:{default}:`), 2 queue name, 3 actor (worker id or "cli"),
 -- 4 event-id seed (32 hex digits of a random UUIDv4 from Swift: Lua has no good randomness),
+--   then, when an attempt with a trace makes the call, ':' and its trace id (32 hex digits),
 -- 5 events stream MAXLEN (approximate), 6 retention of finished jobs (ms),
 -- 7 retention of dead jobs (ms). Script-specific arguments start at ARGV[8].
 
 local base = ARGV[1]
 local queue = ARGV[2]
 local actor = ARGV[3]
-local seed = ARGV[4]
+local seed = string.sub(ARGV[4], 1, 32)
+-- The calling attempt's trace, put in the events it appends (nil: none or malformed).
+local event_trace = string.sub(ARGV[4], 34)
+if #event_trace ~= 32 or string.find(event_trace, '[^0-9a-f]') then event_trace = nil end
 local events_maxlen = ARGV[5]
 local retention_ms = tonumber(ARGV[6])
 local dead_retention_ms = tonumber(ARGV[7])
@@ -92,7 +96,8 @@ end
 local event_queue, event_worker = nil, nil
 
 -- Appends one event to the queue's stream, in the envelope of the design, and returns its
--- stream id: the job's metadata is copied in, and transcode events carry file_id and meta_movie_id.
+-- stream id: the job's metadata is copied in, and transcode events carry file_id and meta_movie_id
+-- (and trace_id, when the calling attempt has a trace).
 -- data_json is raw JSON text, inserted as is. `known` may carry the job's
 -- { attempts, metadata, type, file_id, meta_movie_id } when the caller has read them.
 -- `known` may also carry, 6th, the parent of a part of a split job (named as parent_id).
@@ -106,6 +111,7 @@ local function emit_raw(event_type, id, data_json, known)
   local parts = { '{"event_id":"', event_id(), '","type":', json_name(event_type),
     ',"job_id":', json_name(id), event_queue, string.format('%d', attempt), event_worker, job[2] or '{}' }
   if job[6] then parts[#parts + 1] = ',"parent_id":' .. cjson.encode(job[6]) end
+  if event_trace then parts[#parts + 1] = ',"trace_id":"' .. event_trace .. '"' end
   if job[3] and string.sub(job[3], 1, 9) == 'transcode' then
     parts[#parts + 1] = ',"file_id":' .. (job[4] and cjson.encode(job[4]) or 'null')
     parts[#parts + 1] = ',"meta_movie_id":' .. (job[5] and cjson.encode(job[5]) or 'null')

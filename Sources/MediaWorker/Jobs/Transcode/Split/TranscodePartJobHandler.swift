@@ -48,9 +48,12 @@ public struct TranscodePartJobHandler: JobHandler {
             case .video:
                 guard let chunk = task.chunk else { throw JobFailure.invalidJob("a video part names no chunk") }
                 hls.part = .videoRange(start: chunk.start, end: chunk.end)
-                package = try await HLSPackager.package(
-                    input: path, outputDirectory: output + "/media", rungs: task.plan.rungs, settings: settings, hls: hls,
-                    limits: pipeline.mediaLimits) { fraction in Task { await job.progress(0.05 + fraction * 0.75) } }
+                package = try await job.trace.measure("encode", attributes: [TraceAttributes.rungs: .string(TraceAttributes.names(of: task.plan.rungs)),
+                                                                             TraceAttributes.chunk: .int64(Int64(chunk.index))]) { [hls, settings] _ in
+                    try await HLSPackager.package(
+                        input: path, outputDirectory: output + "/media", rungs: task.plan.rungs, settings: settings, hls: hls,
+                        limits: pipeline.mediaLimits) { fraction in Task { await job.progress(0.05 + fraction * 0.75) } }
+                }
                 if let sample = task.plan.qualitySample, sample > 0 {
                     quality = try await QualityMeter.measure(
                         input: path, directory: package.directory, renditions: package.renditions, fraction: sample, settings: settings,
@@ -74,9 +77,11 @@ public struct TranscodePartJobHandler: JobHandler {
                                                     isDefault: planned.isDefault))
                 }
                 if task.plan.hasAudio {
-                    package = try await HLSPackager.package(
-                        input: path, outputDirectory: output + "/media", rungs: [], settings: settings, hls: hls,
-                        limits: pipeline.mediaLimits, subtitles: subtitles) { fraction in Task { await job.progress(0.05 + fraction * 0.4) } }
+                    package = try await job.trace.measure("encode", attributes: [TraceAttributes.rungs: "audio"]) { [hls, settings, subtitles] _ in
+                        try await HLSPackager.package(
+                            input: path, outputDirectory: output + "/media", rungs: [], settings: settings, hls: hls,
+                            limits: pipeline.mediaLimits, subtitles: subtitles) { fraction in Task { await job.progress(0.05 + fraction * 0.4) } }
+                    }
                 } else {
                     package = HLSPackage(directory: output + "/media", renditions: [], durationSeconds: 0, streamCopied: false)
                 }
