@@ -19,7 +19,9 @@ memory per job) and the workers table (1, 4, 16, 64 worker processes against one
 
 usage: bench.py MEDIA_WORKER_BINARY [--jobs N] [--latency-jobs N] [--repeat N] [--baseline REF]
                 [--growth-sizes 1000,100000,1000000] [--workers 1,4,16,64] [--skip-topologies]
-                [--skip-growth] [--skip-workers] [--skip-transcode]
+                [--skip-growth] [--skip-workers] [--skip-transcode] [--skip-tracing]
+Tracing: the same no-op jobs carrying a traceparent, with tracing off and on (exporting over
+OTLP/HTTP to the tests' receiver), alternating; the aim is at most 5 % fewer jobs/s.
 """
 import argparse
 import json
@@ -204,6 +206,45 @@ def ours_throughput(r, binary, port, concurrency, jobs, workdir, name=None):
     elapsed, measured = measured_drain(r, [json.dumps({"id": f"t{i}", "type": "noop"}) for i in range(jobs)], jobs, 300)
     trips = round_trips(trips_before, worker_counter(worker.http_port, "mw_redis_round_trips_total"))
     return jobs / elapsed, worker.stop(), Cost(measured, jobs, trips)
+
+
+def tracing_rows(r, binary, port, jobs, workdir, repeat):
+    """Tracing's cost: one worker at c8 draining `jobs` no-op jobs that carry a sampled W3C
+    traceparent (as a traced producer's do), with tracing off and on (OTLP/HTTP to the tests'
+    receiver, scripts/test/otlp_receiver.py --count-only, on this machine), alternating `repeat`
+    times: ({"off"|"on": [jobs/s]}, {"off"|"on": [peak RSS MB]}, spans received per on-run)."""
+    counts = os.path.join(workdir, "spans.count")
+    receiver = subprocess.Popen([sys.executable, os.path.join(HERE, "..", "..", "scripts", "test", "otlp_receiver.py"), counts, "--count-only"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    endpoint = f"http://127.0.0.1:{int(receiver.stdout.readline())}"
+
+    def received():
+        try:
+            return int(open(counts).read() or 0)
+        except (OSError, ValueError):
+            return 0
+    rates, peaks, spans = {"off": [], "on": []}, {"off": [], "on": []}, []
+    try:
+        for run in range(repeat):
+            for mode in ("off", "on"):
+                r.flushall()
+                env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint} if mode == "on" else {}
+                worker = OurWorker(binary, port, 8, workdir, name=f"tracing-{mode}-{run}", extra_env=env)
+                worker.wait_ready()
+                before = received()
+                payloads = [json.dumps({"id": f"tr{i}", "type": "noop",
+                                        "traceparent": f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"}) for i in range(jobs)]
+                elapsed, _ = measured_drain(r, payloads, jobs, 300)
+                rates[mode].append(jobs / elapsed)
+                # The exporter flushes what it holds when the worker stops (graceful shutdown).
+                peaks[mode].append(worker.stop())
+                if mode == "on":
+                    wait_for(lambda: received() - before >= jobs, 30, 0.1)
+                    spans.append(received() - before)
+    finally:
+        receiver.terminate()
+        receiver.wait()
+    return rates, peaks, spans
 
 
 def transcode_cost(r, binary, port, workdir, source, jobs):
@@ -593,6 +634,7 @@ def main():
     parser.add_argument("--skip-throughput", action="store_true", help="leave out the throughput runs against RQ (and the cost table)")
     parser.add_argument("--split-chunks", default="50,500", help="split transcodes of these many 6 s chunks (per-part cost)")
     parser.add_argument("--skip-split", action="store_true", help="leave out the split job's cost per part")
+    parser.add_argument("--skip-tracing", action="store_true", help="leave out tracing on against off")
     args = parser.parse_args()
     binaries = [("this tree", args.binary)]
     if args.baseline:
@@ -644,6 +686,17 @@ def main():
             print(f"{'MediaWorker':34}{percentile(our_latency, 50) * 1000:>10.2f}{percentile(our_latency, 99) * 1000:>14.2f}")
             print(f"{'RQ SimpleWorker':34}{percentile(rq_lat, 50) * 1000:>10.2f}{percentile(rq_lat, 99) * 1000:>14.2f}")
             print(f"ratio latency p50 (RQ / ours): {percentile(rq_lat, 50) / percentile(our_latency, 50):.1f}x")
+        if not args.skip_tracing:
+            rates, peaks, spans = tracing_rows(r, args.binary, port, args.jobs, workdir, max(args.repeat, 3))
+            print()
+            print(f"{'tracing (one worker, c8, traced jobs)':40}{'jobs/s (runs)':>32}{'median':>9}{'peak RSS MB':>13}")
+            for mode in ("off", "on"):
+                label = "off" if mode == "off" else "on: OTLP/HTTP to the test receiver"
+                print(f"{label:40}{', '.join(f'{v:.0f}' for v in rates[mode]):>32}{statistics.median(rates[mode]):>9.0f}"
+                      f"{max(peaks[mode]):>13.1f}")
+            ratio = statistics.median(rates["on"]) / statistics.median(rates["off"])
+            print(f"spans received per run with tracing on: {', '.join(str(s) for s in spans)} (one per job: {args.jobs})")
+            print(f"ratio throughput (tracing on / off): {ratio:.3f}x   (aim: >= 0.95x: {'met' if ratio >= 0.95 else 'NOT met'})")
         if not args.skip_transcode:
             if not os.path.exists(args.transcode_source):
                 raise SystemExit(f"no {args.transcode_source}: run Fixtures/generate.sh (or pass --skip-transcode)")

@@ -237,6 +237,61 @@ struct CredentialChainTests {
 
             let imds = try await roundTrip(moto, ["AWS_EC2_METADATA_SERVICE_ENDPOINT": base], key: "imds", directory: directory)
             #expect(imds == "instance metadata (\(base))")
+
+            // Role profiles whose base keys come from elsewhere: the instance's role (credential_source,
+            // role chaining at moto) and a web identity token named in the profile.
+            let roles = directory + "/roles"
+            try """
+            [profile chained]
+            role_arn = \(moto.credentials.roleARN)
+            credential_source = Ec2InstanceMetadata
+            role_session_name = chained
+            [profile pod]
+            role_arn = \(moto.credentials.roleARN)
+            web_identity_token_file = \(tokenFile)
+            """.write(toFile: roles, atomically: true, encoding: .utf8)
+            let chained = try await roundTrip(moto, ["AWS_CONFIG_FILE": roles, "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_PROFILE": "chained",
+                                                     "AWS_EC2_METADATA_SERVICE_ENDPOINT": base, "AWS_ENDPOINT_URL_STS": moto.endpoint],
+                                              key: "credential-source", directory: directory)
+            #expect(chained == "profile chained (assume role \(moto.credentials.roleARN))")
+            let pod = try await roundTrip(moto, ["AWS_CONFIG_FILE": roles, "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_PROFILE": "pod",
+                                                 "AWS_ENDPOINT_URL_STS": base + "/sts"], key: "profile-web-identity", directory: directory)
+            #expect(pod == "web identity (\(moto.credentials.roleARN))")
+        }
+    }
+
+    @Test("role profiles that cannot work are refused at start, naming the profile: SSO, an unknown credential_source, both sources, none")
+    func roleProfilesRefused() throws {
+        let directory = try makeTestDirectory("role-profiles")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("config").path
+        try """
+        [profile sso]
+        sso_session = corp
+        sso_account_id = 111122223333
+        [profile unknown]
+        role_arn = arn:aws:iam::123456789012:role/r
+        credential_source = Laptop
+        [profile both]
+        role_arn = arn:aws:iam::123456789012:role/r
+        credential_source = Ec2InstanceMetadata
+        source_profile = sso
+        [profile bare]
+        role_arn = arn:aws:iam::123456789012:role/r
+        [profile ecs]
+        role_arn = arn:aws:iam::123456789012:role/r
+        credential_source = EcsContainer
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        for (profile, words) in [("sso", ["profile sso", "SSO", "credential_process"]), ("unknown", ["profile unknown", "credential_source Laptop"]),
+                                 ("both", ["not both"]), ("bare", ["role_arn needs"]), ("ecs", ["EcsContainer", "AWS_CONTAINER_CREDENTIALS"])] {
+            do throws(StorageError) {
+                _ = try CredentialChain.resolve(Self.settings(["AWS_CONFIG_FILE": config, "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+                                                               "AWS_PROFILE": profile]), useInstanceMetadata: true)
+                Issue.record("profile \(profile) was taken")
+            } catch {
+                #expect(error.code == .credentialsUnavailable, "\(error)")
+                for word in words { #expect(error.message.contains(word), "\(error.message) lacks \(word)") }
+            }
         }
     }
 

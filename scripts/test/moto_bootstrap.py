@@ -44,7 +44,8 @@ role = user_iam.create_role(RoleName="media-worker-role", AssumeRolePolicyDocume
 }))["Role"]
 user_iam.put_role_policy(RoleName="media-worker-role", PolicyName="s3-all", PolicyDocument=json.dumps({
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    # sts:AssumeRole too: a profile's credential_source may chain from this role to a role.
+    "Statement": [{"Effect": "Allow", "Action": ["s3:*", "sts:AssumeRole"], "Resource": "*"}],
 }))
 
 s3 = client("s3", key["AccessKeyId"], key["SecretAccessKey"])

@@ -2,7 +2,8 @@
 (ExportTraceServiceRequest, protobuf, optionally gzip) with PyPI opentelemetry-proto and
 appends one JSON line per span to the output file. Prints its port on the first line.
 
-usage: otlp_receiver.py OUTPUT.jsonl [PORT]
+usage: otlp_receiver.py OUTPUT.jsonl [PORT] [--count-only]
+  --count-only: decode every request but write only the running count of spans (benchmarks).
 """
 import gzip
 import json
@@ -15,8 +16,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-output_path = sys.argv[1]
+arguments = [a for a in sys.argv[1:] if a != "--count-only"]
+count_only = "--count-only" in sys.argv
+output_path = arguments[0]
 write_lock = Lock()
+received = 0
 
 
 def value_of(any_value):
@@ -48,6 +52,14 @@ class Handler(BaseHTTPRequestHandler):
             return
         request = ExportTraceServiceRequest()
         request.ParseFromString(body)
+        if count_only:
+            global received
+            with write_lock:
+                received += sum(len(scope.spans) for resource in request.resource_spans for scope in resource.scope_spans)
+                with open(output_path, "w") as out:
+                    out.write(str(received))
+            self.reply()
+            return
         lines = []
         for resource_spans in request.resource_spans:
             resource = attributes(resource_spans.resource.attributes)
@@ -70,6 +82,9 @@ class Handler(BaseHTTPRequestHandler):
         with write_lock, open(output_path, "a") as out:
             for line in lines:
                 out.write(line + "\n")
+        self.reply()
+
+    def reply(self):
         reply = ExportTraceServiceResponse().SerializeToString()
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
@@ -81,6 +96,6 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2]) if len(sys.argv) > 2 else 0), Handler)
+server = ThreadingHTTPServer(("127.0.0.1", int(arguments[1]) if len(arguments) > 1 else 0), Handler)
 print(server.server_address[1], flush=True)
 server.serve_forever()

@@ -2,6 +2,7 @@ import ArgumentParser
 import CFFmpegShim
 import Foundation
 import Logging
+import OTel
 
 /// `media-worker run`: the daemon. Settings come from the environment (see docs/configuration.md).
 struct RunCommand: AsyncParsableCommand {
@@ -20,7 +21,12 @@ struct RunCommand: AsyncParsableCommand {
         if let concurrency { overrides["MW_CONCURRENCY"] = String(concurrency) }
         let configuration = try WorkerConfiguration.forCommand(overriding: overrides)
         let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        // trace_id and span_id of the attempt a line is written in (none outside a traced attempt).
+        LoggingSystem.bootstrap({ label, provider in
+            var handler = JSONLogHandler(label: label, level: level)
+            handler.metadataProvider = provider
+            return handler
+        }, metadataProvider: OTel.makeLoggingMetadataProvider())
         var logger = Logger(label: "media-worker")
         logger[metadataKey: "worker_id"] = "\(configuration.workerID)"
         // libav* would print free-form text to stderr, breaking the JSON log lines.

@@ -9,22 +9,35 @@ public struct JobTrace: Sendable {
     /// The trace the attempt's events name (`trace_id`): the attempt span's, or, when the worker
     /// records none, the producer's.
     public let traceID: String?
-    /// The attempt span's id (log lines).
-    public let spanID: String?
-    /// The W3C headers (`traceparent`, `tracestate`) the attempt hands on to its parts: its own
-    /// span, or the producer's context unchanged (a sampled-out producer's parts stay sampled out).
-    public let handOn: [String: String]?
+    /// The producer's W3C headers, handed on unchanged when the attempt records no span of its own
+    /// (a sampled-out producer's parts stay sampled out).
+    let producer: [String: String]?
     let tracer: (any Tracer)?
     let span: (any Span)?
 
-    public static let none = JobTrace(traceID: nil, spanID: nil, handOn: nil, tracer: nil, span: nil)
+    public static let none = JobTrace(traceID: nil, producer: nil, tracer: nil, span: nil)
 
-    init(traceID: String?, spanID: String?, handOn: [String: String]?, tracer: (any Tracer)?, span: (any Span)?) {
+    init(traceID: String?, producer: [String: String]?, tracer: (any Tracer)?, span: (any Span)?) {
         self.traceID = traceID
-        self.spanID = spanID
-        self.handOn = handOn
+        self.producer = producer
         self.tracer = tracer
         self.span = span
+    }
+
+    /// The W3C headers (`traceparent`, `tracestate`) the attempt hands on to its parts: its own
+    /// span's when it has one (made only when a job splits: a no-op job never pays for it).
+    public func handOn() -> [String: String]? {
+        guard let tracer, let span else { return producer }
+        var headers: [String: String] = [:]
+        tracer.inject(span.context, into: &headers, using: HeaderCarrier())
+        return headers["traceparent"] == nil ? producer : headers
+    }
+
+    /// Runs `body` in the attempt span's task-local context: its log lines get `trace_id` and
+    /// `span_id` (swift-otel's metadata provider reads it), only when a line is written.
+    func within<T>(_ body: () async -> T) async -> T {
+        guard let span else { return await body() }
+        return await ServiceContext.withValue(span.context) { await body() }
     }
 
     /// Whether spans are being recorded for this attempt.
@@ -60,11 +73,10 @@ public struct JobTrace: Sendable {
             attributes[TraceAttributes.outcome] = outcome
             if let failure { attributes[TraceAttributes.errorType] = failure.code }
         }
+        // Success leaves the status unset, as the specification asks of instrumentation.
         if let failure {
             span.setStatus(SpanStatus(code: .error, message: "\(failure.code): \(failure.message)"))
-        } else if ["completed", "split", "canceled", "released"].contains(outcome) {
-            span.setStatus(SpanStatus(code: .ok))
-        } else {
+        } else if !["completed", "split", "canceled", "released"].contains(outcome) {
             span.setStatus(SpanStatus(code: .error, message: outcome))
         }
         span.end()
@@ -83,11 +95,12 @@ public struct JobTrace: Sendable {
         span.setStatus(SpanStatus(code: .error, message: code))
     }
 
-    /// The logger of the attempt: its lines carry `trace_id` and `span_id`.
+    /// The logger of an attempt that records no span (tracing off, or sampled out): its lines
+    /// name the producer's trace. A recording attempt's come from its task-local context.
     func tagging(_ logger: Logger) -> Logger {
+        guard span == nil, let traceID else { return logger }
         var logger = logger
-        if let traceID { logger[metadataKey: "trace_id"] = "\(traceID)" }
-        if let spanID { logger[metadataKey: "span_id"] = "\(spanID)" }
+        logger[metadataKey: "trace_id"] = "\(traceID)"
         return logger
     }
 }

@@ -1,5 +1,6 @@
 import JobContract
 import Logging
+import OTel
 import QueueClient
 import Tracing
 
@@ -9,14 +10,12 @@ public struct JobTracer: Sendable {
     /// nil: tracing is off; events still carry the producer's trace id.
     let tracer: (any Tracer)?
     let producerSpan: TracingSettings.ProducerSpan
-    let workerID: String
 
-    public static let off = JobTracer(tracer: nil, producerSpan: .link, workerID: "")
+    public static let off = JobTracer(tracer: nil, producerSpan: .link)
 
-    public init(tracer: (any Tracer)?, producerSpan: TracingSettings.ProducerSpan, workerID: String) {
+    public init(tracer: (any Tracer)?, producerSpan: TracingSettings.ProducerSpan) {
         self.tracer = tracer
         self.producerSpan = producerSpan
-        self.workerID = workerID
     }
 
     public var isOn: Bool { tracer != nil }
@@ -36,41 +35,45 @@ public struct JobTracer: Sendable {
             }
         }
         guard let tracer else {
-            return JobTrace(traceID: producer?.parent.traceID, spanID: nil, handOn: producer?.headers, tracer: nil, span: nil)
+            return JobTrace(traceID: producer?.parent.traceID, producer: producer?.headers, tracer: nil, span: nil)
         }
         // The producer decided not to record this trace: neither does the worker, whatever the mode.
         if let producer, !producer.parent.sampled {
-            return JobTrace(traceID: producer.parent.traceID, spanID: nil, handOn: producer.headers, tracer: nil, span: nil)
+            return JobTrace(traceID: producer.parent.traceID, producer: producer.headers, tracer: nil, span: nil)
         }
         var producerContext = ServiceContext.topLevel
         if let producer { tracer.extract(producer.headers, into: &producerContext, using: HeaderCarrier()) }
         let parentContext = producer != nil && producerSpan == .child ? producerContext : .topLevel
         let span = tracer.startSpan("process \(delivery.queue)", context: parentContext, ofKind: .consumer)
         if producer != nil, producerSpan == .link { span.addLink(SpanLink(context: producerContext, attributes: [:])) }
-        var own: [String: String] = [:]
-        tracer.inject(span.context, into: &own, using: HeaderCarrier())
-        guard span.isRecording, let mine = own["traceparent"].flatMap(TraceParent.init(parsing:)) else {
+        guard span.isRecording, let traceID = span.context.otelTraceID else {
             // Sampled out here (OTEL_TRACES_SAMPLER): the decision travels on to the parts.
+            var own: [String: String] = [:]
+            tracer.inject(span.context, into: &own, using: HeaderCarrier())
             span.end()
-            return JobTrace(traceID: producer?.parent.traceID, spanID: nil, handOn: own["traceparent"] == nil ? producer?.headers : Optional(own),
-                            tracer: nil, span: nil)
+            return JobTrace(traceID: producer?.parent.traceID, producer: own["traceparent"] == nil ? producer?.headers : own, tracer: nil, span: nil)
         }
-        span.updateAttributes { attributes in
-            attributes[TraceAttributes.messagingSystem] = "mediaworker"
-            attributes[TraceAttributes.operationType] = "process"
-            attributes[TraceAttributes.operationName] = "process"
-            attributes[TraceAttributes.destination] = delivery.queue
-            attributes[TraceAttributes.messageID] = delivery.id
-            attributes[TraceAttributes.bodySize] = delivery.payload.count
-            attributes[TraceAttributes.deliveryCount] = delivery.attempt
-            attributes[TraceAttributes.jobType] = delivery.type
-            attributes[TraceAttributes.attempt] = delivery.attempt
-            attributes[TraceAttributes.workerID] = workerID
-            if let stage = delivery.stage { attributes[TraceAttributes.stage] = stage }
-            if let parent = envelope["part"]?["parent"]?.stringValue { attributes[TraceAttributes.parentJob] = parent }
-        }
-        return JobTrace(traceID: mine.traceID, spanID: mine.parentSpanID, handOn: own, tracer: tracer, span: span)
+        // Set in one assignment (each span attribute write takes the span's lock and copies its set).
+        var attributes = Self.processAttributes
+        attributes[TraceAttributes.destination] = delivery.queue
+        attributes[TraceAttributes.messageID] = delivery.id
+        attributes[TraceAttributes.bodySize] = delivery.payload.count
+        attributes[TraceAttributes.jobType] = delivery.type
+        attributes[TraceAttributes.attempt] = delivery.attempt
+        if let stage = delivery.stage { attributes[TraceAttributes.stage] = stage }
+        if let parent = envelope["part"]?["parent"]?.stringValue { attributes[TraceAttributes.parentJob] = parent }
+        span.attributes = attributes
+        return JobTrace(traceID: traceID, producer: producer?.headers, tracer: tracer, span: span)
     }
+}
+
+extension JobTracer {
+    /// What every attempt span says alike (the worker's id is the resource's `service.instance.id`).
+    static let processAttributes: SpanAttributes = [
+        TraceAttributes.messagingSystem: "mediaworker",
+        TraceAttributes.operationType: "process",
+        TraceAttributes.operationName: "process",
+    ]
 }
 
 /// W3C headers in a dictionary, both ways.

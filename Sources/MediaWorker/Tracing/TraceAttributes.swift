@@ -8,8 +8,6 @@ enum TraceAttributes {
     static let destination = "messaging.destination.name"
     static let messageID = "messaging.message.id"
     static let bodySize = "messaging.message.body.size"
-    static let deliveryCount = "messaging.message.delivery_count"
-    static let consumer = "messaging.consumer.group.name"
     // General.
     static let errorType = "error.type"
     // Ours.
@@ -18,7 +16,6 @@ enum TraceAttributes {
     static let stage = "mediaworker.job.stage"
     static let parentJob = "mediaworker.job.parent_id"
     static let outcome = "mediaworker.job.outcome"
-    static let workerID = "mediaworker.worker.id"
     static let storageURL = "mediaworker.storage.url"
     static let bytes = "mediaworker.bytes"
     static let objects = "mediaworker.objects"

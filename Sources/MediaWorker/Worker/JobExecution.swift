@@ -46,11 +46,18 @@ extension JobWorker {
         logger[metadataKey: "job_id"] = "\(delivery.id)"
         logger[metadataKey: "job_type"] = "\(delivery.type)"
         logger[metadataKey: "attempt"] = "\(delivery.attempt)"
-        let started = ContinuousClock.now
         let envelope = try? JSONValue.parse(delivery.payload)
         // The attempt's span covers the work and the report of its end (publication included).
         let trace = envelope.map { settings.tracer.begin(delivery, envelope: $0, logger: logger) } ?? .none
-        logger = trace.tagging(logger)
+        let tagged = trace.tagging(logger)
+        return await trace.within {
+            await execute(delivery, envelope: envelope, trace: trace, queue: queue, signal: signal, logger: tagged)
+        }
+    }
+
+    private func execute(_ delivery: Delivery, envelope: JSONValue?, trace: JobTrace, queue: JobQueue, signal: StopSignal,
+                         logger: Logger) async -> Delivery? {
+        let started = ContinuousClock.now
         let traceID = trace.traceID
         let outcome = await outcome(of: delivery, envelope: envelope, trace: trace, queue: queue, signal: signal, logger: logger)
         if handlers[delivery.type]?.handlesMedia ?? false { HeapTrim.afterJob() }
@@ -86,9 +93,12 @@ extension JobWorker {
                                                             traceID: traceID, logger: logger)
                 }
             case .succeeded(let result):
-                let step = await trace.measure("publish", attributes: [TraceAttributes.version: .string(result.version?.id ?? "")]) { _ in
-                    await prepareCompletion(result, delivery: delivery, queue: queue, deadline: deadline, logger: logger)
-                }
+                // A span only for a publication of outputs (not for every no-op job).
+                let step = result.version == nil
+                    ? await prepareCompletion(result, delivery: delivery, queue: queue, deadline: deadline, logger: logger)
+                    : await trace.measure("publish", attributes: [TraceAttributes.version: .string(result.version?.id ?? "")]) { _ in
+                        await prepareCompletion(result, delivery: delivery, queue: queue, deadline: deadline, logger: logger)
+                    }
                 switch step {
                 case .ready(let publication):
                     // A retry (after a lost reply) fetches nothing: a job fetched by the lost reply would be orphaned.

@@ -5,7 +5,8 @@ import Foundation
 /// 1. the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`);
 /// 2. web identity (`AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN`), EKS IRSA;
 /// 3. the shared files' profile (`AWS_PROFILE`, default `default`): static keys, `role_arn`
-///    with `source_profile` (STS AssumeRole), or `credential_process`;
+///    with `source_profile` or `credential_source` (STS AssumeRole), `role_arn` with
+///    `web_identity_token_file`, or `credential_process` (SSO profiles are refused, named);
 /// 4. container credentials (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` / `_FULL_URI`), ECS and
 ///    EKS Pod Identity;
 /// 5. EC2 instance metadata (IMDSv2), unless `AWS_EC2_METADATA_DISABLED=true`; tried only when
@@ -25,7 +26,7 @@ public enum CredentialChain {
             return (WebIdentityCredentials.provider(tokenFile: tokenFile, roleARN: role, sessionName: settings.roleSessionName, sts: sts), region)
         }
         if let profile {
-            return (try fromProfile(settings.profile, profile, files: files, sts: sts), region)
+            return (try fromProfile(settings.profile, profile, files: files, sts: sts, settings: settings), region)
         }
         if settings.profileWasNamed {
             throw StorageError.credentials("profile \(settings.profile)", "not in \(settings.sharedCredentialsFile) or \(settings.configFile)")
@@ -44,20 +45,30 @@ public enum CredentialChain {
     }
 
     static func fromProfile(_ name: String, _ profile: [String: String], files: SharedConfigFiles, sts: STSClient,
-                            depth: Int = 0) throws(StorageError) -> any AWSCredentialProvider {
+                            settings: AWSSettings, depth: Int = 0) throws(StorageError) -> any AWSCredentialProvider {
         let source = "profile \(name)"
         if let role = profile["role_arn"] {
-            guard let sourceName = profile["source_profile"] else {
-                throw StorageError.credentials(source, "role_arn needs source_profile (credential_source is not supported)")
-            }
-            guard depth < 4, let sourceProfile = files.profile(sourceName) else {
-                throw StorageError.credentials(source, "source_profile \(sourceName) is missing or loops")
-            }
-            // A source profile that is the same profile holds the keys to assume with.
-            let base: any AWSCredentialProvider = sourceName == name
-                ? try staticKeys(sourceName, sourceProfile)
-                : try fromProfile(sourceName, sourceProfile, files: files, sts: sts, depth: depth + 1)
             let session = profile["role_session_name"] ?? "media-worker-\(getpid())"
+            if let tokenFile = profile["web_identity_token_file"] {
+                return WebIdentityCredentials.provider(tokenFile: tokenFile, roleARN: role, sessionName: session, sts: sts)
+            }
+            let base: any AWSCredentialProvider
+            switch (profile["source_profile"], profile["credential_source"]) {
+            case (.some, .some):
+                throw StorageError.credentials(source, "give source_profile or credential_source, not both")
+            case (.some(let sourceName), nil):
+                guard depth < 4, let sourceProfile = files.profile(sourceName) else {
+                    throw StorageError.credentials(source, "source_profile \(sourceName) is missing or loops")
+                }
+                // A source profile that is the same profile holds the keys to assume with.
+                base = sourceName == name
+                    ? try staticKeys(sourceName, sourceProfile)
+                    : try fromProfile(sourceName, sourceProfile, files: files, sts: sts, settings: settings, depth: depth + 1)
+            case (nil, .some(let named)):
+                base = try credentialSource(named, profile: name, settings: settings)
+            case (nil, nil):
+                throw StorageError.credentials(source, "role_arn needs source_profile, credential_source or web_identity_token_file")
+            }
             let external = profile["external_id"]
             return RefreshingCredentials(source: "\(source) (assume role \(role))") { () throws(StorageError) -> TemporaryCredentials in
                 try await sts.assumeRole(roleARN: role, sessionName: session, externalID: external,
@@ -66,7 +77,35 @@ public enum CredentialChain {
         }
         if profile["aws_access_key_id"] != nil { return try staticKeys(name, profile) }
         if let command = profile["credential_process"] { return CredentialProcess.provider(command: command, profile: name) }
+        if profile["sso_session"] != nil || profile["sso_start_url"] != nil {
+            throw StorageError.credentials(source, "IAM Identity Center (SSO) profiles are not supported; use credential_process = "
+                                           + "aws configure export-credentials --profile \(name) --format process")
+        }
         throw StorageError.credentials(source, "has no keys, role_arn or credential_process")
+    }
+
+    /// `credential_source` of a role profile: where the keys that assume the role come from.
+    static func credentialSource(_ named: String, profile: String, settings: AWSSettings) throws(StorageError) -> any AWSCredentialProvider {
+        switch named {
+        case "Environment":
+            guard let key = settings.accessKeyID, let secret = settings.secretAccessKey else {
+                throw StorageError.credentials("profile \(profile)", "credential_source Environment, but AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are not set")
+            }
+            return StaticCredentials(.init(accessKeyID: key, secretAccessKey: secret, sessionToken: settings.sessionToken), source: "environment")
+        case "Ec2InstanceMetadata":
+            return InstanceMetadataCredentials.provider(endpoint: settings.instanceMetadataEndpoint ?? InstanceMetadataCredentials.defaultEndpoint)
+        case "EcsContainer":
+            if let relative = settings.containerRelativeURI {
+                return ContainerCredentials.provider(url: ContainerCredentials.ecsHost + relative, token: settings.containerToken,
+                                                     tokenFile: settings.containerTokenFile)
+            }
+            if let full = settings.containerFullURI {
+                return ContainerCredentials.provider(url: full, token: settings.containerToken, tokenFile: settings.containerTokenFile)
+            }
+            throw StorageError.credentials("profile \(profile)", "credential_source EcsContainer, but no AWS_CONTAINER_CREDENTIALS_*_URI is set")
+        default:
+            throw StorageError.credentials("profile \(profile)", "credential_source \(named) is not one of Environment, Ec2InstanceMetadata, EcsContainer")
+        }
     }
 
     static func staticKeys(_ name: String, _ profile: [String: String]) throws(StorageError) -> StaticCredentials {

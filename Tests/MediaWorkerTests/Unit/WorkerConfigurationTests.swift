@@ -161,4 +161,35 @@ struct ReadinessStateTests {
             }
         }
     }
+
+    @Test("traces: off unless an OTLP endpoint or OTEL_TRACES_EXPORTER=otlp is set; link by default; what is not built in is refused")
+    func tracing() throws {
+        #expect(try WorkerConfiguration(environment: [:]).tracing.enabled == false)
+        #expect(try WorkerConfiguration(environment: ["OTEL_SERVICE_NAME": "media"]).tracing.enabled == false)
+        let shared = try TracingSettings(environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"])
+        #expect(shared.enabled && shared.endpoint == "http://collector:4318/v1/traces" && shared.producerSpan == .link)
+        let specific = try TracingSettings(environment: ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/custom", "MW_TRACE_PRODUCER_SPAN": "child"])
+        #expect(specific.enabled && specific.endpoint == "http://collector:4318/custom" && specific.producerSpan == .child)
+        let byName = try TracingSettings(environment: ["OTEL_TRACES_EXPORTER": "otlp"])
+        #expect(byName.enabled && byName.endpoint == "http://localhost:4318/v1/traces")
+        #expect(try TracingSettings(environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"]).enabled == false)
+        #expect(try TracingSettings(environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_EXPORTER": "none"]).enabled == false)
+        #expect(try TracingSettings(environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"]).enabled)
+        for (variable, value, extra) in [
+            ("MW_TRACE_PRODUCER_SPAN", "parent", [String: String]()),
+            ("OTEL_TRACES_EXPORTER", "zipkin", [:]),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317"]),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json", ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"]),
+            ("OTEL_PROPAGATORS", "b3", ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"]),
+        ] {
+            #expect(throws: ConfigurationError.self, "\(variable)=\(value)") {
+                try WorkerConfiguration(environment: extra.merging([variable: value]) { $1 })
+            }
+            do {
+                _ = try WorkerConfiguration(environment: extra.merging([variable: value]) { $1 })
+            } catch {
+                #expect(error.variable == variable, "\(error)")
+            }
+        }
+    }
 }

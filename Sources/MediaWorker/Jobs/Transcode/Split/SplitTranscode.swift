@@ -61,7 +61,7 @@ enum SplitTranscode {
         // The parts' attempts link to (or are children of) this attempt's span, in its trace.
         envelope["traceparent"] = nil
         envelope["tracestate"] = nil
-        for (name, value) in job.trace.handOn ?? [:] { envelope[name] = .string(value) }
+        for (name, value) in job.trace.handOn() ?? [:] { envelope[name] = .string(value) }
         // Each part carries its own chunk, not the whole plan's list of chunks nor the ladder's
         // analysis (the stitch reads those from the job's split record): a part's bytes in Redis
         // stay the same however many chunks the job has.
