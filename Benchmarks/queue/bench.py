@@ -212,7 +212,8 @@ def tracing_rows(r, binary, port, jobs, workdir, repeat):
     """Tracing's cost: one worker at c8 draining `jobs` no-op jobs that carry a sampled W3C
     traceparent (as a traced producer's do), with tracing off and on (OTLP/HTTP to the tests'
     receiver, scripts/test/otlp_receiver.py --count-only, on this machine), alternating `repeat`
-    times: ({"off"|"on": [jobs/s]}, {"off"|"on": [peak RSS MB]}, spans received per on-run)."""
+    times; "child" is "on" with MW_TRACE_PRODUCER_SPAN=child (no new trace id per attempt):
+    ({mode: [jobs/s]}, {mode: [peak RSS MB]}, spans received per traced run)."""
     counts = os.path.join(workdir, "spans.count")
     receiver = subprocess.Popen([sys.executable, os.path.join(HERE, "..", "..", "scripts", "test", "otlp_receiver.py"), counts, "--count-only"],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -223,12 +224,15 @@ def tracing_rows(r, binary, port, jobs, workdir, repeat):
             return int(open(counts).read() or 0)
         except (OSError, ValueError):
             return 0
-    rates, peaks, spans = {"off": [], "on": []}, {"off": [], "on": []}, []
+    modes = ("off", "on", "child")
+    rates, peaks, spans = {m: [] for m in modes}, {m: [] for m in modes}, []
     try:
         for run in range(repeat):
-            for mode in ("off", "on"):
+            for mode in modes:
                 r.flushall()
-                env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint} if mode == "on" else {}
+                env = {} if mode == "off" else {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}
+                if mode == "child":
+                    env["MW_TRACE_PRODUCER_SPAN"] = "child"
                 worker = OurWorker(binary, port, 8, workdir, name=f"tracing-{mode}-{run}", extra_env=env)
                 worker.wait_ready()
                 before = received()
@@ -238,7 +242,7 @@ def tracing_rows(r, binary, port, jobs, workdir, repeat):
                 rates[mode].append(jobs / elapsed)
                 # The exporter flushes what it holds when the worker stops (graceful shutdown).
                 peaks[mode].append(worker.stop())
-                if mode == "on":
+                if mode != "off":
                     wait_for(lambda: received() - before >= jobs, 30, 0.1)
                     spans.append(received() - before)
     finally:
@@ -690,13 +694,16 @@ def main():
             rates, peaks, spans = tracing_rows(r, args.binary, port, args.jobs, workdir, max(args.repeat, 3))
             print()
             print(f"{'tracing (one worker, c8, traced jobs)':40}{'jobs/s (runs)':>32}{'median':>9}{'peak RSS MB':>13}")
-            for mode in ("off", "on"):
-                label = "off" if mode == "off" else "on: OTLP/HTTP to the test receiver"
+            labels = {"off": "off", "on": "on (link, the default): OTLP/HTTP", "child": "on (MW_TRACE_PRODUCER_SPAN=child)"}
+            for mode in ("off", "on", "child"):
+                label = labels[mode]
                 print(f"{label:40}{', '.join(f'{v:.0f}' for v in rates[mode]):>32}{statistics.median(rates[mode]):>9.0f}"
                       f"{max(peaks[mode]):>13.1f}")
             ratio = statistics.median(rates["on"]) / statistics.median(rates["off"])
-            print(f"spans received per run with tracing on: {', '.join(str(s) for s in spans)} (one per job: {args.jobs})")
-            print(f"ratio throughput (tracing on / off): {ratio:.3f}x   (aim: >= 0.95x: {'met' if ratio >= 0.95 else 'NOT met'})")
+            child = statistics.median(rates["child"]) / statistics.median(rates["off"])
+            print(f"spans received per traced run: {', '.join(str(s) for s in spans)} (one per job: {args.jobs})")
+            print(f"ratio throughput (tracing on / off): {ratio:.3f}x   (aim: >= 0.95x: {'met' if ratio >= 0.95 else 'NOT met'}); "
+                  f"child mode {child:.3f}x")
         if not args.skip_transcode:
             if not os.path.exists(args.transcode_source):
                 raise SystemExit(f"no {args.transcode_source}: run Fixtures/generate.sh (or pass --skip-transcode)")

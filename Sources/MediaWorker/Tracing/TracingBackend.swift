@@ -13,6 +13,8 @@ enum TracingBackend {
         configuration.serviceName = "media-worker"
         configuration.resourceAttributes = ["service.version": MediaWorkerVersion.current, "service.instance.id": workerID]
         configuration.diagnosticLogger = .custom(logger)
+        // Its start-up notes ("configuration updated from environment") are not news; failed exports are.
+        configuration.diagnosticLogLevel = .warning
         configuration.logs.enabled = false
         configuration.metrics.enabled = false
         configuration.traces.exporter = .otlp

@@ -214,6 +214,35 @@ struct TracingTests {
         }
     }
 
+    @Test("an endpoint with OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none exports nothing (a worker beside it, enabled, does)")
+    func switchedOffExportsNothing() async throws {
+        let scratch = try makeTestDirectory("tracing-disabled")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let receiver = try await OTLPReceiver.start(directory: scratch)
+        defer { receiver.process.signal(SIGKILL) }
+        for (index, off) in [["OTEL_SDK_DISABLED": "true"], ["OTEL_TRACES_EXPORTER": "none"]].enumerated() {
+            try await withWorkers(count: 1, folder: "tracing-disabled-\(index)", environment: Self.settings(receiver, off)) { redis, workers, probe, directory in
+                #expect(workers[0].logText.contains(#""traces":"off""#))
+                _ = try await produceTraced(redisURL: redis.url, inboxKey: probe.queue.inboxKey,
+                                            job: #"{"id":"silent-\#(index)","type":"noop"}"#, endpoint: receiver.endpoint)
+                let silent = try await Self.terminal(probe, "silent-\(index)")
+                #expect(silent?["type"] as? String == "NoopCompleted")
+                // The same receiver, a worker that may export: once its span is in, the first's would have been.
+                let enabled = try WorkerProcess.start(redisURL: redis.url, id: "enabled-\(index)", directory: directory,
+                                                      environment: Self.settings(receiver, ["MW_QUEUES": "other"]))
+                defer { enabled.process.signal(SIGKILL) }
+                #expect(await enabled.waitUntilReady(), "\(enabled.logText)")
+                let other = try QueueProbe(redisURL: redis.url, queue: "other")
+                try await other.push(#"{"id":"heard-\#(index)","type":"noop"}"#)
+                #expect(await eventually(.seconds(60), every: .milliseconds(200)) {
+                    receiver.spans().contains { $0.string("messaging.message.id") == "heard-\(index)" }
+                })
+                #expect(!receiver.spans().contains { $0.string("messaging.message.id") == "silent-\(index)" })
+                await other.queue.client.close()
+            }
+        }
+    }
+
     @Test("tracing off (no OTEL_ endpoint): the worker says so, and events carry the producer's trace id or none")
     func offWhenUnset() async throws {
         try await withWorker(folder: "tracing-off") { worker, probe, _ in
