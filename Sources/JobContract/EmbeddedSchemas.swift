@@ -103,6 +103,18 @@ public enum EmbeddedSchemas {
               },
               "duration_s": {"type": "number", "minimum": 0},
               "stream_copied": {"type": "boolean"},
+              "qc": {
+                "type": "object",
+                "description": "quality control from the transcode's decode (options.qc, on by default; absent for a stream copy, which decodes nothing): black, frozen and silent stretches of at least their minimum; a kind is null when that side (picture, audio) was not there",
+                "required": ["black", "frozen", "silence"],
+                "properties": {
+                  "black": {"$ref": "#/$defs/qc_intervals"},
+                  "frozen": {"$ref": "#/$defs/qc_intervals"},
+                  "silence": {"$ref": "#/$defs/qc_intervals"},
+                  "truncated": {"type": "boolean", "description": "more than 128 runs of a kind were seen; the first 128 are listed"}
+                },
+                "additionalProperties": false
+              },
               "renditions": {
                 "type": "array",
                 "minItems": 1,
@@ -444,6 +456,15 @@ public enum EmbeddedSchemas {
     }
   ],
   "$defs": {
+    "qc_intervals": {
+      "type": ["array", "null"],
+      "items": {
+        "type": "object",
+        "required": ["start_s", "end_s"],
+        "properties": {"start_s": {"type": "number", "minimum": 0}, "end_s": {"type": "number", "minimum": 0}},
+        "additionalProperties": false
+      }
+    },
     "version": {
       "type": "string",
       "pattern": "^\\d{8}T\\d{6}Z-[0-9a-f]{8}$",
@@ -968,6 +989,41 @@ public enum EmbeddedSchemas {
       "minimum": 25,
       "maximum": 60,
       "description": "with ladder per_title: the luma PSNR (dB) the top rung must reach at the lowest bit rate"
+    },
+    "qc": {
+      "description": "quality control from the transcode's own decode, reported in TranscodeCompleted as data.qc: black, frozen and silent stretches of at least min_duration_s. On by default; false turns it off; an object sets thresholds (each kind's fields optional)",
+      "anyOf": [
+        {"type": "boolean", "description": "true (the defaults) or false"},
+        {
+          "type": "object",
+          "additionalProperties": false,
+          "description": "an object {\"black\": {...}, \"frozen\": {...}, \"silence\": {...}}",
+          "properties": {
+            "black": {
+              "type": "object", "additionalProperties": false,
+              "properties": {
+                "min_duration_s": {"type": "number", "minimum": 0.1, "maximum": 3600, "description": "default 2"},
+                "pixel_threshold": {"type": "number", "minimum": 0, "maximum": 1, "description": "a pixel is black at or below this share of the luma range; default 0.10"},
+                "picture_ratio": {"type": "number", "minimum": 0, "maximum": 1, "description": "a picture is black when this share of its pixels is; default 0.98"}
+              }
+            },
+            "frozen": {
+              "type": "object", "additionalProperties": false,
+              "properties": {
+                "min_duration_s": {"type": "number", "minimum": 0.1, "maximum": 3600, "description": "default 2"},
+                "noise_db": {"type": "number", "minimum": -120, "maximum": 0, "description": "pictures closer than this are the same; default -60"}
+              }
+            },
+            "silence": {
+              "type": "object", "additionalProperties": false,
+              "properties": {
+                "min_duration_s": {"type": "number", "minimum": 0.1, "maximum": 3600, "description": "default 2"},
+                "noise_db": {"type": "number", "minimum": -120, "maximum": 0, "description": "audio at or below this level is silence; default -60"}
+              }
+            }
+          }
+        }
+      ]
     },
     "split": {
       "description": "split a long encode into chunks run by the whole pool: off, auto (inputs over MW_SPLIT_MIN_S, default 120 s) or chunks of chunk_s seconds (rounded up to whole segments)",

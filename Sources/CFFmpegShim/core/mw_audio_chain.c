@@ -105,6 +105,13 @@ static mw_status pull_frames(mw_audio_chain *chain, int end, mw_packet_sink emit
         if (ret == AVERROR_EOF) break;
         if (ret < 0) return mw_fail(message, message_size, MW_E_INTERNAL, "audio filters failed: %s", av_err2str(ret));
         chain->frame->pts = av_rescale_q(chain->frame->pts, sink_time_base, chain->encoder->time_base);
+        if (chain->tap) {
+            mw_status tapped = chain->tap(chain->tap_user, chain->frame, message, message_size);
+            if (tapped != MW_OK) {
+                av_frame_unref(chain->frame);
+                return tapped;
+            }
+        }
         ret = avcodec_send_frame(chain->encoder, chain->frame);
         av_frame_unref(chain->frame);
         if (ret < 0) return mw_fail(message, message_size, MW_E_ENCODER_FAILED, "AAC encoding failed: %s", av_err2str(ret));

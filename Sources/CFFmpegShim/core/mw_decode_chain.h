@@ -11,6 +11,8 @@
 
 typedef mw_status (*mw_frame_sink)(void *user, AVFrame *frame, char *message, size_t message_size);
 typedef mw_status (*mw_packet_sink)(void *user, AVPacket *packet, char *message, size_t message_size);
+/* Sees a frame on its way (it stays the caller's): quality control's view of the decode. */
+typedef mw_status (*mw_frame_tap)(void *user, const AVFrame *frame, char *message, size_t message_size);
 
 typedef struct mw_video_chain {
     AVStream *stream;
@@ -54,6 +56,8 @@ typedef struct mw_audio_chain {
     int64_t origin;
     int64_t next_pts;     /* end of what the filters were given, in samples at the decoder's rate */
     int draining;
+    mw_frame_tap tap;     /* set after opening: each resampled frame, pts in the encoder's time base */
+    void *tap_user;
 } mw_audio_chain;
 
 mw_status mw_audio_chain_open(mw_audio_chain *chain, AVFormatContext *format, int stream_index, int64_t origin_us,

@@ -243,6 +243,38 @@ typedef enum mw_package_part {
     MW_PART_AUDIO = 2,           /* the audio rendition only */
 } mw_package_part;
 
+/* Quality control on the decode the transcode makes anyway: black, frozen and silent
+ * stretches. Every run at least its minimum long is kept, and so is a shorter one touching the
+ * start or the end of what was decoded (a part of a split job: it may go on in the next part);
+ * the caller joins parts and applies the minimums. */
+typedef struct mw_qc_settings {
+    int32_t enabled;
+    double black_min_s;            /* default 2 */
+    double black_pixel_threshold;  /* a pixel is black at or below this luma fraction, default 0.10 */
+    double black_picture_ratio;    /* a picture is black when this fraction of its pixels is, default 0.98 */
+    double freeze_min_s;           /* default 2 */
+    double freeze_noise_db;        /* frames this close are the same picture, default -60 */
+    double silence_min_s;          /* default 2 */
+    double silence_noise_db;       /* audio at or below this level is silence, default -60 */
+} mw_qc_settings;
+
+void mw_qc_settings_init_default(mw_qc_settings *settings);
+
+#define MW_QC_MAX_INTERVALS 128
+
+typedef struct mw_qc_interval {
+    double start_s, end_s;
+} mw_qc_interval;
+
+typedef struct mw_qc_report {
+    int32_t video_measured, audio_measured;   /* 1 when that side was decoded and looked at */
+    int32_t black_count, frozen_count, silence_count;
+    int32_t truncated;                        /* more runs than MW_QC_MAX_INTERVALS of a kind */
+    mw_qc_interval black[MW_QC_MAX_INTERVALS];
+    mw_qc_interval frozen[MW_QC_MAX_INTERVALS];
+    mw_qc_interval silence[MW_QC_MAX_INTERVALS];
+} mw_qc_report;
+
 typedef struct mw_hls_settings {
     int32_t segment_format;      /* mw_segment_format */
     double target_duration_s;    /* default 6 */
@@ -256,6 +288,7 @@ typedef struct mw_hls_settings {
      * (shared audio only). */
     int32_t audio_stream_count;
     int32_t audio_streams[8];
+    mw_qc_settings qc;           /* off unless enabled; not with stream copy (nothing is decoded) */
 } mw_hls_settings;
 
 #define MW_MAX_AUDIO_TRACKS 8
@@ -300,6 +333,7 @@ typedef struct mw_package_result {
     double duration_s;
     int32_t stream_copied;       /* 1 when packaged by stream copy */
     double timeline_offset_s;    /* added to every timestamp (a DASH presentationTimeOffset) */
+    mw_qc_report qc;             /* when hls->qc.enabled */
 } mw_package_result;
 
 /* One demux and one decode feed every rung's scaler and encoder at once (a thread per

@@ -3,12 +3,14 @@
  * The main thread reads, decodes and filters; each video rung scales and encodes on its own
  * thread; the audio is encoded once and either packaged as its own rendition or handed to
  * every rung. Keyframes are decided here, by time, so every rung gets them on the same frames. */
+#include "analysis/mw_qc.h"
 #include "core/mw_decode_chain.h"
 #include "transcode/mw_rung.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <libavfilter/buffersink.h>
 #include <libavutil/avstring.h>
 #include <libavutil/cpu.h>
 
@@ -83,6 +85,8 @@ struct mw_transcode_job {
     double reported;
     mw_progress_callback on_progress;
     void *user;
+    mw_qc qc;                        /* black, frozen, silent stretches, when asked */
+    int qc_on;
 };
 
 static int stop_requested(mw_transcode_job *job) {
@@ -103,6 +107,10 @@ static mw_status distribute_frame(void *opaque, AVFrame *frame, char *message, s
             job->range_done = 1;
             return MW_OK;
         }
+    }
+    if (job->qc_on) {
+        mw_status looked = mw_qc_video_frame(&job->qc, frame, frame_s, message, message_size);
+        if (looked != MW_OK) return looked;
     }
     frame->pict_type = AV_PICTURE_TYPE_NONE;
     if (job->segment_s > 0 && time_s >= job->next_segment_s - half) {
@@ -150,6 +158,29 @@ static mw_status distribute_audio(void *opaque, AVPacket *packet, char *message,
         if (status != MW_OK) return mw_fail(message, message_size, status, "cannot queue audio");
     }
     return MW_OK;
+}
+
+static mw_status look_at_audio(void *opaque, const AVFrame *frame, char *message, size_t message_size) {
+    return mw_qc_audio_frame(&((mw_transcode_job *)opaque)->qc, frame, message, message_size);
+}
+
+/* Quality control on the chains prepare() opened: the video as the rungs get it (upright,
+ * constant rate), the main audio as the encoder gets it. */
+static mw_status open_qc(mw_transcode_job *job, const mw_qc_settings *settings, char *message, size_t message_size) {
+    mw_qc_init(&job->qc, settings);
+    job->qc_on = 1;
+    mw_status status = MW_OK;
+    if (job->video_open)
+        status = mw_qc_open_video(&job->qc, job->video.width, job->video.height, av_buffersink_get_format(job->video.sink),
+                                  job->video.sar, av_inv_q(job->video.frame_rate), message, message_size);
+    if (status == MW_OK && job->audio_open) {
+        const AVCodecContext *encoder = job->audio.encoder;
+        status = mw_qc_open_audio(&job->qc, encoder->sample_rate, encoder->sample_fmt, &encoder->ch_layout, encoder->time_base,
+                                  message, message_size);
+        job->audio.tap = look_at_audio;
+        job->audio.tap_user = job;
+    }
+    return status;
 }
 
 static void report_progress(mw_transcode_job *job, double fraction) {
@@ -531,6 +562,7 @@ static void cleanup(mw_transcode_job *job) {
     }
     if (job->video_open) mw_video_chain_close(&job->video);
     if (job->audio_open) mw_audio_chain_close(&job->audio);
+    if (job->qc_on) mw_qc_close(&job->qc);
     avformat_close_input(&job->format);
 }
 
@@ -636,7 +668,9 @@ mw_status mw_package_hls(const char *input, const char *output_dir, const mw_vid
     if (status == MW_OK && job.video_index >= 0 && rung_count == 0)
         status = mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "a video input needs at least one rung");
     if (status == MW_OK) status = prepare(&job, rungs, job.video_index >= 0 ? rung_count : 0, message, message_size);
+    if (status == MW_OK && hls.qc.enabled) status = open_qc(&job, &hls.qc, message, message_size);
     if (status == MW_OK) status = run(&job, message, message_size);
+    if (status == MW_OK && job.qc_on) status = mw_qc_finish(&job.qc, &result->qc, message, message_size);
     if (status == MW_OK) {
         for (int i = 0; i < job.rung_count; i++) describe_video(&job, i, &result->renditions[result->rendition_count++]);
         if (job.audio_packager_open) {

@@ -51,6 +51,10 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
     public var subtitles: [SidecarSubtitle] = []
     /// Share of segments measured for the quality report (0: none, 1: all).
     public var qualitySample: Double = 0.1
+    /// Quality control: black, frozen and silent stretches (on by default).
+    public var qc = QualityControlOptions()
+    /// `qc` was in the options: a stream copy (which decodes nothing) gives way to an encode.
+    public var qcRequested = false
     public enum Ladder: String, Decodable, Sendable { case fixed, perTitle = "per_title" }
     public var ladder: Ladder = .fixed
     /// Per-title ladders: the top rung's luma PSNR (nil: the fixed ladder's top quality).
@@ -116,7 +120,7 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
     enum CodingKeys: String, CodingKey {
         case renditions, audio, packaging, preset, thumbnails, storyboard, mp4, split, codecs, dash
         case audioTracks = "audio_tracks", subtitles
-        case qualitySample = "quality_sample", ladder, targetPSNR = "target_psnr"
+        case qualitySample = "quality_sample", ladder, targetPSNR = "target_psnr", qc
         case segmentFormat = "segment_format", segmentDurationSeconds = "segment_duration_s", maxFPS = "max_fps"
     }
 
@@ -139,6 +143,8 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
         qualitySample = try fields.decodeIfPresent(Double.self, forKey: .qualitySample) ?? 0.1
         ladder = try fields.decodeIfPresent(Ladder.self, forKey: .ladder) ?? .fixed
         targetPSNR = try fields.decodeIfPresent(Double.self, forKey: .targetPSNR)
+        qc = try fields.decodeIfPresent(QualityControlOptions.self, forKey: .qc) ?? QualityControlOptions()
+        qcRequested = fields.contains(.qc) && qc.enabled
         // H.264 is the fallback every ladder keeps; the order is fixed so manifests are too.
         codecs = Array(Set((try fields.decodeIfPresent([VideoCodec].self, forKey: .codecs) ?? []) + [.h264])).sorted()
     }

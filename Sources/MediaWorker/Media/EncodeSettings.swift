@@ -1,4 +1,5 @@
 import CFFmpegShim
+import JobContract
 
 /// Encoder settings shared by every rendition of a job.
 public struct EncodeSettings: Sendable, Equatable {
@@ -70,6 +71,8 @@ public struct HLSSettings: Sendable, Equatable {
     public var dash = false
     /// Source stream indices of the audio renditions, the main one first (empty: the best one).
     public var audioStreams: [Int] = []
+    /// Quality control on the decode (nil: none). Not with a stream copy: nothing is decoded.
+    public var qualityControl: QualityControlOptions?
 
     public init() {}
 
@@ -95,6 +98,7 @@ public struct HLSSettings: Sendable, Equatable {
             value.part = Int32(MW_PART_AUDIO.rawValue)
         }
         value.timeline_offset_s = timelineOffsetSeconds ?? 0
+        if let qualityControl { value.qc = qualityControl.shimValue }
         return value
     }
 }

@@ -100,6 +100,9 @@ public struct HLSPackage: Sendable, Equatable {
     public var subtitles: [SubtitleRendition] = []
     /// Added to every timestamp of the package (B-frame delay, AAC priming).
     public var timelineOffsetSeconds: Double = 0
+    /// What quality control found (nil: not asked, or a stream copy: nothing decoded). Raw for a
+    /// part of a split job: `QualityControlReport.finished` joins the parts.
+    public var qualityControl: QualityControlReport? = nil
 }
 
 /// Encodes (or stream-copies) an input into an HLS package with our own master playlist.
@@ -166,7 +169,8 @@ public enum HLSPackager {
             return HLSPackage(directory: outputDirectory, renditions: renditions, durationSeconds: raw.duration_s,
                               streamCopied: raw.stream_copied != 0,
                               dashManifest: hls.dash && hls.part == .whole ? outputDirectory + "/" + DASHManifest.fileName : nil,
-                              subtitles: subtitleRenditions, timelineOffsetSeconds: raw.timeline_offset_s)
+                              subtitles: subtitleRenditions, timelineOffsetSeconds: raw.timeline_offset_s,
+                              qualityControl: hls.qualityControl?.enabled == true && raw.stream_copied == 0 ? QualityControlReport(raw.qc) : nil)
         } catch {
             staging.discard()
             throw error

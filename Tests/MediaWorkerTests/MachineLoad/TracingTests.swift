@@ -29,6 +29,22 @@ struct OTLPReceiver {
         return OTLPReceiver(process: process, port: port, output: output)
     }
 
+    /// A receiver writing into a fresh test folder; `stop(removing:)` ends it and removes the folder.
+    static func start(folder: String) async throws -> (OTLPReceiver, URL) {
+        let scratch = try makeTestDirectory(folder)
+        do {
+            return (try await start(directory: scratch), scratch)
+        } catch {
+            try? FileManager.default.removeItem(at: scratch)
+            throw error
+        }
+    }
+
+    func stop(removing folder: URL) {
+        process.signal(SIGKILL)
+        try? FileManager.default.removeItem(at: folder)
+    }
+
     var endpoint: String { "http://127.0.0.1:\(port)" }
 
     func spans() -> [Span] {
@@ -90,10 +106,8 @@ struct TracingTests {
 
     @Test("child mode: one trace from the producer's span through the split attempt, its parts and the stitch, with download, probe, encode, upload and publish spans")
     func splitTranscodeIsOneTrace() async throws {
-        let scratch = try makeTestDirectory("tracing-split")
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let receiver = try await OTLPReceiver.start(directory: scratch)
-        defer { receiver.process.signal(SIGKILL) }
+        let (receiver, scratch) = try await OTLPReceiver.start(folder: "tracing-split")
+        defer { receiver.stop(removing: scratch) }
         try await withWorkers(count: 2, folder: "tracing-split-pool", environment: Self.settings(receiver, ["MW_TRACE_PRODUCER_SPAN": "child"]),
                               prepare: { directory in
             try FileManager.default.copyItem(atPath: try ProjectPaths.fixture("h264-aac-1080p30-10s.mp4"),
@@ -150,10 +164,8 @@ struct TracingTests {
 
     @Test("link mode (the default): each attempt starts a trace linked to the producer's span; events and logs name that trace; a failed attempt's span says why")
     func attemptsLinkToTheProducer() async throws {
-        let scratch = try makeTestDirectory("tracing-link")
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let receiver = try await OTLPReceiver.start(directory: scratch)
-        defer { receiver.process.signal(SIGKILL) }
+        let (receiver, scratch) = try await OTLPReceiver.start(folder: "tracing-link")
+        defer { receiver.stop(removing: scratch) }
         try await withWorkers(count: 1, folder: "tracing-link-worker", environment: Self.settings(receiver)) { redis, workers, probe, _ in
             let worker = workers[0], url = redis.url
             let producer = try await produceTraced(redisURL: url, inboxKey: probe.queue.inboxKey,
@@ -189,10 +201,8 @@ struct TracingTests {
 
     @Test("a producer's sampled-out decision is followed: no spans for that job, its events still name the producer's trace")
     func sampledOutProducerIsRespected() async throws {
-        let scratch = try makeTestDirectory("tracing-sampled")
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let receiver = try await OTLPReceiver.start(directory: scratch)
-        defer { receiver.process.signal(SIGKILL) }
+        let (receiver, scratch) = try await OTLPReceiver.start(folder: "tracing-sampled")
+        defer { receiver.stop(removing: scratch) }
         for mode in ["link", "child"] {
             try await withWorkers(count: 1, folder: "tracing-sampled-\(mode)",
                                   environment: Self.settings(receiver, ["MW_TRACE_PRODUCER_SPAN": mode])) { redis, _, probe, _ in
@@ -216,10 +226,8 @@ struct TracingTests {
 
     @Test("an endpoint with OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none exports nothing (a worker beside it, enabled, does)")
     func switchedOffExportsNothing() async throws {
-        let scratch = try makeTestDirectory("tracing-disabled")
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let receiver = try await OTLPReceiver.start(directory: scratch)
-        defer { receiver.process.signal(SIGKILL) }
+        let (receiver, scratch) = try await OTLPReceiver.start(folder: "tracing-disabled")
+        defer { receiver.stop(removing: scratch) }
         for (index, off) in [["OTEL_SDK_DISABLED": "true"], ["OTEL_TRACES_EXPORTER": "none"]].enumerated() {
             try await withWorkers(count: 1, folder: "tracing-disabled-\(index)", environment: Self.settings(receiver, off)) { redis, workers, probe, directory in
                 #expect(workers[0].logText.contains(#""traces":"off""#))

@@ -56,6 +56,10 @@ struct MediaJobProcessTests {
             let data = try #require(done["data"] as? [String: Any])
             let renditions = try #require(data["renditions"] as? [[String: Any]])
             #expect(Set(renditions.compactMap { $0["resolution"] as? String }) == ["640x360", "416x234"])
+            // Quality control on by default: the fixture has no black, frozen or silent stretch.
+            let qc = try #require(data["qc"] as? [String: Any])
+            #expect((qc["black"] as? [Any])?.isEmpty == true && (qc["frozen"] as? [Any])?.isEmpty == true
+                    && (qc["silence"] as? [Any])?.isEmpty == true, "\(qc)")
             let outputs = try #require(data["outputs"] as? [String: Any])
             let master = try #require(outputs["hls_master"] as? String)
             #expect(master == output + "/file-555/hls/master.m3u8")
@@ -149,6 +153,34 @@ struct MediaJobProcessTests {
             #expect(stitched.errors.isEmpty, "\(stitched.errors)")
             let periods = try await judgeDASH(splitBase + "/v/\(splitVersion)/hls/manifest.mpd")
             #expect(periods.errors.isEmpty && periods.facts.periods == 2, "\(periods.errors)")
+            try await expectValidEvents(probe)
+        }
+    }
+
+    @Test("transcode QC: black, frozen and silent stretches in TranscodeCompleted's data.qc, the same in one pass and split into parts (a run across a chunk edge joined); qc false leaves it out")
+    func qualityControl() async throws {
+        try await withWorker { _, probe, directory in
+            let source = try await QualityControlTests.makeSource(in: directory.appendingPathComponent("storage/raw").path)
+            let output = "file://" + directory.appendingPathComponent("storage/media/").path
+            for (id, options) in [("qc-one", #"{"renditions":[234],"split":"off"}"#), ("qc-split", #"{"renditions":[234],"split":{"chunk_s":6},"thumbnails":1}"#),
+                                  ("qc-off", #"{"renditions":[234],"qc":false}"#)] {
+                try await probe.push(#"{"id":"\#(id)","type":"transcode","input":{"url":"file://\#(source)"},"output":{"url":"\#(output)"},"options":\#(options)}"#)
+            }
+            #expect(await eventually(.seconds(240)) { try await probe.terminalEvents().count == 3 })
+            for id in ["qc-one", "qc-split"] {
+                let done = try #require(try await events(probe, job: id).first { $0["type"] as? String == "TranscodeCompleted" })
+                let qc = try #require((done["data"] as? [String: Any])?["qc"] as? [String: [[String: Double]]], "\(id): \(done)")
+                func near(_ kind: String, _ start: Double, _ end: Double, _ tolerance: Double) {
+                    let runs = qc[kind] ?? []
+                    #expect(runs.count == 1 && abs((runs.first?["start_s"] ?? -9) - start) <= tolerance
+                            && abs((runs.first?["end_s"] ?? -9) - end) <= tolerance, "\(id) \(kind): \(runs)")
+                }
+                near("frozen", 2, 5, QualityControlTests.frame)
+                near("black", 5, 8, QualityControlTests.frame)
+                near("silence", 8, 11, 0.01)
+            }
+            let off = try #require(try await events(probe, job: "qc-off").first { $0["type"] as? String == "TranscodeCompleted" })
+            #expect((off["data"] as? [String: Any])?["qc"] == nil)
             try await expectValidEvents(probe)
         }
     }

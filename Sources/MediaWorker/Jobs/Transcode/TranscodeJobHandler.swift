@@ -43,6 +43,11 @@ public struct TranscodeJobHandler: JobHandler {
             // A stream copy keeps audio and video in one track; DASH reads them apart.
             if plan.hls.packaging == .auto { plan.hls.packaging = .encode }
         }
+        if options.qc.enabled {
+            plan.hls.qualityControl = options.qc
+            // Asked for by name: the package is encoded (a stream copy decodes nothing to look at).
+            if options.qcRequested, plan.hls.packaging == .auto { plan.hls.packaging = .encode }
+        }
         if let preset = options.preset { plan.settings.preset = preset }
         plan.settings.maxFPS = options.maxFPS
         plan.thumbnails = options.thumbnails
@@ -178,6 +183,7 @@ public struct TranscodeJobHandler: JobHandler {
             ]
             if let quality { data["quality"] = quality.json { prefix.appending("hls/\($0.rendition)/\($0.worst.segment)").description } }
             if let ladderChoice { data["ladder"] = ladderChoice.json }
+            if let report = package.qualityControl { data["qc"] = QualityControlReport.finished([report], options: options.qc).json }
             return JobResult(data: .object(data), version: version, stableObjects: master.map { [$0] } ?? [])
         }
     }

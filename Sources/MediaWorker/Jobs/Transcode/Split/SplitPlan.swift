@@ -44,6 +44,8 @@ struct SplitPlan: Codable, Sendable, Equatable {
     var qualitySample: Double? = nil
     /// A per-title ladder's analysis, for the finished job's event.
     var ladder: JSONValue? = nil
+    /// Quality control's thresholds: each part looks at what it decodes (nil: off, or plans from before).
+    var qc: QualityControlOptions? = nil
 
     struct PlannedSubtitle: Codable, Sendable, Equatable {
         /// The upload's stream, or nil for a sidecar read from `url`.
@@ -65,7 +67,7 @@ struct SplitPlan: Codable, Sendable, Equatable {
         case chunkSeconds = "chunk_s", durationSeconds = "duration_s", timelineOffsetSeconds = "timeline_offset_s"
         case maxFPS = "max_fps", segmentSeconds = "segment_duration_s", versionID = "version", versionURL = "version_url"
         case stableMaster = "stable_master", inputETag = "input_etag", audioStreams = "audio_streams", dash, subtitles, warnings
-        case qualitySample = "quality_sample", ladder
+        case qualitySample = "quality_sample", ladder, qc
     }
 
     /// Chunks are this long unless the job says (a multiple of the segment duration).
@@ -190,9 +192,11 @@ struct PartResult: Codable, Sendable, Equatable {
     var timelineOffsetSeconds: Double? = nil
     /// A chunk: its measured segments, for the job's quality report.
     var quality: [SegmentQuality]? = nil
+    /// What quality control saw in this part (raw: the stitch joins the parts').
+    var qc: QualityControlReport? = nil
 
     enum CodingKeys: String, CodingKey {
-        case asset, start, end, renditions, stills, worker, subtitles, quality
+        case asset, start, end, renditions, stills, worker, subtitles, quality, qc
         case timelineOffsetSeconds = "timeline_offset_s"
         case encodeSeconds = "encode_s"
     }

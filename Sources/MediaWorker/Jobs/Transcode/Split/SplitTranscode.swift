@@ -55,7 +55,7 @@ enum SplitTranscode {
             subtitles: SubtitleTracks.sources(info, path: "").text.map {
                 SplitPlan.PlannedSubtitle(streamIndex: $0.streamIndex, url: nil, language: $0.language, name: $0.name, isDefault: $0.isDefault)
             } + options.subtitles.map { SplitPlan.PlannedSubtitle(streamIndex: nil, url: $0.url, language: $0.language, name: $0.name, isDefault: $0.isDefault) },
-            warnings: warnings, qualitySample: options.qualitySample, ladder: ladder)
+            warnings: warnings, qualitySample: options.qualitySample, ladder: ladder, qc: options.qc.enabled ? options.qc : nil)
         var envelope = job.envelope.objectValue ?? [:]
         envelope["options"] = nil
         // The parts' attempts link to (or are children of) this attempt's span, in its trace.
@@ -169,6 +169,12 @@ enum SplitTranscode {
                 }
             }
             if let ladder = plan.ladder { data["ladder"] = ladder }
+            // Each part looked at what it decoded: runs cut by a chunk's edge join up here.
+            if let options = plan.qc {
+                var reports = chunks.compactMap(\.qc)
+                if let heard = audio?.qc { reports.append(heard) }
+                data["qc"] = QualityControlReport.finished(reports, options: options).json
+            }
             return JobResult(data: .object(data), version: version, stableObjects: master.map { [$0] } ?? [])
         }
     }

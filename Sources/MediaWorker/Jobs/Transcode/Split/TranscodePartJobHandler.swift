@@ -40,6 +40,7 @@ public struct TranscodePartJobHandler: JobHandler {
             hls.targetDurationSeconds = task.plan.segmentSeconds
             hls.timelineOffsetSeconds = task.plan.timelineOffsetSeconds
             hls.audioStreams = task.plan.audioStreams ?? []
+            hls.qualityControl = task.plan.qc
             let encodeStarted = ContinuousClock.now
             var stills: JSONValue?
             var quality: [SegmentQuality]?
@@ -106,7 +107,8 @@ public struct TranscodePartJobHandler: JobHandler {
             let index = task.chunk?.index
             let result = PartResult(asset: task.asset, start: task.chunk?.start, end: task.chunk?.end ?? (task.kind == .video ? task.plan.durationSeconds : nil),
                                     renditions: renditions, stills: stills, encodeSeconds: (encodeSeconds * 1000).rounded() / 1000,
-                                    worker: job.workerID, subtitles: subtitleParts.isEmpty ? nil : subtitleParts, quality: quality)
+                                    worker: job.workerID, subtitles: subtitleParts.isEmpty ? nil : subtitleParts, quality: quality,
+                                    qc: package.qualityControl)
             var summary: [String: JSONValue] = [
                 "asset_id": .string(task.asset), "chunk_job_id": .string(job.id), "chunk_attempt": .integer(job.delivery.attempt),
                 "encode_s": .double(result.encodeSeconds), "seconds": .double(((ContinuousClock.now - started).seconds * 1000).rounded() / 1000),
