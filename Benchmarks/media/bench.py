@@ -14,6 +14,8 @@ Covered:
  against the source, the same judge for ours and theirs), so a speed gain cannot hide a loss. Our
  timed runs leave the quality report out (`--quality-sample 0`): the CLI measures nothing either;
  Benchmarks/quality prices the report.
+ (g) quality control (black, frozen, silent stretches) on the ladder's own decode: ladder (a) with
+     `--qc` against without, aim <= 1.10x the time;
  (f) codec efficiency: for HEVC and AV1, the bytes needed for the PSNR of our H.264 720p rung,
      interpolated on a rate-PSNR curve of ffmpeg CLI encodes at four CRFs (the same encoders and
      settings as ours), and the bytes and PSNR of our own rungs at each codec's default.
@@ -85,6 +87,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-codecs", action="store_true", help="leave out rows (e) and (f)")
     parser.add_argument("--only-codecs", action="store_true", help="only rows (e) and (f)")
+    parser.add_argument("--skip-qc", action="store_true", help="leave out row (g), QC on against off")
     args = parser.parse_args()
     ffmpeg = shutil.which("ffmpeg") or "ffmpeg"
     duration = float(subprocess.check_output(
@@ -155,6 +158,14 @@ def main():
         os.path.join(d, f"t{i:02d}.jpg")] for i, t in enumerate(times)], args.repeat,
         lambda d: psnr(args.source, first_image(d), 1920, 1080, at=times[0]))
     rows.append((ours, theirs, 0.5))
+    # What QC on the transcode's decode costs: the same ladder with --qc against without.
+    qc_rows = []
+    if not args.skip_qc:
+        ladder_args = lambda d, extra: [[args.binary, "hls", args.source, "--out", os.path.join(d, "p"), "--rungs",
+                                         ",".join(str(h) for h, _, _ in ladder), "--packaging", "encode", "--quality-sample", "0"] + extra]
+        plain = measure("ladder: media-worker, QC off", lambda d: ladder_args(d, []), args.repeat)
+        checked = measure("ladder: media-worker, QC on (--qc)", lambda d: ladder_args(d, ["--qc"]), args.repeat)
+        qc_rows.append((checked, plain, 1.10))
 
     print(f"media benchmark on {os.path.basename(args.source)} ({duration:.1f} s), median of {args.repeat}, {os.cpu_count()} cores")
     print(f"{'':40}{'seconds':>10}{'peak RSS MB':>14}{'files':>8}   PSNR Y dB (ffmpeg CLI)")
@@ -163,6 +174,11 @@ def main():
             print_row(row)
         ratio = ours["seconds"] / theirs["seconds"]
         print(f"{'  ratio ours / ffmpeg':40}{ratio:>10.2f}   aim <= {aim}: {'met' if ratio <= aim else 'NOT met'}")
+    for on, off, aim in qc_rows:
+        for row in (on, off):
+            print_row(row)
+        ratio = on["seconds"] / off["seconds"]
+        print(f"{'  ratio QC on / off':40}{ratio:>10.2f}   aim <= {aim}: {'met' if ratio <= aim else 'NOT met'}")
     if not args.skip_codecs:
         codec_rows(args, ffmpeg, duration)
 

@@ -50,6 +50,7 @@ struct HLSCommand: AsyncParsableCommand {
     @Option(help: "Share of segments measured against the source for the quality report (0: none, 1: all).") var qualitySample: Double = 0.1
     @Flag(help: "A per-title ladder: rungs chosen from rate-quality curves measured on samples of the input.") var perTitle = false
     @Option(help: "With --per-title: the top rung's luma PSNR (default: the fixed ladder's top quality).") var targetPsnr: Double?
+    @Flag(help: "Quality control on the decode: black, frozen and silent stretches (2 s or more), printed as \"qc\".") var qc = false
     @OptionGroup var encode: EncodeOptions
 
     var videoCodecs: [VideoCodec] {
@@ -73,6 +74,7 @@ struct HLSCommand: AsyncParsableCommand {
             hls.audioMuxed = muxedAudio
             hls.packaging = packaging
             hls.dash = dash
+            if qc { hls.qualityControl = QualityControlOptions() }
             // Every audio stream and text subtitle stream of the source, as a transcode job makes them.
             let info = try await MediaProbe.probe(path: file)
             hls.audioStreams = try AudioTracks.streams(info, picks: nil)
@@ -108,7 +110,8 @@ struct HLSCommand: AsyncParsableCommand {
                     timelineOffset: package.timelineOffsetSeconds, limits: MediaLimits())
                 quality = QualityReport(sample: qualitySample, segments: segments).json { $0.rendition + "/" + $0.worst.segment }.jsonText
             }
-            writeLine("{\"master\":\(JSONValue.string(package.masterPlaylist).jsonText),\"stream_copied\":\(package.streamCopied),\"duration_s\":\(package.durationSeconds),\"renditions\":\(renditions),\"quality\":\(quality),\"ladder\":\(choice),\"encode_s\":\(encodeSeconds),\"probe_s\":\(probeSeconds)}")
+            let qcReport = package.qualityControl.map { QualityControlReport.finished([$0], options: QualityControlOptions()).json.jsonText } ?? "null"
+            writeLine("{\"master\":\(JSONValue.string(package.masterPlaylist).jsonText),\"stream_copied\":\(package.streamCopied),\"duration_s\":\(package.durationSeconds),\"renditions\":\(renditions),\"quality\":\(quality),\"qc\":\(qcReport),\"ladder\":\(choice),\"encode_s\":\(encodeSeconds),\"probe_s\":\(probeSeconds)}")
         } catch let error as MediaError {
             printError("error \(error.code.rawValue): \(error.message)")
             throw ExitCode(1)
