@@ -147,6 +147,16 @@ public enum EmbeddedSchemas {
                     "properties": {"h264": {"type": "string"}, "hevc": {"type": "string"}, "av1": {"type": "string"}},
                     "additionalProperties": false
                   },
+                  "waveform": {
+                    "type": "object",
+                    "description": "with options.preview.waveform: the audio as BBC audiowaveform JSON (version 2, one channel) for players like peaks.js",
+                    "required": ["url", "pixels_per_second", "sample_rate", "samples_per_pixel", "bits", "length"],
+                    "properties": {
+                      "url": {"type": "string"}, "pixels_per_second": {"type": "number"}, "sample_rate": {"type": "integer"},
+                      "samples_per_pixel": {"type": "integer", "minimum": 1}, "bits": {"enum": [8, 16]}, "length": {"type": "integer", "minimum": 0}
+                    },
+                    "additionalProperties": false
+                  },
                   "subtitles": {
                     "type": "array",
                     "description": "subtitle renditions: the upload's text streams, then the sidecars",
@@ -989,6 +999,27 @@ public enum EmbeddedSchemas {
       "minimum": 25,
       "maximum": 60,
       "description": "with ladder per_title: the luma PSNR (dB) the top rung must reach at the lowest bit rate"
+    },
+    "preview": {
+      "type": "object",
+      "additionalProperties": false,
+      "description": "previews made with the transcode: waveform, the audio as BBC audiowaveform JSON (version 2) for players like peaks.js, written as waveform.json and named in outputs",
+      "properties": {
+        "waveform": {
+          "anyOf": [
+            {"type": "boolean", "description": "true: 100 pixels per second, 8 bits"},
+            {
+              "type": "object",
+              "additionalProperties": false,
+              "description": "an object {\"pixels_per_second\": 100, \"bits\": 8}",
+              "properties": {
+                "pixels_per_second": {"type": "number", "minimum": 1, "maximum": 1000, "description": "min/max pairs per second of audio; default 100"},
+                "bits": {"enum": [8, 16], "description": "8 (-128..127, default) or 16"}
+              }
+            }
+          ]
+        }
+      }
     },
     "qc": {
       "description": "quality control from the transcode's own decode, reported in TranscodeCompleted as data.qc: black, frozen and silent stretches of at least min_duration_s. On by default; false turns it off; an object sets thresholds (each kind's fields optional)",

@@ -19,6 +19,8 @@ mw_status mw_audio_reader_open(mw_audio_reader *reader, const char *path, int ou
     if (index < 0 || !codec) return mw_fail(message, message_size, MW_E_NO_MEDIA_STREAMS, "input has no audio stream");
     reader->stream_index = index;
     reader->stream = reader->format->streams[index];
+    /* 0: the stream's own rate. */
+    if (reader->out_rate <= 0) reader->out_rate = reader->stream->codecpar->sample_rate > 0 ? reader->stream->codecpar->sample_rate : 48000;
     for (unsigned i = 0; i < reader->format->nb_streams; i++)
         if ((int)i != index) reader->format->streams[i]->discard = AVDISCARD_ALL;
     reader->decoder = avcodec_alloc_context3(codec);

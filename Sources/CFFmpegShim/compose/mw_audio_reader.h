@@ -27,6 +27,7 @@ typedef struct mw_audio_reader {
     mw_interrupt interrupt;
 } mw_audio_reader;
 
+/* `out_rate` 0: the stream's own rate (read it back from `out_rate`). */
 mw_status mw_audio_reader_open(mw_audio_reader *reader, const char *path, int out_rate, const AVChannelLayout *layout,
                                const mw_limits *limits, mw_cancel_token *cancel, char *message, size_t message_size);
 

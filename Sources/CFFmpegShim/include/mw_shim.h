@@ -275,6 +275,22 @@ typedef struct mw_qc_report {
     mw_qc_interval silence[MW_QC_MAX_INTERVALS];
 } mw_qc_report;
 
+/* An audio waveform as BBC audiowaveform's data (format version 2, one channel): the minimum and
+ * maximum of every `samples_per_pixel` samples of the best audio stream mixed to mono, at the
+ * stream's own rate, as signed 8-bit (-128..127) or 16-bit integers; for players like peaks.js. */
+typedef struct mw_waveform_info {
+    int32_t sample_rate;
+    int32_t samples_per_pixel;
+    int32_t bits;                /* 8 or 16 */
+    int32_t pixels;              /* min/max pairs written to `data` */
+    int32_t truncated;           /* the audio went on past `capacity` values */
+} mw_waveform_info;
+
+/* `data` holds `capacity` values (two per pixel: min, max). */
+mw_status mw_audio_waveform(const char *input, double pixels_per_second, int32_t bits, const mw_limits *limits,
+                            mw_cancel_token *cancel, int16_t *data, int32_t capacity, mw_waveform_info *info,
+                            char *message, size_t message_size);
+
 typedef struct mw_hls_settings {
     int32_t segment_format;      /* mw_segment_format */
     double target_duration_s;    /* default 6 */

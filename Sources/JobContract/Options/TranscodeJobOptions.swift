@@ -51,6 +51,8 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
     public var subtitles: [SidecarSubtitle] = []
     /// Share of segments measured for the quality report (0: none, 1: all).
     public var qualitySample: Double = 0.1
+    /// Previews made with the transcode (the waveform).
+    public var preview = PreviewOptions()
     /// Quality control: black, frozen and silent stretches (on by default).
     public var qc = QualityControlOptions()
     /// `qc` was in the options: a stream copy (which decodes nothing) gives way to an encode.
@@ -120,7 +122,7 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
     enum CodingKeys: String, CodingKey {
         case renditions, audio, packaging, preset, thumbnails, storyboard, mp4, split, codecs, dash
         case audioTracks = "audio_tracks", subtitles
-        case qualitySample = "quality_sample", ladder, targetPSNR = "target_psnr", qc
+        case qualitySample = "quality_sample", ladder, targetPSNR = "target_psnr", qc, preview
         case segmentFormat = "segment_format", segmentDurationSeconds = "segment_duration_s", maxFPS = "max_fps"
     }
 
@@ -145,6 +147,7 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
         targetPSNR = try fields.decodeIfPresent(Double.self, forKey: .targetPSNR)
         qc = try fields.decodeIfPresent(QualityControlOptions.self, forKey: .qc) ?? QualityControlOptions()
         qcRequested = fields.contains(.qc) && qc.enabled
+        preview = try fields.decodeIfPresent(PreviewOptions.self, forKey: .preview) ?? PreviewOptions()
         // H.264 is the fallback every ladder keeps; the order is fixed so manifests are too.
         codecs = Array(Set((try fields.decodeIfPresent([VideoCodec].self, forKey: .codecs) ?? []) + [.h264])).sorted()
     }

@@ -157,12 +157,13 @@ struct MediaJobProcessTests {
         }
     }
 
-    @Test("transcode QC: black, frozen and silent stretches in TranscodeCompleted's data.qc, the same in one pass and split into parts (a run across a chunk edge joined); qc false leaves it out")
+    @Test("transcode QC and waveform: black, frozen and silent stretches in data.qc, the same in one pass and split into parts (a run across a chunk edge joined); the waveform as audiowaveform JSON, its peaks those an independent judge computes; qc false leaves QC out")
     func qualityControl() async throws {
         try await withWorker { _, probe, directory in
             let source = try await QualityControlTests.makeSource(in: directory.appendingPathComponent("storage/raw").path)
             let output = "file://" + directory.appendingPathComponent("storage/media/").path
-            for (id, options) in [("qc-one", #"{"renditions":[234],"split":"off"}"#), ("qc-split", #"{"renditions":[234],"split":{"chunk_s":6},"thumbnails":1}"#),
+            for (id, options) in [("qc-one", #"{"renditions":[234],"split":"off","preview":{"waveform":true}}"#),
+                                  ("qc-split", #"{"renditions":[234],"split":{"chunk_s":6},"thumbnails":1,"preview":{"waveform":{"pixels_per_second":50,"bits":16}}}"#),
                                   ("qc-off", #"{"renditions":[234],"qc":false}"#)] {
                 try await probe.push(#"{"id":"\#(id)","type":"transcode","input":{"url":"file://\#(source)"},"output":{"url":"\#(output)"},"options":\#(options)}"#)
             }
@@ -178,11 +179,27 @@ struct MediaJobProcessTests {
                 near("frozen", 2, 5, QualityControlTests.frame)
                 near("black", 5, 8, QualityControlTests.frame)
                 near("silence", 8, 11, 0.01)
+                // The waveform: audiowaveform's format, the peaks an independent judge computes from the source.
+                let waveform = try #require(((done["data"] as? [String: Any])?["outputs"] as? [String: Any])?["waveform"] as? [String: Any])
+                let file = try #require((waveform["url"] as? String)?.replacingOccurrences(of: "file://", with: ""))
+                #expect(waveform["pixels_per_second"] as? Double == (id == "qc-one" ? 100 : 50) && waveform["bits"] as? Int == (id == "qc-one" ? 8 : 16))
+                let verdict = try await judgeWaveform(file, source: source, tolerance: id == "qc-one" ? 1 : 200)
+                #expect((verdict["format_errors"] as? [String])?.isEmpty == true && verdict["mismatches"] as? Int == 0
+                        && verdict["length"] as? Int == verdict["expected_length"] as? Int, "\(id): \(verdict)")
             }
             let off = try #require(try await events(probe, job: "qc-off").first { $0["type"] as? String == "TranscodeCompleted" })
             #expect((off["data"] as? [String: Any])?["qc"] == nil)
             try await expectValidEvents(probe)
         }
+    }
+
+    /// `scripts/test/waveform_judge.py`: the waveform's format and its peaks against the source's.
+    func judgeWaveform(_ path: String, source: String, tolerance: Int) async throws -> [String: Any] {
+        let result = try await CommandRunner.run(ProjectPaths.venvBin.appendingPathComponent("python").path,
+                                                 [ProjectPaths.scripts.appendingPathComponent("test/waveform_judge.py").path, path, source,
+                                                  "--tolerance", String(tolerance)], timeout: .seconds(120))
+        #expect(result.succeeded, "\(result.stderr)")
+        return (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? [:]
     }
 
     @Test("transcode with a per-title ladder: TranscodeCompleted says which rungs and why, and carries the quality report of every rung; split into parts, the chunks' measurements add up to one report")

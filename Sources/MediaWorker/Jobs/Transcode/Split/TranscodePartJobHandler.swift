@@ -89,7 +89,13 @@ public struct TranscodePartJobHandler: JobHandler {
                 let made = try await TranscodeStills.make(input: path, output: output + "/stills", prefix: version.url,
                                                           thumbnails: task.plan.thumbnails, storyboard: task.plan.storyboard,
                                                           limits: pipeline.mediaLimits)
-                stills = .object(made)
+                var described = made
+                if let wanted = task.plan.waveform, task.plan.hasAudio {
+                    described["waveform"] = try await TranscodeWaveform.make(
+                        input: path, options: wanted, durationSeconds: task.plan.durationSeconds, output: output + "/stills",
+                        prefix: version.url, limits: pipeline.mediaLimits)
+                }
+                stills = .object(described)
             }
             let encodeSeconds = (ContinuousClock.now - encodeStarted).seconds
             let renditions = try Self.renditions(of: package, directory: output + "/media", folder: folder)
