@@ -147,6 +147,16 @@ public enum EmbeddedSchemas {
                     "properties": {"h264": {"type": "string"}, "hevc": {"type": "string"}, "av1": {"type": "string"}},
                     "additionalProperties": false
                   },
+                  "preview": {
+                    "type": "object",
+                    "description": "with options.preview.format webp: an animated WebP of excerpts, looping, for grids",
+                    "required": ["url", "format", "width", "height", "frames", "excerpts", "duration_s"],
+                    "properties": {
+                      "url": {"type": "string"}, "format": {"const": "webp"}, "width": {"type": "integer"}, "height": {"type": "integer"},
+                      "frames": {"type": "integer", "minimum": 1}, "excerpts": {"type": "integer", "minimum": 1}, "duration_s": {"type": "number"}
+                    },
+                    "additionalProperties": false
+                  },
                   "waveform": {
                     "type": "object",
                     "description": "with options.preview.waveform: the audio as BBC audiowaveform JSON (version 2, one channel) for players like peaks.js",
@@ -1003,8 +1013,13 @@ public enum EmbeddedSchemas {
     "preview": {
       "type": "object",
       "additionalProperties": false,
-      "description": "previews made with the transcode: waveform, the audio as BBC audiowaveform JSON (version 2) for players like peaks.js, written as waveform.json and named in outputs",
+      "description": "previews made with the transcode, named in outputs: format, an animated preview.webp of a few short excerpts for grids; waveform, the audio as BBC audiowaveform JSON (version 2) for players like peaks.js (waveform.json)",
       "properties": {
+        "format": {"enum": ["webp"], "description": "webp: an animated WebP of excerpts (GIF is not made)"},
+        "excerpts": {"type": "integer", "minimum": 1, "maximum": 20, "description": "excerpts spread over the video; default 4"},
+        "excerpt_s": {"type": "number", "minimum": 0.2, "maximum": 10, "description": "each excerpt's length; default 1.5"},
+        "fps": {"type": "number", "minimum": 1, "maximum": 30, "description": "frames a second; default 10"},
+        "width": {"type": "integer", "minimum": 16, "maximum": 1920, "description": "at most this wide (never upscaled); default 320"},
         "waveform": {
           "anyOf": [
             {"type": "boolean", "description": "true: 100 pixels per second, 8 bits"},

@@ -128,3 +128,35 @@ void mw_video_source_close(mw_video_source *source) {
     av_packet_free(&source->packet);
     avformat_close_input(&source->format);
 }
+
+mw_status mw_video_source_frame_at(mw_video_source *source, double time_s, AVFrame *frame, AVFrame *scratch, double *frame_time,
+                          char *message, size_t message_size) {
+    /* When the keyframe before the time is at or behind what was decoded last (times asked
+     * in order, within one GOP), decoding on is cheaper than seeking back to it. */
+    int keep_going = 0;
+    if (source->last_time >= 0 && time_s > source->last_time && !source->draining) {
+        AVRational tb = source->stream->time_base;
+        int64_t start = source->stream->start_time != AV_NOPTS_VALUE ? source->stream->start_time : 0;
+        const AVIndexEntry *entry = avformat_index_get_entry_from_timestamp(
+            source->stream, start + (int64_t)llround(time_s / av_q2d(tb)), AVSEEK_FLAG_BACKWARD);
+        keep_going = entry && (entry->timestamp - start) * av_q2d(tb) <= source->last_time + 1e-6;
+    }
+    mw_status status = keep_going ? MW_OK : mw_video_source_seek(source, time_s, message, message_size);
+    if (status != MW_OK) return status;
+    int have = 0;
+    double frame_duration = 0.5 / fmax(1, av_q2d(source->stream->avg_frame_rate));
+    for (;;) {
+        int end = 0;
+        if ((status = mw_video_source_next(source, scratch, &end, message, message_size)) != MW_OK) return status;
+        if (end) break;
+        double t = mw_video_source_time(source, scratch);
+        av_frame_unref(frame);
+        av_frame_move_ref(frame, scratch);
+        have = 1;
+        *frame_time = t;
+        source->last_time = t;
+        if (t >= time_s - frame_duration) break;
+    }
+    if (!have) return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "no frame could be decoded near %.3f s", time_s);
+    return MW_OK;
+}

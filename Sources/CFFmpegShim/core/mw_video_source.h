@@ -30,6 +30,11 @@ mw_status mw_video_source_next(mw_video_source *source, AVFrame *frame, int *end
 /* Seeks to the keyframe at or before `time_s` and flushes the decoder. */
 mw_status mw_video_source_seek(mw_video_source *source, double time_s, char *message, size_t message_size);
 
+/* The frame at or just after `time_s` into `frame` (its time in *frame_time), `scratch` a
+ * second frame to decode into; times asked in order within a GOP decode on instead of seeking. */
+mw_status mw_video_source_frame_at(mw_video_source *source, double time_s, AVFrame *frame, AVFrame *scratch, double *frame_time,
+                                   char *message, size_t message_size);
+
 /* A frame's presentation time in seconds from the stream start. */
 double mw_video_source_time(const mw_video_source *source, const AVFrame *frame);
 

@@ -291,6 +291,30 @@ mw_status mw_audio_waveform(const char *input, double pixels_per_second, int32_t
                             mw_cancel_token *cancel, int16_t *data, int32_t capacity, mw_waveform_info *info,
                             char *message, size_t message_size);
 
+/* An animated preview for grids: `excerpts` short excerpts spread over the video (each
+ * `excerpt_s` long, `fps` frames a second), upright, at most `max_width` wide, looping. */
+typedef struct mw_preview_settings {
+    int32_t excerpts;            /* default 4 */
+    double excerpt_s;            /* default 1.5 */
+    double fps;                  /* default 10 */
+    int32_t max_width;           /* default 320 */
+    int32_t quality;             /* WebP quality 0..100, default 70 */
+} mw_preview_settings;
+
+void mw_preview_settings_init_default(mw_preview_settings *settings);
+
+typedef struct mw_preview_result {
+    int32_t width, height;
+    int32_t frames;
+    int32_t excerpts;            /* fewer than asked when the video is shorter than them all */
+    double duration_s;           /* of the animation */
+} mw_preview_result;
+
+/* Writes an animated WebP (libwebp) at `output_path` (a temp name, then renamed). */
+mw_status mw_animated_preview(const char *input, const char *output_path, const mw_preview_settings *settings,
+                              const mw_limits *limits, mw_cancel_token *cancel, mw_preview_result *result,
+                              char *message, size_t message_size);
+
 typedef struct mw_hls_settings {
     int32_t segment_format;      /* mw_segment_format */
     double target_duration_s;    /* default 6 */

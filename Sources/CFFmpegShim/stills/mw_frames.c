@@ -97,38 +97,6 @@ mw_status mw_extract_keyframes(const char *input, const char *output_dir, const 
 
 /* Decodes the frame shown at `time_s`: seek back to a keyframe, decode forward. The last
  * frame decoded is used when the time is past the end. */
-static mw_status frame_at(mw_video_source *source, double time_s, AVFrame *frame, AVFrame *scratch, double *frame_time,
-                          char *message, size_t message_size) {
-    /* When the keyframe before the time is at or behind what was decoded last (times asked
-     * in order, within one GOP), decoding on is cheaper than seeking back to it. */
-    int keep_going = 0;
-    if (source->last_time >= 0 && time_s > source->last_time && !source->draining) {
-        AVRational tb = source->stream->time_base;
-        int64_t start = source->stream->start_time != AV_NOPTS_VALUE ? source->stream->start_time : 0;
-        const AVIndexEntry *entry = avformat_index_get_entry_from_timestamp(
-            source->stream, start + (int64_t)llround(time_s / av_q2d(tb)), AVSEEK_FLAG_BACKWARD);
-        keep_going = entry && (entry->timestamp - start) * av_q2d(tb) <= source->last_time + 1e-6;
-    }
-    mw_status status = keep_going ? MW_OK : mw_video_source_seek(source, time_s, message, message_size);
-    if (status != MW_OK) return status;
-    int have = 0;
-    double frame_duration = 0.5 / fmax(1, av_q2d(source->stream->avg_frame_rate));
-    for (;;) {
-        int end = 0;
-        if ((status = mw_video_source_next(source, scratch, &end, message, message_size)) != MW_OK) return status;
-        if (end) break;
-        double t = mw_video_source_time(source, scratch);
-        av_frame_unref(frame);
-        av_frame_move_ref(frame, scratch);
-        have = 1;
-        *frame_time = t;
-        source->last_time = t;
-        if (t >= time_s - frame_duration) break;
-    }
-    if (!have) return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "no frame could be decoded near %.3f s", time_s);
-    return MW_OK;
-}
-
 mw_status mw_extract_thumbnails(const char *input, const char *output_dir, const char *prefix,
                                 const double *times, int32_t count, const mw_image_spec *spec_in,
                                 const mw_limits *limits, mw_cancel_token *cancel,
@@ -152,7 +120,7 @@ mw_status mw_extract_thumbnails(const char *input, const char *output_dir, const
         if (wanted < 0) wanted = 0;
         if (source.duration_s > 0 && wanted > source.duration_s) wanted = source.duration_s;
         double got = 0;
-        if ((status = frame_at(&source, wanted, frame, scratch, &got, message, message_size)) != MW_OK) break;
+        if ((status = mw_video_source_frame_at(&source, wanted, frame, scratch, &got, message, message_size)) != MW_OK) break;
         char *path = av_asprintf("%s/%s%04d.jpg", output_dir, prefix, i);
         if (!path) { status = mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory"); break; }
         status = emit_image(&source, &renderer, frame, &spec, path, i, got, on_image, user, message, message_size);
@@ -191,7 +159,7 @@ mw_status mw_extract_poster(const char *input, const char *output_path, const mw
     double best_score = -INFINITY, best_time = 0;
     for (int i = 0; i < candidates; i++) {
         double got = 0;
-        if ((status = frame_at(&source, source.duration_s * (candidates > 1 ? fractions[i] : 0), frame, scratch, &got,
+        if ((status = mw_video_source_frame_at(&source, source.duration_s * (candidates > 1 ? fractions[i] : 0), frame, scratch, &got,
                                message, message_size)) != MW_OK)
             break;
         int width, height;
@@ -288,7 +256,7 @@ mw_status mw_make_storyboard(const char *input, const char *sprite_path, int32_t
         double got = 0;
         /* Each tile shows the middle of its interval (bounded by the end). */
         double wanted = fmin(i * interval_s + interval_s / 2, fmax(0, source.duration_s - 0.05));
-        if ((status = frame_at(&source, wanted, frame, scratch, &got, message, message_size)) != MW_OK) break;
+        if ((status = mw_video_source_frame_at(&source, wanted, frame, scratch, &got, message, message_size)) != MW_OK) break;
         if ((status = mw_image_render(&renderer, frame, source.rotation, tile_width, tile_height, message, message_size)) != MW_OK) break;
         int x0 = (i % cols) * tile_width, y0 = (i / cols) * tile_height;
         for (int plane = 0; plane < 3; plane++) {

@@ -157,13 +157,13 @@ struct MediaJobProcessTests {
         }
     }
 
-    @Test("transcode QC and waveform: black, frozen and silent stretches in data.qc, the same in one pass and split into parts (a run across a chunk edge joined); the waveform as audiowaveform JSON, its peaks those an independent judge computes; qc false leaves QC out")
+    @Test("transcode QC and waveform: black, frozen and silent stretches in data.qc, the same in one pass and split into parts (a run across a chunk edge joined); the waveform as audiowaveform JSON, its peaks those an independent judge computes; the animated WebP read back with Pillow; qc false leaves QC out")
     func qualityControl() async throws {
         try await withWorker { _, probe, directory in
             let source = try await QualityControlTests.makeSource(in: directory.appendingPathComponent("storage/raw").path)
             let output = "file://" + directory.appendingPathComponent("storage/media/").path
-            for (id, options) in [("qc-one", #"{"renditions":[234],"split":"off","preview":{"waveform":true}}"#),
-                                  ("qc-split", #"{"renditions":[234],"split":{"chunk_s":6},"thumbnails":1,"preview":{"waveform":{"pixels_per_second":50,"bits":16}}}"#),
+            for (id, options) in [("qc-one", #"{"renditions":[234],"split":"off","preview":{"waveform":true,"format":"webp"}}"#),
+                                  ("qc-split", #"{"renditions":[234],"split":{"chunk_s":6},"thumbnails":1,"preview":{"waveform":{"pixels_per_second":50,"bits":16},"format":"webp","excerpts":3,"excerpt_s":1,"fps":8,"width":160}}"#),
                                   ("qc-off", #"{"renditions":[234],"qc":false}"#)] {
                 try await probe.push(#"{"id":"\#(id)","type":"transcode","input":{"url":"file://\#(source)"},"output":{"url":"\#(output)"},"options":\#(options)}"#)
             }
@@ -186,6 +186,18 @@ struct MediaJobProcessTests {
                 let verdict = try await judgeWaveform(file, source: source, tolerance: id == "qc-one" ? 1 : 200)
                 #expect((verdict["format_errors"] as? [String])?.isEmpty == true && verdict["mismatches"] as? Int == 0
                         && verdict["length"] as? Int == verdict["expected_length"] as? Int, "\(id): \(verdict)")
+                // The animated preview, read back with Pillow: its frames, their durations, its size, looping.
+                let preview = try #require(((done["data"] as? [String: Any])?["outputs"] as? [String: Any])?["preview"] as? [String: Any])
+                let webp = try #require((preview["url"] as? String)?.replacingOccurrences(of: "file://", with: ""))
+                let read = try await CommandRunner.run(ProjectPaths.venvBin.appendingPathComponent("python").path,
+                                                       [ProjectPaths.scripts.appendingPathComponent("test/webp_info.py").path, webp])
+                let facts = (try? JSONSerialization.jsonObject(with: Data(read.stdout.utf8)) as? [String: Any]) ?? [:]
+                let (frames, milliseconds, width, height) = id == "qc-one" ? (60, 6000, 320, 180) : (24, 3000, 160, 90)
+                // libwebp shows a run of identical pictures (the frozen and black stretches) as one longer frame.
+                #expect(facts["format"] as? String == "WEBP" && (2...frames).contains(facts["frames"] as? Int ?? 0) && facts["loop"] as? Int == 0
+                        && abs((facts["duration_ms"] as? Int ?? 0) - milliseconds) <= 200
+                        && facts["width"] as? Int == width && facts["height"] as? Int == height, "\(id): \(facts) \(read.stderr)")
+                #expect(preview["frames"] as? Int == frames && preview["width"] as? Int == width)
             }
             let off = try #require(try await events(probe, job: "qc-off").first { $0["type"] as? String == "TranscodeCompleted" })
             #expect((off["data"] as? [String: Any])?["qc"] == nil)

@@ -162,11 +162,9 @@ public struct TranscodeJobHandler: JobHandler {
                 mp4s.append(.object(["url": .string(prefix.appending("mp4-\(height)p.mp4").description),
                                      "resolution": .string("\(rendition.width)x\(rendition.height)"), "codecs": .string(rendition.codecs)]))
             }
-            var waveform: JSONValue?
-            if let wanted = options.preview.waveform, !info.audioStreams.isEmpty {
-                waveform = try await TranscodeWaveform.make(input: path, options: wanted, durationSeconds: package.durationSeconds,
-                                                            output: output, prefix: prefix, limits: pipeline.mediaLimits)
-            }
+            let previews = try await TranscodePreviews.make(
+                input: path, options: options.preview, hasVideo: hasVideo, hasAudio: !info.audioStreams.isEmpty,
+                durationSeconds: package.durationSeconds, output: output, prefix: prefix, limits: pipeline.mediaLimits)
             await job.progress(0.85)
             try await io.upload(output, to: version) { fraction in Task { await job.progress(0.85 + fraction * 0.15) } }
             let master = try io.stableMaster(of: version, packageMaster: output + "/hls/master.m3u8")
@@ -176,7 +174,7 @@ public struct TranscodeJobHandler: JobHandler {
             // The stable name plays whatever is published last; the version's own master stays this one.
             TranscodeOutputs.addMasters(version, to: &outputs)
             if !mp4s.isEmpty { outputs["mp4"] = .array(mp4s) }
-            if let waveform { outputs["waveform"] = waveform }
+            outputs.merge(previews) { $1 }
             TranscodeOutputs.addCodecMasters(package.renditions, prefix: prefix, to: &outputs)
             if package.dashManifest != nil { TranscodeOutputs.addDASH(package.renditions, prefix: prefix, to: &outputs) }
             TranscodeOutputs.addSubtitles(package.subtitles.map { ($0, "hls/" + $0.wholeFile) }, prefix: prefix, to: &outputs)

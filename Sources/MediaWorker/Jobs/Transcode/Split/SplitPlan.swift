@@ -46,8 +46,8 @@ struct SplitPlan: Codable, Sendable, Equatable {
     var ladder: JSONValue? = nil
     /// Quality control's thresholds: each part looks at what it decodes (nil: off, or plans from before).
     var qc: QualityControlOptions? = nil
-    /// The audio part's waveform (`options.preview.waveform`), nil: none.
-    var waveform: PreviewOptions.Waveform? = nil
+    /// The audio part's previews (`options.preview`), nil: none asked (or plans from before).
+    var preview: PreviewOptions? = nil
 
     struct PlannedSubtitle: Codable, Sendable, Equatable {
         /// The upload's stream, or nil for a sidecar read from `url`.
@@ -69,7 +69,7 @@ struct SplitPlan: Codable, Sendable, Equatable {
         case chunkSeconds = "chunk_s", durationSeconds = "duration_s", timelineOffsetSeconds = "timeline_offset_s"
         case maxFPS = "max_fps", segmentSeconds = "segment_duration_s", versionID = "version", versionURL = "version_url"
         case stableMaster = "stable_master", inputETag = "input_etag", audioStreams = "audio_streams", dash, subtitles, warnings
-        case qualitySample = "quality_sample", ladder, qc, waveform
+        case qualitySample = "quality_sample", ladder, qc, preview
     }
 
     /// Chunks are this long unless the job says (a multiple of the segment duration).

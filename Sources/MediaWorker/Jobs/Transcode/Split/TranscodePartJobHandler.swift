@@ -90,10 +90,10 @@ public struct TranscodePartJobHandler: JobHandler {
                                                           thumbnails: task.plan.thumbnails, storyboard: task.plan.storyboard,
                                                           limits: pipeline.mediaLimits)
                 var described = made
-                if let wanted = task.plan.waveform, task.plan.hasAudio {
-                    described["waveform"] = try await TranscodeWaveform.make(
-                        input: path, options: wanted, durationSeconds: task.plan.durationSeconds, output: output + "/stills",
-                        prefix: version.url, limits: pipeline.mediaLimits)
+                if let previews = task.plan.preview {
+                    described.merge(try await TranscodePreviews.make(
+                        input: path, options: previews, hasVideo: true, hasAudio: task.plan.hasAudio, durationSeconds: task.plan.durationSeconds,
+                        output: output + "/stills", prefix: version.url, limits: pipeline.mediaLimits)) { $1 }
                 }
                 stills = .object(described)
             }
