@@ -103,6 +103,28 @@ public enum EmbeddedSchemas {
               },
               "duration_s": {"type": "number", "minimum": 0},
               "stream_copied": {"type": "boolean"},
+              "loudness": {
+                "type": "object",
+                "description": "with options.audio.loudness: the target and, per audio rendition (source stream), EBU R128 input and output integrated loudness, loudness range and true peak, the linear gain applied and whether the true-peak ceiling held it back",
+                "required": ["target_lufs", "true_peak_db", "method", "renditions"],
+                "properties": {
+                  "target_lufs": {"type": "number"}, "true_peak_db": {"type": "number"}, "method": {"const": "linear"},
+                  "renditions": {
+                    "type": "array",
+                    "items": {
+                      "type": "object",
+                      "required": ["stream", "input", "output", "gain_db", "limited_by_true_peak"],
+                      "properties": {
+                        "stream": {"type": "integer"}, "language": {"type": "string"}, "gain_db": {"type": "number"},
+                        "limited_by_true_peak": {"type": "boolean"},
+                        "input": {"$ref": "#/$defs/loudness_measurement"}, "output": {"$ref": "#/$defs/loudness_measurement"}
+                      },
+                      "additionalProperties": false
+                    }
+                  }
+                },
+                "additionalProperties": false
+              },
               "qc": {
                 "type": "object",
                 "description": "quality control from the transcode's decode (options.qc, on by default; absent for a stream copy, which decodes nothing): black, frozen and silent stretches of at least their minimum; a kind is null when that side (picture, audio) was not there",
@@ -476,6 +498,12 @@ public enum EmbeddedSchemas {
     }
   ],
   "$defs": {
+    "loudness_measurement": {
+      "type": "object",
+      "required": ["integrated_lufs", "range_lu", "true_peak_db"],
+      "properties": {"integrated_lufs": {"type": "number"}, "range_lu": {"type": "number"}, "true_peak_db": {"type": ["number", "null"]}},
+      "additionalProperties": false
+    },
     "qc_intervals": {
       "type": ["array", "null"],
       "items": {
@@ -914,8 +942,32 @@ public enum EmbeddedSchemas {
     },
     "segment_duration_s": {"type": "number", "minimum": 1, "maximum": 60},
     "audio": {
-      "enum": ["shared", "muxed"],
-      "description": "one audio rendition shared by every variant, or muxed into each"
+      "description": "the audio layout (shared: one rendition for every variant; muxed: in each), as a word, or an object {\"layout\": \"shared\", \"loudness\": …}; loudness normalises every audio rendition and language: {\"target_lufs\": -16, \"true_peak_db\": -1} or \"ebu_r128\" (-23 LUFS, -1 dBTP)",
+      "anyOf": [
+        {"enum": ["shared", "muxed"], "description": "\"shared\" or \"muxed\""},
+        {
+          "type": "object",
+          "additionalProperties": false,
+          "description": "an object {\"layout\": \"shared\", \"loudness\": {\"target_lufs\": -16, \"true_peak_db\": -1}}",
+          "properties": {
+            "layout": {"enum": ["shared", "muxed"]},
+            "loudness": {
+              "anyOf": [
+                {"enum": ["ebu_r128"], "description": "EBU R128: -23 LUFS, -1 dBTP"},
+                {
+                  "type": "object",
+                  "additionalProperties": false,
+                  "description": "an object {\"target_lufs\": -16, \"true_peak_db\": -1}",
+                  "properties": {
+                    "target_lufs": {"type": "number", "minimum": -40, "maximum": -5, "description": "integrated loudness to reach; default -16"},
+                    "true_peak_db": {"type": "number", "minimum": -9, "maximum": 0, "description": "ceiling of the true peak; default -1"}
+                  }
+                }
+              ]
+            }
+          }
+        }
+      ]
     },
     "packaging": {
       "enum": ["auto", "encode", "copy"]

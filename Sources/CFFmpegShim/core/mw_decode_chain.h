@@ -60,8 +60,9 @@ typedef struct mw_audio_chain {
     void *tap_user;
 } mw_audio_chain;
 
+/* `gain_db`: one linear gain for the whole stream (loudness normalisation), 0 for none. */
 mw_status mw_audio_chain_open(mw_audio_chain *chain, AVFormatContext *format, int stream_index, int64_t origin_us,
-                              const mw_encode_settings *settings, int global_header, char *message, size_t message_size);
+                              const mw_encode_settings *settings, double gain_db, int global_header, char *message, size_t message_size);
 
 /* Decodes, resamples and encodes `packet` (NULL: end of input); AAC packets go to `emit`. */
 mw_status mw_audio_chain_send(mw_audio_chain *chain, const AVPacket *packet, mw_packet_sink emit, void *user,

@@ -329,7 +329,22 @@ typedef struct mw_hls_settings {
     int32_t audio_stream_count;
     int32_t audio_streams[8];
     mw_qc_settings qc;           /* off unless enabled; not with stream copy (nothing is decoded) */
+    /* Loudness normalisation: one linear gain per audio rendition, in the order of
+     * audio_streams (the main one first), 0 for none. */
+    double audio_gain_db[8];
 } mw_hls_settings;
+
+/* EBU R128 measurement of an audio stream: integrated loudness, loudness range, true peak. */
+typedef struct mw_loudness {
+    int32_t stream;              /* the source stream index */
+    double integrated_lufs;      /* -70 when nothing above the gate */
+    double range_lu;
+    double true_peak_db;         /* dBTP, the highest of its channels; -inf for silence */
+} mw_loudness;
+
+/* Measures `count` audio streams of `input` (their indices in `streams`) in one read of it. */
+mw_status mw_measure_loudness(const char *input, const int32_t *streams, int32_t count, const mw_limits *limits,
+                              mw_cancel_token *cancel, mw_loudness *results, char *message, size_t message_size);
 
 #define MW_MAX_AUDIO_TRACKS 8
 

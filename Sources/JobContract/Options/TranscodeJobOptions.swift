@@ -31,6 +31,8 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
     public var segmentFormat: SegmentFormat?
     public var segmentDurationSeconds: Double?
     public var audio: AudioLayout?
+    /// Loudness normalisation of every audio rendition (`audio.loudness`); nil: as the source is.
+    public var loudness: LoudnessOptions?
     public var packaging: Packaging?
     /// An x264 preset.
     public var preset: String?
@@ -119,6 +121,8 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
         split != .off && segmentFormat != .ts && audio != .muxed && packaging != .copy && mp4.isEmpty
     }
 
+    enum AudioFields: String, CodingKey { case layout, loudness }
+
     enum CodingKeys: String, CodingKey {
         case renditions, audio, packaging, preset, thumbnails, storyboard, mp4, split, codecs, dash
         case audioTracks = "audio_tracks", subtitles
@@ -131,7 +135,14 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
         renditions = try fields.decodeIfPresent([Int].self, forKey: .renditions)
         segmentFormat = try fields.decodeIfPresent(SegmentFormat.self, forKey: .segmentFormat)
         segmentDurationSeconds = try fields.decodeIfPresent(Double.self, forKey: .segmentDurationSeconds)
-        audio = try fields.decodeIfPresent(AudioLayout.self, forKey: .audio)
+        // `audio`: the layout as a word, or {"layout", "loudness"}.
+        if let layout = try? fields.decodeIfPresent(AudioLayout.self, forKey: .audio) {
+            audio = layout
+        } else if fields.contains(.audio) {
+            let object = try fields.nestedContainer(keyedBy: AudioFields.self, forKey: .audio)
+            audio = try object.decodeIfPresent(AudioLayout.self, forKey: .layout)
+            loudness = try object.decodeIfPresent(LoudnessOptions.self, forKey: .loudness)
+        }
         packaging = try fields.decodeIfPresent(Packaging.self, forKey: .packaging)
         preset = try fields.decodeIfPresent(String.self, forKey: .preset)
         maxFPS = try fields.decodeIfPresent(Double.self, forKey: .maxFPS)

@@ -73,6 +73,8 @@ public struct HLSSettings: Sendable, Equatable {
     public var audioStreams: [Int] = []
     /// Quality control on the decode (nil: none). Not with a stream copy: nothing is decoded.
     public var qualityControl: QualityControlOptions?
+    /// One linear gain per audio rendition (loudness normalisation), in `audioStreams`' order.
+    public var audioGainsDB: [Double] = []
 
     public init() {}
 
@@ -99,6 +101,10 @@ public struct HLSSettings: Sendable, Equatable {
         }
         value.timeline_offset_s = timelineOffsetSeconds ?? 0
         if let qualityControl { value.qc = qualityControl.shimValue }
+        withUnsafeMutableBytes(of: &value.audio_gain_db) { buffer in
+            let slots = buffer.bindMemory(to: Double.self)
+            for (slot, gain) in zip(slots.indices, audioGainsDB) { slots[slot] = gain }
+        }
         return value
     }
 }

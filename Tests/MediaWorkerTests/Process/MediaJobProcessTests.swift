@@ -205,6 +205,47 @@ struct MediaJobProcessTests {
         }
     }
 
+    @Test("transcode loudness: a quiet source brought to -16 LUFS in one pass and to EBU R128's -23 LUFS split into parts, within 0.5 LU and under the true-peak ceiling by pyloudnorm's measure; TranscodeCompleted reports input, output and gain")
+    func loudness() async throws {
+        try await withWorker { _, probe, directory in
+            let source = directory.appendingPathComponent("storage/raw/quiet.mp4").path
+            let made = try await CommandRunner.run(try ProjectPaths.tool("ffmpeg", package: "ffmpeg"), [
+                "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=13", "-f", "lavfi",
+                "-i", "sine=f=440:r=48000:d=13,volume=-14dB", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "128k",
+                "-shortest", source], timeout: .seconds(120))
+            #expect(made.succeeded, "\(made.stderr)")
+            let judge = { (path: String) async throws -> [String: Any] in
+                let result = try await CommandRunner.run(ProjectPaths.venvBin.appendingPathComponent("python").path,
+                                                         [ProjectPaths.scripts.appendingPathComponent("test/loudness_judge.py").path, path],
+                                                         timeout: .seconds(120))
+                #expect(result.succeeded, "\(result.stderr)")
+                return (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? [:]
+            }
+            let before = try await judge(source)
+            let output = "file://" + directory.appendingPathComponent("storage/media/").path
+            let jobs = [("loud-one", #"{"renditions":[234],"split":"off","audio":{"loudness":{"target_lufs":-16,"true_peak_db":-1}}}"#, -16.0),
+                        ("loud-split", #"{"renditions":[234],"split":{"chunk_s":6},"thumbnails":1,"audio":{"layout":"shared","loudness":"ebu_r128"}}"#, -23.0)]
+            for (id, options, _) in jobs {
+                try await probe.push(#"{"id":"\#(id)","type":"transcode","input":{"url":"file://\#(source)"},"output":{"url":"\#(output)"},"options":\#(options)}"#)
+            }
+            #expect(await eventually(.seconds(240)) { try await probe.terminalEvents().count == 2 })
+            for (id, _, target) in jobs {
+                let done = try #require(try await events(probe, job: id).first { $0["type"] as? String == "TranscodeCompleted" })
+                let data = try #require(done["data"] as? [String: Any])
+                let report = try #require(data["loudness"] as? [String: Any], "\(id): \(data.keys)")
+                let rendition = try #require((report["renditions"] as? [[String: Any]])?.first)
+                let input = try #require(rendition["input"] as? [String: Any])
+                #expect(abs((input["integrated_lufs"] as? Double ?? 0) - (before["integrated_lufs"] as? Double ?? 99)) < 0.5, "\(id): \(input) \(before)")
+                #expect(report["target_lufs"] as? Double == target && rendition["limited_by_true_peak"] as? Bool == false)
+                let version = try #require((data["version_url"] as? String)?.replacingOccurrences(of: "file://", with: ""))
+                let after = try await judge(version + "hls/audio/index.m3u8")
+                #expect(abs((after["integrated_lufs"] as? Double ?? 0) - target) <= 0.5, "\(id): \(after)")
+                #expect((after["true_peak_db"] as? Double ?? 0) <= -1, "\(id): \(after)")
+            }
+            try await expectValidEvents(probe)
+        }
+    }
+
     /// `scripts/test/waveform_judge.py`: the waveform's format and its peaks against the source's.
     func judgeWaveform(_ path: String, source: String, tolerance: Int) async throws -> [String: Any] {
         let result = try await CommandRunner.run(ProjectPaths.venvBin.appendingPathComponent("python").path,

@@ -43,6 +43,8 @@ public struct TranscodeJobHandler: JobHandler {
             // A stream copy keeps audio and video in one track; DASH reads them apart.
             if plan.hls.packaging == .auto { plan.hls.packaging = .encode }
         }
+        // Loudness is a re-encode of the audio: a stream copy cannot do it.
+        if options.loudness != nil, plan.hls.packaging == .auto { plan.hls.packaging = .encode }
         if options.qc.enabled {
             plan.hls.qualityControl = options.qc
             // Asked for by name: the package is encoded (a stream copy decodes nothing to look at).
@@ -122,6 +124,15 @@ public struct TranscodeJobHandler: JobHandler {
                                                        settings: plan.settings, hls: plan.hls, chunkSeconds: split.chunkSeconds,
                                                        duration: split.duration, warnings: warnings, ladder: ladderChoice?.json)
             }
+            // Loudness: every audio rendition measured, then one gain each (a split job's audio part does its own).
+            var loudness: LoudnessNormalization?
+            if let wanted = options.loudness, !plan.hls.audioStreams.isEmpty {
+                let streams = plan.hls.audioStreams
+                loudness = try await job.trace.measure("loudness") { _ in
+                    try await LoudnessNormalization.plan(input: path, streams: streams, options: wanted, limits: pipeline.mediaLimits)
+                }
+                plan.hls.audioGainsDB = loudness?.gains ?? []
+            }
             // Sidecars are fetched only here: a split job's audio part fetches its own.
             let subtitles = try await Self.subtitleSources(options, text: textSubtitles, io: io)
             let output = io.directory + "/out"
@@ -188,6 +199,7 @@ public struct TranscodeJobHandler: JobHandler {
             if let quality { data["quality"] = quality.json { prefix.appending("hls/\($0.rendition)/\($0.worst.segment)").description } }
             if let ladderChoice { data["ladder"] = ladderChoice.json }
             if let report = package.qualityControl { data["qc"] = QualityControlReport.finished([report], options: options.qc).json }
+            if let loudness { data["loudness"] = loudness.json(languages: TranscodeOutputs.languages(info)) }
             return JobResult(data: .object(data), version: version, stableObjects: master.map { [$0] } ?? [])
         }
     }

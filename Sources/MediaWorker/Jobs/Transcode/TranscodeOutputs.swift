@@ -3,6 +3,11 @@ import Storage
 
 /// What `TranscodeCompleted` says of a package, the same for a one-pass and a stitched one.
 enum TranscodeOutputs {
+    /// The source's audio streams' language tags, by stream index.
+    static func languages(_ info: MediaInfo) -> [Int: String] {
+        Dictionary(info.audioStreams.compactMap { stream in stream.language.map { (stream.index, $0) } }) { first, _ in first }
+    }
+
     /// Each rendition: kind, playlist URL, codecs, measured bandwidths, resolution, frame rate.
     static func renditions(_ renditions: [HLSRendition], prefix: StorageLocation) -> [JSONValue] {
         renditions.map { rendition in

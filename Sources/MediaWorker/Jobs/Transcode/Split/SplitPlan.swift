@@ -48,6 +48,8 @@ struct SplitPlan: Codable, Sendable, Equatable {
     var qc: QualityControlOptions? = nil
     /// The audio part's previews (`options.preview`), nil: none asked (or plans from before).
     var preview: PreviewOptions? = nil
+    /// The audio part's loudness normalisation (`options.audio.loudness`), nil: none.
+    var loudness: LoudnessOptions? = nil
 
     struct PlannedSubtitle: Codable, Sendable, Equatable {
         /// The upload's stream, or nil for a sidecar read from `url`.
@@ -69,7 +71,7 @@ struct SplitPlan: Codable, Sendable, Equatable {
         case chunkSeconds = "chunk_s", durationSeconds = "duration_s", timelineOffsetSeconds = "timeline_offset_s"
         case maxFPS = "max_fps", segmentSeconds = "segment_duration_s", versionID = "version", versionURL = "version_url"
         case stableMaster = "stable_master", inputETag = "input_etag", audioStreams = "audio_streams", dash, subtitles, warnings
-        case qualitySample = "quality_sample", ladder, qc, preview
+        case qualitySample = "quality_sample", ladder, qc, preview, loudness
     }
 
     /// Chunks are this long unless the job says (a multiple of the segment duration).
@@ -196,9 +198,11 @@ struct PartResult: Codable, Sendable, Equatable {
     var quality: [SegmentQuality]? = nil
     /// What quality control saw in this part (raw: the stitch joins the parts').
     var qc: QualityControlReport? = nil
+    /// The audio part: its loudness normalisation, as event data.
+    var loudness: JSONValue? = nil
 
     enum CodingKeys: String, CodingKey {
-        case asset, start, end, renditions, stills, worker, subtitles, quality, qc
+        case asset, start, end, renditions, stills, worker, subtitles, quality, qc, loudness
         case timelineOffsetSeconds = "timeline_offset_s"
         case encodeSeconds = "encode_s"
     }

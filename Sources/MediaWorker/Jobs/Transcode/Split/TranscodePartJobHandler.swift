@@ -43,6 +43,7 @@ public struct TranscodePartJobHandler: JobHandler {
             hls.qualityControl = task.plan.qc
             let encodeStarted = ContinuousClock.now
             var stills: JSONValue?
+            var loudness: JSONValue?
             var quality: [SegmentQuality]?
             let package: HLSPackage
             switch task.kind {
@@ -76,6 +77,14 @@ public struct TranscodePartJobHandler: JobHandler {
                     }
                     subtitles.append(SubtitleSource(path: source, streamIndex: planned.streamIndex, language: planned.language, name: planned.name,
                                                     isDefault: planned.isDefault))
+                }
+                if let wanted = task.plan.loudness, task.plan.hasAudio, !hls.audioStreams.isEmpty {
+                    let streams = hls.audioStreams
+                    let planned = try await job.trace.measure("loudness") { _ in
+                        try await LoudnessNormalization.plan(input: path, streams: streams, options: wanted, limits: pipeline.mediaLimits)
+                    }
+                    hls.audioGainsDB = planned.gains
+                    loudness = planned.json()
                 }
                 if task.plan.hasAudio {
                     package = try await job.trace.measure("encode", attributes: [TraceAttributes.rungs: "audio"]) { [hls, settings, subtitles] _ in
@@ -114,7 +123,7 @@ public struct TranscodePartJobHandler: JobHandler {
             let result = PartResult(asset: task.asset, start: task.chunk?.start, end: task.chunk?.end ?? (task.kind == .video ? task.plan.durationSeconds : nil),
                                     renditions: renditions, stills: stills, encodeSeconds: (encodeSeconds * 1000).rounded() / 1000,
                                     worker: job.workerID, subtitles: subtitleParts.isEmpty ? nil : subtitleParts, quality: quality,
-                                    qc: package.qualityControl)
+                                    qc: package.qualityControl, loudness: loudness)
             var summary: [String: JSONValue] = [
                 "asset_id": .string(task.asset), "chunk_job_id": .string(job.id), "chunk_attempt": .integer(job.delivery.attempt),
                 "encode_s": .double(result.encodeSeconds), "seconds": .double(((ContinuousClock.now - started).seconds * 1000).rounded() / 1000),

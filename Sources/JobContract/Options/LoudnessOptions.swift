@@ -1,0 +1,24 @@
+/// `options.audio.loudness` of a transcode: `"ebu_r128"` (-23 LUFS, -1 dBTP) or
+/// `{"target_lufs": -16, "true_peak_db": -1}` (each optional, these the defaults).
+public struct LoudnessOptions: Codable, Sendable, Equatable {
+    public var targetLUFS = -16.0
+    public var truePeakDB = -1.0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey { case targetLUFS = "target_lufs", truePeakDB = "true_peak_db" }
+
+    public init(from decoder: any Decoder) throws {
+        if let preset = try? decoder.singleValueContainer().decode(String.self) {
+            guard preset == "ebu_r128" else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown loudness preset \(preset)"))
+            }
+            targetLUFS = -23
+            truePeakDB = -1
+            return
+        }
+        let fields = try decoder.container(keyedBy: CodingKeys.self)
+        targetLUFS = try fields.decodeIfPresent(Double.self, forKey: .targetLUFS) ?? -16
+        truePeakDB = try fields.decodeIfPresent(Double.self, forKey: .truePeakDB) ?? -1
+    }
+}
