@@ -62,6 +62,8 @@ static mw_status open_writer(preview_writer *writer, const char *path, int width
     writer->encoder->pix_fmt = AV_PIX_FMT_RGB32;
     writer->encoder->time_base = (AVRational){1, 1000};
     av_opt_set_double(writer->encoder->priv_data, "quality", quality, 0);
+    /* libwebp's effort 0-6 (default 4): a grid's small looping preview does not need its slow searches. */
+    writer->encoder->compression_level = 1;
     if ((ret = avcodec_open2(writer->encoder, codec, NULL)) < 0)
         return mw_fail(message, message_size, MW_E_ENCODER_FAILED, "cannot open the WebP encoder: %s", av_err2str(ret));
     avcodec_parameters_from_context(writer->stream->codecpar, writer->encoder);

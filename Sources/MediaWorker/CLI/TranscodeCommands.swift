@@ -51,6 +51,10 @@ struct HLSCommand: AsyncParsableCommand {
     @Flag(help: "A per-title ladder: rungs chosen from rate-quality curves measured on samples of the input.") var perTitle = false
     @Option(help: "With --per-title: the top rung's luma PSNR (default: the fixed ladder's top quality).") var targetPsnr: Double?
     @Flag(help: "Quality control on the decode: black, frozen and silent stretches (2 s or more), printed as \"qc\".") var qc = false
+    @Option(help: "Loudness normalisation of every audio rendition to this many LUFS (true peak under -1 dBTP), printed as \"loudness\".")
+    var loudness: Double?
+    @Flag(help: "Previews beside the package: preview.webp (animated excerpts) and waveform.json (audiowaveform), printed as \"preview\".")
+    var preview = false
     @OptionGroup var encode: EncodeOptions
 
     var videoCodecs: [VideoCodec] {
@@ -95,6 +99,14 @@ struct HLSCommand: AsyncParsableCommand {
                 choice = chosen.json.jsonText
                 hls.packaging = .encode
             }
+            var normalization: LoudnessNormalization?
+            if let loudness, !hls.audioStreams.isEmpty {
+                var wanted = LoudnessOptions()
+                wanted.targetLUFS = loudness
+                normalization = try await LoudnessNormalization.plan(input: file, streams: hls.audioStreams, options: wanted)
+                hls.audioGainsDB = normalization?.gains ?? []
+                if hls.packaging == .auto { hls.packaging = .encode }
+            }
             let encodeStarted = ContinuousClock.now
             let package = try await HLSPackager.package(
                 input: file, outputDirectory: out, rungs: ladder, settings: encode.settings, hls: hls, subtitles: subtitleSources)
@@ -110,8 +122,22 @@ struct HLSCommand: AsyncParsableCommand {
                     timelineOffset: package.timelineOffsetSeconds, limits: MediaLimits())
                 quality = QualityReport(sample: qualitySample, segments: segments).json { $0.rendition + "/" + $0.worst.segment }.jsonText
             }
+            var previews: [String: JSONValue] = [:]
+            if preview {
+                if !info.videoStreams.isEmpty {
+                    let made = try await AnimatedPreview.make(input: file, outputPath: out + "/preview.webp")
+                    previews["webp"] = .object(["frames": .integer(made.frames), "width": .integer(made.width), "height": .integer(made.height)])
+                }
+                if !info.audioStreams.isEmpty {
+                    let waveform = try await AudioWaveform.make(input: file, pixelsPerSecond: 100, bits: 8, durationSeconds: package.durationSeconds)
+                    try waveform.json.write(toFile: out + "/waveform.json", atomically: true, encoding: .utf8)
+                    previews["waveform"] = .object(["length": .integer(waveform.pixels)])
+                }
+            }
+            let previewText = preview ? JSONValue.object(previews).jsonText : "null"
+            let loudnessText = normalization?.json().jsonText ?? "null"
             let qcReport = package.qualityControl.map { QualityControlReport.finished([$0], options: QualityControlOptions()).json.jsonText } ?? "null"
-            writeLine("{\"master\":\(JSONValue.string(package.masterPlaylist).jsonText),\"stream_copied\":\(package.streamCopied),\"duration_s\":\(package.durationSeconds),\"renditions\":\(renditions),\"quality\":\(quality),\"qc\":\(qcReport),\"ladder\":\(choice),\"encode_s\":\(encodeSeconds),\"probe_s\":\(probeSeconds)}")
+            writeLine("{\"master\":\(JSONValue.string(package.masterPlaylist).jsonText),\"stream_copied\":\(package.streamCopied),\"duration_s\":\(package.durationSeconds),\"renditions\":\(renditions),\"quality\":\(quality),\"qc\":\(qcReport),\"loudness\":\(loudnessText),\"preview\":\(previewText),\"ladder\":\(choice),\"encode_s\":\(encodeSeconds),\"probe_s\":\(probeSeconds)}")
         } catch let error as MediaError {
             printError("error \(error.code.rawValue): \(error.message)")
             throw ExitCode(1)
