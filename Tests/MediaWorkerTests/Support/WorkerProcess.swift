@@ -8,23 +8,35 @@ import Testing
 struct WorkerProcess {
     let id: String
     let process: ChildProcess
-    let port: Int
     let log: String
 
+    /// The HTTP port the worker bound (it asks the system for one: a port picked free here could
+    /// be taken by another process before the worker binds it); 0 until its start-up line is written.
+    var port: Int {
+        for line in logText.split(whereSeparator: \.isNewline) where line.contains(#""msg":"http listening""#) {
+            guard let range = line.range(of: #""addr":"127.0.0.1:"#) else { continue }
+            return Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0
+        }
+        return 0
+    }
+
     static func start(redisURL: String, id: String = "w-\(UUID().uuidString.prefix(6))", directory: URL, environment: [String: String] = [:]) throws -> WorkerProcess {
-        let port = try LoopbackPort.free()
         let log = directory.appendingPathComponent("\(id).log").path
         var variables = [
-            "MW_REDIS_URL": redisURL, "MW_HTTP_ADDR": "127.0.0.1:\(port)", "MW_WORKER_ID": id,
+            "MW_REDIS_URL": redisURL, "MW_HTTP_ADDR": "127.0.0.1:0", "MW_WORKER_ID": id,
             "MW_STORAGE_ROOT": directory.appendingPathComponent("storage").path,
             "MW_TEMP_DIR": directory.appendingPathComponent("tmp").path,
         ]
         variables.merge(environment) { _, new in new }
         let process = try ChildProcess.spawn(try ProjectPaths.executable("media-worker"), ["run"], environment: variables, stdout: log)
-        return WorkerProcess(id: id, process: process, port: port, log: log)
+        return WorkerProcess(id: id, process: process, log: log)
     }
 
-    func get(_ path: String) throws -> HTTPProbe.Response { try HTTPProbe.get(port: port, path: path) }
+    func get(_ path: String) throws -> HTTPProbe.Response {
+        let bound = port
+        guard bound > 0 else { throw TestFailure("worker \(id) has not said its HTTP port yet") }
+        return try HTTPProbe.get(port: bound, path: path)
+    }
 
     /// Waits until the worker reports ready.
     func waitUntilReady(timeout: Duration = .seconds(20)) async -> Bool {
