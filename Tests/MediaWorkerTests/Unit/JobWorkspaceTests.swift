@@ -14,9 +14,11 @@ struct JobWorkspaceTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let root = directory.path
         let done = Atomic(false)
+        let stopped = Atomic(false)
         // A sibling worker starting over and over: each start sweeps the root.
         let sweeper = Thread {
             while !done.load(ordering: .relaxed) { JobWorkspace.removeAbandoned(in: root) }
+            stopped.store(true, ordering: .releasing)
         }
         sweeper.start()
         defer { done.store(true, ordering: .relaxed) }
@@ -31,6 +33,9 @@ struct JobWorkspaceTests {
             }
         }
         done.store(true, ordering: .relaxed)
+        // The sibling's last sweep ends before the next part: it would race the sweep asserted below
+        // (a sweep that takes a folder's lock to test it makes the other sweep see it held, live).
+        while !stopped.load(ordering: .acquiring) { usleep(1000) }
         #expect(lost.isEmpty, "\(lost.count) live folders swept: \(lost.prefix(3))")
         // Folders without a lock file, or with a free one, are abandoned; no staging folder is left.
         try FileManager.default.createDirectory(atPath: root + "/mw-gone/job-x", withIntermediateDirectories: true)
