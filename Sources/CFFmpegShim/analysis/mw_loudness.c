@@ -23,12 +23,6 @@ typedef struct meter {
     int channels;
 } meter;
 
-static double metadata_number(const AVFrame *frame, const char *key, int *found) {
-    AVDictionaryEntry *entry = av_dict_get(frame->metadata, key, NULL, 0);
-    *found = entry != NULL;
-    return entry ? strtod(entry->value, NULL) : 0;
-}
-
 static mw_status open_meter(meter *m, AVFormatContext *format, int index, char *message, size_t message_size) {
     AVStream *stream = format->streams[index];
     m->stream_index = index;
@@ -61,14 +55,14 @@ static mw_status read_meter(meter *m, AVFrame *out, char *message, size_t messag
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return MW_OK;
         if (ret < 0) return mw_fail(message, message_size, MW_E_INTERNAL, "loudness meter failed: %s", av_err2str(ret));
         int found;
-        double value = metadata_number(out, "lavfi.r128.I", &found);
+        double value = mw_frame_metadata_number(out, "lavfi.r128.I", &found);
         if (found) m->integrated = value;
-        value = metadata_number(out, "lavfi.r128.LRA", &found);
+        value = mw_frame_metadata_number(out, "lavfi.r128.LRA", &found);
         if (found) m->range = value;
         for (int c = 0; c < m->channels; c++) {
             char key[48];
             snprintf(key, sizeof(key), "lavfi.r128.true_peaks_ch%d", c);
-            value = metadata_number(out, key, &found);
+            value = mw_frame_metadata_number(out, key, &found);
             if (found && value > m->peak) m->peak = value;
         }
         av_frame_unref(out);

@@ -95,12 +95,6 @@ static int close_run(mw_qc_runs *runs, double end, double minimum, double first_
     return 0;
 }
 
-static double metadata_time(const AVFrame *frame, const char *key, int *found) {
-    AVDictionaryEntry *entry = av_dict_get(frame->metadata, key, NULL, 0);
-    *found = entry != NULL;
-    return entry ? strtod(entry->value, NULL) : 0;
-}
-
 static mw_status read_video(mw_qc *qc, char *message, size_t message_size) {
     for (;;) {
         int ret = av_buffersink_get_frame(qc->video.sink, qc->video.out);
@@ -109,13 +103,13 @@ static mw_status read_video(mw_qc *qc, char *message, size_t message_size) {
         int found;
         double t;
         /* An end before a start: a run that ends on the very frame another begins. */
-        t = metadata_time(qc->video.out, "lavfi.black_end", &found);
+        t = mw_frame_metadata_number(qc->video.out, "lavfi.black_end", &found);
         if (found && close_run(&qc->black, t, qc->settings.black_min_s, qc->video.first_s) < 0) ret = AVERROR(ENOMEM);
-        t = metadata_time(qc->video.out, "lavfi.black_start", &found);
+        t = mw_frame_metadata_number(qc->video.out, "lavfi.black_start", &found);
         if (found) qc->black.open_start = t;
-        t = metadata_time(qc->video.out, "lavfi.freezedetect.freeze_end", &found);
+        t = mw_frame_metadata_number(qc->video.out, "lavfi.freezedetect.freeze_end", &found);
         if (found && close_run(&qc->frozen, t, qc->settings.freeze_min_s, qc->video.first_s) < 0) ret = AVERROR(ENOMEM);
-        t = metadata_time(qc->video.out, "lavfi.freezedetect.freeze_start", &found);
+        t = mw_frame_metadata_number(qc->video.out, "lavfi.freezedetect.freeze_start", &found);
         if (found) qc->frozen.open_start = t;
         av_frame_unref(qc->video.out);
         if (ret < 0) return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
@@ -128,9 +122,9 @@ static mw_status read_audio(mw_qc *qc, char *message, size_t message_size) {
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return MW_OK;
         if (ret < 0) return mw_fail(message, message_size, MW_E_INTERNAL, "quality control failed: %s", av_err2str(ret));
         int found;
-        double t = metadata_time(qc->audio.out, "lavfi.silence_start", &found);
+        double t = mw_frame_metadata_number(qc->audio.out, "lavfi.silence_start", &found);
         if (found) qc->silence.open_start = fmax(0, t);
-        t = metadata_time(qc->audio.out, "lavfi.silence_end", &found);
+        t = mw_frame_metadata_number(qc->audio.out, "lavfi.silence_end", &found);
         if (found && close_run(&qc->silence, t, qc->settings.silence_min_s, qc->audio.first_s) < 0) ret = AVERROR(ENOMEM);
         av_frame_unref(qc->audio.out);
         if (ret < 0) return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");

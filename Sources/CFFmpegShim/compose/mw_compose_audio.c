@@ -1,6 +1,8 @@
 /* The composition's soundtrack: narration timeline, ducked music, loudness. */
 #include "compose/mw_compose_audio.h"
 
+#include "core/mw_filter_graph.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,12 +190,6 @@ mw_status mw_compose_audio_measure_length(const char *path, int rate, const AVCh
     return status;
 }
 
-static double metadata_number(const AVFrame *frame, const char *key, int *found) {
-    AVDictionaryEntry *entry = av_dict_get(frame->metadata, key, NULL, 0);
-    *found = entry != NULL;
-    return entry ? strtod(entry->value, NULL) : 0;
-}
-
 mw_status mw_compose_audio_loudness(mw_compose_audio *audio, double *integrated_lufs, double *true_peak_db,
                                     char *message, size_t message_size) {
     *integrated_lufs = -70;
@@ -248,12 +244,12 @@ mw_status mw_compose_audio_loudness(mw_compose_audio *audio, double *integrated_
             ret = av_buffersink_get_frame(sink, out);
             if (ret < 0) break;
             int found;
-            double value = metadata_number(out, "lavfi.r128.I", &found);
+            double value = mw_frame_metadata_number(out, "lavfi.r128.I", &found);
             if (found) *integrated_lufs = value;
             for (int c = 0; c < channels; c++) {
                 char key[48];
                 snprintf(key, sizeof(key), "lavfi.r128.true_peaks_ch%d", c);
-                value = metadata_number(out, key, &found);
+                value = mw_frame_metadata_number(out, key, &found);
                 if (found && value > peak) peak = value;
             }
             av_frame_unref(out);

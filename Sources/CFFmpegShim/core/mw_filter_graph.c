@@ -1,7 +1,10 @@
 /* A one-input, one-output filter graph from its description (see mw_filter_graph.h). */
 #include "core/mw_filter_graph.h"
 
+#include <stdlib.h>
+#include <libavutil/dict.h>
 #include <libavutil/error.h>
+#include <libavutil/frame.h>
 #include <libavutil/mem.h>
 
 int mw_filter_graph_build(AVFilterGraph **graph, AVFilterContext **source, AVFilterContext **sink,
@@ -32,4 +35,10 @@ int mw_filter_graph_build(AVFilterGraph **graph, AVFilterContext **source, AVFil
         *source = *sink = NULL;
     }
     return ret;
+}
+
+double mw_frame_metadata_number(const AVFrame *frame, const char *key, int *found) {
+    AVDictionaryEntry *entry = av_dict_get(frame->metadata, key, NULL, 0);
+    *found = entry != NULL;
+    return entry ? strtod(entry->value, NULL) : 0;
 }

@@ -12,4 +12,8 @@ int mw_filter_graph_build(AVFilterGraph **graph, AVFilterContext **source, AVFil
                           const char *source_filter, const char *source_args, const char *sink_filter,
                           const char *description);
 
+/* A number a filter left in a frame's metadata (ebur128's lavfi.r128.*, blackdetect's
+ * lavfi.black_start, ...); *found says whether the key was there. */
+double mw_frame_metadata_number(const AVFrame *frame, const char *key, int *found);
+
 #endif
