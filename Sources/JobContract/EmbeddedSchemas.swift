@@ -103,6 +103,28 @@ public enum EmbeddedSchemas {
               },
               "duration_s": {"type": "number", "minimum": 0},
               "stream_copied": {"type": "boolean"},
+              "encryption": {
+                "type": "object",
+                "description": "with options.encryption: the method, the rotation and every key in segment order: its id, the URI the playlists give players (MW_HLS_KEY_URL), the first segment it encrypts and the segment after its last (absent for the last key), and where it was stored (MW_HLS_KEY_STORE) or, without a store, its 16 bytes as hex for the platform's key service",
+                "required": ["method", "rotate_every_segments", "keys"],
+                "properties": {
+                  "method": {"const": "aes-128"}, "rotate_every_segments": {"type": "integer", "minimum": 0},
+                  "keys": {
+                    "type": "array", "minItems": 1,
+                    "items": {
+                      "type": "object",
+                      "required": ["id", "uri", "first_segment"],
+                      "additionalProperties": false,
+                      "properties": {
+                        "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"}, "uri": {"type": "string"},
+                        "first_segment": {"type": "integer", "minimum": 0}, "end_segment": {"type": "integer", "minimum": 1},
+                        "stored_at": {"type": "string"}, "key_hex": {"type": "string", "pattern": "^[0-9a-f]{32}$"}
+                      },
+                      "oneOf": [{"required": ["stored_at"]}, {"required": ["key_hex"]}]
+                    }
+                  }
+                }
+              },
               "loudness": {
                 "type": "object",
                 "description": "with options.audio.loudness: the target and, per audio rendition (source stream), EBU R128 input and output integrated loudness, loudness range and true peak, the linear gain applied and whether the true-peak ceiling held it back",
@@ -1122,6 +1144,16 @@ public enum EmbeddedSchemas {
           }
         }
       ]
+    },
+    "encryption": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["method"],
+      "description": "HLS segments encrypted whole with AES-128 (an EXT-X-KEY with its own IV before every segment): a random key per asset, or per rotate_every_segments segments; players fetch keys from the worker's MW_HLS_KEY_URL; keys are written to MW_HLS_KEY_STORE or, without one, returned in data.encryption. Segments are MPEG-TS (players read an fMP4 init segment with the segment key); not with dash, segment_format fmp4, HEVC or AV1 codecs, mp4 renditions or an explicit split (the package is made in one pass); I-frame playlists are left out",
+      "properties": {
+        "method": {"enum": ["aes-128"], "description": "aes-128: whole-segment AES-128-CBC with PKCS#7 padding (RFC 8216 section 5.2)"},
+        "rotate_every_segments": {"type": "integer", "minimum": 0, "maximum": 100000, "description": "a new key every this many segments (the same periods in every rendition); 0 or absent: one key for the asset"}
+      }
     },
     "split": {
       "description": "split a long encode into chunks run by the whole pool: off, auto (inputs over MW_SPLIT_MIN_S, default 120 s) or chunks of chunk_s seconds (rounded up to whole segments)",

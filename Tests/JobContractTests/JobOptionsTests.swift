@@ -21,7 +21,7 @@ struct JobOptionsTests {
         let item = try #require(rejection(#"{"id":"typo","type":"transcode",\#(Self.input),"options":{"renditons":[720]}}"#))
         #expect(item.id == "typo" && item.type == "transcode" && item.code == "JOB_INVALID_FIELD")
         #expect(item.message.contains("options.renditons is not an option of transcode jobs (did you mean renditions?)"), "\(item.message)")
-        #expect(item.message.contains("known: audio, audio_tracks, codecs, dash, ladder, max_fps, mp4, packaging, preset, preview, qc, quality_sample, renditions"), "\(item.message)")
+        #expect(item.message.contains("known: audio, audio_tracks, codecs, dash, encryption, ladder, max_fps, mp4, packaging, preset, preview, qc, quality_sample, renditions"), "\(item.message)")
         let probe = try #require(rejection(#"{"type":"probe","input":{"url":"s3://raw/a.mp4"},"options":{"fast":true}}"#))
         #expect(probe.message.contains("options.fast is not an option of probe jobs; it takes none"), "\(probe.message)")
         let nested = try #require(rejection(#"{"type":"compose","output":{"url":"s3://m/"},"options":{"scenes":[{"visual":"s3://m/a.png","duration_s":1,"colour":"red"}]}}"#))
@@ -42,6 +42,13 @@ struct JobOptionsTests {
         (#"{"ladder":"per_title","target_psnr":90}"#, "options.target_psnr must be at most 60"),
         (#"{"target_psnr":40}"#, #"options.target_psnr a target PSNR needs "ladder": "per_title""#),
         (#"{"ladder":"per_title","packaging":"copy"}"#, "options.ladder a per-title ladder is encoded"),
+        (#"{"encryption":{"method":"sample-aes"}}"#, #"options.encryption.method must be one of "aes-128""#),
+        (#"{"encryption":{"method":"aes-128","rotate_every_segments":-1}}"#, "options.encryption.rotate_every_segments must be at least 0"),
+        (#"{"encryption":{"method":"aes-128"},"dash":true}"#, "options.encryption not with dash"),
+        (#"{"encryption":{"method":"aes-128"},"segment_format":"fmp4"}"#, "options.encryption not with fMP4 segments"),
+        (#"{"encryption":{"method":"aes-128"},"codecs":["hevc"]}"#, "options.encryption not with HEVC or AV1"),
+        (#"{"encryption":{"method":"aes-128"},"mp4":[360]}"#, "options.encryption not with mp4 renditions"),
+        (#"{"encryption":{"method":"aes-128"},"split":{"chunk_s":30}}"#, "options.encryption not with an explicit split"),
     ])
     func illTyped(options: String, message: String) throws {
         let item = try #require(rejection(#"{"type":"transcode",\#(Self.input),"options":\#(options)}"#))

@@ -1,7 +1,7 @@
 """Plays an HLS master (hlsdemux2) or a DASH manifest (dashdemux2) to its end in GStreamer's
 playbin3 over HTTP from a private loopback server, as a client nobody here wrote.
 
-Prints JSON: {"ok": bool, "eos": bool, "requests": [...], "last_segments_fetched": {...}, "error": str}.
+Prints JSON: {"ok": bool, "eos": bool, "requests": N, "keys_fetched": [...], "last_segments_fetched": {...}, "error": str}.
 "ok" needs an end of stream and, for video and for audio, the last segment of a rendition GStreamer
 read fetched (a player that stopped early or skipped the end fails).
 
@@ -72,6 +72,7 @@ def main():
                 target = posixpath.normpath(posixpath.join(posixpath.dirname(path), uris[-1]))
                 last[path] = target in requests
     result["requests"] = len(requests)
+    result["keys_fetched"] = sorted(path for path in set(requests) if path.endswith(".key"))
     result["last_segments_fetched"] = last
     # A player switches renditions (ABR): per kind (audio, video), the rendition it ended on must
     # have had its last segment fetched.

@@ -411,6 +411,12 @@ mw_status mw_package_hls_copy(const char *input, const char *output_dir, const m
                               mw_progress_callback on_progress, void *user, mw_package_result *result,
                               char *message, size_t message_size);
 
+/* HLS segment encryption (RFC 8216 section 5.2, METHOD=AES-128): the whole file at `input_path`
+ * encrypted with AES-128-CBC and PKCS#7 padding under `key` (16 bytes) and `iv` (16 bytes), written
+ * to `output_path` (a new file; the input is left as it was). Streams in blocks of 64 KiB. */
+mw_status mw_aes128_cbc_encrypt_file(const char *input_path, const char *output_path, const uint8_t *key, const uint8_t *iv,
+                                     char *message, size_t message_size);
+
 /* One MP4 (H.264 + AAC, moov first, no source metadata) at `output_path`. */
 mw_status mw_transcode_mp4(const char *input, const char *output_path, const mw_video_rung *rung,
                            const mw_encode_settings *settings, const mw_limits *limits,

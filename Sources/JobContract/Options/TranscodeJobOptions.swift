@@ -63,6 +63,8 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
     public var ladder: Ladder = .fixed
     /// Per-title ladders: the top rung's luma PSNR (nil: the fixed ladder's top quality).
     public var targetPSNR: Double?
+    /// HLS AES-128 segment encryption (nil: segments in the clear).
+    public var encryption: EncryptionOptions?
 
     public struct SidecarSubtitle: Decodable, Sendable, Equatable {
         public var url: String
@@ -102,6 +104,15 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
                 throw JSONValueDecodingError(path: "options.codecs", message: "HEVC and AV1 go in fMP4 segments and are encoded: not with \(reason)")
             }
         }
+        if encryption != nil {
+            // AES-128 is HLS's; DASH would need CENC. MP4 renditions would publish the video in the clear.
+            // MPEG-TS segments: players (GStreamer 1.22, Video.js 7) apply a segment's key to an fMP4 init segment too.
+            let reason: String? = dash ? "dash (DASH players need CENC, not HLS AES-128)" : !mp4.isEmpty ? "mp4 renditions (they would be in the clear)"
+                : segmentFormat == .fmp4 ? "fMP4 segments (encrypted packages use MPEG-TS: players read an fMP4 init segment with the segment's key)"
+                : codecs != [.h264] ? "HEVC or AV1 (they need fMP4 segments; encrypted packages use MPEG-TS)"
+                : isExplicitSplit ? "an explicit split (encrypted packages are made in one pass)" : nil
+            if let reason { throw JSONValueDecodingError(path: "options.encryption", message: "not with \(reason)") }
+        }
         if targetPSNR != nil, ladder != .perTitle {
             throw JSONValueDecodingError(path: "options.target_psnr", message: "a target PSNR needs \"ladder\": \"per_title\"")
         }
@@ -116,9 +127,14 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
         }
     }
 
+    var isExplicitSplit: Bool {
+        if case .chunks = split { return true }
+        return false
+    }
+
     /// Whether these options allow a split at all.
     public var allowsSplit: Bool {
-        split != .off && segmentFormat != .ts && audio != .muxed && packaging != .copy && mp4.isEmpty
+        split != .off && segmentFormat != .ts && audio != .muxed && packaging != .copy && mp4.isEmpty && encryption == nil
     }
 
     enum AudioFields: String, CodingKey { case layout, loudness }
@@ -126,7 +142,7 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
     enum CodingKeys: String, CodingKey {
         case renditions, audio, packaging, preset, thumbnails, storyboard, mp4, split, codecs, dash
         case audioTracks = "audio_tracks", subtitles
-        case qualitySample = "quality_sample", ladder, targetPSNR = "target_psnr", qc, preview
+        case qualitySample = "quality_sample", ladder, targetPSNR = "target_psnr", qc, preview, encryption
         case segmentFormat = "segment_format", segmentDurationSeconds = "segment_duration_s", maxFPS = "max_fps"
     }
 
@@ -159,6 +175,7 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
         qc = try fields.decodeIfPresent(QualityControlOptions.self, forKey: .qc) ?? QualityControlOptions()
         qcRequested = fields.contains(.qc) && qc.enabled
         preview = try fields.decodeIfPresent(PreviewOptions.self, forKey: .preview) ?? PreviewOptions()
+        encryption = try fields.decodeIfPresent(EncryptionOptions.self, forKey: .encryption)
         // H.264 is the fallback every ladder keeps; the order is fixed so manifests are too.
         codecs = Array(Set((try fields.decodeIfPresent([VideoCodec].self, forKey: .codecs) ?? []) + [.h264])).sorted()
     }

@@ -36,6 +36,8 @@ public struct WorkerConfiguration: Sendable {
     public var s3ServerSideEncryption: ServerSideEncryption?
     /// `MW_CACHE_CONTROL_*`, `MW_CONTENT_TYPES`: the headers outputs are written with.
     public var objectHeaders = ObjectHeaders()
+    /// `MW_HLS_KEY_URL`, `MW_HLS_KEY_STORE`: keys of transcodes with `options.encryption`.
+    public var hlsKeys = HLSKeySettings()
     /// Where jobs made from MinIO notifications write their outputs.
     public var defaultOutputURL: String?
     public var lease: Duration
@@ -122,6 +124,7 @@ public struct WorkerConfiguration: Sendable {
             objectHeaders.contentTypes.merge(try ObjectHeaders.parseContentTypes(types)) { $1 }
         }
         tracing = try TracingSettings(environment: environment)
+        hlsKeys = try HLSKeySettings(environment: environment)
         defaultOutputURL = environment.setting("MW_DEFAULT_OUTPUT_URL")
         if let output = defaultOutputURL, !JobDecoder.isStorageURL(output) {
             throw ConfigurationError(variable: "MW_DEFAULT_OUTPUT_URL", reason: "expected s3://bucket/prefix/ or file:///path/")

@@ -15,6 +15,8 @@ public struct PipelineContext: Sendable {
     public var splitMinimumSeconds: Double? = 120
     /// The headers outputs are written with (`MW_CACHE_CONTROL_*`, `MW_CONTENT_TYPES`).
     public var objectHeaders = ObjectHeaders()
+    /// Where encrypted packages' keys are asked for and kept (`MW_HLS_KEY_URL`, `MW_HLS_KEY_STORE`).
+    public var hlsKeys = HLSKeySettings()
     /// Inputs kept between the parts of split jobs this worker runs.
     public var inputCache: InputCache?
 
@@ -30,5 +32,6 @@ public struct PipelineContext: Sendable {
         uploadConcurrency = configuration.uploadConcurrency
         splitMinimumSeconds = configuration.splitMinimumSeconds
         objectHeaders = configuration.objectHeaders
+        hlsKeys = configuration.hlsKeys
     }
 }

@@ -103,6 +103,8 @@ public struct HLSPackage: Sendable, Equatable {
     /// What quality control found (nil: not asked, or a stream copy: nothing decoded). Raw for a
     /// part of a split job: `QualityControlReport.finished` joins the parts.
     public var qualityControl: QualityControlReport? = nil
+    /// Encrypted packages: the keys, in segment order (empty: in the clear).
+    public var keys: [HLSKey] = []
 }
 
 /// Encodes (or stream-copies) an input into an HLS package with our own master playlist.
@@ -225,6 +227,21 @@ public enum HLSPackager {
                                        shimProgressCallback, callbacks.pointer, callbacks.result, message, 512)
         }
         return callbacks.result.pointee
+    }
+
+    /// Encrypts a finished package's segments (HLS AES-128) and writes its masters again without
+    /// the I-frame variants. Done after the quality report has read the segments in the clear.
+    public static func encrypt(_ package: HLSPackage, with encryption: SegmentEncryption) async throws(MediaError) -> HLSPackage {
+        guard package.dashManifest == nil else {
+            throw MediaError(code: .invalidArgument, message: "HLS AES-128 is not for a package with DASH (DASH players need CENC)")
+        }
+        var encrypted = package
+        encrypted.keys = try await encryption.apply(directory: package.directory, renditions: &encrypted.renditions)
+        try write(MasterPlaylist.render(encrypted.renditions, subtitles: package.subtitles), to: package.masterPlaylist)
+        for master in MasterPlaylist.perCodec(encrypted.renditions, subtitles: package.subtitles) {
+            try write(master.text, to: package.directory + "/" + master.name)
+        }
+        return encrypted
     }
 
     private static func write(_ text: String, to path: String) throws(MediaError) {

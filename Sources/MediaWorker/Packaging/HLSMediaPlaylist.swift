@@ -11,16 +11,34 @@ public struct HLSMediaPlaylist: Sendable, Equatable {
         public var offset: Int64
     }
 
+    /// `EXT-X-KEY` with METHOD=AES-128: where the player gets the key, and the segment's own IV.
+    public struct Key: Sendable, Equatable {
+        public var uri: String
+        public var iv: [UInt8]
+
+        public init(uri: String, iv: [UInt8]) {
+            self.uri = uri
+            self.iv = iv
+        }
+
+        var line: String {
+            "#EXT-X-KEY:METHOD=AES-128,URI=\"\(MasterPlaylist.quoted(uri))\",IV=0x" + iv.map { String(format: "%02x", $0) }.joined()
+        }
+    }
+
     public struct Segment: Sendable, Equatable {
         public var uri: String
         public var duration: Double
         /// I-frame playlists: the bytes of the I-frame in the segment.
         public var byteRange: ByteRange?
+        /// Encrypted segments: the key and IV it was encrypted with (one EXT-X-KEY before each).
+        public var key: Key?
 
-        public init(uri: String, duration: Double, byteRange: ByteRange? = nil) {
+        public init(uri: String, duration: Double, byteRange: ByteRange? = nil, key: Key? = nil) {
             self.uri = uri
             self.duration = duration
             self.byteRange = byteRange
+            self.key = key
         }
     }
 
@@ -61,6 +79,8 @@ public struct HLSMediaPlaylist: Sendable, Equatable {
         if iFramesOnly { lines.append("#EXT-X-I-FRAMES-ONLY") }
         if let initURI { lines.append("#EXT-X-MAP:URI=\"\(initURI)\"") }
         for segment in segments {
+            // The init segment (EXT-X-MAP, above) stays in the clear: no key applies to it yet.
+            if let key = segment.key { lines.append(key.line) }
             lines.append(String(format: "#EXTINF:%.3f,", Self.written(segment.duration)))
             if let range = segment.byteRange { lines.append("#EXT-X-BYTERANGE:\(range.length)@\(range.offset)") }
             lines.append(segment.uri)
@@ -78,8 +98,11 @@ public struct HLSMediaPlaylist: Sendable, Equatable {
         var initURI: String?
         var iFramesOnly = false
         var independent = false
+        var key: Key?
         for line in text.split(whereSeparator: \.isNewline) {
-            if line.hasPrefix("#EXTINF:") {
+            if line.hasPrefix("#EXT-X-KEY:") {
+                key = Self.parseKey(String(line.dropFirst("#EXT-X-KEY:".count)))
+            } else if line.hasPrefix("#EXTINF:") {
                 duration = Double(line.dropFirst("#EXTINF:".count).prefix { $0 != "," })
             } else if line.hasPrefix("#EXT-X-BYTERANGE:") {
                 let parts = line.dropFirst("#EXT-X-BYTERANGE:".count).split(separator: "@")
@@ -91,11 +114,38 @@ public struct HLSMediaPlaylist: Sendable, Equatable {
             } else if line == "#EXT-X-INDEPENDENT-SEGMENTS" {
                 independent = true
             } else if !line.hasPrefix("#"), let seconds = duration {
-                segments.append(Segment(uri: String(line), duration: seconds, byteRange: range))
+                segments.append(Segment(uri: String(line), duration: seconds, byteRange: range, key: key))
                 duration = nil
                 range = nil
             }
         }
         self.init(segments: segments, initURI: initURI, iFramesOnly: iFramesOnly, independentSegments: independent)
+    }
+
+    /// An EXT-X-KEY's attributes: AES-128 with a URI and an IV is a key; METHOD=NONE (or anything
+    /// else) is none.
+    static func parseKey(_ attributes: String) -> Key? {
+        var fields: [String: String] = [:]
+        var rest = Substring(attributes)
+        while let equals = rest.firstIndex(of: "=") {
+            let name = String(rest[..<equals])
+            rest = rest[rest.index(after: equals)...]
+            let value: Substring
+            if rest.first == "\"" {
+                let body = rest.dropFirst()
+                value = body.prefix { $0 != "\"" }
+                rest = body.dropFirst(value.count + 1)
+            } else {
+                value = rest.prefix { $0 != "," }
+                rest = rest.dropFirst(value.count)
+            }
+            fields[name] = String(value)
+            rest = rest.drop { $0 == "," }
+        }
+        guard fields["METHOD"] == "AES-128", let uri = fields["URI"], let hex = fields["IV"], hex.lowercased().hasPrefix("0x") else { return nil }
+        let digits = Array(hex.dropFirst(2))
+        guard digits.count == 32 else { return nil }
+        let iv = stride(from: 0, to: 32, by: 2).compactMap { UInt8(String(digits[$0...$0 + 1]), radix: 16) }
+        return iv.count == 16 ? Key(uri: uri, iv: iv) : nil
     }
 }

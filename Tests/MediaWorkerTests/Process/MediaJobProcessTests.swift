@@ -332,6 +332,73 @@ struct MediaJobProcessTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("tmp").path).isEmpty)
     }
 
+    @Test("transcode with options.encryption: keys written to MW_HLS_KEY_STORE before the package, playlists pointing at MW_HLS_KEY_URL, GStreamer plays it with the keys served; without a store the keys come in the event; without MW_HLS_KEY_URL the job fails with ENCRYPTION_NOT_CONFIGURED")
+    func encryption() async throws {
+        let directory = try makeTestDirectory("process-aes")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let storage = directory.appendingPathComponent("storage").path
+        try FileManager.default.createDirectory(atPath: storage + "/raw", withIntermediateDirectories: true)
+        let input = try copyFixture("h264-aac-1080p30-10s.mp4", to: directory, as: "clip.mp4")
+        let base = ["MW_STORAGE_ROOT": storage, "MW_TEMP_DIR": directory.appendingPathComponent("tmp").path,
+                    "MW_HLS_KEY_URL": "/keys/{file_id}/{version}/{key_id}.key"]
+        let job = directory.appendingPathComponent("job.json")
+        let options = #"{"renditions":[234],"thumbnails":1,"storyboard":false,"segment_duration_s":2,"encryption":{"method":"aes-128","rotate_every_segments":2}}"#
+        try #"{"type":"transcode","file_id":"movie-7","input":{"url":"\#(input)"},"output":{"url":"file://\#(storage)/media/"},"options":\#(options)}"#
+            .write(to: job, atomically: true, encoding: .utf8)
+        let executable = try ProjectPaths.executable("media-worker")
+        func completed(_ run: CommandResult) throws -> [String: Any] {
+            let line = try #require(run.stdout.split(separator: "\n").last { $0.contains("\"TranscodeCompleted\"") }, "\(run.stdout) \(run.stderr)")
+            let event = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            return try #require(event["data"] as? [String: Any])
+        }
+
+        // With a key store: every key there, 16 bytes, before the package names it; none in the event.
+        let stored = try await CommandRunner.run(executable, ["process", job.path], environment: base.merging(["MW_HLS_KEY_STORE": "file://\(storage)/keys/"]) { $1 },
+                                                 timeout: .seconds(240))
+        #expect(stored.succeeded, "\(stored.stderr)")
+        let data = try completed(stored)
+        let report = try #require(data["encryption"] as? [String: Any], "\(data.keys)")
+        let keys = try #require(report["keys"] as? [[String: Any]])
+        #expect(report["method"] as? String == "aes-128" && report["rotate_every_segments"] as? Int == 2)
+        let version = try #require(data["version"] as? String)
+        #expect(keys.count >= 3, "\(keys)")
+        for (number, key) in keys.enumerated() {
+            let id = try #require(key["id"] as? String)
+            #expect(key["uri"] as? String == "/keys/movie-7/\(version)/\(id).key")
+            #expect(key["first_segment"] as? Int == number * 2 && key["key_hex"] == nil)
+            let path = try #require((key["stored_at"] as? String)?.replacingOccurrences(of: "file://", with: ""))
+            #expect(path == "\(storage)/keys/movie-7/\(version)/\(id).key")
+            #expect((try? Data(contentsOf: URL(fileURLWithPath: path)))?.count == 16)
+        }
+        let versionPath = try #require((data["version_url"] as? String)?.replacingOccurrences(of: "file://", with: ""))
+        let playlist = try String(contentsOfFile: versionPath + "hls/234p/index.m3u8", encoding: .utf8)
+        #expect(playlist.components(separatedBy: "#EXT-X-KEY:METHOD=AES-128").count - 1 == playlist.components(separatedBy: "#EXTINF").count - 1)
+        #expect(playlist.contains(".ts") && !playlist.contains("#EXT-X-MAP"), "encrypted packages are MPEG-TS: \(playlist)")
+        let relative = String(versionPath.dropFirst(storage.count + 1)) + "hls/master.m3u8"
+        let played = try await playInGStreamer(root: storage, master: relative)
+        #expect(played.ok, "\(played.report)")
+        // `process` prints events without the stream's envelope (id, queue, time): given here, the rest is the contract's.
+        let documents = try stored.stdout.split(separator: "\n").filter { $0.contains("\"TranscodeCompleted\"") }.map { line in
+            var event = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            event.merge(["event_id": UUID().uuidString.lowercased(), "queue": "media", "occurred_at": "2026-12-07T00:00:00Z", "attempt": 1,
+                         "worker_id": "process", "metadata": [String: Any](), "file_id": "movie-7", "meta_movie_id": NSNull()]) { old, _ in old }
+            return String(decoding: try JSONSerialization.data(withJSONObject: event), as: UTF8.self)
+        }
+        let validity = try await ContractTests.validate(documents, schema: "event.schema.json")
+        #expect(validity == ["ok"], "\(validity)")
+
+        // No store: the platform's key service takes the keys from the event.
+        let handed = try await CommandRunner.run(executable, ["process", job.path], environment: base, timeout: .seconds(240))
+        #expect(handed.succeeded, "\(handed.stderr)")
+        let handedKeys = try #require((try completed(handed)["encryption"] as? [String: Any])?["keys"] as? [[String: Any]])
+        #expect(handedKeys.allSatisfy { ($0["key_hex"] as? String)?.count == 32 && $0["stored_at"] == nil }, "\(handedKeys)")
+
+        // No key URL: nothing a player could open, refused before any download.
+        let refused = try await CommandRunner.run(executable, ["process", job.path], environment: base.merging(["MW_HLS_KEY_URL": ""]) { $1 })
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("\"TranscodeFailed\"") && refused.stdout.contains("ENCRYPTION_NOT_CONFIGURED"), "\(refused.stdout)")
+    }
+
     @Test("keyframes: one KeyframeReady per keyframe, then KeyframesCompleted; thumbnails and probe complete")
     func stillsAndProbe() async throws {
         try await withWorker { worker, probe, directory in

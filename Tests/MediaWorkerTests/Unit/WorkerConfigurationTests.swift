@@ -135,6 +135,24 @@ struct ReadinessStateTests {
         }
     }
 
+    @Test("HLS keys: MW_HLS_KEY_URL needs {key_id} and knows only its placeholders; MW_HLS_KEY_STORE is a storage URL; both unset by default")
+    func hlsKeys() throws {
+        #expect(try WorkerConfiguration(environment: [:]).hlsKeys == HLSKeySettings())
+        let keys = try WorkerConfiguration(environment: ["MW_HLS_KEY_URL": "https://keys.example.com/{file_id}/{version}/{key_id}",
+                                                         "MW_HLS_KEY_STORE": "s3://private/keys/"]).hlsKeys
+        #expect(keys.keyURL(keyID: "k1", fileID: "movie-7", version: "v2") == "https://keys.example.com/movie-7/v2/k1")
+        #expect(keys.store == "s3://private/keys/")
+        for (variable, value) in [("MW_HLS_KEY_URL", "https://keys.example.com/{file_id}"), ("MW_HLS_KEY_URL", "https://k/{key_id}/{movie}"),
+                                  ("MW_HLS_KEY_URL", "https://k/\"{key_id}"), ("MW_HLS_KEY_STORE", "keys/")] {
+            do {
+                _ = try WorkerConfiguration(environment: [variable: value])
+                Issue.record("\(variable)=\(value) accepted")
+            } catch {
+                #expect(error.variable == variable)
+            }
+        }
+    }
+
     @Test("the headers of outputs: defaults by kind, MW_CACHE_CONTROL_* and MW_CONTENT_TYPES, bad values named")
     func objectHeaders() throws {
         let defaults = try WorkerConfiguration(environment: [:]).objectHeaders

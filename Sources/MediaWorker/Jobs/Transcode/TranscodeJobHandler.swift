@@ -29,6 +29,8 @@ public struct TranscodeJobHandler: JobHandler {
         plan.heights = options.renditions
         plan.mp4Heights = options.mp4
         if let format = options.segmentFormat { plan.hls.segmentFormat = format == .ts ? .ts : .fmp4 }
+        // Encrypted packages are MPEG-TS (the options refuse fMP4 with encryption: see check()).
+        if options.encryption != nil { plan.hls.segmentFormat = .ts }
         if let target = options.segmentDurationSeconds { plan.hls.targetDurationSeconds = target }
         if let audio = options.audio { plan.hls.audioMuxed = audio == .muxed }
         if let packaging = options.packaging {
@@ -81,6 +83,7 @@ public struct TranscodeJobHandler: JobHandler {
         return try await runMediaJob(io: io) {
             let version = try io.newVersion(hasStableMaster: true)
             let prefix = version.url
+            let encryption = try TranscodeEncryption.settings(options.encryption, keys: pipeline.hlsKeys, fileID: io.fileID, version: version)
             let (path, object) = try await io.fetchInput()
             let movieID = try MovieID.resolve(objectMetadata: object.metadata, jobMovieID: job.envelope["movie_id"]?.stringValue)
             var annotations = ["file_id": io.fileID]
@@ -138,7 +141,7 @@ public struct TranscodeJobHandler: JobHandler {
             let output = io.directory + "/out"
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             let encodeStarted = ContinuousClock.now
-            let package = try await job.trace.measure("encode", attributes: [TraceAttributes.rungs: .string(TraceAttributes.names(of: rungs))]) { _ in
+            var package = try await job.trace.measure("encode", attributes: [TraceAttributes.rungs: .string(TraceAttributes.names(of: rungs))]) { _ in
                 try await HLSPackager.package(
                     input: path, outputDirectory: output + "/hls", rungs: rungs, settings: plan.settings, hls: plan.hls,
                     limits: pipeline.mediaLimits, subtitles: subtitles) { fraction in Task { await job.progress(0.1 + fraction * 0.6) } }
@@ -160,6 +163,8 @@ public struct TranscodeJobHandler: JobHandler {
                     settings: plan.settings, timelineOffset: package.timelineOffsetSeconds, limits: pipeline.mediaLimits)
                 quality = QualityReport(sample: options.qualitySample, segments: segments)
             }
+            // Encrypted after the quality report has read the segments in the clear.
+            if let encryption { package = try await HLSPackager.encrypt(package, with: encryption) }
             await job.progress(0.75)
             let stills = hasVideo
                 ? try await TranscodeStills.make(input: path, output: output, prefix: prefix, thumbnails: plan.thumbnails,
@@ -177,6 +182,11 @@ public struct TranscodeJobHandler: JobHandler {
                 input: path, options: options.preview, hasVideo: hasVideo, hasAudio: !info.audioStreams.isEmpty,
                 durationSeconds: package.durationSeconds, output: output, prefix: prefix, limits: pipeline.mediaLimits)
             await job.progress(0.85)
+            // Keys are kept before the package is uploaded: a playlist never names a key not there yet.
+            var encryptionReport: JSONValue?
+            if let wanted = options.encryption {
+                encryptionReport = try await TranscodeEncryption.keep(package.keys, options: wanted, io: io, settings: pipeline.hlsKeys, version: version)
+            }
             try await io.upload(output, to: version) { fraction in Task { await job.progress(0.85 + fraction * 0.15) } }
             let master = try io.stableMaster(of: version, packageMaster: output + "/hls/master.m3u8")
 
@@ -200,6 +210,7 @@ public struct TranscodeJobHandler: JobHandler {
             if let ladderChoice { data["ladder"] = ladderChoice.json }
             if let report = package.qualityControl { data["qc"] = QualityControlReport.finished([report], options: options.qc).json }
             if let loudness { data["loudness"] = loudness.json(languages: TranscodeOutputs.languages(info)) }
+            if let encryptionReport { data["encryption"] = encryptionReport }
             return JobResult(data: .object(data), version: version, stableObjects: master.map { [$0] } ?? [])
         }
     }
