@@ -446,7 +446,15 @@ public enum EmbeddedSchemas {
                 "required": ["mp4"],
                 "properties": {
                   "mp4": {"type": "string"},
-                  "hls_master": {"type": "string"}
+                  "hls_master": {"type": "string"},
+                  "captions": {
+                    "type": "object",
+                    "description": "soft captions of the narration (options.caption_track, on by default, when a scene has text or a caption): the sidecar WebVTT, its language (the voice's) and its cue count",
+                    "required": ["url", "language", "cues"],
+                    "properties": {"url": {"type": "string"}, "language": {"type": "string"}, "cues": {"type": "integer", "minimum": 1}},
+                    "additionalProperties": false
+                  },
+                  "subtitles": {"type": "array", "description": "with output.hls: the captions as a subtitle rendition of the package (language, name, default, cues, playlist, webvtt)"}
                 }
               },
               "loudness": {
@@ -794,6 +802,10 @@ public enum EmbeddedSchemas {
       ]
     },
     "transition": {"type": "number", "minimum": 0, "maximum": 5},
+    "caption_track": {
+      "type": "boolean",
+      "description": "soft captions of the narration (default true): a cue per sentence, at most two lines of 42 characters, timed from the words the TTS spoke (other captions spread over their scene), written as captions.vtt and, with output.hls, as a WebVTT subtitle rendition of the package; false: none"
+    },
     "captions": {
       "anyOf": [
         {"type": "boolean"},

@@ -14,6 +14,7 @@
 #include <libavutil/avstring.h>
 
 #define MW_SPEECH_MAX_TEXT 20000
+#define MW_SPEECH_SILENCE 128  /* of 32767: about -48 dBFS */
 
 static pthread_mutex_t speech_lock = PTHREAD_MUTEX_INITIALIZER;
 static int speech_ready = 0;
@@ -24,7 +25,28 @@ typedef struct speech_buffer {
     size_t count, capacity;
     int failed;
     mw_cancel_token *cancel;
+    mw_speech_word *words;  /* NULL: not asked */
+    int32_t max_words, word_count;
 } speech_buffer;
+
+/* Word events start a word; the next word, a clause's end or the message's end closes the one open. */
+static void collect_events(speech_buffer *buffer, const espeak_EVENT *event) {
+    for (; event->type != espeakEVENT_LIST_TERMINATED; event++) {
+        double at = event->audio_position / 1000.0;
+        mw_speech_word *open = buffer->word_count > 0 ? &buffer->words[buffer->word_count - 1] : NULL;
+        if (event->type == espeakEVENT_WORD || event->type == espeakEVENT_END || event->type == espeakEVENT_MSG_TERMINATED
+            || event->type == espeakEVENT_SENTENCE) {
+            if (open && open->end_s < 0) open->end_s = at > open->start_s ? at : open->start_s;
+        }
+        if (event->type == espeakEVENT_WORD && buffer->word_count < buffer->max_words) {
+            mw_speech_word *word = &buffer->words[buffer->word_count++];
+            word->text_offset = event->text_position > 0 ? event->text_position - 1 : 0;  /* espeak counts from 1 */
+            word->text_length = event->length;
+            word->start_s = at;
+            word->end_s = -1;
+        }
+    }
+}
 
 void mw_speech_options_init_default(mw_speech_options *options) {
     if (!options) return;
@@ -39,6 +61,7 @@ static int collect_samples(short *samples, int count, espeak_EVENT *events) {
     speech_buffer *buffer = events ? events->user_data : NULL;
     if (!buffer) return 0;
     if (mw_cancel_token_is_canceled(buffer->cancel)) return 1;
+    if (buffer->words && events) collect_events(buffer, events);
     if (!samples || count <= 0) return 0;
     if (buffer->count + (size_t)count > buffer->capacity) {
         size_t capacity = buffer->capacity ? buffer->capacity * 2 : 65536;
@@ -92,8 +115,15 @@ static mw_status espeak_failure(espeak_ng_STATUS code, const char *what, char *m
     return mw_fail(message, message_size, MW_E_INTERNAL, "%s: %s", what, reason);
 }
 
-mw_status mw_synthesize_speech(const char *text, const mw_speech_options *options_in, const char *wav_path,
+mw_status mw_synthesize_speech(const char *text, const mw_speech_options *options, const char *wav_path,
                                mw_cancel_token *cancel, double *duration_s, char *message, size_t message_size) {
+    return mw_synthesize_speech_timed(text, options, wav_path, cancel, duration_s, NULL, 0, NULL, message, message_size);
+}
+
+mw_status mw_synthesize_speech_timed(const char *text, const mw_speech_options *options_in, const char *wav_path,
+                                     mw_cancel_token *cancel, double *duration_s, mw_speech_word *words, int32_t max_words,
+                                     int32_t *word_count, char *message, size_t message_size) {
+    if (word_count) *word_count = 0;
     if (!text || !wav_path) return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "missing text or output path");
     size_t length = strlen(text);
     if (length == 0 || length > MW_SPEECH_MAX_TEXT)
@@ -103,7 +133,7 @@ mw_status mw_synthesize_speech(const char *text, const mw_speech_options *option
     if (options.rate_wpm < 80 || options.rate_wpm > 450 || options.pitch < 0 || options.pitch > 100)
         return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "rate must be 80-450 words a minute and pitch 0-100");
 
-    speech_buffer buffer = {.cancel = cancel};
+    speech_buffer buffer = {.cancel = cancel, .words = max_words > 0 ? words : NULL, .max_words = max_words};
     mw_status status = MW_OK;
     pthread_mutex_lock(&speech_lock);
     if (!speech_ready) {
@@ -145,6 +175,26 @@ mw_status mw_synthesize_speech(const char *text, const mw_speech_options *option
     }
     status = write_wav(wav_path, buffer.samples, buffer.count, speech_rate, message, message_size);
     if (status == MW_OK && duration_s) *duration_s = (double)buffer.count / speech_rate;
+    if (status == MW_OK && buffer.words) {
+        /* A word still open ends with the audio. Events fall on clause boundaries, after the pause
+         * that follows a sentence: each word's edges are moved onto its sound (samples over about
+         * -48 dBFS), so a caption ends when the voice does. */
+        double end = (double)buffer.count / speech_rate;
+        for (int32_t i = 0; i < buffer.word_count; i++) {
+            mw_speech_word *word = &buffer.words[i];
+            if (word->end_s < 0) word->end_s = end;
+            size_t first = (size_t)(word->start_s * speech_rate), last = (size_t)(word->end_s * speech_rate);
+            if (last > buffer.count) last = buffer.count;
+            if (first > last) first = last;
+            while (last > first && abs(buffer.samples[last - 1]) < MW_SPEECH_SILENCE) last--;
+            while (first < last && abs(buffer.samples[first]) < MW_SPEECH_SILENCE) first++;
+            if (last > first) {
+                word->start_s = (double)first / speech_rate;
+                word->end_s = (double)last / speech_rate;
+            }
+        }
+        if (word_count) *word_count = buffer.word_count;
+    }
 end:
     pthread_mutex_unlock(&speech_lock);
     free(buffer.samples);

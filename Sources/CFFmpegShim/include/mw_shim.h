@@ -484,6 +484,21 @@ void mw_speech_options_init_default(mw_speech_options *options);
 mw_status mw_synthesize_speech(const char *text, const mw_speech_options *options, const char *wav_path,
                                mw_cancel_token *cancel, double *duration_s, char *message, size_t message_size);
 
+/* One word as espeak-ng spoke it: where it is in the text (in Unicode scalars, from 0) and when it
+ * is heard in the WAV (start; end at the next word or the end of its clause). */
+typedef struct mw_speech_word {
+    int32_t text_offset;
+    int32_t text_length;
+    double start_s;
+    double end_s;
+} mw_speech_word;
+
+/* mw_synthesize_speech, also filling up to `max_words` words with their times (from espeak-ng's
+ * word and clause events, to the millisecond) and `word_count` with how many were filled. */
+mw_status mw_synthesize_speech_timed(const char *text, const mw_speech_options *options, const char *wav_path,
+                                     mw_cancel_token *cancel, double *duration_s, mw_speech_word *words, int32_t max_words,
+                                     int32_t *word_count, char *message, size_t message_size);
+
 /* ---- compose: narration and visuals into one video ---- */
 
 typedef enum mw_fit_mode {

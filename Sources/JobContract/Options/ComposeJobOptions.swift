@@ -117,13 +117,15 @@ public struct ComposeJobOptions: JobOptionsType, Equatable {
     public var kenBurns: Toggle = .off
     public var transitionSeconds: Double = 0
     public var captions: Toggle = .off
+    /// Soft captions of the narration: a sidecar `captions.vtt` and, with HLS, a subtitle rendition.
+    public var captionTrack = true
     public var backgroundMusic: Music?
     /// Target integrated loudness (LUFS).
     public var loudness: Double?
     public var voice: Voice?
 
     enum CodingKeys: String, CodingKey {
-        case scenes, output, fit, captions, loudness, voice
+        case scenes, output, fit, captions, loudness, voice, captionTrack = "caption_track"
         case kenBurns = "ken_burns", transitionSeconds = "transition", backgroundMusic = "background_music"
     }
 
@@ -135,6 +137,7 @@ public struct ComposeJobOptions: JobOptionsType, Equatable {
         kenBurns = try fields.decodeIfPresent(Toggle.self, forKey: .kenBurns) ?? .off
         transitionSeconds = try fields.decodeIfPresent(Double.self, forKey: .transitionSeconds) ?? 0
         captions = try fields.decodeIfPresent(Toggle.self, forKey: .captions) ?? .off
+        captionTrack = try fields.decodeIfPresent(Bool.self, forKey: .captionTrack) ?? true
         backgroundMusic = try fields.decodeIfPresent(Music.self, forKey: .backgroundMusic)
         loudness = try fields.decodeIfPresent(Double.self, forKey: .loudness)
         voice = try fields.decodeIfPresent(Voice.self, forKey: .voice)

@@ -246,6 +246,15 @@ struct MediaJobProcessTests {
         }
     }
 
+    /// `scripts/test/captions_judge.py`: cues against the scenes and the voice the ffmpeg CLI hears.
+    func judgeCaptions(_ path: String, media: String, fps: Int, scenes: [[String: Any]]) async throws -> [String: Any] {
+        let result = try await CommandRunner.run(ProjectPaths.venvBin.appendingPathComponent("python").path, [
+            ProjectPaths.scripts.appendingPathComponent("test/captions_judge.py").path, path, media, "--fps", String(fps),
+            "--scenes", String(decoding: try JSONSerialization.data(withJSONObject: scenes), as: UTF8.self),
+        ], timeout: .seconds(120))
+        return (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? ["ok": false, "stderr": result.stderr]
+    }
+
     /// `scripts/test/waveform_judge.py`: the waveform's format and its peaks against the source's.
     func judgeWaveform(_ path: String, source: String, tolerance: Int) async throws -> [String: Any] {
         let result = try await CommandRunner.run(ProjectPaths.venvBin.appendingPathComponent("python").path,
@@ -429,7 +438,7 @@ struct MediaJobProcessTests {
         }
     }
 
-    @Test("compose: narration files and TTS text into MP4 + HLS, ComposeCompleted with scene times; speech comes from the cache the second time; a bad scene fails naming it")
+    @Test("compose: narration files and TTS text into MP4 + HLS, ComposeCompleted with scene times; soft captions (sidecar and subtitle rendition) timed to the spoken words, judged against the scenes and the voice; speech comes from the cache the second time; a bad scene fails naming it")
     func composeJob() async throws {
         try await withWorker { worker, probe, directory in
             let raw = directory.appendingPathComponent("storage/raw")
@@ -438,10 +447,11 @@ struct MediaJobProcessTests {
             let second = try await material.still("second.jpg", color: scenePalette[6], width: 400, height: 300)
             let voice = try await material.tone("voice.wav", freq: 440, seconds: 1.5, rate: 22050)
             let output = "file://" + directory.appendingPathComponent("storage/videos/").path
+            let narration = "The second scene is spoken by the worker itself. It has two sentences, and the second one is long enough to need two lines of captions on screen."
             func job(_ id: String, fileID: String) -> String {
                 #"{"id":"\#(id)","type":"compose","file_id":"\#(fileID)","output":{"url":"\#(output)"},"options":{"scenes":["#
                     + #"{"visual":"file://\#(first)","audio":"file://\#(voice)","caption":"Hello"},"#
-                    + #"{"visual":"file://\#(second)","text":"The second scene is spoken by the worker itself."},"#
+                    + #"{"visual":"file://\#(second)","text":"\#(narration)"},"#
                     + #"{"visual":"file://\#(first)","duration_s":1.2}],"#
                     + #""output":{"width":640,"height":360,"fps":25,"hls":true,"preset":"ultrafast"},"captions":true,"transition":0.3}}"#
             }
@@ -457,14 +467,30 @@ struct MediaJobProcessTests {
             let spoken = (scenes[1]["end_s"] as? Double ?? 0) - (scenes[1]["start_s"] as? Double ?? 0)
             #expect(spoken > 1, "the TTS scene lasts \(spoken) s")
             #expect(abs((scenes[2]["end_s"] as? Double ?? 0) - (scenes[2]["start_s"] as? Double ?? 0) - 1.2) < 0.001)
-            let outputs = try #require(data["outputs"] as? [String: String])
-            let mp4 = String(try #require(outputs["mp4"]).dropFirst("file://".count))
-            let master = String(try #require(outputs["hls_master"]).dropFirst("file://".count))
+            let outputs = try #require(data["outputs"] as? [String: Any])
+            let mp4 = String(try #require(outputs["mp4"] as? String).dropFirst("file://".count))
+            let master = String(try #require(outputs["hls_master"] as? String).dropFirst("file://".count))
             #expect(mp4.contains("/videos/promo/v/") && mp4.hasSuffix("/video.mp4") && FileManager.default.fileExists(atPath: mp4))
             #expect(master.hasSuffix("/videos/promo/hls/master.m3u8"))
-            #expect(data["stable_urls"] as? [String] == [try #require(outputs["hls_master"])])
+            #expect(data["stable_urls"] as? [String] == [try #require(outputs["hls_master"] as? String)])
             let verdict = try await judgeHLS(master)
             #expect(verdict.errors.isEmpty, "\(verdict.errors)")
+
+            // Soft captions: the sidecar and the package's subtitle rendition, judged against the
+            // scene times and the voice heard in the MP4 (the TTS scene's cues follow its words).
+            let captions = try #require(outputs["captions"] as? [String: Any], "\(outputs.keys)")
+            #expect(captions["language"] as? String == "en")
+            let sidecar = String(try #require(captions["url"] as? String).dropFirst("file://".count))
+            let judged = try await judgeCaptions(sidecar, media: mp4, fps: 25, scenes: [
+                ["start_s": scenes[0]["start_s"] as Any, "end_s": scenes[0]["end_s"] as Any, "text": "Hello"],
+                ["start_s": scenes[1]["start_s"] as Any, "end_s": scenes[1]["end_s"] as Any, "text": narration, "spoken": true],
+            ])
+            #expect(judged["ok"] as? Bool == true, "\(judged)")
+            #expect(captions["cues"] as? Int == judged["cues"] as? Int && (judged["cues"] as? Int ?? 0) >= 4, "\(judged)")
+            let subtitles = try #require(outputs["subtitles"] as? [[String: Any]])
+            #expect(subtitles.count == 1 && subtitles.first?["language"] as? String == "en" && subtitles.first?["cues"] as? Int == captions["cues"] as? Int)
+            let masterText = try String(contentsOfFile: master.replacingOccurrences(of: "/hls/master.m3u8", with: "/v/\(data["version"] as? String ?? "")/hls/master.m3u8"), encoding: .utf8)
+            #expect(masterText.contains("TYPE=SUBTITLES") && masterText.contains("LANGUAGE=\"en\""), "\(masterText)")
             let duration = try #require(data["duration_s"] as? Double), audio = try #require(data["audio_duration_s"] as? Double)
             #expect(abs(duration - audio) <= 0.5 / 25 + 0.001)
 

@@ -40,11 +40,22 @@ struct SpeechSynthesizerTests {
         let directory = try makeTestDirectory("tts")
         defer { try? FileManager.default.removeItem(at: directory) }
         let synthesizer = SpeechSynthesizer(cacheDirectory: directory.path, maxCachedFiles: 5)
+        // Each WAV has its words' times beside it, and they go together.
+        func files() throws -> (wav: Int, words: Int) {
+            let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            return (names.filter { $0.hasSuffix(".wav") }.count, names.filter { $0.hasSuffix(".words.json") }.count)
+        }
         for index in 0..<5 { _ = try await synthesizer.speak("Line number \(index).") }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).count == 5)
+        #expect(try files() == (5, 5))
         let newest = try await synthesizer.speak("One more line.")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).count == 4)
-        #expect(try await synthesizer.speak("One more line.").cached && FileManager.default.fileExists(atPath: newest.path))
+        #expect(try files() == (4, 4))
+        let again = try await synthesizer.speak("One more line.")
+        #expect(again.cached && FileManager.default.fileExists(atPath: newest.path) && again.words == newest.words)
+        // Three words, in order, inside the audio.
+        #expect(newest.words.map(\.offset) == [0, 4, 9], "\(newest.words)")
+        #expect(zip(newest.words, newest.words.dropFirst()).allSatisfy { $0.start < $0.end && $0.end <= $1.start })
+        let bytes = try #require(try FileManager.default.attributesOfItem(atPath: newest.path)[.size] as? Int)
+        #expect((newest.words.last?.end ?? 99) <= Double(bytes - 44) / (22050 * 2))  // 16-bit mono at 22.05 kHz after a 44-byte header
     }
 
     @Test("empty text, an unknown voice and an absurd rate are refused with MEDIA_INVALID_ARGUMENT")

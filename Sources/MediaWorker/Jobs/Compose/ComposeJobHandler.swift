@@ -21,6 +21,7 @@ public struct ComposeJobHandler: JobHandler {
 
     struct Plan {
         var scenes: [PlannedScene] = []
+        var captionTrack = true
         var options = ComposeOptions()
         var music: StorageLocation?
         var voice = SpeechSynthesizer.Voice()
@@ -49,6 +50,7 @@ public struct ComposeJobHandler: JobHandler {
         plan.options.fpsNumerator = rate.numerator
         plan.options.fpsDenominator = rate.denominator
         plan.hls = options.output.hls
+        plan.captionTrack = options.captionTrack
         plan.options.crf = options.output.crf
         if let preset = options.output.preset { plan.options.settings.preset = preset }
         plan.options.fit = options.fit == .letterbox ? .letterbox : .cover
@@ -85,9 +87,12 @@ public struct ComposeJobHandler: JobHandler {
             let prefix = version.url
             var scenes: [ComposeScene] = []
             var spoken = 0
+            // Per scene: the caption text and, when it is the text the TTS spoke, its words' times.
+            var captions: [(text: String, words: [SpeechSynthesizer.Word]?)?] = []
             for (index, scene) in plan.scenes.enumerated() {
                 let visual: String
                 var audio: String?
+                var words: [SpeechSynthesizer.Word]?
                 do throws(JobFailure) {
                     visual = try await io.fetch(scene.visual, as: "scene-\(index)-visual").path
                 } catch {
@@ -103,12 +108,14 @@ public struct ComposeJobHandler: JobHandler {
                     do throws(MediaError) {
                         let result = try await speech.speak(text, voice: plan.voice)
                         audio = result.path
+                        words = result.words
                         if !result.cached { spoken += 1 }
                     } catch {
                         throw Self.sceneFailure(JobFailure(error), scene: index, part: "text")
                     }
                 }
                 scenes.append(ComposeScene(visual: visual, audio: audio, caption: scene.caption ?? scene.text, durationSeconds: scene.durationSeconds))
+                captions.append((scene.caption ?? scene.text).map { ($0, scene.caption == nil ? words : nil) })
                 await job.progress(0.1 * Double(index + 1) / Double(plan.scenes.count))
             }
             var options = plan.options
@@ -127,14 +134,33 @@ public struct ComposeJobHandler: JobHandler {
             ) { fraction in Task { await job.progress(0.1 + fraction * (plan.hls ? 0.6 : 0.75)) } }
 
             var outputs: [String: JSONValue] = ["mp4": .string(prefix.appending("video.mp4").description)]
+            // Soft captions, exact by construction: the words' times from the TTS on the scenes' times.
+            let cues = plan.captionTrack ? NarrationCaptions.cues(zip(captions, composition.scenes).compactMap { caption, timing in
+                caption.map { NarrationCaptions.Scene(text: $0.text, words: $0.words, start: timing.startSeconds, end: timing.endSeconds) }
+            }) : []
+            let language = String(plan.voice.name.prefix { $0 != "+" })
+            var subtitles: [SubtitleSource] = []
+            if !cues.isEmpty {
+                let sidecar = output + "/captions.vtt"
+                do {
+                    try NarrationCaptions.webVTT(cues).write(toFile: sidecar, atomically: true, encoding: .utf8)
+                } catch {
+                    throw JobFailure(code: "MEDIA_OUTPUT_FAILED", message: "cannot write captions.vtt: \(error.localizedDescription)", retryable: true)
+                }
+                outputs["captions"] = .object(["url": .string(prefix.appending("captions.vtt").description), "language": .string(language),
+                                               "cues": .integer(cues.count)])
+                subtitles = [SubtitleSource(path: sidecar, streamIndex: nil, language: language, name: nil)]
+            }
             if plan.hls {
                 // The composition's keyframes fall every 2 s, so HLS is a stream copy of it.
                 var hls = HLSSettings()
                 hls.packaging = .auto
                 let rung = VideoRung(maxWidth: max(options.width, options.height), maxHeight: max(options.width, options.height), crf: options.crf)
-                _ = try await HLSPackager.package(input: composition.path, outputDirectory: output + "/hls", rungs: [rung], settings: options.settings,
-                                                  hls: hls, limits: pipeline.mediaLimits) { fraction in Task { await job.progress(0.7 + fraction * 0.15) } }
+                let package = try await HLSPackager.package(
+                    input: composition.path, outputDirectory: output + "/hls", rungs: [rung], settings: options.settings, hls: hls,
+                    limits: pipeline.mediaLimits, subtitles: subtitles) { fraction in Task { await job.progress(0.7 + fraction * 0.15) } }
                 TranscodeOutputs.addMasters(version, to: &outputs)
+                TranscodeOutputs.addSubtitles(package.subtitles.map { ($0, "hls/" + $0.wholeFile) }, prefix: prefix, to: &outputs)
             }
             await job.progress(0.85)
             try await io.upload(output, to: version) { fraction in Task { await job.progress(0.85 + fraction * 0.15) } }
