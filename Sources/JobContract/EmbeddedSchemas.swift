@@ -1157,6 +1157,16 @@ public enum EmbeddedSchemas {
         }
       ]
     },
+    "captions": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["auto"],
+      "description": "automatic captions: the main audio track transcribed by the worker's speech recognition engine (Whisper through MW_ASR_COMMAND, or pocketsphinx in process) into a WebVTT subtitle rendition named e.g. \"English (auto)\" (HLS TYPE=SUBTITLES, DASH text set), reported in data.captions. Off unless auto is true",
+      "properties": {
+        "auto": {"type": "boolean", "description": "true: transcribe"},
+        "language": {"type": "string", "pattern": "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", "description": "the spoken language as a BCP 47 tag; default en"}
+      }
+    },
     "encryption": {
       "type": "object",
       "additionalProperties": false,

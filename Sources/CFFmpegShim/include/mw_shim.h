@@ -468,6 +468,30 @@ mw_status mw_extract_webvtt(const char *input, int32_t stream_index, int32_t fro
                             const mw_limits *limits, mw_cancel_token *cancel, int32_t *cue_count,
                             char *message, size_t message_size);
 
+/* ---- speech recognition (automatic captions) ---- */
+
+/* One stretch of recognised speech: its text and when it is heard (seconds from the input's start). */
+typedef struct mw_utterance {
+    double start_s;
+    double end_s;
+    char text[1024];
+} mw_utterance;
+
+/* Audio stream `stream` of `input` mixed to mono 16 kHz 16-bit PCM (what speech recognisers read),
+ * written as a WAV at `wav_path`; `duration_s` filled. */
+mw_status mw_extract_speech_audio(const char *input, int32_t stream, const char *wav_path, const mw_limits *limits,
+                                  mw_cancel_token *cancel, mw_progress_callback on_progress, void *user, double *duration_s,
+                                  char *message, size_t message_size);
+
+/* Speech recognition in process with libavfilter's `asr` filter (CMU pocketsphinx) on audio stream
+ * `stream`: the acoustic model folder `hmm`, the dictionary `dict`, the language model `lm`. Each
+ * utterance the recogniser closes becomes one entry, timed by silencedetect (speech between
+ * silences of at least 0.3 s under -35 dB). At most `max` are kept; `count` filled. */
+mw_status mw_recognize_speech(const char *input, int32_t stream, const char *hmm, const char *dict, const char *lm,
+                              const mw_limits *limits, mw_cancel_token *cancel, mw_progress_callback on_progress, void *user,
+                              mw_utterance *utterances, int32_t max, int32_t *count, double *duration_s,
+                              char *message, size_t message_size);
+
 /* ---- speech (libespeak-ng) ---- */
 
 typedef struct mw_speech_options {

@@ -65,6 +65,8 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
     public var targetPSNR: Double?
     /// HLS AES-128 segment encryption (nil: segments in the clear).
     public var encryption: EncryptionOptions?
+    /// Automatic captions from the speech (`captions.auto`); nil or `auto` false: none.
+    public var captions: AutoCaptionOptions?
 
     public struct SidecarSubtitle: Decodable, Sendable, Equatable {
         public var url: String
@@ -134,7 +136,7 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
 
     /// Whether these options allow a split at all.
     public var allowsSplit: Bool {
-        split != .off && segmentFormat != .ts && audio != .muxed && packaging != .copy && mp4.isEmpty && encryption == nil
+        split != .off && segmentFormat != .ts && audio != .muxed && packaging != .copy && mp4.isEmpty && encryption == nil && captions?.auto != true
     }
 
     enum AudioFields: String, CodingKey { case layout, loudness }
@@ -142,7 +144,7 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
     enum CodingKeys: String, CodingKey {
         case renditions, audio, packaging, preset, thumbnails, storyboard, mp4, split, codecs, dash
         case audioTracks = "audio_tracks", subtitles
-        case qualitySample = "quality_sample", ladder, targetPSNR = "target_psnr", qc, preview, encryption
+        case qualitySample = "quality_sample", ladder, targetPSNR = "target_psnr", qc, preview, encryption, captions
         case segmentFormat = "segment_format", segmentDurationSeconds = "segment_duration_s", maxFPS = "max_fps"
     }
 
@@ -176,6 +178,7 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
         qcRequested = fields.contains(.qc) && qc.enabled
         preview = try fields.decodeIfPresent(PreviewOptions.self, forKey: .preview) ?? PreviewOptions()
         encryption = try fields.decodeIfPresent(EncryptionOptions.self, forKey: .encryption)
+        captions = try fields.decodeIfPresent(AutoCaptionOptions.self, forKey: .captions)
         // H.264 is the fallback every ladder keeps; the order is fixed so manifests are too.
         codecs = Array(Set((try fields.decodeIfPresent([VideoCodec].self, forKey: .codecs) ?? []) + [.h264])).sorted()
     }

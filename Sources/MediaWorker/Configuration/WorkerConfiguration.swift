@@ -38,6 +38,8 @@ public struct WorkerConfiguration: Sendable {
     public var objectHeaders = ObjectHeaders()
     /// `MW_HLS_KEY_URL`, `MW_HLS_KEY_STORE`: keys of transcodes with `options.encryption`.
     public var hlsKeys = HLSKeySettings()
+    /// `MW_ASR_*`: the engine of automatic captions.
+    public var speechRecognition = SpeechRecognitionSettings()
     /// Where jobs made from MinIO notifications write their outputs.
     public var defaultOutputURL: String?
     public var lease: Duration
@@ -125,6 +127,7 @@ public struct WorkerConfiguration: Sendable {
         }
         tracing = try TracingSettings(environment: environment)
         hlsKeys = try HLSKeySettings(environment: environment)
+        speechRecognition = try SpeechRecognitionSettings(environment: environment)
         defaultOutputURL = environment.setting("MW_DEFAULT_OUTPUT_URL")
         if let output = defaultOutputURL, !JobDecoder.isStorageURL(output) {
             throw ConfigurationError(variable: "MW_DEFAULT_OUTPUT_URL", reason: "expected s3://bucket/prefix/ or file:///path/")

@@ -17,6 +17,8 @@ public struct PipelineContext: Sendable {
     public var objectHeaders = ObjectHeaders()
     /// Where encrypted packages' keys are asked for and kept (`MW_HLS_KEY_URL`, `MW_HLS_KEY_STORE`).
     public var hlsKeys = HLSKeySettings()
+    /// The engine of automatic captions (`MW_ASR_*`).
+    public var speechRecognition = SpeechRecognitionSettings()
     /// Inputs kept between the parts of split jobs this worker runs.
     public var inputCache: InputCache?
 
@@ -33,5 +35,6 @@ public struct PipelineContext: Sendable {
         splitMinimumSeconds = configuration.splitMinimumSeconds
         objectHeaders = configuration.objectHeaders
         hlsKeys = configuration.hlsKeys
+        speechRecognition = configuration.speechRecognition
     }
 }

@@ -21,11 +21,13 @@ public struct MediaError: Error, Sendable, Equatable, CustomStringConvertible {
         case outputFailed = "MEDIA_OUTPUT_FAILED"
         case encoderFailed = "MEDIA_ENCODER_FAILED"
         case copyNotPossible = "MEDIA_COPY_NOT_POSSIBLE"
+        /// The speech recognition engine of automatic captions failed or gave nothing readable.
+        case speechRecognitionFailed = "MEDIA_SPEECH_RECOGNITION_FAILED"
 
         /// Corrupt or unsupported media will not get better on a retry; resource trouble may.
         public var isPermanent: Bool {
             switch self {
-            case .timeout, .outOfMemory, .internal, .inputUnreadable, .outputFailed: return false
+            case .timeout, .outOfMemory, .internal, .inputUnreadable, .outputFailed, .speechRecognitionFailed: return false
             default: return true
             }
         }

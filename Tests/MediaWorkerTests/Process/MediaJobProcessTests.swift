@@ -408,6 +408,82 @@ struct MediaJobProcessTests {
         #expect(refused.stdout.contains("\"TranscodeFailed\"") && refused.stdout.contains("ENCRYPTION_NOT_CONFIGURED"), "\(refused.stdout)")
     }
 
+    @Test("automatic captions: espeak-ng speech of known sentences heard by the Whisper engine (word recall at least 80 %, cues inside their sentences within 0.5 s, an \"English (auto)\" rendition in HLS and DASH that the judges pass); the pocketsphinx fallback gives timed cues (recall reported); no engine fails the job, a missing engine program stops the start")
+    func automaticCaptions() async throws {
+        let directory = try makeTestDirectory("process-asr")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let storage = directory.appendingPathComponent("storage").path
+        try FileManager.default.createDirectory(atPath: storage + "/raw", withIntermediateDirectories: true)
+        // Three sentences with a second of silence around each: their times are known by construction.
+        let sentences = ["Every upload becomes a stream that anyone can watch.", "Players show the captions under the picture.",
+                         "Good captions help people who cannot hear the sound."]
+        let espeak = try ProjectPaths.tool("espeak-ng", package: "espeak-ng"), ffmpeg = try ProjectPaths.tool("ffmpeg", package: "ffmpeg")
+        var timeline: [[String: Any]] = []
+        var parts: [String] = []
+        var at = 1.0
+        for (index, sentence) in sentences.enumerated() {
+            let wav = directory.appendingPathComponent("s\(index).wav").path
+            let spoken = try await CommandRunner.run(espeak, ["-v", "en-us", "-s", "140", "-w", wav, sentence])
+            #expect(spoken.succeeded, "\(spoken.stderr)")
+            let bytes = try #require(try FileManager.default.attributesOfItem(atPath: wav)[.size] as? Int)
+            let seconds = Double(bytes - 44) / (22050 * 2)  // espeak-ng: 16-bit mono at 22.05 kHz
+            timeline.append(["start": at, "end": at + seconds, "text": sentence])
+            parts.append(wav)
+            at += seconds + 1
+        }
+        let source = storage + "/raw/talk.mp4"
+        var arguments = ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=\(at)", "-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono:d=1"]
+        for part in parts { arguments += ["-i", part] }
+        let inputs = (0..<parts.count).map { "[\($0 + 2):a][1:a]" }.joined()
+        arguments += ["-filter_complex", "[1:a]\(inputs)concat=n=\(parts.count * 2 + 1):v=0:a=1[a]", "-map", "0:v", "-map", "[a]",
+                      "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", source]
+        let made = try await CommandRunner.run(ffmpeg, arguments, timeout: .seconds(120))
+        #expect(made.succeeded, "\(made.stderr)")
+
+        let job = directory.appendingPathComponent("job.json")
+        try #"{"type":"transcode","file_id":"talk","input":{"url":"file://\#(source)"},"output":{"url":"file://\#(storage)/media/"},"options":{"renditions":[234],"thumbnails":1,"storyboard":false,"dash":true,"captions":{"auto":true,"language":"en"}}}"#
+            .write(to: job, atomically: true, encoding: .utf8)
+        let base = ["MW_STORAGE_ROOT": storage, "MW_TEMP_DIR": directory.appendingPathComponent("tmp").path]
+        let whisper = ProjectPaths.venvBin.appendingPathComponent("python").path + " " + ProjectPaths.scripts.appendingPathComponent("asr/whisper_asr.py").path
+        let executable = try ProjectPaths.executable("media-worker")
+        let python = ProjectPaths.venvBin.appendingPathComponent("python").path
+        let sentencesJSON = String(decoding: try JSONSerialization.data(withJSONObject: timeline), as: UTF8.self)
+        var recalls: [String: Double] = [:]
+        for (engine, environment) in [("whisper", ["MW_ASR_COMMAND": whisper]), ("pocketsphinx", ["MW_ASR_ENGINE": "pocketsphinx"])] {
+            let run = try await CommandRunner.run(executable, ["process", job.path], environment: base.merging(environment) { $1 }, timeout: .seconds(300))
+            #expect(run.succeeded, "\(engine): \(run.stderr.suffix(2000))")
+            let line = try #require(run.stdout.split(separator: "\n").last { $0.contains("\"TranscodeCompleted\"") }, "\(engine): \(run.stdout)")
+            let data = try #require((try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["data"] as? [String: Any])
+            let report = try #require(data["captions"] as? [String: Any], "\(data.keys)")
+            #expect(report["engine"] as? String == engine && report["name"] as? String == "English (auto)", "\(report)")
+            #expect((report["realtime_factor"] as? Double ?? 0) > 0)
+            let outputs = try #require(data["outputs"] as? [String: Any])
+            let track = try #require((outputs["subtitles"] as? [[String: Any]])?.first { $0["name"] as? String == "English (auto)" }, "\(outputs)")
+            let webvtt = String(try #require(track["webvtt"] as? String).dropFirst("file://".count))
+            let judged = try await CommandRunner.run(python, [ProjectPaths.scripts.appendingPathComponent("test/asr_judge.py").path, webvtt,
+                                                              "--sentences", sentencesJSON])
+            let verdict = (try? JSONSerialization.jsonObject(with: Data(judged.stdout.utf8)) as? [String: Any]) ?? [:]
+            recalls[engine] = verdict["recall"] as? Double
+            let master = String(try #require(outputs["hls_master_version"] as? String).dropFirst("file://".count))
+            let hls = try await judgeHLS(master)
+            #expect(hls.errors.isEmpty, "\(engine): \(hls.errors)")
+            let dash = try await judgeDASH(String(try #require(outputs["dash_manifest"] as? String).dropFirst("file://".count)))
+            #expect(dash.errors.isEmpty, "\(engine): \(dash.errors)")
+            if engine == "whisper" {
+                #expect(verdict["ok"] as? Bool == true && (verdict["recall"] as? Double ?? 0) >= 0.8, "\(verdict)")
+            } else {
+                // The fallback's cues are timed and valid; its accuracy is reported, not asserted.
+                #expect((verdict["cues"] as? Int ?? 0) >= 1 && report["note"] != nil, "\(verdict)")
+            }
+        }
+        print("automatic captions word recall on espeak-ng speech: \(recalls)")
+
+        let off = try await CommandRunner.run(executable, ["process", job.path], environment: base.merging(["MW_ASR_ENGINE": "off"]) { $1 })
+        #expect(off.status == 1 && off.stdout.contains("CAPTIONS_ENGINE_UNAVAILABLE"), "\(off.stdout)")
+        let missing = try await CommandRunner.run(executable, ["process", job.path], environment: base.merging(["MW_ASR_COMMAND": "/nonexistent/whisper"]) { $1 })
+        #expect(!missing.succeeded && (missing.stdout + missing.stderr).contains("MW_ASR_COMMAND"), "\(missing.stdout) \(missing.stderr)")
+    }
+
     @Test("keyframes: one KeyframeReady per keyframe, then KeyframesCompleted; thumbnails and probe complete")
     func stillsAndProbe() async throws {
         try await withWorker { worker, probe, directory in

@@ -83,6 +83,7 @@ public struct TranscodeJobHandler: JobHandler {
         return try await runMediaJob(io: io) {
             let version = try io.newVersion(hasStableMaster: true)
             let prefix = version.url
+            try TranscodeCaptions.check(options.captions, settings: pipeline.speechRecognition)
             let encryption = try TranscodeEncryption.settings(options.encryption, keys: pipeline.hlsKeys, fileID: io.fileID, version: version)
             let (path, object) = try await io.fetchInput()
             let movieID = try MovieID.resolve(objectMetadata: object.metadata, jobMovieID: job.envelope["movie_id"]?.stringValue)
@@ -137,7 +138,16 @@ public struct TranscodeJobHandler: JobHandler {
                 plan.hls.audioGainsDB = loudness?.gains ?? []
             }
             // Sidecars are fetched only here: a split job's audio part fetches its own.
-            let subtitles = try await Self.subtitleSources(options, text: textSubtitles, io: io)
+            var subtitles = try await Self.subtitleSources(options, text: textSubtitles, io: io)
+            // Automatic captions: the main audio track heard by the worker's engine, one more subtitle rendition.
+            var captionsReport: JSONValue?
+            if let wanted = options.captions, wanted.auto, let stream = plan.hls.audioStreams.first {
+                let made = try await job.trace.measure("captions") { _ in
+                    try await TranscodeCaptions.make(wanted, input: path, stream: stream, io: io, pipeline: pipeline)
+                }
+                subtitles.append(made.source)
+                captionsReport = made.report
+            }
             let output = io.directory + "/out"
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             let encodeStarted = ContinuousClock.now
@@ -211,6 +221,7 @@ public struct TranscodeJobHandler: JobHandler {
             if let report = package.qualityControl { data["qc"] = QualityControlReport.finished([report], options: options.qc).json }
             if let loudness { data["loudness"] = loudness.json(languages: TranscodeOutputs.languages(info)) }
             if let encryptionReport { data["encryption"] = encryptionReport }
+            if let captionsReport { data["captions"] = captionsReport }
             return JobResult(data: .object(data), version: version, stableObjects: master.map { [$0] } ?? [])
         }
     }
