@@ -17,6 +17,8 @@ Covered:
  (g) quality control (black, frozen, silent stretches) on the ladder's own decode: ladder (a) with
      `--qc` against without; then with loudness normalisation (`--loudness -16`: a measuring read of
      the audio first) and the previews (`--preview`: animated WebP, waveform) too; aim <= 1.10x;
+ (h) automatic captions: each speech recognition engine's real-time factor on this machine and the
+     word recall of what it heard, against the same engine run by hand (Benchmarks/media/captions.py);
  (f) codec efficiency: for HEVC and AV1, the bytes needed for the PSNR of our H.264 720p rung,
      interpolated on a rate-PSNR curve of ffmpeg CLI encodes at four CRFs (the same encoders and
      settings as ours), and the bytes and PSNR of our own rungs at each codec's default.
@@ -89,7 +91,13 @@ def main():
     parser.add_argument("--skip-codecs", action="store_true", help="leave out rows (e) and (f)")
     parser.add_argument("--only-codecs", action="store_true", help="only rows (e) and (f)")
     parser.add_argument("--skip-qc", action="store_true", help="leave out row (g), QC on against off")
+    parser.add_argument("--skip-captions", action="store_true", help="leave out row (h), automatic captions")
+    parser.add_argument("--only-captions", action="store_true", help="only row (h)")
     args = parser.parse_args()
+    if args.only_captions:
+        from captions import captions_rows
+        captions_rows(os.path.abspath(args.binary), args.repeat)
+        return
     ffmpeg = shutil.which("ffmpeg") or "ffmpeg"
     duration = float(subprocess.check_output(
         ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", args.source]).decode())
@@ -182,6 +190,9 @@ def main():
             print_row(row)
         ratio = on["seconds"] / off["seconds"]
         print(f"{'  ratio on / off':40}{ratio:>10.2f}   aim <= {aim}: {'met' if ratio <= aim else 'NOT met'}")
+    if not args.skip_captions:
+        from captions import captions_rows
+        captions_rows(os.path.abspath(args.binary), args.repeat)
     if not args.skip_codecs:
         codec_rows(args, ffmpeg, duration)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Media benchmark: MediaWorker vs the ffmpeg CLI on the 1080p30 fixture (or a file you name).
 # Installs what is missing, builds the release binary and the fixtures, prints ratios and peak memory.
-# usage: Benchmarks/media/run.sh [SOURCE] [--repeat N] [--skip-codecs | --only-codecs]
+# usage: Benchmarks/media/run.sh [SOURCE] [--repeat N] [--skip-codecs | --only-codecs] [--skip-qc] [--skip-captions | --only-captions]
 # (the flags work with or without SOURCE: a first argument that starts with -- is a flag)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -103,6 +103,18 @@ public enum EmbeddedSchemas {
               },
               "duration_s": {"type": "number", "minimum": 0},
               "stream_copied": {"type": "boolean"},
+              "captions": {
+                "type": "object",
+                "description": "with options.captions.auto: which speech recognition engine heard the main audio track and what it made, the subtitle rendition's name (in outputs.subtitles), words heard, cues written, how word times were found (word: the engine's own; utterance: spread over what pocketsphinx heard) and the real-time factor (seconds of work per second of audio); the fallback engine says it is one in note",
+                "required": ["engine", "model", "language", "name", "words", "cues", "word_timing", "realtime_factor"],
+                "properties": {
+                  "engine": {"enum": ["whisper", "pocketsphinx"]}, "implementation": {"type": "string"}, "model": {"type": "string"},
+                  "language": {"type": "string"}, "name": {"type": "string"}, "words": {"type": "integer", "minimum": 0},
+                  "cues": {"type": "integer", "minimum": 0}, "word_timing": {"enum": ["word", "utterance"]}, "audio_s": {"type": "number"},
+                  "realtime_factor": {"type": "number", "minimum": 0}, "note": {"type": "string"}
+                },
+                "additionalProperties": false
+              },
               "encryption": {
                 "type": "object",
                 "description": "with options.encryption: the method, the rotation and every key in segment order: its id, the URI the playlists give players (MW_HLS_KEY_URL), the first segment it encrypts and the segment after its last (absent for the last key), and where it was stored (MW_HLS_KEY_STORE) or, without a store, its 16 bytes as hex for the platform's key service",

@@ -1,7 +1,7 @@
 /// `options.captions` of a transcode: `{"auto": true, "language": "en"}` transcribes the main audio
 /// track with the worker's speech recognition engine into a WebVTT subtitle rendition named e.g.
 /// "English (auto)" (docs/media.md, "Automatic captions").
-public struct AutoCaptionOptions: Decodable, Sendable, Equatable {
+public struct AutoCaptionOptions: Codable, Sendable, Equatable {
     public var auto = false
     /// The spoken language, BCP 47 ("en", "de", "pt-BR").
     public var language = "en"

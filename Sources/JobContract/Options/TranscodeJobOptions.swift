@@ -136,7 +136,7 @@ public struct TranscodeJobOptions: JobOptionsType, Equatable {
 
     /// Whether these options allow a split at all.
     public var allowsSplit: Bool {
-        split != .off && segmentFormat != .ts && audio != .muxed && packaging != .copy && mp4.isEmpty && encryption == nil && captions?.auto != true
+        split != .off && segmentFormat != .ts && audio != .muxed && packaging != .copy && mp4.isEmpty && encryption == nil
     }
 
     enum AudioFields: String, CodingKey { case layout, loudness }

@@ -25,7 +25,7 @@ public struct SpeechRecognitionSettings: Sendable, Equatable {
         (folder + "/en-us", folder + "/cmudict-en-us.dict", folder + "/en-us.lm.bin")
     }
 
-    static func pocketsphinxModelExists(_ folder: String) -> Bool {
+    public static func pocketsphinxModelExists(_ folder: String) -> Bool {
         let files = pocketsphinxFiles(folder)
         return [files.hmm + "/mdef", files.dict, files.lm].allSatisfy { FileManager.default.fileExists(atPath: $0) }
     }

@@ -478,6 +478,28 @@ struct MediaJobProcessTests {
         }
         print("automatic captions word recall on espeak-ng speech: \(recalls)")
 
+        // Split into parts across a pool: the audio part hears the whole track, the stitch publishes its rendition.
+        try await MediaWorkerTests.withWorker(folder: "asr-split", environment: fastWorkerSettings.merging(["MW_ASR_COMMAND": whisper]) { $1 }) { worker, probe, folder in
+            let copy = folder.appendingPathComponent("storage/raw/talk.mp4").path
+            try FileManager.default.copyItem(atPath: source, toPath: copy)
+            let output = "file://" + folder.appendingPathComponent("storage/media/").path
+            try await probe.push(#"{"id":"asr-split","type":"transcode","input":{"url":"file://\#(copy)"},"output":{"url":"\#(output)"},"options":{"renditions":[234],"thumbnails":1,"split":{"chunk_s":6},"captions":{"auto":true}}}"#)
+            #expect(await eventually(.seconds(240)) { try await probe.terminalEvents()["asr-split"] != nil }, "\(worker.logText)")
+            let done = try #require(try await events(probe, job: "asr-split").first { $0["type"] as? String == "TranscodeCompleted" })
+            let data = try #require(done["data"] as? [String: Any])
+            #expect((data["captions"] as? [String: Any])?["engine"] as? String == "whisper", "\(data.keys)")
+            let outputs = try #require(data["outputs"] as? [String: Any])
+            let track = try #require((outputs["subtitles"] as? [[String: Any]])?.first { $0["name"] as? String == "English (auto)" }, "\(outputs)")
+            let webvtt = String(try #require(track["webvtt"] as? String).dropFirst("file://".count))
+            let judged = try await CommandRunner.run(python, [ProjectPaths.scripts.appendingPathComponent("test/asr_judge.py").path, webvtt,
+                                                              "--sentences", sentencesJSON])
+            let verdict = (try? JSONSerialization.jsonObject(with: Data(judged.stdout.utf8)) as? [String: Any]) ?? [:]
+            #expect(verdict["ok"] as? Bool == true && (verdict["recall"] as? Double ?? 0) >= 0.8, "split: \(verdict)")
+            let hls = try await judgeHLS(String(try #require(outputs["hls_master_version"] as? String).dropFirst("file://".count)))
+            #expect(hls.errors.isEmpty, "split: \(hls.errors)")
+            try await expectValidEvents(probe)
+        }
+
         let off = try await CommandRunner.run(executable, ["process", job.path], environment: base.merging(["MW_ASR_ENGINE": "off"]) { $1 })
         #expect(off.status == 1 && off.stdout.contains("CAPTIONS_ENGINE_UNAVAILABLE"), "\(off.stdout)")
         let missing = try await CommandRunner.run(executable, ["process", job.path], environment: base.merging(["MW_ASR_COMMAND": "/nonexistent/whisper"]) { $1 })

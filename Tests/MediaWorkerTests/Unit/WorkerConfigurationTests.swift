@@ -153,6 +153,29 @@ struct ReadinessStateTests {
         }
     }
 
+    @Test("speech recognition: Whisper when MW_ASR_COMMAND names a program, else pocketsphinx when its model is installed; an engine asked for and missing stops the start naming its variable")
+    func speechRecognition() throws {
+        let whisper = try WorkerConfiguration(environment: ["MW_ASR_COMMAND": "/bin/echo --flag", "MW_ASR_MODEL": "tiny.en", "PATH": "/usr/bin:/bin"])
+        #expect(whisper.speechRecognition.engine == .whisper(command: ["/bin/echo", "--flag"], model: "tiny.en"))
+        let onPath = try WorkerConfiguration(environment: ["MW_ASR_COMMAND": "echo", "PATH": "/usr/bin:/bin"])
+        #expect(onPath.speechRecognition.engine == .whisper(command: ["/usr/bin/echo"], model: nil) || onPath.speechRecognition.engine == .whisper(command: ["/bin/echo"], model: nil))
+        let installed = SpeechRecognitionSettings.pocketsphinxModelExists(SpeechRecognitionSettings.defaultPocketsphinxModel)
+        #expect(installed, "Debian's pocketsphinx-en-us is installed by scripts/install-deps.sh")
+        #expect(try WorkerConfiguration(environment: [:]).speechRecognition.engine == .pocketsphinx(model: SpeechRecognitionSettings.defaultPocketsphinxModel))
+        #expect(try WorkerConfiguration(environment: ["MW_ASR_ENGINE": "off", "MW_ASR_COMMAND": "/bin/echo"]).speechRecognition.engine == nil)
+        for (environment, variable) in [(["MW_ASR_COMMAND": "/nonexistent/whisper"], "MW_ASR_COMMAND"), (["MW_ASR_ENGINE": "whisper"], "MW_ASR_COMMAND"),
+                                        (["MW_ASR_ENGINE": "pocketsphinx", "MW_ASR_POCKETSPHINX_MODEL": "/nonexistent"], "MW_ASR_POCKETSPHINX_MODEL"),
+                                        (["MW_ASR_ENGINE": "vosk"], "MW_ASR_ENGINE"), (["MW_ASR_COMMAND": "/bin/echo", "MW_ASR_MODEL": "/nonexistent/model"], "MW_ASR_MODEL"),
+                                        (["MW_ASR_TIMEOUT_FACTOR": "0"], "MW_ASR_TIMEOUT_FACTOR")] {
+            do {
+                _ = try WorkerConfiguration(environment: environment)
+                Issue.record("\(environment) accepted")
+            } catch {
+                #expect(error.variable == variable, "\(environment): \(error)")
+            }
+        }
+    }
+
     @Test("the headers of outputs: defaults by kind, MW_CACHE_CONTROL_* and MW_CONTENT_TYPES, bad values named")
     func objectHeaders() throws {
         let defaults = try WorkerConfiguration(environment: [:]).objectHeaders

@@ -50,6 +50,8 @@ struct SplitPlan: Codable, Sendable, Equatable {
     var preview: PreviewOptions? = nil
     /// The audio part's loudness normalisation (`options.audio.loudness`), nil: none.
     var loudness: LoudnessOptions? = nil
+    /// The audio part's automatic captions (`options.captions`), nil: none.
+    var captions: AutoCaptionOptions? = nil
 
     struct PlannedSubtitle: Codable, Sendable, Equatable {
         /// The upload's stream, or nil for a sidecar read from `url`.
@@ -71,7 +73,7 @@ struct SplitPlan: Codable, Sendable, Equatable {
         case chunkSeconds = "chunk_s", durationSeconds = "duration_s", timelineOffsetSeconds = "timeline_offset_s"
         case maxFPS = "max_fps", segmentSeconds = "segment_duration_s", versionID = "version", versionURL = "version_url"
         case stableMaster = "stable_master", inputETag = "input_etag", audioStreams = "audio_streams", dash, subtitles, warnings
-        case qualitySample = "quality_sample", ladder, qc, preview, loudness
+        case qualitySample = "quality_sample", ladder, qc, preview, loudness, captions
     }
 
     /// Chunks are this long unless the job says (a multiple of the segment duration).
@@ -200,9 +202,11 @@ struct PartResult: Codable, Sendable, Equatable {
     var qc: QualityControlReport? = nil
     /// The audio part: its loudness normalisation, as event data.
     var loudness: JSONValue? = nil
+    /// The audio part: what its automatic captions' engine heard, as event data.
+    var captions: JSONValue? = nil
 
     enum CodingKeys: String, CodingKey {
-        case asset, start, end, renditions, stills, worker, subtitles, quality, qc, loudness
+        case asset, start, end, renditions, stills, worker, subtitles, quality, qc, loudness, captions
         case timelineOffsetSeconds = "timeline_offset_s"
         case encodeSeconds = "encode_s"
     }

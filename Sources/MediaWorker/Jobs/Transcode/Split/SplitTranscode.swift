@@ -56,7 +56,8 @@ enum SplitTranscode {
                 SplitPlan.PlannedSubtitle(streamIndex: $0.streamIndex, url: nil, language: $0.language, name: $0.name, isDefault: $0.isDefault)
             } + options.subtitles.map { SplitPlan.PlannedSubtitle(streamIndex: nil, url: $0.url, language: $0.language, name: $0.name, isDefault: $0.isDefault) },
             warnings: warnings, qualitySample: options.qualitySample, ladder: ladder, qc: options.qc.enabled ? options.qc : nil,
-            preview: options.preview.format == nil && options.preview.waveform == nil ? nil : options.preview, loudness: options.loudness)
+            preview: options.preview.format == nil && options.preview.waveform == nil ? nil : options.preview, loudness: options.loudness,
+            captions: options.captions?.auto == true ? options.captions : nil)
         var envelope = job.envelope.objectValue ?? [:]
         envelope["options"] = nil
         // The parts' attempts link to (or are children of) this attempt's span, in its trace.
@@ -171,6 +172,7 @@ enum SplitTranscode {
             }
             if let ladder = plan.ladder { data["ladder"] = ladder }
             if let loudness = audio?.loudness { data["loudness"] = loudness }
+            if let captions = audio?.captions { data["captions"] = captions }
             // Each part looked at what it decoded: runs cut by a chunk's edge join up here.
             if let options = plan.qc {
                 var reports = chunks.compactMap(\.qc)

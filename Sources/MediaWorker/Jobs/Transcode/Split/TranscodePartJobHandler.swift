@@ -44,6 +44,7 @@ public struct TranscodePartJobHandler: JobHandler {
             let encodeStarted = ContinuousClock.now
             var stills: JSONValue?
             var loudness: JSONValue?
+            var captions: JSONValue?
             var quality: [SegmentQuality]?
             let package: HLSPackage
             switch task.kind {
@@ -77,6 +78,13 @@ public struct TranscodePartJobHandler: JobHandler {
                     }
                     subtitles.append(SubtitleSource(path: source, streamIndex: planned.streamIndex, language: planned.language, name: planned.name,
                                                     isDefault: planned.isDefault))
+                }
+                if let wanted = task.plan.captions, wanted.auto, task.plan.hasAudio, let stream = hls.audioStreams.first {
+                    let made = try await job.trace.measure("captions") { _ in
+                        try await TranscodeCaptions.make(wanted, input: path, stream: stream, io: io, pipeline: pipeline)
+                    }
+                    subtitles.append(made.source)
+                    captions = made.report
                 }
                 if let wanted = task.plan.loudness, task.plan.hasAudio, !hls.audioStreams.isEmpty {
                     let streams = hls.audioStreams
@@ -123,7 +131,7 @@ public struct TranscodePartJobHandler: JobHandler {
             let result = PartResult(asset: task.asset, start: task.chunk?.start, end: task.chunk?.end ?? (task.kind == .video ? task.plan.durationSeconds : nil),
                                     renditions: renditions, stills: stills, encodeSeconds: (encodeSeconds * 1000).rounded() / 1000,
                                     worker: job.workerID, subtitles: subtitleParts.isEmpty ? nil : subtitleParts, quality: quality,
-                                    qc: package.qualityControl, loudness: loudness)
+                                    qc: package.qualityControl, loudness: loudness, captions: captions)
             var summary: [String: JSONValue] = [
                 "asset_id": .string(task.asset), "chunk_job_id": .string(job.id), "chunk_attempt": .integer(job.delivery.attempt),
                 "encode_s": .double(result.encodeSeconds), "seconds": .double(((ContinuousClock.now - started).seconds * 1000).rounded() / 1000),
