@@ -205,10 +205,10 @@ public enum EmbeddedSchemas {
                   },
                   "preview": {
                     "type": "object",
-                    "description": "with options.preview.format webp: an animated WebP of excerpts, looping, for grids",
+                    "description": "with options.preview.format webp or gif: an animated WebP (or GIF) of excerpts, looping, for grids",
                     "required": ["url", "format", "width", "height", "frames", "excerpts", "duration_s"],
                     "properties": {
-                      "url": {"type": "string"}, "format": {"const": "webp"}, "width": {"type": "integer"}, "height": {"type": "integer"},
+                      "url": {"type": "string"}, "format": {"enum": ["webp", "gif"]}, "width": {"type": "integer"}, "height": {"type": "integer"},
                       "frames": {"type": "integer", "minimum": 1}, "excerpts": {"type": "integer", "minimum": 1}, "duration_s": {"type": "number"}
                     },
                     "additionalProperties": false
@@ -1111,9 +1111,9 @@ public enum EmbeddedSchemas {
     "preview": {
       "type": "object",
       "additionalProperties": false,
-      "description": "previews made with the transcode, named in outputs: format, an animated preview.webp of a few short excerpts for grids; waveform, the audio as BBC audiowaveform JSON (version 2) for players like peaks.js (waveform.json)",
+      "description": "previews made with the transcode, named in outputs: format, an animated preview.webp (or preview.gif) of a few short excerpts for grids; waveform, the audio as BBC audiowaveform JSON (version 2) for players like peaks.js (waveform.json)",
       "properties": {
-        "format": {"enum": ["webp"], "description": "webp: an animated WebP of excerpts (GIF is not made)"},
+        "format": {"enum": ["webp", "gif"], "description": "webp: an animated WebP of excerpts (preview.webp); gif: an animated GIF of the same excerpts, a palette per frame (preview.gif; larger, for places that take no WebP)"},
         "excerpts": {"type": "integer", "minimum": 1, "maximum": 20, "description": "excerpts spread over the video; default 4"},
         "excerpt_s": {"type": "number", "minimum": 0.2, "maximum": 10, "description": "each excerpt's length; default 1.5"},
         "fps": {"type": "number", "minimum": 1, "maximum": 30, "description": "frames a second; default 10"},

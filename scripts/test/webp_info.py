@@ -1,4 +1,4 @@
-"""Reads an animated WebP back with Pillow (an independent reader): prints
+"""Reads an animated WebP (or GIF) back with Pillow (an independent reader): prints
 {"format", "frames", "duration_ms" (every frame's duration summed), "width", "height", "loop"}.
 libwebp merges a run of identical pictures into one frame shown longer: count time, not frames.
 

@@ -299,6 +299,7 @@ typedef struct mw_preview_settings {
     double fps;                  /* default 10 */
     int32_t max_width;           /* default 320 */
     int32_t quality;             /* WebP quality 0..100, default 70 */
+    int32_t gif;                 /* 1: an animated GIF (a palette per frame) instead of WebP */
 } mw_preview_settings;
 
 void mw_preview_settings_init_default(mw_preview_settings *settings);
@@ -310,7 +311,7 @@ typedef struct mw_preview_result {
     double duration_s;           /* of the animation */
 } mw_preview_result;
 
-/* Writes an animated WebP (libwebp) at `output_path` (a temp name, then renamed). */
+/* Writes an animated WebP (libwebp) or GIF at `output_path` (a temp name, then renamed). */
 mw_status mw_animated_preview(const char *input, const char *output_path, const mw_preview_settings *settings,
                               const mw_limits *limits, mw_cancel_token *cancel, mw_preview_result *result,
                               char *message, size_t message_size);

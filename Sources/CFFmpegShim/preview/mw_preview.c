@@ -1,12 +1,17 @@
 /* Animated previews for grids (see mw_animated_preview in mw_shim.h): frames of a few excerpts,
  * taken by time from the video source, rendered upright like the stills, converted to BGRA and
- * encoded by libwebp's animation encoder into FFmpeg's WebP muxer, looping for ever. */
+ * encoded by libwebp's animation encoder into FFmpeg's WebP muxer, looping for ever; or, for GIF,
+ * given a palette of their own each (palettegen per frame, paletteuse) and written by FFmpeg's GIF
+ * encoder and muxer: one pass, no frame kept. */
+#include "core/mw_filter_graph.h"
 #include "core/mw_video_source.h"
 #include "stills/mw_image.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
 #include <libavformat/avformat.h>
 #include <libavutil/avstring.h>
 #include <libavutil/imgutils.h>
@@ -31,13 +36,18 @@ typedef struct preview_writer {
     AVFrame *bgra;
     struct SwsContext *converter;
     int header_written;
+    /* GIF: BGRA pictures through palettegen/paletteuse into PAL8 frames. */
+    int gif;
+    AVFilterGraph *graph;
+    AVFilterContext *source, *sink;
+    AVFrame *paletted;
 } preview_writer;
 
 static mw_status drain(preview_writer *writer, char *message, size_t message_size) {
     for (;;) {
         int ret = avcodec_receive_packet(writer->encoder, writer->packet);
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return MW_OK;
-        if (ret < 0) return mw_fail(message, message_size, MW_E_ENCODER_FAILED, "WebP encoding failed: %s", av_err2str(ret));
+        if (ret < 0) return mw_fail(message, message_size, MW_E_ENCODER_FAILED, "preview encoding failed: %s", av_err2str(ret));
         av_packet_rescale_ts(writer->packet, writer->encoder->time_base, writer->stream->time_base);
         writer->packet->stream_index = writer->stream->index;
         ret = av_interleaved_write_frame(writer->muxer, writer->packet);
@@ -45,12 +55,22 @@ static mw_status drain(preview_writer *writer, char *message, size_t message_siz
     }
 }
 
-static mw_status open_writer(preview_writer *writer, const char *path, int width, int height, int quality,
+static mw_status open_writer(preview_writer *writer, const char *path, int width, int height, int quality, int gif,
                              char *message, size_t message_size) {
-    const AVCodec *codec = avcodec_find_encoder_by_name("libwebp_anim");
-    if (!codec) return mw_fail(message, message_size, MW_E_INTERNAL, "no libwebp_anim encoder in this FFmpeg build");
-    int ret = avformat_alloc_output_context2(&writer->muxer, NULL, "webp", path);
-    if (ret < 0 || !writer->muxer) return mw_fail(message, message_size, MW_E_INTERNAL, "no WebP muxer: %s", av_err2str(ret));
+    writer->gif = gif;
+    const AVCodec *codec = gif ? avcodec_find_encoder(AV_CODEC_ID_GIF) : avcodec_find_encoder_by_name("libwebp_anim");
+    if (!codec) return mw_fail(message, message_size, MW_E_INTERNAL, "no %s encoder in this FFmpeg build", gif ? "GIF" : "libwebp_anim");
+    int ret = avformat_alloc_output_context2(&writer->muxer, NULL, gif ? "gif" : "webp", path);
+    if (ret < 0 || !writer->muxer) return mw_fail(message, message_size, MW_E_INTERNAL, "no preview muxer: %s", av_err2str(ret));
+    if (gif) {
+        /* A palette per frame: palettegen in single mode streams (it needs no other frame). */
+        char args[128];
+        snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=1/1000:pixel_aspect=1/1", width, height, AV_PIX_FMT_RGB32);
+        ret = mw_filter_graph_build(&writer->graph, &writer->source, &writer->sink, "buffer", args, "buffersink",
+                                    "split[a][b];[a]palettegen=stats_mode=single[p];[b][p]paletteuse=new=1:dither=bayer:bayer_scale=3");
+        if (ret < 0) return mw_fail(message, message_size, MW_E_INTERNAL, "cannot set up the GIF palettes: %s", av_err2str(ret));
+        if (!(writer->paletted = av_frame_alloc())) return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
+    }
     writer->encoder = avcodec_alloc_context3(codec);
     writer->packet = av_packet_alloc();
     writer->bgra = av_frame_alloc();
@@ -59,11 +79,14 @@ static mw_status open_writer(preview_writer *writer, const char *path, int width
         return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
     writer->encoder->width = width;
     writer->encoder->height = height;
-    writer->encoder->pix_fmt = AV_PIX_FMT_RGB32;
-    writer->encoder->time_base = (AVRational){1, 1000};
-    av_opt_set_double(writer->encoder->priv_data, "quality", quality, 0);
-    /* libwebp's effort 0-6 (default 4): a grid's small looping preview does not need its slow searches. */
-    writer->encoder->compression_level = 1;
+    writer->encoder->pix_fmt = gif ? AV_PIX_FMT_PAL8 : AV_PIX_FMT_RGB32;
+    /* GIF delays are centiseconds. */
+    writer->encoder->time_base = gif ? (AVRational){1, 100} : (AVRational){1, 1000};
+    if (!gif) {
+        av_opt_set_double(writer->encoder->priv_data, "quality", quality, 0);
+        /* libwebp's effort 0-6 (default 4): a grid's small looping preview does not need its slow searches. */
+        writer->encoder->compression_level = 1;
+    }
     if ((ret = avcodec_open2(writer->encoder, codec, NULL)) < 0)
         return mw_fail(message, message_size, MW_E_ENCODER_FAILED, "cannot open the WebP encoder: %s", av_err2str(ret));
     avcodec_parameters_from_context(writer->stream->codecpar, writer->encoder);
@@ -83,6 +106,21 @@ static mw_status open_writer(preview_writer *writer, const char *path, int width
     return MW_OK;
 }
 
+/* GIF: the paletted frames out of the filter graph into the encoder (milliseconds to centiseconds). */
+static mw_status drain_palettes(preview_writer *writer, char *message, size_t message_size) {
+    for (;;) {
+        int ret = av_buffersink_get_frame(writer->sink, writer->paletted);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return MW_OK;
+        if (ret < 0) return mw_fail(message, message_size, MW_E_INTERNAL, "GIF palettes failed: %s", av_err2str(ret));
+        writer->paletted->pts = av_rescale_q(writer->paletted->pts, av_buffersink_get_time_base(writer->sink), writer->encoder->time_base);
+        ret = avcodec_send_frame(writer->encoder, writer->paletted);
+        av_frame_unref(writer->paletted);
+        if (ret < 0) return mw_fail(message, message_size, MW_E_ENCODER_FAILED, "GIF encoding failed: %s", av_err2str(ret));
+        mw_status status = drain(writer, message, message_size);
+        if (status != MW_OK) return status;
+    }
+}
+
 /* One rendered picture (full-range YUV 4:2:0, upright) as the frame at `pts_ms`. */
 static mw_status add_picture(preview_writer *writer, const AVFrame *picture, int64_t pts_ms, char *message, size_t message_size) {
     writer->converter = sws_getCachedContext(writer->converter, picture->width, picture->height, picture->format,
@@ -95,14 +133,24 @@ static mw_status add_picture(preview_writer *writer, const AVFrame *picture, int
     sws_scale(writer->converter, (const uint8_t *const *)picture->data, picture->linesize, 0, picture->height,
               writer->bgra->data, writer->bgra->linesize);
     writer->bgra->pts = pts_ms;
+    if (writer->gif) {
+        int ret = av_buffersrc_write_frame(writer->source, writer->bgra);
+        if (ret < 0) return mw_fail(message, message_size, MW_E_INTERNAL, "GIF palettes failed: %s", av_err2str(ret));
+        return drain_palettes(writer, message, message_size);
+    }
     int ret = avcodec_send_frame(writer->encoder, writer->bgra);
     if (ret < 0) return mw_fail(message, message_size, MW_E_ENCODER_FAILED, "WebP encoding failed: %s", av_err2str(ret));
     return drain(writer, message, message_size);
 }
 
 static mw_status finish_writer(preview_writer *writer, char *message, size_t message_size) {
+    if (writer->gif) {
+        if (av_buffersrc_add_frame(writer->source, NULL) < 0) return mw_fail(message, message_size, MW_E_INTERNAL, "GIF palettes failed at the end");
+        mw_status status = drain_palettes(writer, message, message_size);
+        if (status != MW_OK) return status;
+    }
     int ret = avcodec_send_frame(writer->encoder, NULL);
-    if (ret < 0 && ret != AVERROR_EOF) return mw_fail(message, message_size, MW_E_ENCODER_FAILED, "WebP encoding failed: %s", av_err2str(ret));
+    if (ret < 0 && ret != AVERROR_EOF) return mw_fail(message, message_size, MW_E_ENCODER_FAILED, "preview encoding failed: %s", av_err2str(ret));
     mw_status status = drain(writer, message, message_size);
     if (status != MW_OK) return status;
     if ((ret = av_write_trailer(writer->muxer)) < 0)
@@ -116,6 +164,8 @@ static void close_writer(preview_writer *writer) {
     avcodec_free_context(&writer->encoder);
     av_packet_free(&writer->packet);
     av_frame_free(&writer->bgra);
+    av_frame_free(&writer->paletted);
+    avfilter_graph_free(&writer->graph);
     sws_freeContext(writer->converter);
 }
 
@@ -145,7 +195,7 @@ mw_status mw_animated_preview(const char *input, const char *output_path, const 
         mw_image_fit(source.decoder->width, source.decoder->height, source.sar, source.rotation, settings.max_width, 0, &width, &height);
         if (width < 2 || height < 2) status = mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "the video has no picture size");
     }
-    if (status == MW_OK) status = open_writer(&writer, temp_path, width, height, settings.quality, message, message_size);
+    if (status == MW_OK) status = open_writer(&writer, temp_path, width, height, settings.quality, settings.gif != 0, message, message_size);
     /* Excerpts evenly spread; fewer when the video is shorter than all of them end to end. */
     double duration = source.duration_s > 0 ? source.duration_s : settings.excerpt_s;
     int excerpts = settings.excerpts;

@@ -1,4 +1,4 @@
-/// `options.preview` of a transcode: `format` (`webp`: an animated preview of `excerpts` excerpts
+/// `options.preview` of a transcode: `format` (`webp` or `gif`: an animated preview of `excerpts` excerpts
 /// of `excerpt_s` at `fps`, at most `width` wide) and `waveform` (`true`, or
 /// `{"pixels_per_second", "bits"}`), the audio as BBC audiowaveform JSON for players like peaks.js.
 public struct PreviewOptions: Codable, Sendable, Equatable {
@@ -19,7 +19,7 @@ public struct PreviewOptions: Codable, Sendable, Equatable {
 
     /// nil: no waveform.
     public var waveform: Waveform?
-    /// `webp`: an animated preview of excerpts; nil: none.
+    /// `webp` or `gif`: an animated preview of excerpts; nil: none.
     public var format: String?
     public var excerpts = 4
     public var excerptSeconds = 1.5

@@ -1,7 +1,7 @@
 import CFFmpegShim
 
-/// An animated WebP for grids: a few short excerpts spread over the video, small and looping
-/// (`preview.webp` of a transcode with `options.preview.format`).
+/// An animated WebP (or GIF) for grids: a few short excerpts spread over the video, small and
+/// looping (`preview.webp` or `preview.gif` of a transcode with `options.preview.format`).
 public struct AnimatedPreview: Sendable, Equatable {
     public var width: Int
     public var height: Int
@@ -15,6 +15,8 @@ public struct AnimatedPreview: Sendable, Equatable {
         public var fps = 10.0
         public var maxWidth = 320
         public var quality = 70
+        /// An animated GIF (a palette per frame) instead of WebP.
+        public var gif = false
         public init() {}
 
         var shimValue: mw_preview_settings {
@@ -25,6 +27,7 @@ public struct AnimatedPreview: Sendable, Equatable {
             value.fps = fps
             value.max_width = Int32(maxWidth)
             value.quality = Int32(quality)
+            value.gif = gif ? 1 : 0
             return value
         }
     }

@@ -157,13 +157,13 @@ struct MediaJobProcessTests {
         }
     }
 
-    @Test("transcode QC and waveform: black, frozen and silent stretches in data.qc, the same in one pass and split into parts (a run across a chunk edge joined); the waveform as audiowaveform JSON, its peaks those an independent judge computes; the animated WebP read back with Pillow; qc false leaves QC out")
+    @Test("transcode QC and waveform: black, frozen and silent stretches in data.qc, the same in one pass and split into parts (a run across a chunk edge joined); the waveform as audiowaveform JSON, its peaks those an independent judge computes; the animated WebP (one pass) and GIF (split) read back with Pillow; qc false leaves QC out")
     func qualityControl() async throws {
         try await withWorker { _, probe, directory in
             let source = try await QualityControlTests.makeSource(in: directory.appendingPathComponent("storage/raw").path)
             let output = "file://" + directory.appendingPathComponent("storage/media/").path
             for (id, options) in [("qc-one", #"{"renditions":[234],"split":"off","preview":{"waveform":true,"format":"webp"}}"#),
-                                  ("qc-split", #"{"renditions":[234],"split":{"chunk_s":6},"thumbnails":1,"preview":{"waveform":{"pixels_per_second":50,"bits":16},"format":"webp","excerpts":3,"excerpt_s":1,"fps":8,"width":160}}"#),
+                                  ("qc-split", #"{"renditions":[234],"split":{"chunk_s":6},"thumbnails":1,"preview":{"waveform":{"pixels_per_second":50,"bits":16},"format":"gif","excerpts":3,"excerpt_s":1,"fps":8,"width":160}}"#),
                                   ("qc-off", #"{"renditions":[234],"qc":false}"#)] {
                 try await probe.push(#"{"id":"\#(id)","type":"transcode","input":{"url":"file://\#(source)"},"output":{"url":"\#(output)"},"options":\#(options)}"#)
             }
@@ -193,8 +193,11 @@ struct MediaJobProcessTests {
                                                        [ProjectPaths.scripts.appendingPathComponent("test/webp_info.py").path, webp])
                 let facts = (try? JSONSerialization.jsonObject(with: Data(read.stdout.utf8)) as? [String: Any]) ?? [:]
                 let (frames, milliseconds, width, height) = id == "qc-one" ? (60, 6000, 320, 180) : (24, 3000, 160, 90)
-                // libwebp shows a run of identical pictures (the frozen and black stretches) as one longer frame.
-                #expect(facts["format"] as? String == "WEBP" && (2...frames).contains(facts["frames"] as? Int ?? 0) && facts["loop"] as? Int == 0
+                // libwebp shows a run of identical pictures (the frozen and black stretches) as one longer frame; the
+                // split job asks for a GIF (a palette per frame).
+                let format = id == "qc-one" ? "WEBP" : "GIF"
+                #expect(webp.hasSuffix(id == "qc-one" ? "/preview.webp" : "/preview.gif") && preview["format"] as? String == format.lowercased())
+                #expect(facts["format"] as? String == format && (2...frames).contains(facts["frames"] as? Int ?? 0) && facts["loop"] as? Int == 0
                         && abs((facts["duration_ms"] as? Int ?? 0) - milliseconds) <= 200
                         && facts["width"] as? Int == width && facts["height"] as? Int == height, "\(id): \(facts) \(read.stderr)")
                 #expect(preview["frames"] as? Int == frames && preview["width"] as? Int == width)

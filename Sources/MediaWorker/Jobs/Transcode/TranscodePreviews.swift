@@ -2,7 +2,7 @@ import Foundation
 import JobContract
 import Storage
 
-/// A transcode's previews (`options.preview`): the animated `preview.webp` and the audio's
+/// A transcode's previews (`options.preview`): the animated `preview.webp` (or `preview.gif`) and the audio's
 /// `waveform.json`, written in `output` and described for the event's `outputs` with their URLs
 /// under `prefix`. Made by the one-pass job, or by a split job's audio part (which reads the whole
 /// input for the stills anyway).
@@ -11,7 +11,7 @@ enum TranscodePreviews {
     static func make(input path: String, options: PreviewOptions, hasVideo: Bool, hasAudio: Bool, durationSeconds: Double,
                      output: String, prefix: StorageLocation, limits: MediaLimits) async throws -> [String: JSONValue] {
         var made: [String: JSONValue] = [:]
-        if options.format == "webp", hasVideo {
+        if let format = options.format, ["webp", "gif"].contains(format), hasVideo {
             made["preview"] = try await animated(input: path, options: options, output: output, prefix: prefix, limits: limits)
         }
         if let wanted = options.waveform, hasAudio {
@@ -28,10 +28,12 @@ enum TranscodePreviews {
         settings.excerptSeconds = options.excerptSeconds
         settings.fps = options.fps
         settings.maxWidth = options.width
+        settings.gif = options.format == "gif"
+        let name = settings.gif ? "preview.gif" : "preview.webp"
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        let preview = try await AnimatedPreview.make(input: path, outputPath: output + "/preview.webp", settings: settings, limits: limits)
+        let preview = try await AnimatedPreview.make(input: path, outputPath: output + "/" + name, settings: settings, limits: limits)
         return .object([
-            "url": .string(prefix.appending("preview.webp").description), "format": .string("webp"),
+            "url": .string(prefix.appending(name).description), "format": .string(settings.gif ? "gif" : "webp"),
             "width": .integer(preview.width), "height": .integer(preview.height), "frames": .integer(preview.frames),
             "excerpts": .integer(preview.excerpts), "duration_s": .double(preview.durationSeconds),
         ])
