@@ -139,10 +139,10 @@ public enum EmbeddedSchemas {
               },
               "loudness": {
                 "type": "object",
-                "description": "with options.audio.loudness: the target and, per audio rendition (source stream), EBU R128 input and output integrated loudness, loudness range and true peak, the linear gain applied and whether the true-peak ceiling held it back",
+                "description": "with options.audio.loudness: the target and, per audio rendition (source stream), EBU R128 input and output integrated loudness, loudness range and true peak, the linear gain applied, whether the true-peak ceiling held it back (dynamic off) or a limiter was added after it (dynamic, limiter_db its sample-peak ceiling; method linear+limiter)",
                 "required": ["target_lufs", "true_peak_db", "method", "renditions"],
                 "properties": {
-                  "target_lufs": {"type": "number"}, "true_peak_db": {"type": "number"}, "method": {"const": "linear"},
+                  "target_lufs": {"type": "number"}, "true_peak_db": {"type": "number"}, "method": {"enum": ["linear", "linear+limiter"]},
                   "renditions": {
                     "type": "array",
                     "items": {
@@ -150,7 +150,7 @@ public enum EmbeddedSchemas {
                       "required": ["stream", "input", "output", "gain_db", "limited_by_true_peak"],
                       "properties": {
                         "stream": {"type": "integer"}, "language": {"type": "string"}, "gain_db": {"type": "number"},
-                        "limited_by_true_peak": {"type": "boolean"},
+                        "limited_by_true_peak": {"type": "boolean"}, "dynamic": {"type": "boolean"}, "limiter_db": {"type": "number"},
                         "input": {"$ref": "#/$defs/loudness_measurement"}, "output": {"$ref": "#/$defs/loudness_measurement"}
                       },
                       "additionalProperties": false
@@ -1003,10 +1003,11 @@ public enum EmbeddedSchemas {
                 {
                   "type": "object",
                   "additionalProperties": false,
-                  "description": "an object {\"target_lufs\": -16, \"true_peak_db\": -1}",
+                  "description": "an object {\"target_lufs\": -16, \"true_peak_db\": -1, \"dynamic\": true}",
                   "properties": {
                     "target_lufs": {"type": "number", "minimum": -40, "maximum": -5, "description": "integrated loudness to reach; default -16"},
-                    "true_peak_db": {"type": "number", "minimum": -9, "maximum": 0, "description": "ceiling of the true peak; default -1"}
+                    "true_peak_db": {"type": "number", "minimum": -9, "maximum": 0, "description": "ceiling of the true peak; default -1"},
+                    "dynamic": {"type": "boolean", "description": "when one gain to the target would cross the ceiling: true (default) adds a lookahead limiter after it so the target is reached; false holds the gain back (quieter than the target)"}
                   }
                 }
               ]

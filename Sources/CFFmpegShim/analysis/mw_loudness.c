@@ -2,6 +2,7 @@
  * through FFmpeg's ebur128 (true peak on), all in one read of the input; the last frame's
  * metadata holds the whole stream's integrated loudness and range. */
 #include "core/mw_internal.h"
+#include "core/mw_decode_chain.h"
 #include "core/mw_filter_graph.h"
 
 #include <math.h>
@@ -23,7 +24,7 @@ typedef struct meter {
     int channels;
 } meter;
 
-static mw_status open_meter(meter *m, AVFormatContext *format, int index, char *message, size_t message_size) {
+static mw_status open_meter(meter *m, AVFormatContext *format, int index, double gain_db, double limit_db, char *message, size_t message_size) {
     AVStream *stream = format->streams[index];
     m->stream_index = index;
     m->integrated = -70;
@@ -43,8 +44,12 @@ static mw_status open_meter(meter *m, AVFormatContext *format, int index, char *
     if (!sample_format || m->decoder->sample_rate <= 0) return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "audio stream %d has no format", index);
     char *args = av_asprintf("time_base=1/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s", m->decoder->sample_rate,
                              m->decoder->sample_rate, sample_format, layout);
-    ret = mw_filter_graph_build(&m->graph, &m->source, &m->sink, "abuffer", args, "abuffersink", "ebur128=peak=true:metadata=1");
+    char correction[160];
+    mw_loudness_filters(correction, sizeof(correction), gain_db, limit_db);
+    char *description = av_asprintf("%sebur128=peak=true:metadata=1", correction);
+    ret = args && description ? mw_filter_graph_build(&m->graph, &m->source, &m->sink, "abuffer", args, "abuffersink", description) : AVERROR(ENOMEM);
     av_free(args);
+    av_free(description);
     if (ret < 0) return mw_fail(message, message_size, MW_E_INTERNAL, "cannot set up the loudness meter: %s", av_err2str(ret));
     return MW_OK;
 }
@@ -89,7 +94,8 @@ static mw_status feed(meter *m, const AVPacket *packet, AVFrame *frame, AVFrame 
     return read_meter(m, out, message, message_size);
 }
 
-mw_status mw_measure_loudness(const char *input, const int32_t *streams, int32_t count, const mw_limits *limits,
+mw_status mw_measure_loudness(const char *input, const int32_t *streams, int32_t count, const double *gains_db,
+                              const double *limits_db, const mw_limits *limits,
                               mw_cancel_token *cancel, mw_loudness *results, char *message, size_t message_size) {
     if (!input || !streams || !results || count < 1 || count > 8)
         return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "1 to 8 audio streams to measure");
@@ -105,7 +111,7 @@ mw_status mw_measure_loudness(const char *input, const int32_t *streams, int32_t
         if (streams[i] < 0 || streams[i] >= (int)format->nb_streams || format->streams[streams[i]]->codecpar->codec_type != AVMEDIA_TYPE_AUDIO)
             status = mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "stream %d is not an audio stream", streams[i]);
         else
-            status = open_meter(&meters[i], format, streams[i], message, message_size);
+            status = open_meter(&meters[i], format, streams[i], gains_db ? gains_db[i] : 0, limits_db ? limits_db[i] : 0, message, message_size);
     }
     if (status == MW_OK)
         for (unsigned s = 0; s < format->nb_streams; s++) {

@@ -43,7 +43,18 @@ static mw_status open_encoder(mw_audio_chain *chain, const mw_encode_settings *s
                                channels, settings->audio_bitrate, global_header, message, message_size);
 }
 
-static mw_status build_graph(mw_audio_chain *chain, double gain_db, char *message, size_t message_size) {
+void mw_loudness_filters(char *text, size_t size, double gain_db, double limit_db) {
+    text[0] = 0;
+    if (fabs(gain_db) > 1e-6) snprintf(text, size, "volume=%.4fdB:precision=float,", gain_db);
+    /* Dynamic correction only when asked: peaks the gain pushes over the ceiling are held under it
+     * (5 ms lookahead, delay compensated so audio stays in sync; no auto-levelling). */
+    if (limit_db < -1e-6 && limit_db > -24) {
+        size_t used = strlen(text);
+        snprintf(text + used, size - used, "alimiter=limit=%.6f:attack=5:release=50:level=0:latency=1,", pow(10, limit_db / 20));
+    }
+}
+
+static mw_status build_graph(mw_audio_chain *chain, double gain_db, double limit_db, char *message, size_t message_size) {
     AVCodecContext *decoder = chain->decoder;
     if (decoder->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) av_channel_layout_default(&decoder->ch_layout, decoder->ch_layout.nb_channels);
     char source_layout[64], output_layout[64];
@@ -55,8 +66,8 @@ static mw_status build_graph(mw_audio_chain *chain, double gain_db, char *messag
     char *source_args = av_asprintf("time_base=1/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
                                     decoder->sample_rate, decoder->sample_rate, format, source_layout);
     /* async: stretch or pad to follow the timestamps, so audio stays with the video. */
-    char gain[64] = "";
-    if (fabs(gain_db) > 1e-6) snprintf(gain, sizeof(gain), "volume=%.4fdB:precision=float,", gain_db);
+    char gain[160];
+    mw_loudness_filters(gain, sizeof(gain), gain_db, limit_db);
     char *description = av_asprintf("%saresample=async=1:first_pts=0,aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s",
                                     gain, chain->encoder->sample_rate, output_layout);
     int ret = mw_filter_graph_build(&chain->graph, &chain->source, &chain->sink, "abuffer", source_args, "abuffersink", description);
@@ -69,7 +80,8 @@ static mw_status build_graph(mw_audio_chain *chain, double gain_db, char *messag
 }
 
 mw_status mw_audio_chain_open(mw_audio_chain *chain, AVFormatContext *format, int stream_index, int64_t origin_us,
-                              const mw_encode_settings *settings, double gain_db, int global_header, char *message, size_t message_size) {
+                              const mw_encode_settings *settings, double gain_db, double limit_db, int global_header,
+                              char *message, size_t message_size) {
     memset(chain, 0, sizeof(*chain));
     chain->stream = format->streams[stream_index];
     chain->origin = av_rescale_q(origin_us, AV_TIME_BASE_Q, chain->stream->time_base);
@@ -86,7 +98,7 @@ mw_status mw_audio_chain_open(mw_audio_chain *chain, AVFormatContext *format, in
     ret = avcodec_open2(chain->decoder, codec, NULL);
     if (ret < 0) return mw_fail(message, message_size, MW_E_INPUT_CORRUPT, "cannot open the %s decoder: %s", codec->name, av_err2str(ret));
     mw_status status = open_encoder(chain, settings, global_header, message, message_size);
-    if (status == MW_OK) status = build_graph(chain, gain_db, message, message_size);
+    if (status == MW_OK) status = build_graph(chain, gain_db, limit_db, message, message_size);
     return status;
 }
 

@@ -60,9 +60,15 @@ typedef struct mw_audio_chain {
     void *tap_user;
 } mw_audio_chain;
 
-/* `gain_db`: one linear gain for the whole stream (loudness normalisation), 0 for none. */
+/* The loudness correction as filter text ending in a comma ("" for none): `volume` by `gain_db`,
+ * then, with `limit_db` below 0, a lookahead limiter at that ceiling. At least 160 bytes. */
+void mw_loudness_filters(char *text, size_t size, double gain_db, double limit_db);
+
+/* `gain_db`: one linear gain for the whole stream (loudness normalisation), 0 for none;
+ * `limit_db`: a lookahead limiter's ceiling after it (dBFS, below 0), 0 for none. */
 mw_status mw_audio_chain_open(mw_audio_chain *chain, AVFormatContext *format, int stream_index, int64_t origin_us,
-                              const mw_encode_settings *settings, double gain_db, int global_header, char *message, size_t message_size);
+                              const mw_encode_settings *settings, double gain_db, double limit_db, int global_header,
+                              char *message, size_t message_size);
 
 /* Decodes, resamples and encodes `packet` (NULL: end of input); AAC packets go to `emit`. */
 mw_status mw_audio_chain_send(mw_audio_chain *chain, const AVPacket *packet, mw_packet_sink emit, void *user,

@@ -333,6 +333,9 @@ typedef struct mw_hls_settings {
     /* Loudness normalisation: one linear gain per audio rendition, in the order of
      * audio_streams (the main one first), 0 for none. */
     double audio_gain_db[8];
+    /* With a gain the true-peak ceiling would not allow: a lookahead limiter's ceiling per
+     * rendition in dBFS (alimiter, its delay compensated), 0 for none. */
+    double audio_limit_db[8];
 } mw_hls_settings;
 
 /* EBU R128 measurement of an audio stream: integrated loudness, loudness range, true peak. */
@@ -343,8 +346,11 @@ typedef struct mw_loudness {
     double true_peak_db;         /* dBTP, the highest of its channels; -inf for silence */
 } mw_loudness;
 
-/* Measures `count` audio streams of `input` (their indices in `streams`) in one read of it. */
-mw_status mw_measure_loudness(const char *input, const int32_t *streams, int32_t count, const mw_limits *limits,
+/* Measures `count` audio streams of `input` (their indices in `streams`) in one read of it; with
+ * `gains_db`/`limits_db` (either may be NULL), each as the loudness correction would make it
+ * (the same filters as the encode's audio chain), to check a dynamic correction before encoding. */
+mw_status mw_measure_loudness(const char *input, const int32_t *streams, int32_t count, const double *gains_db,
+                              const double *limits_db, const mw_limits *limits,
                               mw_cancel_token *cancel, mw_loudness *results, char *message, size_t message_size);
 
 #define MW_MAX_AUDIO_TRACKS 8

@@ -264,8 +264,8 @@ static mw_status prepare(mw_transcode_job *job, const mw_video_rung *specs, int 
     int global_header = job->kind != MW_PACKAGE_HLS_TS;
     mw_status status;
     if (job->audio_index >= 0) {
-        double gain = job->hls ? job->hls->audio_gain_db[0] : 0;
-        status = mw_audio_chain_open(&job->audio, job->format, job->audio_index, origin, settings, gain, global_header, message, message_size);
+        double gain = job->hls ? job->hls->audio_gain_db[0] : 0, limit = job->hls ? job->hls->audio_limit_db[0] : 0;
+        status = mw_audio_chain_open(&job->audio, job->format, job->audio_index, origin, settings, gain, limit, global_header, message, message_size);
         job->audio_open = 1;
         if (status != MW_OK) return status;
     }
@@ -368,7 +368,8 @@ static mw_status prepare(mw_transcode_job *job, const mw_video_rung *specs, int 
         mw_extra_audio *extra = &job->extra_audio[k];
         extra->job = job;
         double gain = job->hls && k + 1 < MW_MAX_AUDIO_TRACKS ? job->hls->audio_gain_db[k + 1] : 0;
-        status = mw_audio_chain_open(&extra->chain, job->format, extra->stream_index, origin, settings, gain, global_header,
+        double limit = job->hls && k + 1 < MW_MAX_AUDIO_TRACKS ? job->hls->audio_limit_db[k + 1] : 0;
+        status = mw_audio_chain_open(&extra->chain, job->format, extra->stream_index, origin, settings, gain, limit, global_header,
                                      message, message_size);
         extra->chain_open = 1;
         AVCodecParameters *par = status == MW_OK ? avcodec_parameters_alloc() : NULL;

@@ -105,6 +105,7 @@ struct HLSCommand: AsyncParsableCommand {
                 wanted.targetLUFS = loudness
                 normalization = try await LoudnessNormalization.plan(input: file, streams: hls.audioStreams, options: wanted)
                 hls.audioGainsDB = normalization?.gains ?? []
+                hls.audioLimitsDB = normalization?.limits ?? []
                 if hls.packaging == .auto { hls.packaging = .encode }
             }
             let encodeStarted = ContinuousClock.now

@@ -75,6 +75,8 @@ public struct HLSSettings: Sendable, Equatable {
     public var qualityControl: QualityControlOptions?
     /// One linear gain per audio rendition (loudness normalisation), in `audioStreams`' order.
     public var audioGainsDB: [Double] = []
+    /// A limiter's ceiling (dBFS) per audio rendition after its gain, nil for none (dynamic loudness correction).
+    public var audioLimitsDB: [Double?] = []
 
     public init() {}
 
@@ -104,6 +106,10 @@ public struct HLSSettings: Sendable, Equatable {
         withUnsafeMutableBytes(of: &value.audio_gain_db) { buffer in
             let slots = buffer.bindMemory(to: Double.self)
             for (slot, gain) in zip(slots.indices, audioGainsDB) { slots[slot] = gain }
+        }
+        withUnsafeMutableBytes(of: &value.audio_limit_db) { buffer in
+            let slots = buffer.bindMemory(to: Double.self)
+            for (slot, limit) in zip(slots.indices, audioLimitsDB) { slots[slot] = limit ?? 0 }
         }
         return value
     }

@@ -208,7 +208,7 @@ struct MediaJobProcessTests {
         }
     }
 
-    @Test("transcode loudness: a quiet source brought to -16 LUFS in one pass and to EBU R128's -23 LUFS split into parts, within 0.5 LU and under the true-peak ceiling by pyloudnorm's measure; TranscodeCompleted reports input, output and gain")
+    @Test("transcode loudness: a quiet source brought to -16 LUFS in one pass and to EBU R128's -23 LUFS split into parts, within 0.5 LU and under the true-peak ceiling by pyloudnorm's measure; one whose peaks one gain would push over the ceiling gets a limiter (dynamic) and still reaches the target, or with dynamic false is held back; TranscodeCompleted reports input, output and gain")
     func loudness() async throws {
         try await withWorker { _, probe, directory in
             let source = directory.appendingPathComponent("storage/raw/quiet.mp4").path
@@ -225,13 +225,42 @@ struct MediaJobProcessTests {
                 return (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? [:]
             }
             let before = try await judge(source)
+            // Quiet but for clicks that carry most of its loudness: one gain to -16 LUFS would put them 20 dB over the ceiling.
+            let spiky = directory.appendingPathComponent("storage/raw/spiky.mp4").path
+            let clicks = try await CommandRunner.run(try ProjectPaths.tool("ffmpeg", package: "ffmpeg"), [
+                "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=13", "-f", "lavfi",
+                "-i", "aevalsrc='0.02*sin(2*PI*440*t)+0.9*lt(mod(t,0.5),0.002)*sin(2*PI*3000*t)':s=48000:d=13",
+                "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "192k", spiky], timeout: .seconds(120))
+            #expect(clicks.succeeded, "\(clicks.stderr)")
             let output = "file://" + directory.appendingPathComponent("storage/media/").path
             let jobs = [("loud-one", #"{"renditions":[234],"split":"off","audio":{"loudness":{"target_lufs":-16,"true_peak_db":-1}}}"#, -16.0),
                         ("loud-split", #"{"renditions":[234],"split":{"chunk_s":6},"thumbnails":1,"audio":{"layout":"shared","loudness":"ebu_r128"}}"#, -23.0)]
             for (id, options, _) in jobs {
                 try await probe.push(#"{"id":"\#(id)","type":"transcode","input":{"url":"file://\#(source)"},"output":{"url":"\#(output)"},"options":\#(options)}"#)
             }
-            #expect(await eventually(.seconds(240)) { try await probe.terminalEvents().count == 2 })
+            for (id, dynamic) in [("loud-dynamic", true), ("loud-held", false)] {
+                try await probe.push(#"{"id":"\#(id)","type":"transcode","input":{"url":"file://\#(spiky)"},"output":{"url":"\#(output)"},"options":{"renditions":[234],"split":"off","audio":{"loudness":{"target_lufs":-16,"true_peak_db":-1,"dynamic":\#(dynamic)}}}}"#)
+            }
+            #expect(await eventually(.seconds(240)) { try await probe.terminalEvents().count == 4 })
+            // Dynamic correction only when it must: the clicks held under the ceiling by a limiter, the
+            // target reached (measured before the encode, and by pyloudnorm after); without it, one gain held back.
+            for id in ["loud-dynamic", "loud-held"] {
+                let done = try #require(try await events(probe, job: id).first { $0["type"] as? String == "TranscodeCompleted" }, "\(id)")
+                let report = try #require((done["data"] as? [String: Any])?["loudness"] as? [String: Any])
+                let rendition = try #require((report["renditions"] as? [[String: Any]])?.first)
+                let version = try #require(((done["data"] as? [String: Any])?["version_url"] as? String)?.replacingOccurrences(of: "file://", with: ""))
+                let after = try await judge(version + "hls/audio/index.m3u8")
+                #expect((after["true_peak_db"] as? Double ?? 0) <= -1, "\(id): \(after)")
+                if id == "loud-dynamic" {
+                    #expect(report["method"] as? String == "linear+limiter" && rendition["dynamic"] as? Bool == true && rendition["limited_by_true_peak"] as? Bool == false, "\(report)")
+                    #expect(abs((after["integrated_lufs"] as? Double ?? 0) + 16) <= 0.5, "\(id): \(after)")
+                    let measured = try #require((rendition["output"] as? [String: Any])?["integrated_lufs"] as? Double)
+                    #expect(abs(measured - (after["integrated_lufs"] as? Double ?? 0)) <= 0.5, "reported \(measured), judged \(after)")
+                } else {
+                    #expect(report["method"] as? String == "linear" && rendition["limited_by_true_peak"] as? Bool == true, "\(report)")
+                    #expect((after["integrated_lufs"] as? Double ?? 0) < -17, "held back: quieter than the target: \(after)")
+                }
+            }
             for (id, _, target) in jobs {
                 let done = try #require(try await events(probe, job: id).first { $0["type"] as? String == "TranscodeCompleted" })
                 let data = try #require(done["data"] as? [String: Any])

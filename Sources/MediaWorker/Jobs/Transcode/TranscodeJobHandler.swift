@@ -136,6 +136,7 @@ public struct TranscodeJobHandler: JobHandler {
                     try await LoudnessNormalization.plan(input: path, streams: streams, options: wanted, limits: pipeline.mediaLimits)
                 }
                 plan.hls.audioGainsDB = loudness?.gains ?? []
+                plan.hls.audioLimitsDB = loudness?.limits ?? []
             }
             // Sidecars are fetched only here: a split job's audio part fetches its own.
             var subtitles = try await Self.subtitleSources(options, text: textSubtitles, io: io)

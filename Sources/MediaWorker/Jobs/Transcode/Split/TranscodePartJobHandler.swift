@@ -92,6 +92,7 @@ public struct TranscodePartJobHandler: JobHandler {
                         try await LoudnessNormalization.plan(input: path, streams: streams, options: wanted, limits: pipeline.mediaLimits)
                     }
                     hls.audioGainsDB = planned.gains
+                    hls.audioLimitsDB = planned.limits
                     loudness = planned.json()
                 }
                 if task.plan.hasAudio {
