@@ -225,6 +225,10 @@ typedef struct mw_encode_settings {
     int32_t audio_channels;      /* at most this many; default 2 */
     int32_t audio_sample_rate;   /* 0: the source's when 44.1/48 kHz, else 48 kHz */
     int32_t threads;             /* codec threads; 0: one per core */
+    /* Loudness correction of a single-file output's audio (MP4 renditions): a gain and, below 0,
+     * a limiter's ceiling in dBFS; HLS packages take theirs per rendition from mw_hls_settings. */
+    double audio_gain_db;
+    double audio_limit_db;
 } mw_encode_settings;
 
 void mw_encode_settings_init_default(mw_encode_settings *settings);

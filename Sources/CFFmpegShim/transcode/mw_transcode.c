@@ -264,7 +264,8 @@ static mw_status prepare(mw_transcode_job *job, const mw_video_rung *specs, int 
     int global_header = job->kind != MW_PACKAGE_HLS_TS;
     mw_status status;
     if (job->audio_index >= 0) {
-        double gain = job->hls ? job->hls->audio_gain_db[0] : 0, limit = job->hls ? job->hls->audio_limit_db[0] : 0;
+        double gain = job->hls ? job->hls->audio_gain_db[0] : settings->audio_gain_db;
+        double limit = job->hls ? job->hls->audio_limit_db[0] : settings->audio_limit_db;
         status = mw_audio_chain_open(&job->audio, job->format, job->audio_index, origin, settings, gain, limit, global_header, message, message_size);
         job->audio_open = 1;
         if (status != MW_OK) return status;

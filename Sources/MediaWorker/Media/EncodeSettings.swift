@@ -15,6 +15,9 @@ public struct EncodeSettings: Sendable, Equatable {
     public var audioSampleRate: Int? = nil
     /// Codec threads; 0: one per core.
     public var threads: Int = 0
+    /// Loudness correction of an MP4 rendition's audio: a gain, and a limiter's ceiling (dBFS) after it.
+    public var audioGainDB: Double = 0
+    public var audioLimitDB: Double? = nil
 
     public init() {}
 
@@ -33,6 +36,8 @@ public struct EncodeSettings: Sendable, Equatable {
         settings.audio_channels = Int32(clamping: audioChannels)
         settings.audio_sample_rate = Int32(clamping: audioSampleRate ?? 0)
         settings.threads = Int32(clamping: threads)
+        settings.audio_gain_db = audioGainDB
+        settings.audio_limit_db = audioLimitDB ?? 0
         return settings
     }
 }

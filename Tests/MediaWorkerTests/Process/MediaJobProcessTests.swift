@@ -233,7 +233,7 @@ struct MediaJobProcessTests {
                 "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "192k", spiky], timeout: .seconds(120))
             #expect(clicks.succeeded, "\(clicks.stderr)")
             let output = "file://" + directory.appendingPathComponent("storage/media/").path
-            let jobs = [("loud-one", #"{"renditions":[234],"split":"off","audio":{"loudness":{"target_lufs":-16,"true_peak_db":-1}}}"#, -16.0),
+            let jobs = [("loud-one", #"{"renditions":[234],"split":"off","mp4":[234],"audio":{"loudness":{"target_lufs":-16,"true_peak_db":-1}}}"#, -16.0),
                         ("loud-split", #"{"renditions":[234],"split":{"chunk_s":6},"thumbnails":1,"audio":{"layout":"shared","loudness":"ebu_r128"}}"#, -23.0)]
             for (id, options, _) in jobs {
                 try await probe.push(#"{"id":"\#(id)","type":"transcode","input":{"url":"file://\#(source)"},"output":{"url":"\#(output)"},"options":\#(options)}"#)
@@ -273,6 +273,13 @@ struct MediaJobProcessTests {
                 let after = try await judge(version + "hls/audio/index.m3u8")
                 #expect(abs((after["integrated_lufs"] as? Double ?? 0) - target) <= 0.5, "\(id): \(after)")
                 #expect((after["true_peak_db"] as? Double ?? 0) <= -1, "\(id): \(after)")
+                // The MP4 rendition carries the main audio with the same correction.
+                if let mp4 = (((done["data"] as? [String: Any])?["outputs"] as? [String: Any])?["mp4"] as? [[String: Any]])?.first?["url"] as? String {
+                    let file = try await judge(mp4.replacingOccurrences(of: "file://", with: ""))
+                    #expect(abs((file["integrated_lufs"] as? Double ?? 0) - target) <= 0.5 && (file["true_peak_db"] as? Double ?? 0) <= -1, "\(id) mp4: \(file)")
+                } else {
+                    #expect(id != "loud-one", "loud-one asked for an MP4 rendition")
+                }
             }
             try await expectValidEvents(probe)
         }

@@ -182,10 +182,16 @@ public struct TranscodeJobHandler: JobHandler {
                                                  storyboard: plan.storyboard, limits: pipeline.mediaLimits)
                 : [:]
             var mp4s: [JSONValue] = []
+            // MP4 renditions carry the main audio track with its loudness correction.
+            var mp4Settings = plan.settings
+            if let main = loudness?.renditions.first {
+                mp4Settings.audioGainDB = main.gainDB
+                mp4Settings.audioLimitDB = main.limiterDB
+            }
             for height in plan.mp4Heights where hasVideo {
                 guard let rung = VideoLadder.apple.first(where: { $0.maxHeight == height }) else { continue }
                 let rendition = try await MP4Transcoder.transcode(input: path, outputPath: output + "/mp4-\(height)p.mp4", rung: rung,
-                                                                  settings: plan.settings, limits: pipeline.mediaLimits)
+                                                                  settings: mp4Settings, limits: pipeline.mediaLimits)
                 mp4s.append(.object(["url": .string(prefix.appending("mp4-\(height)p.mp4").description),
                                      "resolution": .string("\(rendition.width)x\(rendition.height)"), "codecs": .string(rendition.codecs)]))
             }
