@@ -173,6 +173,52 @@ static void speech_and_compose(const mw_limits *limits) {
            MW_E_INPUT_EMPTY);
 }
 
+/* Previews, loudness, speech recognition and segment encryption: each good path and a failure. */
+static void analysis_and_delivery(const mw_limits *limits) {
+    int32_t streams[1] = {1};
+    double gains[1] = {12}, ceilings[1] = {-2.5};
+    mw_loudness loudness[1];
+    EXPECT(mw_measure_loudness(fixture("short-0.5s.mp4"), streams, 1, NULL, NULL, limits, NULL, loudness, message, sizeof(message)), MW_OK);
+    EXPECT(mw_measure_loudness(fixture("short-0.5s.mp4"), streams, 1, gains, ceilings, limits, NULL, loudness, message, sizeof(message)), MW_OK);
+    EXPECT(mw_measure_loudness(fixture("bad-random-bytes.mp4"), streams, 1, NULL, NULL, limits, NULL, loudness, message, sizeof(message)),
+           MW_E_FORMAT_UNRECOGNIZED);
+    mw_preview_settings preview;
+    mw_preview_settings_init_default(&preview);
+    preview.excerpts = 2;
+    preview.excerpt_s = 0.3;
+    preview.max_width = 64;
+    mw_preview_result made;
+    EXPECT(mw_animated_preview(fixture("short-0.5s.mp4"), out("preview.webp"), &preview, limits, NULL, &made, message, sizeof(message)), MW_OK);
+    preview.gif = 1;
+    EXPECT(mw_animated_preview(fixture("short-0.5s.mp4"), out("preview.gif"), &preview, limits, NULL, &made, message, sizeof(message)), MW_OK);
+    EXPECT(mw_animated_preview(fixture("audio-only.m4a"), out("no-video.gif"), &preview, limits, NULL, &made, message, sizeof(message)),
+           MW_E_NO_MEDIA_STREAMS);
+    int16_t peaks[4096];
+    mw_waveform_info waveform;
+    EXPECT(mw_audio_waveform(fixture("audio-only.m4a"), 50, 8, limits, NULL, peaks, 4096, &waveform, message, sizeof(message)), MW_OK);
+    double seconds = 0;
+    EXPECT(mw_extract_speech_audio(fixture("speech.wav"), 0, out("speech-16k.wav"), limits, NULL, NULL, NULL, &seconds, message, sizeof(message)), MW_OK);
+    EXPECT(mw_extract_speech_audio(fixture("short-0.5s.mp4"), 0, out("not-audio.wav"), limits, NULL, NULL, NULL, &seconds, message, sizeof(message)),
+           MW_E_INVALID_ARGUMENT);
+    static mw_utterance heard[16];
+    int32_t count = 0;
+    const char *model = "/usr/share/pocketsphinx/model/en-us";
+    char hmm[256], dict[256], lm[256];
+    snprintf(hmm, sizeof(hmm), "%s/en-us", model);
+    snprintf(dict, sizeof(dict), "%s/cmudict-en-us.dict", model);
+    snprintf(lm, sizeof(lm), "%s/en-us.lm.bin", model);
+    EXPECT(mw_recognize_speech(fixture("speech.wav"), 0, hmm, dict, lm, limits, NULL, NULL, NULL, heard, 16, &count, &seconds, message, sizeof(message)), MW_OK);
+    EXPECT(mw_recognize_speech(fixture("speech.wav"), 0, "/a:b", dict, lm, limits, NULL, NULL, NULL, heard, 16, &count, &seconds, message, sizeof(message)),
+           MW_E_INVALID_ARGUMENT);
+    mw_speech_options voice;
+    mw_speech_options_init_default(&voice);
+    mw_speech_word words[8];
+    EXPECT(mw_synthesize_speech_timed("Two words.", &voice, out("timed.wav"), NULL, &seconds, words, 8, &count, message, sizeof(message)), MW_OK);
+    const uint8_t key[16] = {1, 2, 3}, iv[16] = {4, 5, 6};
+    EXPECT(mw_aes128_cbc_encrypt_file(fixture("short-0.5s.mp4"), out("short.enc"), key, iv, message, sizeof(message)), MW_OK);
+    EXPECT(mw_aes128_cbc_encrypt_file(fixture("no-such-file.ts"), out("none.enc"), key, iv, message, sizeof(message)), MW_E_INPUT_NOT_FOUND);
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s FIXTURES_DIR OUTPUT_DIR\n", argv[0]);
@@ -194,6 +240,7 @@ int main(int argc, char **argv) {
     stills(&limits);
     transcodes(&limits);
     speech_and_compose(&limits);
+    analysis_and_delivery(&limits);
     if (failures) fprintf(stderr, "%d operation(s) returned the wrong status\n", failures);
     else printf("shim leak check: every operation ran clean under AddressSanitizer/LeakSanitizer\n");
     return failures ? 1 : 0;
