@@ -5,7 +5,8 @@ out of the worker's process:
     MW_ASR_COMMAND=".venv/bin/python scripts/asr/whisper_asr.py"
     <command> --audio AUDIO.wav --language en [--model MODEL_DIR_OR_NAME]
 
-and reads one JSON document from its standard output:
+and reads one JSON document from its standard output (exit status 3 with a reason on standard
+error: the model cannot hear that language, which the worker does not retry):
 
     {"engine": "whisper", "implementation": "faster-whisper 1.2.1", "model": "tiny.en", "language": "en",
      "words": [{"word": "Hello", "start": 0.42, "end": 0.71}, ...]}
@@ -57,6 +58,10 @@ def main():
     if not args.audio:
         sys.exit("--audio is required")
     language = (args.language or "en").split("-")[0].lower()
+    if name.endswith(".en") and language != "en":
+        # Exit status 3: this engine cannot hear the language (the worker does not retry it).
+        print(f"the model {name} hears English only, not '{args.language}' (give MW_ASR_MODEL a multilingual model)", file=sys.stderr)
+        sys.exit(3)
     # English-only models (".en") take no language; others are told it rather than guessing.
     segments, info = model.transcribe(args.audio, language=None if name.endswith(".en") else language, word_timestamps=True,
                                       beam_size=1, vad_filter=True, condition_on_previous_text=False)

@@ -64,7 +64,7 @@ static mw_status run_chain(const char *input, int32_t stream, const char *chain,
         } else {
             char *args = av_asprintf("time_base=1/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s", decoder->sample_rate,
                                      decoder->sample_rate, sample_format, layout);
-            /* Timestamps from zero at the stream's first sample; a gap in them is filled with silence. */
+            /* From time zero (silence before a late first sample); a gap in the timestamps is filled with silence. */
             char *description = av_asprintf("aresample=%d:async=1:first_pts=0,aformat=sample_fmts=s16:channel_layouts=mono%s%s",
                                             MW_SPEECH_RATE, chain && *chain ? "," : "", chain ? chain : "");
             int ret = args && description ? mw_filter_graph_build(&graph, &source, &sink, "abuffer", args, "abuffersink", description) : AVERROR(ENOMEM);
@@ -74,6 +74,10 @@ static mw_status run_chain(const char *input, int32_t stream, const char *chain,
         }
     }
     double total = status == MW_OK && format->duration > 0 ? format->duration / (double)AV_TIME_BASE : 0;
+    /* Timestamps in samples from the input's start (as the package's timeline counts), so the
+     * resampler fills gaps rather than misreading another time base. */
+    int64_t origin = status == MW_OK && format->start_time != AV_NOPTS_VALUE
+        ? av_rescale_q(format->start_time, AV_TIME_BASE_Q, format->streams[stream]->time_base) : 0;
     int ended = 0;
     while (status == MW_OK && !ended) {
         int ret = av_read_frame(format, packet);
@@ -91,7 +95,9 @@ static mw_status run_chain(const char *input, int32_t stream, const char *chain,
         for (;;) {
             ret = avcodec_receive_frame(decoder, frame);
             if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF || ret < 0) break;
-            frame->pts = frame->best_effort_timestamp;
+            int64_t pts = frame->best_effort_timestamp;
+            frame->pts = pts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE
+                : av_rescale_q(pts - origin, format->streams[stream]->time_base, (AVRational){1, decoder->sample_rate});
             ret = av_buffersrc_add_frame(source, frame);
             av_frame_unref(frame);
             if (ret < 0) {
@@ -206,6 +212,10 @@ static mw_status collect_utterance(void *state, const AVFrame *frame, double at_
     return MW_OK;
 }
 
+int mw_speech_recognition_available(void) {
+    return avfilter_get_by_name("asr") != NULL;
+}
+
 /* The paths go into a filter description: none of its separators or quoting. */
 static int safe_in_filter_arguments(const char *path) {
     return strpbrk(path, ":,;[]'\\") == NULL;
@@ -225,7 +235,7 @@ mw_status mw_recognize_speech(const char *input, int32_t stream, const char *hmm
     /* A second of silence after the end, so the recogniser closes the last utterance. */
     char *chain = av_asprintf("apad=pad_dur=1,silencedetect=n=-35dB:d=0.3,asr=hmm=%s:dict=%s:lm=%s:logfn=/dev/null", hmm, dict, lm);
     if (!chain) return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
-    recognition r = {.utterances = utterances, .max = max, .speech_start = 0, .last_silence = -1, .previous_end = 0};
+    recognition r = {.utterances = utterances, .max = max, .speech_start = -1, .last_silence = -1, .previous_end = 0};
     mw_status status = run_chain(input, stream, chain, limits, cancel, on_progress, user, collect_utterance, &r, duration_s, message, message_size);
     av_free(chain);
     if (duration_s && *duration_s > 1) *duration_s -= 1;  /* the padding */

@@ -229,6 +229,7 @@ typedef struct mw_encode_settings {
      * a limiter's ceiling in dBFS; HLS packages take theirs per rendition from mw_hls_settings. */
     double audio_gain_db;
     double audio_limit_db;
+    int32_t audio_stream;        /* single-file outputs: the source audio stream; -1 (default): the best one */
 } mw_encode_settings;
 
 void mw_encode_settings_init_default(mw_encode_settings *settings);
@@ -493,6 +494,9 @@ typedef struct mw_utterance {
 mw_status mw_extract_speech_audio(const char *input, int32_t stream, const char *wav_path, const mw_limits *limits,
                                   mw_cancel_token *cancel, mw_progress_callback on_progress, void *user, double *duration_s,
                                   char *message, size_t message_size);
+
+/* Whether the linked libavfilter has the `asr` filter (built with pocketsphinx). */
+int mw_speech_recognition_available(void);
 
 /* Speech recognition in process with libavfilter's `asr` filter (CMU pocketsphinx) on audio stream
  * `stream`: the acoustic model folder `hmm`, the dictionary `dict`, the language model `lm`. Each

@@ -88,7 +88,7 @@ static mw_status open_writer(preview_writer *writer, const char *path, int width
         writer->encoder->compression_level = 1;
     }
     if ((ret = avcodec_open2(writer->encoder, codec, NULL)) < 0)
-        return mw_fail(message, message_size, MW_E_ENCODER_FAILED, "cannot open the WebP encoder: %s", av_err2str(ret));
+        return mw_fail(message, message_size, MW_E_ENCODER_FAILED, "cannot open the preview encoder: %s", av_err2str(ret));
     avcodec_parameters_from_context(writer->stream->codecpar, writer->encoder);
     writer->stream->time_base = writer->encoder->time_base;
     writer->bgra->format = AV_PIX_FMT_RGB32;

@@ -21,6 +21,7 @@ void mw_encode_settings_init_default(mw_encode_settings *settings) {
     settings->gop_s = 2;
     settings->audio_bitrate = 128000;
     settings->audio_channels = 2;
+    settings->audio_stream = -1;
 }
 
 void mw_hls_settings_init_default(mw_hls_settings *settings) {
@@ -198,6 +199,12 @@ static mw_status open_input(mw_transcode_job *job, const char *input, char *mess
     if (job->video_index >= 0 && (job->format->streams[job->video_index]->disposition & AV_DISPOSITION_ATTACHED_PIC))
         job->video_index = -1;
     job->audio_index = av_find_best_stream(job->format, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    int wanted = job->hls ? -1 : job->settings->audio_stream;
+    if (wanted >= 0) {
+        if (wanted >= (int)job->format->nb_streams || job->format->streams[wanted]->codecpar->codec_type != AVMEDIA_TYPE_AUDIO)
+            return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "stream %d is not an audio stream", wanted);
+        job->audio_index = wanted;
+    }
     int chosen = job->hls ? job->hls->audio_stream_count : 0;
     if (chosen < 0 || chosen > MW_MAX_AUDIO_TRACKS)
         return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "between 0 and %d audio streams", MW_MAX_AUDIO_TRACKS);

@@ -1,3 +1,4 @@
+import CFFmpegShim
 import Foundation
 
 /// `MW_ASR_ENGINE`, `MW_ASR_COMMAND`, `MW_ASR_MODEL`, `MW_ASR_POCKETSPHINX_MODEL`: the engine of
@@ -61,13 +62,16 @@ public struct SpeechRecognitionSettings: Sendable, Equatable {
             }
             engine = .whisper(command: [resolved] + command.dropFirst(), model: model)
         case "pocketsphinx":
+            guard mw_speech_recognition_available() != 0 else {
+                throw ConfigurationError(variable: "MW_ASR_ENGINE", reason: "this FFmpeg's libavfilter has no asr filter (built without pocketsphinx)")
+            }
             guard Self.pocketsphinxModelExists(sphinx) else {
                 throw ConfigurationError(variable: "MW_ASR_POCKETSPHINX_MODEL",
                                          reason: "no pocketsphinx model in \(sphinx) (en-us/, cmudict-en-us.dict, en-us.lm.bin): install Debian's pocketsphinx-en-us")
             }
             engine = .pocketsphinx(model: sphinx)
         case nil:
-            engine = Self.pocketsphinxModelExists(sphinx) ? .pocketsphinx(model: sphinx) : nil
+            engine = Self.pocketsphinxModelExists(sphinx) && mw_speech_recognition_available() != 0 ? .pocketsphinx(model: sphinx) : nil
         default:
             throw ConfigurationError(variable: "MW_ASR_ENGINE", reason: "expected whisper, pocketsphinx or off, got '\(asked ?? "")'")
         }

@@ -18,6 +18,8 @@ public struct EncodeSettings: Sendable, Equatable {
     /// Loudness correction of an MP4 rendition's audio: a gain, and a limiter's ceiling (dBFS) after it.
     public var audioGainDB: Double = 0
     public var audioLimitDB: Double? = nil
+    /// An MP4 rendition's audio: this source stream (nil: the best one).
+    public var audioStream: Int? = nil
 
     public init() {}
 
@@ -38,6 +40,7 @@ public struct EncodeSettings: Sendable, Equatable {
         settings.threads = Int32(clamping: threads)
         settings.audio_gain_db = audioGainDB
         settings.audio_limit_db = audioLimitDB ?? 0
+        settings.audio_stream = Int32(clamping: audioStream ?? -1)
         return settings
     }
 }

@@ -59,11 +59,12 @@ public struct LoudnessNormalization: Sendable, Equatable {
         // A limiter takes loudness from the loudest moments: what it makes is measured (the same
         // filters as the encode's) and the gain raised by the shortfall, at most three times.
         let dynamic = renditions.indices.filter { renditions[$0].limiterDB != nil }
-        for _ in 0..<3 where !dynamic.isEmpty {
+        var settled = dynamic.isEmpty
+        for _ in 0..<3 where !settled {
             let streams = dynamic.map { renditions[$0].stream }
             let outputs = try await measure(input: input, streams: streams, gains: dynamic.map { renditions[$0].gainDB },
                                             limiters: dynamic.map { renditions[$0].limiterDB ?? 0 }, limits: limits)
-            var settled = true
+            settled = true
             for (index, output) in zip(dynamic, outputs) {
                 renditions[index].measuredOutput = output
                 let shortfall = options.targetLUFS - output.integratedLUFS
@@ -72,9 +73,9 @@ public struct LoudnessNormalization: Sendable, Equatable {
                     settled = false
                 }
             }
-            if settled { break }
         }
-        if !dynamic.isEmpty {
+        // The last gains raised were not measured yet.
+        if !settled {
             let outputs = try await measure(input: input, streams: dynamic.map { renditions[$0].stream }, gains: dynamic.map { renditions[$0].gainDB },
                                             limiters: dynamic.map { renditions[$0].limiterDB ?? 0 }, limits: limits)
             for (index, output) in zip(dynamic, outputs) { renditions[index].measuredOutput = output }

@@ -23,6 +23,8 @@ public struct MediaError: Error, Sendable, Equatable, CustomStringConvertible {
         case copyNotPossible = "MEDIA_COPY_NOT_POSSIBLE"
         /// The speech recognition engine of automatic captions failed or gave nothing readable.
         case speechRecognitionFailed = "MEDIA_SPEECH_RECOGNITION_FAILED"
+        /// The engine's model cannot hear the job's language.
+        case speechLanguageUnsupported = "MEDIA_SPEECH_LANGUAGE_UNSUPPORTED"
 
         /// Corrupt or unsupported media will not get better on a retry; resource trouble may.
         public var isPermanent: Bool {

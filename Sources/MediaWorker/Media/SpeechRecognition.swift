@@ -83,6 +83,9 @@ public enum SpeechRecognition {
         var arguments = Array(command.dropFirst()) + ["--audio", wav, "--language", language]
         if let model { arguments += ["--model", model] }
         let run = try await ExternalProgram.run(command[0], arguments, timeoutSeconds: timeout, workDirectory: workDirectory)
+        if run.status == 3 {
+            throw MediaError(code: .speechLanguageUnsupported, message: "the Whisper engine cannot hear '\(language)': \(run.stderr.suffix(300))")
+        }
         guard run.status == 0 else {
             throw MediaError(code: .speechRecognitionFailed, message: "the Whisper engine exited with \(run.status): \(run.stderr.suffix(300))")
         }

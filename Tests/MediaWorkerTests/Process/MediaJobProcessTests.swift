@@ -285,6 +285,14 @@ struct MediaJobProcessTests {
         }
     }
 
+    /// A folder for `media-worker process` runs: its storage root (with `raw/`) inside.
+    func processFolder(_ name: String) throws -> (URL, String) {
+        let directory = try makeTestDirectory(name)
+        let storage = directory.appendingPathComponent("storage").path
+        try FileManager.default.createDirectory(atPath: storage + "/raw", withIntermediateDirectories: true)
+        return (directory, storage)
+    }
+
     /// `scripts/test/captions_judge.py`: cues against the scenes and the voice the ffmpeg CLI hears.
     func judgeCaptions(_ path: String, media: String, fps: Int, scenes: [[String: Any]]) async throws -> [String: Any] {
         let result = try await CommandRunner.run(ProjectPaths.venvBin.appendingPathComponent("python").path, [
@@ -382,10 +390,8 @@ struct MediaJobProcessTests {
 
     @Test("transcode with options.encryption: keys written to MW_HLS_KEY_STORE before the package, playlists pointing at MW_HLS_KEY_URL, GStreamer plays it with the keys served; without a store the keys come in the event; without MW_HLS_KEY_URL the job fails with ENCRYPTION_NOT_CONFIGURED")
     func encryption() async throws {
-        let directory = try makeTestDirectory("process-aes")
+        let (directory, storage) = try processFolder("process-aes")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let storage = directory.appendingPathComponent("storage").path
-        try FileManager.default.createDirectory(atPath: storage + "/raw", withIntermediateDirectories: true)
         let input = try copyFixture("h264-aac-1080p30-10s.mp4", to: directory, as: "clip.mp4")
         let base = ["MW_STORAGE_ROOT": storage, "MW_TEMP_DIR": directory.appendingPathComponent("tmp").path,
                     "MW_HLS_KEY_URL": "/keys/{file_id}/{version}/{key_id}.key"]
@@ -449,10 +455,8 @@ struct MediaJobProcessTests {
 
     @Test("automatic captions: espeak-ng speech of known sentences heard by the Whisper engine (word recall at least 80 %, cues inside their sentences within 0.5 s, an \"English (auto)\" rendition in HLS and DASH that the judges pass); the pocketsphinx fallback gives timed cues (recall reported); no engine fails the job, a missing engine program stops the start")
     func automaticCaptions() async throws {
-        let directory = try makeTestDirectory("process-asr")
+        let (directory, storage) = try processFolder("process-asr")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let storage = directory.appendingPathComponent("storage").path
-        try FileManager.default.createDirectory(atPath: storage + "/raw", withIntermediateDirectories: true)
         // Three sentences with a second of silence around each: their times are known by construction.
         let sentences = ["Every upload becomes a stream that anyone can watch.", "Players show the captions under the picture.",
                          "Good captions help people who cannot hear the sound."]
@@ -539,6 +543,14 @@ struct MediaJobProcessTests {
             try await expectValidEvents(probe)
         }
 
+        // tiny.en hears English only: German is refused (exit 3 of the engine), not retried.
+        let german = directory.appendingPathComponent("german.json")
+        try String(contentsOf: job, encoding: .utf8).replacingOccurrences(of: #""language":"en""#, with: #""language":"de""#)
+            .write(to: german, atomically: true, encoding: .utf8)
+        let unheard = try await CommandRunner.run(executable, ["process", german.path], environment: base.merging(["MW_ASR_COMMAND": whisper]) { $1 },
+                                                  timeout: .seconds(300))
+        #expect(unheard.status == 1 && unheard.stdout.contains("MEDIA_SPEECH_LANGUAGE_UNSUPPORTED") && unheard.stdout.contains("\"retryable\":false"),
+                "\(unheard.stdout)")
         let off = try await CommandRunner.run(executable, ["process", job.path], environment: base.merging(["MW_ASR_ENGINE": "off"]) { $1 })
         #expect(off.status == 1 && off.stdout.contains("CAPTIONS_ENGINE_UNAVAILABLE"), "\(off.stdout)")
         let missing = try await CommandRunner.run(executable, ["process", job.path], environment: base.merging(["MW_ASR_COMMAND": "/nonexistent/whisper"]) { $1 })

@@ -20,7 +20,7 @@ enum TranscodeCaptions {
         }
     }
 
-    /// Transcribes `stream` and writes its cues; nil when nothing was heard.
+    /// Transcribes `stream` and writes its cues (a rendition without cues when nothing was heard).
     static func make(_ options: AutoCaptionOptions, input: String, stream: Int, io: JobIO, pipeline: PipelineContext) async throws(JobFailure)
         -> (source: SubtitleSource, report: JSONValue) {
         let transcript: Transcript

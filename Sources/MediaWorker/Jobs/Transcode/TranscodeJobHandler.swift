@@ -107,7 +107,7 @@ public struct TranscodeJobHandler: JobHandler {
             if plan.hls.audioStreams.count > 1, plan.hls.packaging == .auto { plan.hls.packaging = .encode }
             if plan.hls.packaging == .copy { plan.hls.audioStreams = Array(plan.hls.audioStreams.prefix(1)) }
             let (textSubtitles, bitmapSubtitles) = SubtitleTracks.sources(info, path: path)
-            let warnings = SubtitleTracks.warnings(skipping: bitmapSubtitles)
+            var warnings = SubtitleTracks.warnings(skipping: bitmapSubtitles)
             let boxes = plan.heights.map { heights in VideoLadder.apple.filter { heights.contains($0.maxHeight) } } ?? VideoLadder.rungs(for: info)
             var rungs = VideoLadder.rungs(boxes, codecs: options.codecs)
             // A per-title ladder: rungs read off the rate-quality curves measured on samples of the title.
@@ -142,6 +142,9 @@ public struct TranscodeJobHandler: JobHandler {
             var subtitles = try await Self.subtitleSources(options, text: textSubtitles, io: io)
             // Automatic captions: the main audio track heard by the worker's engine, one more subtitle rendition.
             var captionsReport: JSONValue?
+            if let wanted = options.captions, wanted.auto, plan.hls.audioStreams.isEmpty {
+                warnings.append("options.captions.auto: the input has no audio: no automatic captions")
+            }
             if let wanted = options.captions, wanted.auto, let stream = plan.hls.audioStreams.first {
                 let made = try await job.trace.measure("captions") { _ in
                     try await TranscodeCaptions.make(wanted, input: path, stream: stream, io: io, pipeline: pipeline)
@@ -182,9 +185,10 @@ public struct TranscodeJobHandler: JobHandler {
                                                  storyboard: plan.storyboard, limits: pipeline.mediaLimits)
                 : [:]
             var mp4s: [JSONValue] = []
-            // MP4 renditions carry the main audio track with its loudness correction.
+            // MP4 renditions carry the main audio track (the HLS package's first) with its loudness correction.
             var mp4Settings = plan.settings
-            if let main = loudness?.renditions.first {
+            mp4Settings.audioStream = plan.hls.audioStreams.first
+            if let main = loudness?.renditions.first, main.stream == plan.hls.audioStreams.first {
                 mp4Settings.audioGainDB = main.gainDB
                 mp4Settings.audioLimitDB = main.limiterDB
             }

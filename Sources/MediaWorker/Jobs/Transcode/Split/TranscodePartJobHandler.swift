@@ -80,6 +80,7 @@ public struct TranscodePartJobHandler: JobHandler {
                                                     isDefault: planned.isDefault))
                 }
                 if let wanted = task.plan.captions, wanted.auto, task.plan.hasAudio, let stream = hls.audioStreams.first {
+                    try TranscodeCaptions.check(wanted, settings: pipeline.speechRecognition)
                     let made = try await job.trace.measure("captions") { _ in
                         try await TranscodeCaptions.make(wanted, input: path, stream: stream, io: io, pipeline: pipeline)
                     }
