@@ -190,6 +190,8 @@ mw_status mw_animated_preview(const char *input, const char *output_path, const 
     mw_status status = frame && scratch && temp_path ? MW_OK : mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
     if (status == MW_OK) status = mw_video_source_open(&source, input, limits, cancel, 0, message, message_size);
     else memset(&source, 0, sizeof(source));
+    /* Pictures shown 320 pixels wide do not need the deblocking filter: skipped, a fifth of the decode. */
+    if (status == MW_OK) source.decoder->skip_loop_filter = AVDISCARD_ALL;
     int width = 0, height = 0;
     if (status == MW_OK) {
         mw_image_fit(source.decoder->width, source.decoder->height, source.sar, source.rotation, settings.max_width, 0, &width, &height);

@@ -108,6 +108,8 @@ struct HLSCommand: AsyncParsableCommand {
                 hls.audioLimitsDB = normalization?.limits ?? []
                 if hls.packaging == .auto { hls.packaging = .encode }
             }
+            // The previews read the input on their own, while the ladder encodes (as transcode jobs do).
+            async let previewsMade = Self.previews(preview ? file : nil, info: info, out: out)
             let encodeStarted = ContinuousClock.now
             let package = try await HLSPackager.package(
                 input: file, outputDirectory: out, rungs: ladder, settings: encode.settings, hls: hls, subtitles: subtitleSources)
@@ -123,17 +125,13 @@ struct HLSCommand: AsyncParsableCommand {
                     timelineOffset: package.timelineOffsetSeconds, limits: MediaLimits())
                 quality = QualityReport(sample: qualitySample, segments: segments).json { $0.rendition + "/" + $0.worst.segment }.jsonText
             }
-            var previews: [String: JSONValue] = [:]
+            let previews = try await previewsMade
             if preview {
-                if !info.videoStreams.isEmpty {
-                    let made = try await AnimatedPreview.make(input: file, outputPath: out + "/preview.webp")
-                    previews["webp"] = .object(["frames": .integer(made.frames), "width": .integer(made.width), "height": .integer(made.height)])
+                let aside = out + ".previews"
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: aside)) ?? [] {
+                    try FileManager.default.moveItem(atPath: aside + "/" + name, toPath: out + "/" + name)
                 }
-                if !info.audioStreams.isEmpty {
-                    let waveform = try await AudioWaveform.make(input: file, pixelsPerSecond: 100, bits: 8, durationSeconds: package.durationSeconds)
-                    try waveform.json.write(toFile: out + "/waveform.json", atomically: true, encoding: .utf8)
-                    previews["waveform"] = .object(["length": .integer(waveform.pixels)])
-                }
+                try? FileManager.default.removeItem(atPath: aside)
             }
             let previewText = preview ? JSONValue.object(previews).jsonText : "null"
             let loudnessText = normalization?.json().jsonText ?? "null"
@@ -143,6 +141,27 @@ struct HLSCommand: AsyncParsableCommand {
             printError("error \(error.code.rawValue): \(error.message)")
             throw ExitCode(1)
         }
+    }
+}
+
+extension HLSCommand {
+    /// `--preview`: the animated WebP and the waveform beside the package (nil file: none), written
+    /// next to `out` until the package is in place, then moved in.
+    static func previews(_ file: String?, info: MediaInfo, out: String) async throws -> [String: JSONValue] {
+        guard let file else { return [:] }
+        let aside = out + ".previews"
+        try FileManager.default.createDirectory(atPath: aside, withIntermediateDirectories: true)
+        var previews: [String: JSONValue] = [:]
+        if !info.videoStreams.isEmpty {
+            let made = try await AnimatedPreview.make(input: file, outputPath: aside + "/preview.webp")
+            previews["webp"] = .object(["frames": .integer(made.frames), "width": .integer(made.width), "height": .integer(made.height)])
+        }
+        if !info.audioStreams.isEmpty {
+            let waveform = try await AudioWaveform.make(input: file, pixelsPerSecond: 100, bits: 8, durationSeconds: info.durationSeconds ?? 0)
+            try waveform.json.write(toFile: aside + "/waveform.json", atomically: true, encoding: .utf8)
+            previews["waveform"] = .object(["length": .integer(waveform.pixels)])
+        }
+        return previews
     }
 }
 

@@ -154,6 +154,12 @@ public struct TranscodeJobHandler: JobHandler {
             }
             let output = io.directory + "/out"
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            // The previews read the input on their own: made while the ladder encodes, in the
+            // moments its threads leave a core idle, rather than after it.
+            let hasVideo = !info.videoStreams.isEmpty
+            async let previewsMade = TranscodePreviews.make(
+                input: path, options: options.preview, hasVideo: hasVideo, hasAudio: !info.audioStreams.isEmpty,
+                durationSeconds: info.durationSeconds ?? 0, output: output, prefix: prefix, limits: pipeline.mediaLimits)
             let encodeStarted = ContinuousClock.now
             var package = try await job.trace.measure("encode", attributes: [TraceAttributes.rungs: .string(TraceAttributes.names(of: rungs))]) { _ in
                 try await HLSPackager.package(
@@ -168,7 +174,6 @@ public struct TranscodeJobHandler: JobHandler {
                 Recorder(label: "mw_encode_speed_realtime", dimensions: [("copy", package.streamCopied ? "1" : "0")])
                     .record(package.durationSeconds / encodeSeconds)
             }
-            let hasVideo = !info.videoStreams.isEmpty
             // The quality report: a sample of every encoded rendition's segments against the source.
             var quality: QualityReport?
             if !package.streamCopied, hasVideo, options.qualitySample > 0 {
@@ -199,9 +204,7 @@ public struct TranscodeJobHandler: JobHandler {
                 mp4s.append(.object(["url": .string(prefix.appending("mp4-\(height)p.mp4").description),
                                      "resolution": .string("\(rendition.width)x\(rendition.height)"), "codecs": .string(rendition.codecs)]))
             }
-            let previews = try await TranscodePreviews.make(
-                input: path, options: options.preview, hasVideo: hasVideo, hasAudio: !info.audioStreams.isEmpty,
-                durationSeconds: package.durationSeconds, output: output, prefix: prefix, limits: pipeline.mediaLimits)
+            let previews = try await previewsMade
             await job.progress(0.85)
             // Keys are kept before the package is uploaded: a playlist never names a key not there yet.
             var encryptionReport: JSONValue?
