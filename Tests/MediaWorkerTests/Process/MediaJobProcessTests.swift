@@ -285,6 +285,15 @@ struct MediaJobProcessTests {
         }
     }
 
+    /// `scripts/test/asr_judge.py` on the "English (auto)" rendition named in a TranscodeCompleted's outputs.
+    func judgeAutoCaptions(_ outputs: [String: Any], sentences: String) async throws -> [String: Any] {
+        let track = try #require((outputs["subtitles"] as? [[String: Any]])?.first { $0["name"] as? String == "English (auto)" }, "\(outputs)")
+        let webvtt = String(try #require(track["webvtt"] as? String).dropFirst("file://".count))
+        let judged = try await CommandRunner.run(ProjectPaths.venvBin.appendingPathComponent("python").path,
+                                                 [ProjectPaths.scripts.appendingPathComponent("test/asr_judge.py").path, webvtt, "--sentences", sentences])
+        return (try? JSONSerialization.jsonObject(with: Data(judged.stdout.utf8)) as? [String: Any]) ?? ["stderr": judged.stderr]
+    }
+
     /// A folder for `media-worker process` runs: its storage root (with `raw/`) inside.
     func processFolder(_ name: String) throws -> (URL, String) {
         let directory = try makeTestDirectory(name)
@@ -489,7 +498,6 @@ struct MediaJobProcessTests {
         let base = ["MW_STORAGE_ROOT": storage, "MW_TEMP_DIR": directory.appendingPathComponent("tmp").path]
         let whisper = ProjectPaths.venvBin.appendingPathComponent("python").path + " " + ProjectPaths.scripts.appendingPathComponent("asr/whisper_asr.py").path
         let executable = try ProjectPaths.executable("media-worker")
-        let python = ProjectPaths.venvBin.appendingPathComponent("python").path
         let sentencesJSON = String(decoding: try JSONSerialization.data(withJSONObject: timeline), as: UTF8.self)
         var recalls: [String: Double] = [:]
         for (engine, environment) in [("whisper", ["MW_ASR_COMMAND": whisper]), ("pocketsphinx", ["MW_ASR_ENGINE": "pocketsphinx"])] {
@@ -501,11 +509,7 @@ struct MediaJobProcessTests {
             #expect(report["engine"] as? String == engine && report["name"] as? String == "English (auto)", "\(report)")
             #expect((report["realtime_factor"] as? Double ?? 0) > 0)
             let outputs = try #require(data["outputs"] as? [String: Any])
-            let track = try #require((outputs["subtitles"] as? [[String: Any]])?.first { $0["name"] as? String == "English (auto)" }, "\(outputs)")
-            let webvtt = String(try #require(track["webvtt"] as? String).dropFirst("file://".count))
-            let judged = try await CommandRunner.run(python, [ProjectPaths.scripts.appendingPathComponent("test/asr_judge.py").path, webvtt,
-                                                              "--sentences", sentencesJSON])
-            let verdict = (try? JSONSerialization.jsonObject(with: Data(judged.stdout.utf8)) as? [String: Any]) ?? [:]
+            let verdict = try await judgeAutoCaptions(outputs, sentences: sentencesJSON)
             recalls[engine] = verdict["recall"] as? Double
             let master = String(try #require(outputs["hls_master_version"] as? String).dropFirst("file://".count))
             let hls = try await judgeHLS(master)
@@ -532,11 +536,7 @@ struct MediaJobProcessTests {
             let data = try #require(done["data"] as? [String: Any])
             #expect((data["captions"] as? [String: Any])?["engine"] as? String == "whisper", "\(data.keys)")
             let outputs = try #require(data["outputs"] as? [String: Any])
-            let track = try #require((outputs["subtitles"] as? [[String: Any]])?.first { $0["name"] as? String == "English (auto)" }, "\(outputs)")
-            let webvtt = String(try #require(track["webvtt"] as? String).dropFirst("file://".count))
-            let judged = try await CommandRunner.run(python, [ProjectPaths.scripts.appendingPathComponent("test/asr_judge.py").path, webvtt,
-                                                              "--sentences", sentencesJSON])
-            let verdict = (try? JSONSerialization.jsonObject(with: Data(judged.stdout.utf8)) as? [String: Any]) ?? [:]
+            let verdict = try await judgeAutoCaptions(outputs, sentences: sentencesJSON)
             #expect(verdict["ok"] as? Bool == true && (verdict["recall"] as? Double ?? 0) >= 0.8, "split: \(verdict)")
             let hls = try await judgeHLS(String(try #require(outputs["hls_master_version"] as? String).dropFirst("file://".count)))
             #expect(hls.errors.isEmpty, "split: \(hls.errors)")
