@@ -78,8 +78,14 @@ static void transcodes(const mw_limits *limits) {
     static mw_package_result result;
     static mw_rendition_info rendition;
     mkdir(out("ladder"), 0755);
+    /* With the animated preview taken from the ladder's decode (WebP here, GIF with the TS ladder). */
+    snprintf(hls.preview_path, sizeof(hls.preview_path), "%s", out("ladder-preview.webp"));
+    hls.preview.max_width = 64;
     EXPECT(mw_package_hls(fixture("short-0.5s.mp4"), out("ladder"), rungs, 2, &settings, &hls, limits, NULL, NULL, NULL, &result,
                           message, sizeof(message)), MW_OK);
+    if (!result.preview_made || result.preview.frames < 1) { fprintf(stderr, "ladder preview: not made\n"); failures++; }
+    hls.preview.gif = 1;
+    snprintf(hls.preview_path, sizeof(hls.preview_path), "%s", out("ladder-preview.gif"));
     /* The quality report on that package: both filters, PSNR only, a missing segment, a cancel. */
     mw_quality_target targets[2];
     memset(targets, 0, sizeof(targets));
@@ -109,6 +115,8 @@ static void transcodes(const mw_limits *limits) {
     hls.audio_muxed = 1;
     EXPECT(mw_package_hls(fixture("short-0.5s.mp4"), out("ts"), rungs, 1, &settings, &hls, limits, NULL, NULL, NULL, &result,
                           message, sizeof(message)), MW_OK);
+    if (!result.preview_made) { fprintf(stderr, "TS ladder preview: not made\n"); failures++; }
+    hls.preview_path[0] = 0;
     /* Muxed audio with a hole and with no packets: silence fed in its place, a short audio flushed early. */
     mkdir(out("gap"), 0755);
     EXPECT(mw_package_hls(fixture("audio-gap.mp4"), out("gap"), &rungs[1], 1, &settings, &hls, limits, NULL, NULL, NULL, &result,
@@ -132,6 +140,7 @@ static void transcodes(const mw_limits *limits) {
     mw_cancel_token *token = mw_cancel_token_new();
     mw_cancel_token_cancel(token);
     mkdir(out("cancelled"), 0755);
+    snprintf(hls.preview_path, sizeof(hls.preview_path), "%s", out("cancelled-preview.webp"));
     EXPECT(mw_package_hls(fixture("h264-aac-1080p30-10s.mp4"), out("cancelled"), rungs, 2, &settings, &hls, limits, token, NULL, NULL,
                           &result, message, sizeof(message)), MW_E_CANCELED);
     mw_cancel_token_free(token);

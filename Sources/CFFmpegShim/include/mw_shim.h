@@ -341,6 +341,11 @@ typedef struct mw_hls_settings {
     /* With a gain the true-peak ceiling would not allow: a lookahead limiter's ceiling per
      * rendition in dBFS (alimiter, its delay compensated), 0 for none. */
     double audio_limit_db[8];
+    /* An animated preview made from the frames the rungs get (no read of its own), written at
+     * `preview_path` (a temp name beside it, then renamed); off when the path is empty. A whole
+     * package only, and not with stream copy (nothing is decoded): the result says if it was made. */
+    mw_preview_settings preview;
+    char preview_path[4096];
 } mw_hls_settings;
 
 /* EBU R128 measurement of an audio stream: integrated loudness, loudness range, true peak. */
@@ -401,6 +406,8 @@ typedef struct mw_package_result {
     int32_t stream_copied;       /* 1 when packaged by stream copy */
     double timeline_offset_s;    /* added to every timestamp (a DASH presentationTimeOffset) */
     mw_qc_report qc;             /* when hls->qc.enabled */
+    int32_t preview_made;        /* 1 when hls->preview_path was written */
+    mw_preview_result preview;
 } mw_package_result;
 
 /* One demux and one decode feed every rung's scaler and encoder at once (a thread per

@@ -5,6 +5,7 @@
  * every rung. Keyframes are decided here, by time, so every rung gets them on the same frames. */
 #include "analysis/mw_qc.h"
 #include "core/mw_decode_chain.h"
+#include "preview/mw_preview_tap.h"
 #include "transcode/mw_rung.h"
 
 #include <math.h>
@@ -32,6 +33,7 @@ void mw_hls_settings_init_default(mw_hls_settings *settings) {
     settings->audio_muxed = 0;
     settings->part = MW_PART_WHOLE;
     settings->range_start_s = settings->range_end_s = settings->timeline_offset_s = 0;
+    mw_preview_settings_init_default(&settings->preview);
 }
 
 /* An audio rendition besides the main one (another language, a commentary): its own chain
@@ -88,6 +90,8 @@ struct mw_transcode_job {
     void *user;
     mw_qc qc;                        /* black, frozen, silent stretches, when asked */
     int qc_on;
+    mw_preview_tap preview;          /* the animated preview, when asked */
+    int preview_on;
 };
 
 static int stop_requested(mw_transcode_job *job) {
@@ -112,6 +116,10 @@ static mw_status distribute_frame(void *opaque, AVFrame *frame, char *message, s
     if (job->qc_on) {
         mw_status looked = mw_qc_video_frame(&job->qc, frame, frame_s, message, message_size);
         if (looked != MW_OK) return looked;
+    }
+    if (job->preview_on) {
+        mw_status taken = mw_preview_tap_frame(&job->preview, frame, time_s, frame_s, message, message_size);
+        if (taken != MW_OK) return taken;
     }
     frame->pict_type = AV_PICTURE_TYPE_NONE;
     if (job->segment_s > 0 && time_s >= job->next_segment_s - half) {
@@ -575,6 +583,7 @@ static void cleanup(mw_transcode_job *job) {
     if (job->video_open) mw_video_chain_close(&job->video);
     if (job->audio_open) mw_audio_chain_close(&job->audio);
     if (job->qc_on) mw_qc_close(&job->qc);
+    if (job->preview_on) mw_preview_tap_close(&job->preview);
     avformat_close_input(&job->format);
 }
 
@@ -681,8 +690,18 @@ mw_status mw_package_hls(const char *input, const char *output_dir, const mw_vid
         status = mw_fail(message, message_size, MW_E_INVALID_ARGUMENT, "a video input needs at least one rung");
     if (status == MW_OK) status = prepare(&job, rungs, job.video_index >= 0 ? rung_count : 0, message, message_size);
     if (status == MW_OK && hls.qc.enabled) status = open_qc(&job, &hls.qc, message, message_size);
+    if (status == MW_OK && hls.preview_path[0] && job.part == MW_PART_WHOLE && job.video_open) {
+        hls.preview_path[sizeof(hls.preview_path) - 1] = 0;
+        job.preview_on = 1;
+        status = mw_preview_tap_open(&job.preview, hls.preview_path, &hls.preview, job.video.width, job.video.height,
+                                     job.video.sar, job.duration_s, message, message_size);
+    }
     if (status == MW_OK) status = run(&job, message, message_size);
     if (status == MW_OK && job.qc_on) status = mw_qc_finish(&job.qc, &result->qc, message, message_size);
+    if (status == MW_OK && job.preview_on) {
+        status = mw_preview_tap_finish(&job.preview, &result->preview, message, message_size);
+        result->preview_made = status == MW_OK;
+    }
     if (status == MW_OK) {
         for (int i = 0; i < job.rung_count; i++) describe_video(&job, i, &result->renditions[result->rendition_count++]);
         if (job.audio_packager_open) {

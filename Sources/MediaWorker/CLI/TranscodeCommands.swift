@@ -108,8 +108,14 @@ struct HLSCommand: AsyncParsableCommand {
                 hls.audioLimitsDB = normalization?.limits ?? []
                 if hls.packaging == .auto { hls.packaging = .encode }
             }
-            // The previews read the input on their own, while the ladder encodes (as transcode jobs do).
-            async let previewsMade = Self.previews(preview ? file : nil, info: info, out: out)
+            // As transcode jobs do: the animated preview from the ladder's decode, the waveform read
+            // while the ladder encodes; both written aside until the package is in place.
+            let aside = out + ".previews"
+            if preview, !info.videoStreams.isEmpty {
+                try FileManager.default.createDirectory(atPath: aside, withIntermediateDirectories: true)
+                hls.preview = HLSSettings.PreviewTarget(settings: AnimatedPreview.Settings(), path: aside + "/preview.webp")
+            }
+            async let previewsMade = Self.waveform(preview ? file : nil, info: info, aside: aside)
             let encodeStarted = ContinuousClock.now
             let package = try await HLSPackager.package(
                 input: file, outputDirectory: out, rungs: ladder, settings: encode.settings, hls: hls, subtitles: subtitleSources)
@@ -125,9 +131,18 @@ struct HLSCommand: AsyncParsableCommand {
                     timelineOffset: package.timelineOffsetSeconds, limits: MediaLimits())
                 quality = QualityReport(sample: qualitySample, segments: segments).json { $0.rendition + "/" + $0.worst.segment }.jsonText
             }
-            let previews = try await previewsMade
+            var previews = try await previewsMade
+            if let target = hls.preview {
+                // A stream copy decodes nothing: the preview reads the input itself.
+                let made: AnimatedPreview
+                if let fromLadder = package.preview {
+                    made = fromLadder
+                } else {
+                    made = try await AnimatedPreview.make(input: file, outputPath: target.path, settings: target.settings)
+                }
+                previews["webp"] = .object(["frames": .integer(made.frames), "width": .integer(made.width), "height": .integer(made.height)])
+            }
             if preview {
-                let aside = out + ".previews"
                 for name in (try? FileManager.default.contentsOfDirectory(atPath: aside)) ?? [] {
                     try FileManager.default.moveItem(atPath: aside + "/" + name, toPath: out + "/" + name)
                 }
@@ -145,23 +160,13 @@ struct HLSCommand: AsyncParsableCommand {
 }
 
 extension HLSCommand {
-    /// `--preview`: the animated WebP and the waveform beside the package (nil file: none), written
-    /// next to `out` until the package is in place, then moved in.
-    static func previews(_ file: String?, info: MediaInfo, out: String) async throws -> [String: JSONValue] {
-        guard let file else { return [:] }
-        let aside = out + ".previews"
+    /// `--preview`'s waveform, written in `aside` (nil file: none).
+    static func waveform(_ file: String?, info: MediaInfo, aside: String) async throws -> [String: JSONValue] {
+        guard let file, !info.audioStreams.isEmpty else { return [:] }
         try FileManager.default.createDirectory(atPath: aside, withIntermediateDirectories: true)
-        var previews: [String: JSONValue] = [:]
-        if !info.videoStreams.isEmpty {
-            let made = try await AnimatedPreview.make(input: file, outputPath: aside + "/preview.webp")
-            previews["webp"] = .object(["frames": .integer(made.frames), "width": .integer(made.width), "height": .integer(made.height)])
-        }
-        if !info.audioStreams.isEmpty {
-            let waveform = try await AudioWaveform.make(input: file, pixelsPerSecond: 100, bits: 8, durationSeconds: info.durationSeconds ?? 0)
-            try waveform.json.write(toFile: aside + "/waveform.json", atomically: true, encoding: .utf8)
-            previews["waveform"] = .object(["length": .integer(waveform.pixels)])
-        }
-        return previews
+        let waveform = try await AudioWaveform.make(input: file, pixelsPerSecond: 100, bits: 8, durationSeconds: info.durationSeconds ?? 0)
+        try waveform.json.write(toFile: aside + "/waveform.json", atomically: true, encoding: .utf8)
+        return ["waveform": .object(["length": .integer(waveform.pixels)])]
     }
 }
 

@@ -39,9 +39,20 @@ public struct AnimatedPreview: Sendable, Equatable {
             var shimLimits = limits.shimValue
             return mw_animated_preview(input, outputPath, &shimSettings, &shimLimits, token.raw, callbacks.result, message, 512)
         }
-        let raw = callbacks.result.pointee
-        return AnimatedPreview(width: Int(raw.width), height: Int(raw.height), frames: Int(raw.frames), excerpts: Int(raw.excerpts),
-                               durationSeconds: raw.duration_s)
+        return AnimatedPreview(callbacks.result.pointee)
+    }
+
+    init(width: Int, height: Int, frames: Int, excerpts: Int, durationSeconds: Double) {
+        self.width = width
+        self.height = height
+        self.frames = frames
+        self.excerpts = excerpts
+        self.durationSeconds = durationSeconds
+    }
+
+    init(_ raw: mw_preview_result) {
+        self.init(width: Int(raw.width), height: Int(raw.height), frames: Int(raw.frames), excerpts: Int(raw.excerpts),
+                  durationSeconds: raw.duration_s)
     }
 }
 

@@ -85,6 +85,18 @@ public struct HLSSettings: Sendable, Equatable {
     public var audioGainsDB: [Double] = []
     /// A limiter's ceiling (dBFS) per audio rendition after its gain, nil for none (dynamic loudness correction).
     public var audioLimitsDB: [Double?] = []
+    /// An animated preview made from the ladder's own decode, written at `path` (nil: none). Only
+    /// a whole package that is encoded makes it (`HLSPackage.preview` says whether it was made).
+    public var preview: PreviewTarget?
+
+    public struct PreviewTarget: Sendable, Equatable {
+        public var settings: AnimatedPreview.Settings
+        public var path: String
+        public init(settings: AnimatedPreview.Settings, path: String) {
+            self.settings = settings
+            self.path = path
+        }
+    }
 
     public init() {}
 
@@ -118,6 +130,13 @@ public struct HLSSettings: Sendable, Equatable {
         withUnsafeMutableBytes(of: &value.audio_limit_db) { buffer in
             let slots = buffer.bindMemory(to: Double.self)
             for (slot, limit) in zip(slots.indices, audioLimitsDB) { slots[slot] = limit ?? 0 }
+        }
+        // A path too long for the shim's field makes no preview here: the caller makes it on its own.
+        if let preview, preview.path.utf8.count < MemoryLayout.size(ofValue: value.preview_path) {
+            value.preview = preview.settings.shimValue
+            withUnsafeMutableBytes(of: &value.preview_path) { buffer in
+                for (slot, byte) in zip(buffer.indices, preview.path.utf8) { buffer[slot] = byte }
+            }
         }
         return value
     }

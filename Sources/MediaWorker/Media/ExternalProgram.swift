@@ -38,8 +38,8 @@ enum ExternalProgram {
         let handle = Handle()
         let tag = UUID().uuidString.prefix(8)
         let errorPath = workDirectory + "/engine-stderr-\(tag).txt", outputPath = workDirectory + "/engine-stdout-\(tag).json"
-        FileManager.default.createFile(atPath: errorPath, contents: nil)
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         defer {
             try? FileManager.default.removeItem(atPath: errorPath)
             try? FileManager.default.removeItem(atPath: outputPath)

@@ -105,6 +105,9 @@ public struct HLSPackage: Sendable, Equatable {
     public var qualityControl: QualityControlReport? = nil
     /// Encrypted packages: the keys, in segment order (empty: in the clear).
     public var keys: [HLSKey] = []
+    /// The animated preview `HLSSettings.preview` asked for, made from the ladder's decode (nil:
+    /// not asked, or not made: a stream copy decodes nothing).
+    public var preview: AnimatedPreview? = nil
 }
 
 /// Encodes (or stream-copies) an input into an HLS package with our own master playlist.
@@ -172,7 +175,8 @@ public enum HLSPackager {
                               streamCopied: raw.stream_copied != 0,
                               dashManifest: hls.dash && hls.part == .whole ? outputDirectory + "/" + DASHManifest.fileName : nil,
                               subtitles: subtitleRenditions, timelineOffsetSeconds: raw.timeline_offset_s,
-                              qualityControl: hls.qualityControl?.enabled == true && raw.stream_copied == 0 ? QualityControlReport(raw.qc) : nil)
+                              qualityControl: hls.qualityControl?.enabled == true && raw.stream_copied == 0 ? QualityControlReport(raw.qc) : nil,
+                              preview: raw.preview_made != 0 ? AnimatedPreview(raw.preview) : nil)
         } catch {
             staging.discard()
             throw error

@@ -154,11 +154,15 @@ public struct TranscodeJobHandler: JobHandler {
             }
             let output = io.directory + "/out"
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-            // The previews read the input on their own: made while the ladder encodes, in the
-            // moments its threads leave a core idle, rather than after it.
+            // The animated preview rides the ladder's decode (frames taken as they go to the rungs); the
+            // waveform reads the audio on its own while the ladder encodes.
             let hasVideo = !info.videoStreams.isEmpty
+            let previewTarget = TranscodePreviews.target(options.preview, hasVideo: hasVideo, output: output)
+            plan.hls.preview = previewTarget
+            var waveformOnly = options.preview
+            waveformOnly.format = nil
             async let previewsMade = TranscodePreviews.make(
-                input: path, options: options.preview, hasVideo: hasVideo, hasAudio: !info.audioStreams.isEmpty,
+                input: path, options: waveformOnly, hasVideo: hasVideo, hasAudio: !info.audioStreams.isEmpty,
                 durationSeconds: info.durationSeconds ?? 0, output: output, prefix: prefix, limits: pipeline.mediaLimits)
             let encodeStarted = ContinuousClock.now
             var package = try await job.trace.measure("encode", attributes: [TraceAttributes.rungs: .string(TraceAttributes.names(of: rungs))]) { _ in
@@ -204,7 +208,11 @@ public struct TranscodeJobHandler: JobHandler {
                 mp4s.append(.object(["url": .string(prefix.appending("mp4-\(height)p.mp4").description),
                                      "resolution": .string("\(rendition.width)x\(rendition.height)"), "codecs": .string(rendition.codecs)]))
             }
-            let previews = try await previewsMade
+            var previews = try await previewsMade
+            if let previewTarget {
+                previews["preview"] = try await TranscodePreviews.animated(madeBy: package, target: previewTarget, input: path, prefix: prefix,
+                                                                           limits: pipeline.mediaLimits)
+            }
             await job.progress(0.85)
             // Keys are kept before the package is uploaded: a playlist never names a key not there yet.
             var encryptionReport: JSONValue?

@@ -4,14 +4,15 @@ import Storage
 
 /// A transcode's previews (`options.preview`): the animated `preview.webp` (or `preview.gif`) and the audio's
 /// `waveform.json`, written in `output` and described for the event's `outputs` with their URLs
-/// under `prefix`. Made by the one-pass job, or by a split job's audio part (which reads the whole
-/// input for the stills anyway).
+/// under `prefix`. A one-pass job's animated preview comes from the ladder's own decode
+/// (`target`); a split job's audio part makes both reading the input on its own (it reads the whole
+/// input for the stills anyway), as a one-pass stream copy does for the animated one.
 enum TranscodePreviews {
     /// Both previews the options ask for, by their names in `outputs`.
     static func make(input path: String, options: PreviewOptions, hasVideo: Bool, hasAudio: Bool, durationSeconds: Double,
                      output: String, prefix: StorageLocation, limits: MediaLimits) async throws -> [String: JSONValue] {
         var made: [String: JSONValue] = [:]
-        if let format = options.format, ["webp", "gif"].contains(format), hasVideo {
+        if animatedSettings(options) != nil, hasVideo {
             made["preview"] = try await animated(input: path, options: options, output: output, prefix: prefix, limits: limits)
         }
         if let wanted = options.waveform, hasAudio {
@@ -21,19 +22,50 @@ enum TranscodePreviews {
         return made
     }
 
-    static func animated(input path: String, options: PreviewOptions, output: String, prefix: StorageLocation,
-                         limits: MediaLimits) async throws -> JSONValue {
+    /// What the animated preview is made of (nil: none asked for).
+    static func animatedSettings(_ options: PreviewOptions) -> AnimatedPreview.Settings? {
+        guard let format = options.format, ["webp", "gif"].contains(format) else { return nil }
         var settings = AnimatedPreview.Settings()
         settings.excerpts = options.excerpts
         settings.excerptSeconds = options.excerptSeconds
         settings.fps = options.fps
         settings.maxWidth = options.width
-        settings.gif = options.format == "gif"
-        let name = settings.gif ? "preview.gif" : "preview.webp"
+        settings.gif = format == "gif"
+        return settings
+    }
+
+    static func fileName(_ settings: AnimatedPreview.Settings) -> String { settings.gif ? "preview.gif" : "preview.webp" }
+
+    /// The one-pass job's ask of the ladder: the animated preview from its own decode, in `output`
+    /// (nil: none asked for, or no video).
+    static func target(_ options: PreviewOptions, hasVideo: Bool, output: String) -> HLSSettings.PreviewTarget? {
+        guard hasVideo, let settings = animatedSettings(options) else { return nil }
+        return HLSSettings.PreviewTarget(settings: settings, path: output + "/" + fileName(settings))
+    }
+
+    /// The animated preview of a one-pass job: the one the ladder made, or, when it made none (a
+    /// stream copy decodes nothing), one read from the input now.
+    static func animated(madeBy package: HLSPackage, target: HLSSettings.PreviewTarget, input path: String, prefix: StorageLocation,
+                         limits: MediaLimits) async throws -> JSONValue {
+        var preview = package.preview
+        if preview == nil {
+            preview = try await AnimatedPreview.make(input: path, outputPath: target.path, settings: target.settings, limits: limits)
+        }
+        return describe(preview!, settings: target.settings, prefix: prefix)
+    }
+
+    static func animated(input path: String, options: PreviewOptions, output: String, prefix: StorageLocation,
+                         limits: MediaLimits) async throws -> JSONValue {
+        let settings = animatedSettings(options) ?? AnimatedPreview.Settings()
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        let preview = try await AnimatedPreview.make(input: path, outputPath: output + "/" + name, settings: settings, limits: limits)
-        return .object([
-            "url": .string(prefix.appending(name).description), "format": .string(settings.gif ? "gif" : "webp"),
+        let preview = try await AnimatedPreview.make(input: path, outputPath: output + "/" + fileName(settings), settings: settings, limits: limits)
+        return describe(preview, settings: settings, prefix: prefix)
+    }
+
+    /// The preview as `outputs.preview` names it.
+    static func describe(_ preview: AnimatedPreview, settings: AnimatedPreview.Settings, prefix: StorageLocation) -> JSONValue {
+        .object([
+            "url": .string(prefix.appending(fileName(settings)).description), "format": .string(settings.gif ? "gif" : "webp"),
             "width": .integer(preview.width), "height": .integer(preview.height), "frames": .integer(preview.frames),
             "excerpts": .integer(preview.excerpts), "duration_s": .double(preview.durationSeconds),
         ])
