@@ -19,6 +19,8 @@ Covered:
      the audio first) and the previews (`--preview`: animated WebP, waveform) too; aim <= 1.10x;
  (h) automatic captions: each speech recognition engine's real-time factor on this machine and the
      word recall of what it heard, against the same engine run by hand (Benchmarks/media/captions.py);
+ (i) process start-up: `media-worker --version` against `ffmpeg -version` and `ffprobe -version`
+     (median of 21 each; every program here loads the same FFmpeg shared libraries); aim < 30 ms;
  (f) codec efficiency: for HEVC and AV1, the bytes needed for the PSNR of our H.264 720p rung,
      interpolated on a rate-PSNR curve of ffmpeg CLI encodes at four CRFs (the same encoders and
      settings as ours), and the bytes and PSNR of our own rungs at each codec's default.
@@ -190,11 +192,32 @@ def main():
             print_row(row)
         ratio = on["seconds"] / off["seconds"]
         print(f"{'  ratio on / off':40}{ratio:>10.2f}   aim <= {aim}: {'met' if ratio <= aim else 'NOT met'}")
+    startup_rows(args.binary, ffmpeg)
     if not args.skip_captions:
         from captions import captions_rows
         captions_rows(os.path.abspath(args.binary), args.repeat)
     if not args.skip_codecs:
         codec_rows(args, ffmpeg, duration)
+
+
+def startup_rows(binary, ffmpeg):
+    """(i) What a process pays before it does anything: most of it is the dynamic loader binding
+    the ~190 shared libraries Debian's FFmpeg build pulls in, which ffmpeg and ffprobe pay too."""
+    def median_ms(command, count=21):
+        times = []
+        for _ in range(count):
+            started = time.perf_counter()
+            subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            times.append(time.perf_counter() - started)
+        return statistics.median(times) * 1000
+    ours = median_ms([binary, "--version"])
+    theirs = median_ms([ffmpeg, "-version"])
+    probe = median_ms([shutil.which("ffprobe") or "ffprobe", "-version"])
+    print(f"{'start-up: media-worker --version':40}{ours:>10.1f} ms")
+    print(f"{'start-up: ffmpeg -version':40}{theirs:>10.1f} ms")
+    print(f"{'start-up: ffprobe -version':40}{probe:>10.1f} ms")
+    print(f"{'  ratio ours / ffmpeg':40}{ours / theirs:>10.2f}   aim < 30 ms: {'met' if ours < 30 else 'NOT met'}"
+          f" (ffmpeg itself {'under' if theirs < 30 else 'over'} it)")
 
 
 # Our encoders' settings for each codec (mw_rung.c): x264/x265 take the x264 preset name, SVT-AV1
