@@ -68,6 +68,10 @@ static void stills(const mw_limits *limits) {
                                  message, sizeof(message)), MW_E_FORMAT_UNRECOGNIZED);
 }
 
+static void cancel_at_a_third(void *user, double fraction) {
+    if (fraction >= 0.33) mw_cancel_token_cancel(user);
+}
+
 static void transcodes(const mw_limits *limits) {
     mw_video_rung rungs[2] = {{.max_width = 416, .max_height = 234, .crf = 30}, {.max_width = 256, .max_height = 144, .crf = 30}};
     mw_encode_settings settings;
@@ -144,6 +148,18 @@ static void transcodes(const mw_limits *limits) {
     EXPECT(mw_package_hls(fixture("h264-aac-1080p30-10s.mp4"), out("cancelled"), rungs, 2, &settings, &hls, limits, token, NULL, NULL,
                           &result, message, sizeof(message)), MW_E_CANCELED);
     mw_cancel_token_free(token);
+    /* Cancelled halfway, the preview's tap open and a frame held: all freed, no temp file left. */
+    token = mw_cancel_token_new();
+    mkdir(out("cancelled-midway"), 0755);
+    snprintf(hls.preview_path, sizeof(hls.preview_path), "%s", out("midway-preview.webp"));
+    EXPECT(mw_package_hls(fixture("h264-aac-1080p30-10s.mp4"), out("cancelled-midway"), rungs, 2, &settings, &hls, limits, token,
+                          cancel_at_a_third, token, &result, message, sizeof(message)), MW_E_CANCELED);
+    mw_cancel_token_free(token);
+    struct stat left;
+    if (stat(out("midway-preview.webp.tmp"), &left) == 0 || stat(out("midway-preview.webp"), &left) == 0) {
+        fprintf(stderr, "a cancelled ladder left its preview behind\n");
+        failures++;
+    }
 }
 
 static void speech_and_compose(const mw_limits *limits) {

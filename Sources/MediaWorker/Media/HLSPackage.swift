@@ -179,6 +179,8 @@ public enum HLSPackager {
                               preview: raw.preview_made != 0 ? AnimatedPreview(raw.preview) : nil)
         } catch {
             staging.discard()
+            // The preview was moved into place by the shim: a failed package leaves nothing behind.
+            if let preview = hls.preview { try? FileManager.default.removeItem(atPath: preview.path) }
             throw error
         }
     }

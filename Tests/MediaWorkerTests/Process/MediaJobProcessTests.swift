@@ -208,6 +208,27 @@ struct MediaJobProcessTests {
         }
     }
 
+    @Test("a stream-copied transcode still gets its animated preview (read from the input, since the copy decodes nothing), named in outputs.preview and read back with Pillow")
+    func previewOfAStreamCopy() async throws {
+        try await withWorker { worker, probe, directory in
+            let input = try copyFixture("h264-aac-1080p30-10s.mp4", to: directory, as: "copied.mp4")
+            let output = "file://" + directory.appendingPathComponent("storage/media/").path
+            try await probe.push(#"{"id":"pc","type":"transcode","input":{"url":"\#(input)"},"output":{"url":"\#(output)"},"options":{"renditions":[1080],"packaging":"copy","preview":{"format":"webp"}}}"#)
+            #expect(await eventually(.seconds(90)) { try await probe.terminalEvents()["pc"] != nil }, "\(worker.logText)")
+            let done = try #require(try await events(probe, job: "pc").first { $0["type"] as? String == "TranscodeCompleted" })
+            let data = try #require(done["data"] as? [String: Any])
+            #expect(data["stream_copied"] as? Bool == true)
+            let preview = try #require((data["outputs"] as? [String: Any])?["preview"] as? [String: Any], "\(data)")
+            #expect(preview["frames"] as? Int == 60 && preview["width"] as? Int == 320 && preview["format"] as? String == "webp")
+            let file = try #require((preview["url"] as? String)?.replacingOccurrences(of: "file://", with: ""))
+            let read = try await CommandRunner.run(ProjectPaths.venvBin.appendingPathComponent("python").path,
+                                                   [ProjectPaths.scripts.appendingPathComponent("test/webp_info.py").path, file])
+            let facts = (try? JSONSerialization.jsonObject(with: Data(read.stdout.utf8)) as? [String: Any]) ?? [:]
+            #expect(facts["format"] as? String == "WEBP" && abs((facts["duration_ms"] as? Int ?? 0) - 6000) <= 200, "\(facts) \(read.stderr)")
+            try await expectValidEvents(probe)
+        }
+    }
+
     @Test("transcode loudness: a quiet source brought to -16 LUFS in one pass and to EBU R128's -23 LUFS split into parts, within 0.5 LU and under the true-peak ceiling by pyloudnorm's measure; one whose peaks one gain would push over the ceiling gets a limiter (dynamic) and still reaches the target, or with dynamic false is held back; TranscodeCompleted reports input, output and gain")
     func loudness() async throws {
         try await withWorker { _, probe, directory in

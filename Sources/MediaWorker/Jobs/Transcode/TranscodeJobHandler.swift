@@ -186,6 +186,10 @@ public struct TranscodeJobHandler: JobHandler {
                     settings: plan.settings, timelineOffset: package.timelineOffsetSeconds, limits: pipeline.mediaLimits)
                 quality = QualityReport(sample: options.qualitySample, segments: segments)
             }
+            // The animated preview: the ladder's, or, after a stream copy, one read now while the stills are made.
+            let encoded = package
+            async let animatedPreview = TranscodePreviews.animated(madeBy: encoded, target: previewTarget, input: path, prefix: prefix,
+                                                                   limits: pipeline.mediaLimits)
             // Encrypted after the quality report has read the segments in the clear.
             if let encryption { package = try await HLSPackager.encrypt(package, with: encryption) }
             await job.progress(0.75)
@@ -209,10 +213,7 @@ public struct TranscodeJobHandler: JobHandler {
                                      "resolution": .string("\(rendition.width)x\(rendition.height)"), "codecs": .string(rendition.codecs)]))
             }
             var previews = try await previewsMade
-            if let previewTarget {
-                previews["preview"] = try await TranscodePreviews.animated(madeBy: package, target: previewTarget, input: path, prefix: prefix,
-                                                                           limits: pipeline.mediaLimits)
-            }
+            if let animated = try await animatedPreview { previews["preview"] = animated }
             await job.progress(0.85)
             // Keys are kept before the package is uploaded: a playlist never names a key not there yet.
             var encryptionReport: JSONValue?

@@ -43,10 +43,11 @@ enum TranscodePreviews {
         return HLSSettings.PreviewTarget(settings: settings, path: output + "/" + fileName(settings))
     }
 
-    /// The animated preview of a one-pass job: the one the ladder made, or, when it made none (a
-    /// stream copy decodes nothing), one read from the input now.
-    static func animated(madeBy package: HLSPackage, target: HLSSettings.PreviewTarget, input path: String, prefix: StorageLocation,
-                         limits: MediaLimits) async throws -> JSONValue {
+    /// The animated preview of a one-pass job (nil target: none asked for): the one the ladder made,
+    /// or, when it made none (a stream copy decodes nothing), one read from the input now.
+    static func animated(madeBy package: HLSPackage, target: HLSSettings.PreviewTarget?, input path: String, prefix: StorageLocation,
+                         limits: MediaLimits) async throws -> JSONValue? {
+        guard let target else { return nil }
         var preview = package.preview
         if preview == nil {
             preview = try await AnimatedPreview.make(input: path, outputPath: target.path, settings: target.settings, limits: limits)
