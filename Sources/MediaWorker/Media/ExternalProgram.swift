@@ -1,9 +1,15 @@
 import Foundation
+import Synchronization
 
 /// Runs a program of an engine the worker does not link (the Whisper engine of automatic
-/// captions) on a thread of its own: standard output and error go to files of the job's folder
-/// (read back when it exits: a grandchild still holding them open cannot keep the job waiting),
-/// stopped on timeout or task cancellation (SIGTERM, then SIGKILL after 5 s).
+/// captions) on a thread of its own, in a process group of its own: standard output and error go
+/// to files of the job's folder (read back when it exits), and a timeout or the task's
+/// cancellation stops the whole group (SIGTERM, then SIGKILL after 5 s). When the program exits,
+/// whatever it started and left running is killed with it.
+///
+/// Spawned with posix_spawn and waited for with waitid, not Foundation's `Process`: on Linux that
+/// learns of the exit through a descriptor the child inherits, so a grandchild that outlives the
+/// program (a worker pool of the engine's) kept `waitUntilExit` waiting for ever.
 enum ExternalProgram {
     struct Run: Sendable {
         var status: Int32
@@ -11,25 +17,52 @@ enum ExternalProgram {
         var stderr: String
     }
 
-    final class Handle: @unchecked Sendable {
-        let process = Process()
-        let lock = NSLock()
-        /// Asked to stop (timeout or cancellation), perhaps before the program started.
-        var stopped = false
-        var timedOut = false
-        var signaled = false
+    /// The running program, as the timer and the cancellation handler see it.
+    final class Handle: Sendable {
+        private struct State {
+            var group: pid_t = 0        // the program's pid, which is its process group's id
+            var stopped = false         // asked to stop (timeout or cancellation), perhaps before it started
+            var timedOut = false
+            var signaled = false
+            var exited = false          // it has exited (not yet reaped: its group id cannot be reused)
+        }
+
+        private let state = Mutex(State())
+
+        var outcome: (stopped: Bool, timedOut: Bool) { state.withLock { ($0.stopped, $0.timedOut) } }
+
+        /// Records the started program; stops it at once if a stop came first.
+        func started(_ pid: pid_t) {
+            let stopFirst = state.withLock { state in
+                state.group = pid
+                return state.stopped
+            }
+            if stopFirst { stop() }
+        }
 
         func stop(timeout: Bool = false) {
-            lock.lock()
-            defer { lock.unlock() }
-            stopped = true
-            if timeout { timedOut = true }
-            guard !signaled, process.isRunning else { return }
-            signaled = true
-            process.terminate()
-            let process = process
+            let group: pid_t? = state.withLock { state in
+                state.stopped = true
+                if timeout { state.timedOut = true }
+                guard state.group > 0, !state.exited, !state.signaled else { return nil }
+                state.signaled = true
+                return state.group
+            }
+            guard let group else { return }
+            kill(-group, SIGTERM)
             DispatchQueue.global().asyncAfter(deadline: .now() + 5) {
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                // Only while the leader is unreaped: the group's id is still ours.
+                self.state.withLock { state in
+                    if !state.exited { kill(-group, SIGKILL) }
+                }
+            }
+        }
+
+        /// The program has exited: what it started goes too, and no later stop signals its group.
+        func exited() {
+            state.withLock { state in
+                state.exited = true
+                kill(-state.group, SIGKILL)
             }
         }
     }
@@ -38,8 +71,6 @@ enum ExternalProgram {
         let handle = Handle()
         let tag = UUID().uuidString.prefix(8)
         let errorPath = workDirectory + "/engine-stderr-\(tag).txt", outputPath = workDirectory + "/engine-stdout-\(tag).json"
-        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         defer {
             try? FileManager.default.removeItem(atPath: errorPath)
             try? FileManager.default.removeItem(atPath: outputPath)
@@ -48,35 +79,32 @@ enum ExternalProgram {
         do {
             outcome = try await withTaskCancellationHandler {
                 try await BlockingWork.run { () -> Result<Run, MediaError> in
-                    let process = handle.process
-                    process.executableURL = URL(fileURLWithPath: program)
-                    process.arguments = arguments
-                    process.standardInput = FileHandle.nullDevice
-                    guard let errors = FileHandle(forWritingAtPath: errorPath), let output = FileHandle(forWritingAtPath: outputPath) else {
-                        return .failure(MediaError(code: .internal, message: "cannot open files for the engine's output"))
-                    }
-                    process.standardOutput = output
-                    process.standardError = errors
-                    do {
-                        try process.run()
+                    let pid: pid_t
+                    do throws(MediaError) {
+                        pid = try spawn(program, arguments, stdout: outputPath, stderr: errorPath)
                     } catch {
-                        return .failure(MediaError(code: .speechRecognitionFailed, message: "cannot run \(program): \(error.localizedDescription)"))
+                        return .failure(error)
                     }
-                    if handle.lock.withLock({ handle.stopped }) { handle.stop() }  // canceled while it was starting
+                    handle.started(pid)
                     let timer = DispatchWorkItem { handle.stop(timeout: true) }
                     DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds, execute: timer)
-                    process.waitUntilExit()
+                    // Waits for the exit without reaping, so the group id stays ours while the rest is killed.
+                    var info = siginfo_t()
+                    while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
+                    handle.exited()
                     timer.cancel()
-                    try? errors.close()
-                    try? output.close()
+                    var status: Int32 = 0
+                    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
                     let data = FileManager.default.contents(atPath: outputPath) ?? Data()
                     let stderr = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
-                    let (stopped, timedOut) = handle.lock.withLock { (handle.stopped, handle.timedOut) }
+                    let (stopped, timedOut) = handle.outcome
                     if timedOut {
                         return .failure(MediaError(code: .timeout, message: "\((program as NSString).lastPathComponent) was stopped after \(Int(timeoutSeconds)) s"))
                     }
                     if stopped { return .failure(MediaError(code: .canceled, message: "canceled")) }
-                    return .success(Run(status: process.terminationStatus, stdout: data, stderr: stderr.trimmingCharacters(in: .whitespacesAndNewlines)))
+                    let signal = status & 0x7f
+                    return .success(Run(status: signal == 0 ? (status >> 8) & 0xff : 128 + signal, stdout: data,
+                                        stderr: stderr.trimmingCharacters(in: .whitespacesAndNewlines)))
                 }
             } onCancel: {
                 handle.stop()
@@ -85,5 +113,38 @@ enum ExternalProgram {
             throw MediaError(code: .canceled, message: "not run: \(error)")
         }
         return try outcome.get()
+    }
+
+    /// posix_spawn in a new process group, with the signal state a shell would give (the worker's
+    /// threads block signals; a child inheriting that mask would ignore SIGTERM), standard input
+    /// from /dev/null and the output to the two files.
+    private static func spawn(_ program: String, _ arguments: [String], stdout: String, stderr: String) throws(MediaError) -> pid_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let argv = ([program] + arguments).map { strdup($0) }
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = (argv + [nil]).withUnsafeBufferPointer { buffer in
+            posix_spawn(&pid, program, &actions, &attributes, UnsafeMutablePointer(mutating: buffer.baseAddress!), environ)
+        }
+        guard result == 0 else {
+            throw MediaError(code: .speechRecognitionFailed, message: "cannot run \(program): \(String(cString: strerror(result)))")
+        }
+        return pid
     }
 }
