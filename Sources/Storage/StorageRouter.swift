@@ -9,6 +9,19 @@ public struct StorageRouter: Storage {
         self.s3 = s3
     }
 
+    /// Whether this worker may write under `location` at all (a local root contains it; an S3
+    /// bucket is configured and allowed), without touching the storage: for start-up checks of
+    /// where the configuration sends things.
+    public func checkWritable(_ location: StorageLocation) throws(StorageError) {
+        switch location {
+        case .file:
+            _ = try local.confined(location, forWriting: true)
+        case .s3(let bucket, _):
+            guard let s3 = try backend(location) as? S3Storage else { return }
+            try s3.checkBucket(bucket)
+        }
+    }
+
     func backend(_ location: StorageLocation) throws(StorageError) -> any Storage {
         switch location {
         case .file: return local

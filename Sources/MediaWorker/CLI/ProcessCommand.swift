@@ -45,6 +45,12 @@ struct ProcessCommand: AsyncParsableCommand {
             printError("error \(error.code.rawValue): \(error.message)")
             throw ExitCode(1)
         }
+        do {
+            try storage.checkKeyStore(configuration)
+        } catch {
+            printError("configuration error: \(error)")
+            throw ExitCode(1)
+        }
         let registry = JobRegistry(pipeline: PipelineContext(configuration: configuration, storage: storage, workspace: workspace))
         let terminal = isatty(STDERR_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
         let names = StableNames(storage: storage, scratchDirectory: workspace.directory, headers: configuration.objectHeaders)

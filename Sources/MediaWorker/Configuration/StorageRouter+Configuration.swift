@@ -12,4 +12,15 @@ extension StorageRouter {
                 return S3Storage(configuration: s3, breaker: breaker)
             })
     }
+
+    /// MW_HLS_KEY_STORE must be somewhere this worker may write (inside MW_STORAGE_ROOT, or an
+    /// allowed bucket), or every encrypted job would fail: refused at start-up instead.
+    public func checkKeyStore(_ configuration: WorkerConfiguration) throws(ConfigurationError) {
+        guard let store = configuration.hlsKeys.store else { return }
+        do {
+            try checkWritable(try StorageLocation(parsing: store))
+        } catch {
+            throw ConfigurationError(variable: "MW_HLS_KEY_STORE", reason: error.description)
+        }
+    }
 }

@@ -69,6 +69,7 @@ public struct WorkerDaemon {
         } catch {
             throw ConfigurationError(variable: "MW_STORAGE_ROOT/AWS_*", reason: error.description)
         }
+        try storage.checkKeyStore(configuration)
         var settings = JobWorkerSettings(workerID: configuration.workerID, queues: configuration.queues, concurrency: configuration.concurrency)
         settings.queueOptions = configuration.queueOptions
         settings.retryPolicy = RetryPolicy(base: configuration.retryBase, cap: configuration.retryCap)

@@ -418,7 +418,7 @@ struct MediaJobProcessTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("tmp").path).isEmpty)
     }
 
-    @Test("transcode with options.encryption: keys written to MW_HLS_KEY_STORE before the package, playlists pointing at MW_HLS_KEY_URL, GStreamer plays it with the keys served; without a store the keys come in the event; without MW_HLS_KEY_URL the job fails with ENCRYPTION_NOT_CONFIGURED")
+    @Test("transcode with options.encryption: keys written to MW_HLS_KEY_STORE before the package, playlists pointing at MW_HLS_KEY_URL, GStreamer plays it with the keys served; without a store the keys come in the event; a store that cannot be written fails the job with nothing published; without MW_HLS_KEY_URL the job fails with ENCRYPTION_NOT_CONFIGURED")
     func encryption() async throws {
         let (directory, storage) = try processFolder("process-aes")
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -476,6 +476,25 @@ struct MediaJobProcessTests {
         #expect(handed.succeeded, "\(handed.stderr)")
         let handedKeys = try #require((try completed(handed)["encryption"] as? [String: Any])?["keys"] as? [[String: Any]])
         #expect(handedKeys.allSatisfy { ($0["key_hex"] as? String)?.count == 32 && $0["stored_at"] == nil }, "\(handedKeys)")
+
+        // The key store cannot be written: the job fails and publishes nothing (no playlist may name a key that is not there).
+        let versions = { (try? FileManager.default.contentsOfDirectory(atPath: "\(storage)/media/movie-7/v")) ?? [] }
+        let before = versions()
+        // (A file where the store's folder should be: every write under it fails, as a store gone read-only would.)
+        #expect(FileManager.default.createFile(atPath: "\(storage)/keys-blocked", contents: Data()))
+        let outage = try await CommandRunner.run(executable, ["process", job.path],
+                                                 environment: base.merging(["MW_HLS_KEY_STORE": "file://\(storage)/keys-blocked/"]) { $1 },
+                                                 timeout: .seconds(240))
+        #expect(outage.status == 1 && outage.stdout.contains("\"TranscodeFailed\"") && outage.stdout.contains("\"error_code\":\"STORAGE_IO\"")
+                && outage.stdout.contains("\"retryable\":true") && !outage.stdout.contains("\"TranscodeCompleted\""),
+                "\(outage.stdout) \(outage.stderr)")
+        #expect(Set(versions()) == Set(before), "a version was published without its keys: \(versions()) against \(before)")
+
+        // A store outside the storage roots could never be written: refused at start, naming the variable.
+        let outside = try await CommandRunner.run(executable, ["process", job.path],
+                                                  environment: base.merging(["MW_HLS_KEY_STORE": "file:///proc/mw-no-keys/"]) { $1 })
+        #expect(!outside.succeeded && outside.stderr.contains("MW_HLS_KEY_STORE") && !outside.stdout.contains("\"TranscodeFailed\""),
+                "\(outside.stdout) \(outside.stderr)")
 
         // No key URL: nothing a player could open, refused before any download.
         let refused = try await CommandRunner.run(executable, ["process", job.path], environment: base.merging(["MW_HLS_KEY_URL": ""]) { $1 })
