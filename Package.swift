@@ -45,6 +45,11 @@ let package = Package(
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Wno-unused-parameter"])],
             linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
         ),
+        // posix_spawn's GNU extras (closing every inherited descriptor) for the engines the worker runs.
+        .target(
+            name: "CProcessSpawn",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra"])]
+        ),
         // Every libav* call, foldered by concern: core/ (input, limits, decode chains), probe/,
         // transcode/, package/ (segments, playlists), bitstream/ (codec strings, MP4 boxes),
         // stills/, compose/, subtitles/, analysis/. Internal headers are included by folder.
@@ -108,6 +113,7 @@ let package = Package(
             name: "MediaWorker",
             dependencies: [
                 "CFFmpegShim",
+                "CProcessSpawn",
                 "JobContract",
                 "RedisClient",
                 "Storage",

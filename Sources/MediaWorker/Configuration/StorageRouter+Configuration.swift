@@ -18,7 +18,8 @@ extension StorageRouter {
     public func checkKeyStore(_ configuration: WorkerConfiguration) throws(ConfigurationError) {
         guard let store = configuration.hlsKeys.store else { return }
         do {
-            try checkWritable(try StorageLocation(parsing: store))
+            // A key's place under the prefix (the prefix may be a storage root itself).
+            try checkWritable(try StorageLocation(parsing: store).appending("file/version/key.key"))
         } catch {
             throw ConfigurationError(variable: "MW_HLS_KEY_STORE", reason: error.description)
         }

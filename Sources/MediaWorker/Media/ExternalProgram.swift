@@ -1,3 +1,4 @@
+import CProcessSpawn
 import Foundation
 import Synchronization
 
@@ -42,14 +43,17 @@ enum ExternalProgram {
 
         func stop(timeout: Bool = false) {
             let group: pid_t? = state.withLock { state in
+                // After the exit a late timer or cancel changes nothing: the run ended on its own.
+                guard !state.exited else { return nil }
                 state.stopped = true
                 if timeout { state.timedOut = true }
-                guard state.group > 0, !state.exited, !state.signaled else { return nil }
+                guard state.group > 0, !state.signaled else { return nil }
                 state.signaled = true
+                // Signaled under the lock: `exited` (and the reaping after it) cannot come between.
+                kill(-state.group, SIGTERM)
                 return state.group
             }
             guard let group else { return }
-            kill(-group, SIGTERM)
             DispatchQueue.global().asyncAfter(deadline: .now() + 5) {
                 // Only while the leader is unreaped: the group's id is still ours.
                 self.state.withLock { state in
@@ -62,7 +66,7 @@ enum ExternalProgram {
         func exited() {
             state.withLock { state in
                 state.exited = true
-                kill(-state.group, SIGKILL)
+                if state.group > 0 { kill(-state.group, SIGKILL) }
             }
         }
     }
@@ -90,7 +94,14 @@ enum ExternalProgram {
                     DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds, execute: timer)
                     // Waits for the exit without reaping, so the group id stays ours while the rest is killed.
                     var info = siginfo_t()
-                    while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
+                    var waited: Int32
+                    repeat { waited = waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) } while waited != 0 && errno == EINTR
+                    if waited != 0 {
+                        let reason = String(cString: strerror(errno))
+                        handle.exited()
+                        timer.cancel()
+                        return .failure(MediaError(code: .internal, message: "cannot wait for \(program): \(reason)"))
+                    }
                     handle.exited()
                     timer.cancel()
                     var status: Int32 = 0
@@ -117,7 +128,7 @@ enum ExternalProgram {
 
     /// posix_spawn in a new process group, with the signal state a shell would give (the worker's
     /// threads block signals; a child inheriting that mask would ignore SIGTERM), standard input
-    /// from /dev/null and the output to the two files.
+    /// from /dev/null, the output to the two files and no other descriptor of the worker's.
     private static func spawn(_ program: String, _ arguments: [String], stdout: String, stderr: String) throws(MediaError) -> pid_t {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -136,6 +147,9 @@ enum ExternalProgram {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // Nothing else of the worker's reaches the program (a pipe of another child's, a socket):
+        // a descriptor it kept open could hold someone else waiting for an end of file.
+        mw_spawn_file_actions_close_from(&actions, 3)
         let argv = ([program] + arguments).map { strdup($0) }
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
