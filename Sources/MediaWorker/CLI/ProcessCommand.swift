@@ -54,10 +54,25 @@ struct ProcessCommand: AsyncParsableCommand {
         let registry = JobRegistry(pipeline: PipelineContext(configuration: configuration, storage: storage, workspace: workspace))
         let terminal = isatty(STDERR_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
         let names = StableNames(storage: storage, scratchDirectory: workspace.directory, headers: configuration.objectHeaders)
-        var failed = false
-        for job in jobs {
-            failed = await !run(job, handler: registry.handler(for: job.type), names: names, terminal: terminal) || failed
+        let command = self
+        let work = Task { () async -> Bool in
+            var failed = false
+            for job in jobs where !Task.isCancelled {
+                failed = await !command.run(job, handler: registry.handler(for: job.type), names: names, terminal: terminal) || failed
+            }
+            return failed || Task.isCancelled
         }
+        // Ctrl-C or SIGTERM cancel the running job as the daemon's shutdown does: its engine programs
+        // stopped, its version deleted, its Failed event printed; no job after it starts.
+        let interrupts = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number)
+            source.setEventHandler { work.cancel() }
+            source.resume()
+            return source
+        }
+        let failed = await work.value
+        interrupts.forEach { $0.cancel() }
         await storage.shutdown()
         workspace.cleanup(workspace.directory)
         if failed { throw ExitCode(1) }

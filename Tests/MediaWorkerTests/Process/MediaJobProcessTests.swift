@@ -502,6 +502,45 @@ struct MediaJobProcessTests {
         #expect(refused.stdout.contains("\"TranscodeFailed\"") && refused.stdout.contains("ENCRYPTION_NOT_CONFIGURED"), "\(refused.stdout)")
     }
 
+    @Test("media-worker process interrupted (SIGINT) while a captions engine runs: the job is canceled, the engine and the child it started are stopped, no version is left, exit status 1")
+    func processInterrupted() async throws {
+        let (directory, storage) = try processFolder("process-interrupt")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = storage + "/raw/tone.mp4"
+        let made = try await CommandRunner.run(try ProjectPaths.tool("ffmpeg", package: "ffmpeg"), [
+            "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=4", "-f", "lavfi", "-i", "sine=f=440:r=48000:d=4",
+            "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", source], timeout: .seconds(120))
+        #expect(made.succeeded, "\(made.stderr)")
+        // An engine that never answers, and starts a child of its own: both pids recorded.
+        let pids = directory.appendingPathComponent("engine.pids").path
+        let engine = directory.appendingPathComponent("slow-asr.sh").path
+        try "#!/bin/sh\necho $$ > '\(pids)'\nsleep 603 &\necho $! >> '\(pids)'\nwait\n".write(toFile: engine, atomically: true, encoding: .utf8)
+        chmod(engine, 0o755)
+        let job = directory.appendingPathComponent("job.json")
+        try #"{"type":"transcode","file_id":"tone","input":{"url":"file://\#(source)"},"output":{"url":"file://\#(storage)/media/"},"options":{"renditions":[234],"thumbnails":1,"storyboard":false,"captions":{"auto":true}}}"#
+            .write(to: job, atomically: true, encoding: .utf8)
+        let output = directory.appendingPathComponent("events.jsonl").path
+        let worker = try ChildProcess.spawn(try ProjectPaths.executable("media-worker"), ["process", job.path],
+                                            environment: ["MW_STORAGE_ROOT": storage, "MW_TEMP_DIR": directory.appendingPathComponent("tmp").path,
+                                                          "MW_ASR_COMMAND": engine], stdout: output, stderr: output + ".err")
+        // Interrupted once the engine and its child run (by the file they write, however long that takes; bounded).
+        func recorded() -> [Int32] {
+            ((try? String(contentsOfFile: pids, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
+        }
+        for _ in 0..<6000 where recorded().count < 2 && worker.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        let engines = recorded()
+        #expect(engines.count == 2, "the engine did not start: \((try? String(contentsOfFile: output + ".err", encoding: .utf8)) ?? "")")
+        worker.signal(SIGINT)
+        let status = await worker.wait(timeout: .seconds(120))
+        #expect(status == 1, "exit status \(status.map(String.init) ?? "none: still running")")
+        if status == nil { worker.signal(SIGKILL) }
+        let events = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(events.contains("\"TranscodeFailed\"") && events.contains("MEDIA_CANCELED") && !events.contains("\"TranscodeCompleted\""), "\(events)")
+        for pid in engines { #expect(await ExternalProgramTests.ends(pid), "engine process \(pid) still runs") }
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: storage + "/media/tone/v")) ?? []
+        #expect(versions.isEmpty, "\(versions)")
+    }
+
     @Test("automatic captions: espeak-ng speech of known sentences heard by the Whisper engine (word recall at least 80 %, cues inside their sentences within 0.5 s, an \"English (auto)\" rendition in HLS and DASH that the judges pass); the pocketsphinx fallback gives timed cues (recall reported); no engine fails the job, a missing engine program stops the start")
     func automaticCaptions() async throws {
         let (directory, storage) = try processFolder("process-asr")
