@@ -145,7 +145,7 @@ let package = Package(
         // Starts private redis-server and moto_server processes for tests and benchmarks.
         .target(
             name: "TestSupport",
-            dependencies: []
+            dependencies: ["CProcessSpawn"]
         ),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
         .testTarget(name: "CFFmpegShimTests", dependencies: ["CFFmpegShim", "TestSupport"]),

@@ -1,3 +1,4 @@
+import CProcessSpawn
 import Foundation
 import Synchronization
 
@@ -18,15 +19,8 @@ public final class ChildProcess: Sendable {
         directory: String? = nil, stdout: String? = nil, stderr: String? = nil
     ) throws -> ChildProcess {
         var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        mw_spawnattr_init_clean(&attributes, 0)
         defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

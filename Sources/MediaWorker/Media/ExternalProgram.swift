@@ -131,16 +131,8 @@ enum ExternalProgram {
     /// from /dev/null, the output to the two files and no other descriptor of the worker's.
     private static func spawn(_ program: String, _ arguments: [String], stdout: String, stderr: String) throws(MediaError) -> pid_t {
         var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        mw_spawnattr_init_clean(&attributes, 1)
         defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
