@@ -32,6 +32,38 @@ public final class ManagedServerProcess: Sendable {
         return children.split(separator: " ").compactMap { pid_t($0) }.first
     }
 
+    /// Whether `pid` is this server (a child of its wrapper): another test's server may answer on
+    /// a port this one failed to bind.
+    public func owns(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let fields = stat.split(separator: ")").last?.split(separator: " "), fields.count > 1 else { return false }
+        return pid_t(fields[1]) == wrapper.pid
+    }
+
+    /// Whether this server (a child of its wrapper) holds the socket listening on 127.0.0.1:`port`:
+    /// something accepting there may be another test's server that took the port first.
+    public func listens(on port: Int) -> Bool {
+        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return false }
+        let local = String(format: ":%04X", port)
+        var inodes: Set<Substring> = []
+        for line in table.split(separator: "\n").dropFirst() {
+            // sl local_address rem_address st ... inode: a LISTEN socket (st 0A) on the port
+            let fields = line.split(separator: " ")
+            if fields.count > 9, fields[1].hasSuffix(local), fields[3] == "0A" { inodes.insert(fields[9]) }
+        }
+        guard !inodes.isEmpty else { return false }
+        let children = (try? String(contentsOfFile: "/proc/\(wrapper.pid)/task/\(wrapper.pid)/children", encoding: .utf8)) ?? ""
+        for child in children.split(separator: " ") {
+            let folder = "/proc/\(child)/fd"
+            for fd in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+                guard let link = try? FileManager.default.destinationOfSymbolicLink(atPath: folder + "/" + fd),
+                      link.hasPrefix("socket:[") else { continue }
+                if inodes.contains(link.dropFirst(8).dropLast()) { return true }
+            }
+        }
+        return false
+    }
+
     /// The last lines of the server's log, for failure messages.
     public func logTail(lines: Int = 20) -> String {
         let text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""

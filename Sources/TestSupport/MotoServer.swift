@@ -68,7 +68,8 @@ public final class MotoServer: Sendable {
             environment: serverEnvironment, directory: directory)
         do {
             let deadline = ContinuousClock.now + .seconds(30)
-            while !LoopbackPort.accepts(port) {
+            // Listening itself: a port taken by another test's server meanwhile would also accept.
+            while !process.listens(on: port) {
                 guard process.isRunning, ContinuousClock.now < deadline else {
                     throw TestEnvironmentError.serverFailed(name: "moto_server on port \(port)", detail: process.logTail())
                 }

@@ -96,10 +96,20 @@ public final class RedisServer: Sendable {
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             guard server.isRunning else { break }
-            if await ping() { return }
+            if await answers(as: server) { return }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw TestEnvironmentError.serverFailed(name: "redis-server on port \(port)", detail: server.logTail())
+    }
+
+    /// Whether the server answering on the port is the one just started. A PING is not enough: when
+    /// a parallel test's server took the port first, ours fails to bind but, until it has exited,
+    /// the other answers, and the test would then drive (and demote, or flush) another test's server.
+    private func answers(as server: ManagedServerProcess) async -> Bool {
+        guard let info = try? await cli(["INFO", "server"]),
+              let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("process_id:") }),
+              let pid = pid_t(line.dropFirst("process_id:".count).trimmingCharacters(in: .whitespaces)) else { return false }
+        return server.owns(pid)
     }
 
     /// Whether the server answers PING (through redis-cli, independent of our client).
