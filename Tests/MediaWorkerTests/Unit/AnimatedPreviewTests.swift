@@ -30,6 +30,15 @@ struct AnimatedPreviewTests {
         return (luma - 16) * 255 / 219
     }
 
+    /// A 234p ladder encoded from `source` with its animated preview taken from the decode, at `path`.
+    static func ladderPreview(_ source: String, settings: AnimatedPreview.Settings, path: String, in directory: String) async throws -> AnimatedPreview? {
+        var hls = HLSSettings()
+        hls.packaging = .encode
+        hls.preview = HLSSettings.PreviewTarget(settings: settings, path: path)
+        let rung = try #require(VideoLadder.apple.first { $0.maxHeight == 234 })
+        return try await HLSPackager.package(input: source, outputDirectory: directory + "/out", rungs: [rung], hls: hls).preview
+    }
+
     /// Each `slot` ms of the animation (one frame of the preview's rate; frames merged by libwebp
     /// expanded again) with its grey level.
     static func slots(of path: String, slot: Double = 100) async throws -> [Double] {
@@ -47,12 +56,8 @@ struct AnimatedPreviewTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let source = try await Self.makeSource(in: directory.path)
         let settings = AnimatedPreview.Settings()
-        var hls = HLSSettings()
-        hls.packaging = .encode
-        hls.preview = HLSSettings.PreviewTarget(settings: settings, path: directory.path + "/ladder.webp")
-        let rung = try #require(VideoLadder.apple.first { $0.maxHeight == 234 })
-        let package = try await HLSPackager.package(input: source, outputDirectory: directory.path + "/out", rungs: [rung], hls: hls)
-        let fromLadder = try #require(package.preview)
+        let fromLadder = try #require(try await Self.ladderPreview(source, settings: settings, path: directory.path + "/ladder.webp",
+                                                                   in: directory.path))
         #expect(fromLadder.frames == 60 && fromLadder.excerpts == 4 && fromLadder.width == 320 && fromLadder.height == 180)
         #expect(abs(fromLadder.durationSeconds - 6) < 0.001)
         #expect(!FileManager.default.fileExists(atPath: directory.path + "/ladder.webp.tmp"))
@@ -94,12 +99,8 @@ struct AnimatedPreviewTests {
         settings.excerptSeconds = 10   // one excerpt of all 10 declared seconds, 5 frames a second
         settings.fps = 5
         settings.gif = true
-        var hls = HLSSettings()
-        hls.packaging = .encode
-        hls.preview = HLSSettings.PreviewTarget(settings: settings, path: directory.path + "/ladder.gif")
-        let rung = try #require(VideoLadder.apple.first { $0.maxHeight == 234 })
-        let package = try await HLSPackager.package(input: source, outputDirectory: directory.path + "/out", rungs: [rung], hls: hls)
-        let preview = try #require(package.preview)
+        let preview = try #require(try await Self.ladderPreview(source, settings: settings, path: directory.path + "/ladder.gif",
+                                                                in: directory.path))
         #expect(preview.frames == 50 && preview.excerpts == 1 && abs(preview.durationSeconds - 10) < 0.001)
         let onItsOwn = try await AnimatedPreview.make(input: source, outputPath: directory.path + "/own.gif", settings: settings)
         #expect(onItsOwn == preview)
