@@ -3,6 +3,7 @@
 #include "mw_process_spawn.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 
 int mw_spawn_file_actions_close_from(posix_spawn_file_actions_t *actions, int lowest) {
     return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
@@ -22,4 +23,8 @@ int mw_spawnattr_init_clean(posix_spawnattr_t *attributes, int new_group) {
     posix_spawnattr_setsigmask(attributes, &none);
     posix_spawnattr_setsigdefault(attributes, &all);
     return posix_spawnattr_setflags(attributes, flags);
+}
+
+int mw_exit_code(int status) {
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }

@@ -55,8 +55,7 @@ public final class ChildProcess: Sendable {
             if let stored { return stored }
             var status: Int32 = 0
             guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
-            let signal = status & 0x7f
-            stored = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+            stored = mw_exit_code(status)
             return stored
         }
     }

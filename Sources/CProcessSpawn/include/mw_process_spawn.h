@@ -15,4 +15,7 @@ int mw_spawn_file_actions_close_from(posix_spawn_file_actions_t *actions, int lo
  * own (its pid is the group's id). 0 or an errno. */
 int mw_spawnattr_init_clean(posix_spawnattr_t *attributes, int new_group);
 
+/* A waitpid status as a shell reports it: the exit code, or 128 + the signal that ended it. */
+int mw_exit_code(int status);
+
 #endif

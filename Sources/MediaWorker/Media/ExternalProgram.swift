@@ -113,8 +113,7 @@ enum ExternalProgram {
                         return .failure(MediaError(code: .timeout, message: "\((program as NSString).lastPathComponent) was stopped after \(Int(timeoutSeconds)) s"))
                     }
                     if stopped { return .failure(MediaError(code: .canceled, message: "canceled")) }
-                    let signal = status & 0x7f
-                    return .success(Run(status: signal == 0 ? (status >> 8) & 0xff : 128 + signal, stdout: data,
+                    return .success(Run(status: mw_exit_code(status), stdout: data,
                                         stderr: stderr.trimmingCharacters(in: .whitespacesAndNewlines)))
                 }
             } onCancel: {

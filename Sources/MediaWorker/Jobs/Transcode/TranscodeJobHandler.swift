@@ -159,11 +159,9 @@ public struct TranscodeJobHandler: JobHandler {
             let hasVideo = !info.videoStreams.isEmpty
             let previewTarget = TranscodePreviews.target(options.preview, hasVideo: hasVideo, output: output)
             plan.hls.preview = previewTarget
-            var waveformOnly = options.preview
-            waveformOnly.format = nil
-            async let previewsMade = TranscodePreviews.make(
-                input: path, options: waveformOnly, hasVideo: hasVideo, hasAudio: !info.audioStreams.isEmpty,
-                durationSeconds: info.durationSeconds ?? 0, output: output, prefix: prefix, limits: pipeline.mediaLimits)
+            async let waveformMade = TranscodePreviews.waveform(options.preview, hasAudio: !info.audioStreams.isEmpty, input: path,
+                                                                durationSeconds: info.durationSeconds ?? 0, output: output, prefix: prefix,
+                                                                limits: pipeline.mediaLimits)
             let encodeStarted = ContinuousClock.now
             var package = try await job.trace.measure("encode", attributes: [TraceAttributes.rungs: .string(TraceAttributes.names(of: rungs))]) { _ in
                 try await HLSPackager.package(
@@ -212,7 +210,8 @@ public struct TranscodeJobHandler: JobHandler {
                 mp4s.append(.object(["url": .string(prefix.appending("mp4-\(height)p.mp4").description),
                                      "resolution": .string("\(rendition.width)x\(rendition.height)"), "codecs": .string(rendition.codecs)]))
             }
-            var previews = try await previewsMade
+            var previews: [String: JSONValue] = [:]
+            if let waveform = try await waveformMade { previews["waveform"] = waveform }
             if let animated = try await animatedPreview { previews["preview"] = animated }
             await job.progress(0.85)
             // Keys are kept before the package is uploaded: a playlist never names a key not there yet.

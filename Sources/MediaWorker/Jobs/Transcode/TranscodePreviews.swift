@@ -12,13 +12,12 @@ enum TranscodePreviews {
     static func make(input path: String, options: PreviewOptions, hasVideo: Bool, hasAudio: Bool, durationSeconds: Double,
                      output: String, prefix: StorageLocation, limits: MediaLimits) async throws -> [String: JSONValue] {
         var made: [String: JSONValue] = [:]
-        if animatedSettings(options) != nil, hasVideo {
-            made["preview"] = try await animated(input: path, options: options, output: output, prefix: prefix, limits: limits)
+        if let target = target(options, hasVideo: hasVideo, output: output) {
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            made["preview"] = try await animated(target, input: path, prefix: prefix, limits: limits)
         }
-        if let wanted = options.waveform, hasAudio {
-            made["waveform"] = try await waveform(input: path, options: wanted, durationSeconds: durationSeconds, output: output,
-                                                  prefix: prefix, limits: limits)
-        }
+        made["waveform"] = try await waveform(options, hasAudio: hasAudio, input: path, durationSeconds: durationSeconds, output: output,
+                                              prefix: prefix, limits: limits)
         return made
     }
 
@@ -48,19 +47,15 @@ enum TranscodePreviews {
     static func animated(madeBy package: HLSPackage, target: HLSSettings.PreviewTarget?, input path: String, prefix: StorageLocation,
                          limits: MediaLimits) async throws -> JSONValue? {
         guard let target else { return nil }
-        var preview = package.preview
-        if preview == nil {
-            preview = try await AnimatedPreview.make(input: path, outputPath: target.path, settings: target.settings, limits: limits)
-        }
-        return describe(preview!, settings: target.settings, prefix: prefix)
+        if let preview = package.preview { return describe(preview, settings: target.settings, prefix: prefix) }
+        return try await animated(target, input: path, prefix: prefix, limits: limits)
     }
 
-    static func animated(input path: String, options: PreviewOptions, output: String, prefix: StorageLocation,
+    /// The animated preview read from the input on its own, written at the target's path.
+    static func animated(_ target: HLSSettings.PreviewTarget, input path: String, prefix: StorageLocation,
                          limits: MediaLimits) async throws -> JSONValue {
-        let settings = animatedSettings(options) ?? AnimatedPreview.Settings()
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        let preview = try await AnimatedPreview.make(input: path, outputPath: output + "/" + fileName(settings), settings: settings, limits: limits)
-        return describe(preview, settings: settings, prefix: prefix)
+        let preview = try await AnimatedPreview.make(input: path, outputPath: target.path, settings: target.settings, limits: limits)
+        return describe(preview, settings: target.settings, prefix: prefix)
     }
 
     /// The preview as `outputs.preview` names it.
@@ -70,6 +65,13 @@ enum TranscodePreviews {
             "width": .integer(preview.width), "height": .integer(preview.height), "frames": .integer(preview.frames),
             "excerpts": .integer(preview.excerpts), "duration_s": .double(preview.durationSeconds),
         ])
+    }
+
+    /// The waveform the options ask for (nil: none asked for, or no audio).
+    static func waveform(_ options: PreviewOptions, hasAudio: Bool, input path: String, durationSeconds: Double, output: String,
+                         prefix: StorageLocation, limits: MediaLimits) async throws -> JSONValue? {
+        guard let wanted = options.waveform, hasAudio else { return nil }
+        return try await waveform(input: path, options: wanted, durationSeconds: durationSeconds, output: output, prefix: prefix, limits: limits)
     }
 
     static func waveform(input path: String, options: PreviewOptions.Waveform, durationSeconds: Double, output: String,
