@@ -59,14 +59,18 @@ public struct LoudnessNormalization: Sendable, Equatable {
         // A limiter takes loudness from the loudest moments: what it makes is measured (the same
         // filters as the encode's) and the gain raised by the shortfall, at most three times.
         let dynamic = renditions.indices.filter { renditions[$0].limiterDB != nil }
+        // The dynamic renditions as their current gains and limiters make them, each output recorded.
+        func measureDynamic() async throws(MediaError) -> [Measurement] {
+            let outputs = try await measure(input: input, streams: dynamic.map { renditions[$0].stream }, gains: dynamic.map { renditions[$0].gainDB },
+                                            limiters: dynamic.compactMap { renditions[$0].limiterDB }, limits: limits)
+            for (index, output) in zip(dynamic, outputs) { renditions[index].measuredOutput = output }
+            return outputs
+        }
         var settled = dynamic.isEmpty
         for _ in 0..<3 where !settled {
-            let streams = dynamic.map { renditions[$0].stream }
-            let outputs = try await measure(input: input, streams: streams, gains: dynamic.map { renditions[$0].gainDB },
-                                            limiters: dynamic.map { renditions[$0].limiterDB ?? 0 }, limits: limits)
+            let outputs = try await measureDynamic()
             settled = true
             for (index, output) in zip(dynamic, outputs) {
-                renditions[index].measuredOutput = output
                 let shortfall = options.targetLUFS - output.integratedLUFS
                 if abs(shortfall) > 0.2, renditions[index].gainDB + shortfall <= maxGainDB {
                     renditions[index].gainDB += shortfall
@@ -75,11 +79,7 @@ public struct LoudnessNormalization: Sendable, Equatable {
             }
         }
         // The last gains raised were not measured yet.
-        if !settled {
-            let outputs = try await measure(input: input, streams: dynamic.map { renditions[$0].stream }, gains: dynamic.map { renditions[$0].gainDB },
-                                            limiters: dynamic.map { renditions[$0].limiterDB ?? 0 }, limits: limits)
-            for (index, output) in zip(dynamic, outputs) { renditions[index].measuredOutput = output }
-        }
+        if !settled { _ = try await measureDynamic() }
         return LoudnessNormalization(options: options, renditions: renditions)
     }
 
