@@ -23,8 +23,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
-        // OTLP/HTTP only: the gRPC exporter would add grpc-swift's build to every clean build.
-        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // FFmpeg's libraries, found through pkg-config; only CFFmpegShim includes them.
@@ -32,6 +30,12 @@ let package = Package(
             name: "CLibAV",
             pkgConfig: "libavformat",
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libswresample-dev", "libavfilter-dev"])]
+        ),
+        // zlib, for gzip request bodies (OTLP export with OTEL_EXPORTER_OTLP_COMPRESSION=gzip).
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
         ),
         // hiredis 0.14; only QueueClient includes it.
         .systemLibrary(
@@ -119,6 +123,7 @@ let package = Package(
                 "Storage",
                 "MarkupEscaping",
                 "QueueClient",
+                "CZlib",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -133,7 +138,6 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
-                .product(name: "OTel", package: "swift-otel"),
             ],
             // The dashboard's templates and assets are embedded (scripts/embed-dashboard.py).
             exclude: ["Dashboard/Templates", "Dashboard/Assets"]
@@ -161,6 +165,8 @@ let package = Package(
             "MediaWorker", "JobContract", "RedisClient", "QueueClient", "Storage", "MarkupEscaping", "media-worker", "TestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
         ]),
     ]
 )

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 apt_packages=(
   pkg-config
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
-  libhiredis-dev libssl-dev redis-server redis-tools libespeak-ng-dev libass-dev fonts-dejavu-core
+  libhiredis-dev libssl-dev zlib1g-dev redis-server redis-tools libespeak-ng-dev libass-dev fonts-dejavu-core
   ffmpeg espeak-ng strace openssl lua-check
   pocketsphinx-en-us
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav

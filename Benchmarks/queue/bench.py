@@ -21,7 +21,8 @@ usage: bench.py MEDIA_WORKER_BINARY [--jobs N] [--latency-jobs N] [--repeat N] [
                 [--growth-sizes 1000,100000,1000000] [--workers 1,4,16,64] [--skip-topologies]
                 [--skip-growth] [--skip-workers] [--skip-transcode] [--skip-tracing]
 Tracing: the same no-op jobs carrying a traceparent, with tracing off and on (exporting over
-OTLP/HTTP to the tests' receiver), alternating; the aim is at most 5 % fewer jobs/s.
+OTLP/HTTP to the tests' receiver), alternating (with --baseline, that revision's binary too);
+jobs/s and the worker's CPU per job; the aim is at most 5 % fewer jobs/s.
 """
 import argparse
 import json
@@ -189,6 +190,11 @@ class OurWorker:
         if not wait_for(ready, 30, 0.05):
             raise SystemExit("media-worker did not become ready; see its log")
 
+    def cpu_seconds(self):
+        """The worker's CPU time so far (user + system, all threads), from /proc."""
+        fields = open(f"/proc/{self.process.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self):
         peak = peak_rss_mb(self.process.pid)
         self.process.terminate()
@@ -208,12 +214,16 @@ def ours_throughput(r, binary, port, concurrency, jobs, workdir, name=None):
     return jobs / elapsed, worker.stop(), Cost(measured, jobs, trips)
 
 
-def tracing_rows(r, binary, port, jobs, workdir, repeat):
+def tracing_rows(r, binaries, port, jobs, workdir, repeat):
     """Tracing's cost: one worker at c8 draining `jobs` no-op jobs that carry a sampled W3C
     traceparent (as a traced producer's do), with tracing off and on (OTLP/HTTP to the tests'
     receiver, scripts/test/otlp_receiver.py --count-only, on this machine), alternating `repeat`
-    times; "child" is "on" with MW_TRACE_PRODUCER_SPAN=child (no new trace id per attempt):
-    ({mode: [jobs/s]}, {mode: [peak RSS MB]}, spans received per traced run)."""
+    times; "child" is "on" with MW_TRACE_PRODUCER_SPAN=child (no new trace id per attempt).
+    The worker's CPU per job is counted from the push until the last span is received (the
+    export included): less noisy than jobs/s when the cores are not saturated.
+    With a baseline, its binary runs the same modes, alternating with this tree's.
+    ({(label, mode): [jobs/s]}, {(label, mode): [peak RSS MB]}, spans received per traced run,
+    {(label, mode): [CPU µs/job]})."""
     counts = os.path.join(workdir, "spans.count")
     receiver = subprocess.Popen([sys.executable, os.path.join(HERE, "..", "..", "scripts", "test", "otlp_receiver.py"), counts, "--count-only"],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -225,30 +235,36 @@ def tracing_rows(r, binary, port, jobs, workdir, repeat):
         except (OSError, ValueError):
             return 0
     modes = ("off", "on", "child")
-    rates, peaks, spans = {m: [] for m in modes}, {m: [] for m in modes}, []
+    keys = [(label, m) for label, _ in binaries for m in modes]
+    rates, peaks, spans, cpu = {k: [] for k in keys}, {k: [] for k in keys}, [], {k: [] for k in keys}
     try:
         for run in range(repeat):
-            for mode in modes:
+            for (label, binary), mode in [(b, m) for b in binaries for m in modes]:
+                key = (label, mode)
                 r.flushall()
                 env = {} if mode == "off" else {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}
                 if mode == "child":
                     env["MW_TRACE_PRODUCER_SPAN"] = "child"
-                worker = OurWorker(binary, port, 8, workdir, name=f"tracing-{mode}-{run}", extra_env=env)
+                worker = OurWorker(binary, port, 8, workdir, name=f"tracing-{binaries.index((label, binary))}-{mode}-{run}", extra_env=env)
                 worker.wait_ready()
                 before = received()
                 payloads = [json.dumps({"id": f"tr{i}", "type": "noop",
                                         "traceparent": f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"}) for i in range(jobs)]
+                cpu_before = worker.cpu_seconds()
                 elapsed, _ = measured_drain(r, payloads, jobs, 300)
-                rates[mode].append(jobs / elapsed)
+                rates[key].append(jobs / elapsed)
+                if mode != "off":
+                    wait_for(lambda: received() - before >= jobs, 30, 0.02)
+                cpu[key].append((worker.cpu_seconds() - cpu_before) / jobs * 1e6)
                 # The exporter flushes what it holds when the worker stops (graceful shutdown).
-                peaks[mode].append(worker.stop())
+                peaks[key].append(worker.stop())
                 if mode != "off":
                     wait_for(lambda: received() - before >= jobs, 30, 0.1)
                     spans.append(received() - before)
     finally:
         receiver.terminate()
         receiver.wait()
-    return rates, peaks, spans
+    return rates, peaks, spans, cpu
 
 
 def transcode_cost(r, binary, port, workdir, source, jobs):
@@ -691,19 +707,24 @@ def main():
             print(f"{'RQ SimpleWorker':34}{percentile(rq_lat, 50) * 1000:>10.2f}{percentile(rq_lat, 99) * 1000:>14.2f}")
             print(f"ratio latency p50 (RQ / ours): {percentile(rq_lat, 50) / percentile(our_latency, 50):.1f}x")
         if not args.skip_tracing:
-            rates, peaks, spans = tracing_rows(r, args.binary, port, args.jobs, workdir, max(args.repeat, 3))
-            print()
-            print(f"{'tracing (one worker, c8, traced jobs)':40}{'jobs/s (runs)':>32}{'median':>9}{'peak RSS MB':>13}")
+            rates, peaks, spans, cpu = tracing_rows(r, binaries, port, args.jobs, workdir, max(args.repeat, 3))
             labels = {"off": "off", "on": "on (link, the default): OTLP/HTTP", "child": "on (MW_TRACE_PRODUCER_SPAN=child)"}
-            for mode in ("off", "on", "child"):
-                label = labels[mode]
-                print(f"{label:40}{', '.join(f'{v:.0f}' for v in rates[mode]):>32}{statistics.median(rates[mode]):>9.0f}"
-                      f"{max(peaks[mode]):>13.1f}")
-            ratio = statistics.median(rates["on"]) / statistics.median(rates["off"])
-            child = statistics.median(rates["child"]) / statistics.median(rates["off"])
+            median = statistics.median
+            for label, _ in binaries:
+                print()
+                print(f"{'tracing, ' + label + ' (one worker, c8)':40}{'jobs/s (runs)':>48}{'median':>9}{'CPU µs/job':>12}{'peak RSS MB':>13}")
+                for mode in ("off", "on", "child"):
+                    key = (label, mode)
+                    print(f"{labels[mode]:40}{', '.join(f'{v:.0f}' for v in rates[key]):>48}{median(rates[key]):>9.0f}"
+                          f"{median(cpu[key]):>12.1f}{max(peaks[key]):>13.1f}")
+                ratio = median(rates[(label, "on")]) / median(rates[(label, "off")])
+                child = median(rates[(label, "child")]) / median(rates[(label, "off")])
+                print(f"ratio throughput (tracing on / off): {ratio:.3f}x   (aim: >= 0.95x: {'met' if ratio >= 0.95 else 'NOT met'}); "
+                      f"child mode {child:.3f}x")
+                added = median(cpu[(label, "on")]) - median(cpu[(label, "off")])
+                print(f"worker CPU per traced job: {added:+.1f} µs ({median(cpu[(label, 'on')]) / median(cpu[(label, 'off')]):.3f}x off's "
+                      f"{median(cpu[(label, 'off')]):.1f} µs); child mode {median(cpu[(label, 'child')]) - median(cpu[(label, 'off')]):+.1f} µs")
             print(f"spans received per traced run: {', '.join(str(s) for s in spans)} (one per job: {args.jobs})")
-            print(f"ratio throughput (tracing on / off): {ratio:.3f}x   (aim: >= 0.95x: {'met' if ratio >= 0.95 else 'NOT met'}); "
-                  f"child mode {child:.3f}x")
         if not args.skip_transcode:
             if not os.path.exists(args.transcode_source):
                 raise SystemExit(f"no {args.transcode_source}: run Fixtures/generate.sh (or pass --skip-transcode)")

@@ -2,7 +2,6 @@ import ArgumentParser
 import CFFmpegShim
 import Foundation
 import Logging
-import OTel
 
 /// `media-worker run`: the daemon. Settings come from the environment (see docs/configuration.md).
 struct RunCommand: AsyncParsableCommand {
@@ -26,7 +25,7 @@ struct RunCommand: AsyncParsableCommand {
             var handler = JSONLogHandler(label: label, level: level)
             handler.metadataProvider = provider
             return handler
-        }, metadataProvider: OTel.makeLoggingMetadataProvider())
+        }, metadataProvider: Logger.traceMetadataProvider)
         var logger = Logger(label: "media-worker")
         logger[metadataKey: "worker_id"] = "\(configuration.workerID)"
         // libav* would print free-form text to stderr, breaking the JSON log lines.

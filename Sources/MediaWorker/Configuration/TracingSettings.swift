@@ -1,6 +1,6 @@
-/// Tracing, from the OpenTelemetry SDK's standard variables (which swift-otel reads itself:
-/// `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER(_ARG)`, `OTEL_BSP_*`,
-/// `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`/`TIMEOUT`/certificates) plus `MW_TRACE_PRODUCER_SPAN`.
+/// Tracing, from the OpenTelemetry SDK's standard variables (`OTEL_SERVICE_NAME`,
+/// `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER(_ARG)`, `OTEL_BSP_*`,
+/// `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`/`TIMEOUT`/certificates: `Export`) plus `MW_TRACE_PRODUCER_SPAN`.
 ///
 /// Off unless asked for: an OTLP endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT` or
 /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) or `OTEL_TRACES_EXPORTER=otlp` (its default endpoint,
@@ -17,15 +17,16 @@ public struct TracingSettings: Sendable, Equatable {
 
     public var enabled: Bool
     public var producerSpan: ProducerSpan
-    /// Where spans go, for the start-up line (swift-otel resolves the same variables).
-    public var endpoint: String
+    /// Where spans go (the traces URL), and how.
+    public var export: Export
+    public var endpoint: String { export.endpoint }
 
-    public static let off = TracingSettings(enabled: false, producerSpan: .link, endpoint: "")
+    public static let off = TracingSettings(enabled: false, producerSpan: .link, export: Export(endpoint: ""))
 
-    init(enabled: Bool, producerSpan: ProducerSpan, endpoint: String) {
+    init(enabled: Bool, producerSpan: ProducerSpan, export: Export) {
         self.enabled = enabled
         self.producerSpan = producerSpan
-        self.endpoint = endpoint
+        self.export = export
     }
 
     public init(environment: [String: String]) throws(ConfigurationError) {
@@ -38,7 +39,8 @@ public struct TracingSettings: Sendable, Equatable {
         let exporter = environment.setting("OTEL_TRACES_EXPORTER")?.lowercased()
         let specific = environment.setting("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         let shared = environment.setting("OTEL_EXPORTER_OTLP_ENDPOINT")
-        endpoint = specific ?? shared.map { $0.hasSuffix("/") ? $0 + "v1/traces" : $0 + "/v1/traces" } ?? "http://localhost:4318/v1/traces"
+        let endpoint = specific ?? shared.map { $0.hasSuffix("/") ? $0 + "v1/traces" : $0 + "/v1/traces" } ?? "http://localhost:4318/v1/traces"
+        export = Export(endpoint: endpoint)
         if let exporter, exporter != "otlp", exporter != "none" {
             throw ConfigurationError(variable: "OTEL_TRACES_EXPORTER", reason: "otlp or none (\(exporter) is not built in)")
         }
@@ -56,5 +58,6 @@ public struct TracingSettings: Sendable, Equatable {
            !propagators.lowercased().split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }).contains("tracecontext") {
             throw ConfigurationError(variable: "OTEL_PROPAGATORS", reason: "must include tracecontext (jobs carry a W3C traceparent)")
         }
+        export = try Export(environment: environment, endpoint: endpoint)
     }
 }

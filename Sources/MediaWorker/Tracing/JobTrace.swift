@@ -9,17 +9,17 @@ public struct JobTrace: Sendable {
     /// The trace the attempt's events name (`trace_id`): the attempt span's, or, when the worker
     /// records none, the producer's.
     public let traceID: String?
-    /// The producer's W3C headers, handed on unchanged when the attempt records no span of its own
-    /// (a sampled-out producer's parts stay sampled out).
-    let producer: [String: String]?
-    let tracer: (any Tracer)?
-    let span: (any Span)?
+    /// The context handed on when the attempt records no span of its own: the producer's
+    /// (a sampled-out producer's parts stay sampled out), or the worker's sampled-out span's.
+    let handedOn: SpanIdentity?
+    let tracer: WorkerTracer?
+    let span: WorkerSpan?
 
-    public static let none = JobTrace(traceID: nil, producer: nil, tracer: nil, span: nil)
+    public static let none = JobTrace(traceID: nil, handedOn: nil, tracer: nil, span: nil)
 
-    init(traceID: String?, producer: [String: String]?, tracer: (any Tracer)?, span: (any Span)?) {
+    init(traceID: String?, handedOn: SpanIdentity?, tracer: WorkerTracer?, span: WorkerSpan?) {
         self.traceID = traceID
-        self.producer = producer
+        self.handedOn = handedOn
         self.tracer = tracer
         self.span = span
     }
@@ -27,14 +27,14 @@ public struct JobTrace: Sendable {
     /// The W3C headers (`traceparent`, `tracestate`) the attempt hands on to its parts: its own
     /// span's when it has one (made only when a job splits: a no-op job never pays for it).
     public func handOn() -> [String: String]? {
-        guard let tracer, let span else { return producer }
-        var headers: [String: String] = [:]
-        tracer.inject(span.context, into: &headers, using: HeaderCarrier())
-        return headers["traceparent"] == nil ? producer : headers
+        guard let identity = span?.identity ?? handedOn else { return nil }
+        var headers = ["traceparent": identity.traceparent]
+        if let state = identity.traceState, !state.isEmpty { headers["tracestate"] = state }
+        return headers
     }
 
     /// Runs `body` in the attempt span's task-local context: its log lines get `trace_id` and
-    /// `span_id` (swift-otel's metadata provider reads it), only when a line is written.
+    /// `span_id` (`Logger.traceMetadataProvider` reads it), only when a line is written.
     func within<T>(_ body: () async -> T) async -> T {
         guard let span else { return await body() }
         return await ServiceContext.withValue(span.context) { await body() }
@@ -50,7 +50,9 @@ public struct JobTrace: Sendable {
     ) async rethrows -> T {
         guard let tracer, let span, span.isRecording else { return try await body(ChildSpan(span: nil)) }
         let child = tracer.startSpan(name, context: span.context, ofKind: .internal)
-        child.attributes = attributes
+        var list: [WorkerSpan.Attribute] = []
+        attributes.forEach { list.append(WorkerSpan.Attribute($0, $1)) }
+        child.set(list)
         defer { child.end() }
         do {
             return try await body(ChildSpan(span: child))
@@ -69,10 +71,9 @@ public struct JobTrace: Sendable {
     /// Ends the attempt's span with how the delivery ended (`completed`, `retry`, `dead`, ...).
     func end(outcome: String, failure: JobFailure?) {
         guard let span else { return }
-        span.updateAttributes { attributes in
-            attributes[TraceAttributes.outcome] = outcome
-            if let failure { attributes[TraceAttributes.errorType] = failure.code }
-        }
+        var attributes = [WorkerSpan.Attribute(TraceAttributes.outcome, .string(outcome))]
+        if let failure { attributes.append(WorkerSpan.Attribute(TraceAttributes.errorType, .string(failure.code))) }
+        span.set(attributes)
         // Success leaves the status unset, as the specification asks of instrumentation.
         if let failure {
             span.setStatus(SpanStatus(code: .error, message: "\(failure.code): \(failure.message)"))
@@ -82,7 +83,7 @@ public struct JobTrace: Sendable {
         span.end()
     }
 
-    static func recordFailure(_ error: any Error, on span: any Span) {
+    static func recordFailure(_ error: any Error, on span: WorkerSpan) {
         let code: String
         switch error {
         case let failure as JobFailure: code = failure.code
@@ -90,7 +91,7 @@ public struct JobTrace: Sendable {
         case is CancellationError: code = "JOB_CANCELED"
         default: code = "JOB_INTERNAL"
         }
-        span.attributes[TraceAttributes.errorType] = code
+        span.set([WorkerSpan.Attribute(TraceAttributes.errorType, .string(code))])
         span.recordError(error)
         span.setStatus(SpanStatus(code: .error, message: code))
     }
@@ -107,9 +108,9 @@ public struct JobTrace: Sendable {
 
 /// A child span as the code inside it sees it: attributes it learns on the way (bytes, rungs).
 public struct ChildSpan: Sendable {
-    let span: (any Span)?
+    let span: WorkerSpan?
 
     public func set(_ name: String, _ value: some SpanAttributeConvertible & Sendable) {
-        span?.attributes[name] = value.toSpanAttribute()
+        span?.set([WorkerSpan.Attribute(name, value.toSpanAttribute())])
     }
 }

@@ -1,35 +1,33 @@
 import Logging
-import OTel
 import ServiceLifecycle
 import Tracing
 
-/// swift-otel's OTLP/HTTP trace exporter, configured by the standard `OTEL_*` variables, as
-/// the worker's `JobTracer` and the service that batches and exports its spans.
+/// The worker's tracer and the service exporting its spans over OTLP/HTTP, from the standard
+/// `OTEL_*` variables (`TracingSettings.Export`).
+///
+/// Ours rather than swift-otel's: with swift-otel each span crossed an `AsyncStream` and an
+/// actor and drew its ids under a lock from the system's generator, about 20 µs of CPU per span,
+/// a fifth of a no-op job's throughput at 10,000 jobs/s; its processor, exporter and id
+/// generator are not public to replace. Here a span ends into a locked array the exporter
+/// empties on its schedule (docs/benchmarks.md, tracing rows).
 enum TracingBackend {
     static func make(_ settings: TracingSettings, workerID: String, logger: Logger) throws(ConfigurationError) -> (tracer: JobTracer, service: any Service)? {
         guard settings.enabled else { return nil }
-        var configuration = OTel.Configuration.default
-        // Defaults that OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override.
-        configuration.serviceName = "media-worker"
-        configuration.resourceAttributes = ["service.version": MediaWorkerVersion.current, "service.instance.id": workerID]
-        configuration.diagnosticLogger = .custom(logger)
-        // Its start-up notes ("configuration updated from environment") are not news; failed exports are.
-        configuration.diagnosticLogLevel = .warning
-        configuration.logs.enabled = false
-        configuration.metrics.enabled = false
-        configuration.traces.exporter = .otlp
-        // swift-otel's batch processor exports one batch per tick (the schedule delay, or a full
-        // queue): with the SDK's 5 s and 512 spans it sends ~100 spans/s and drops the rest of a
-        // worker finishing thousands of short jobs a second (seen at 10,000 no-op jobs/s).
-        // 4,096 spans every 200 ms keeps up with 20,000/s; the OTEL_BSP_* variables still override.
-        configuration.traces.batchSpanProcessor.scheduleDelay = .milliseconds(200)
-        configuration.traces.batchSpanProcessor.maxExportBatchSize = 4096
-        configuration.traces.batchSpanProcessor.maxQueueSize = 16384
-        do {
-            let backend = try OTel.makeTracingBackend(configuration: configuration)
-            return (JobTracer(tracer: backend.factory, producerSpan: settings.producerSpan), backend.service)
-        } catch {
-            throw ConfigurationError(variable: "OTEL_*", reason: "traces cannot be exported: \(error)")
-        }
+        let export = settings.export
+        let client = try OTLPSpanExporter.clientConfiguration(export)
+        let queue = SpanExportQueue(capacity: export.maxQueueSize)
+        let tracer = WorkerTracer(sampler: export.sampler, queue: queue)
+        let exporter = OTLPSpanExporter(
+            settings: export, queue: queue, resource: export.resource(workerID: workerID).map { ($0.key, $0.value) }, client: client, logger: logger)
+        return (JobTracer(tracer: tracer, producerSpan: settings.producerSpan), exporter)
+    }
+}
+
+extension Logger {
+    /// `trace_id`, `span_id` and `trace_flags` of the span a log line is written in (none
+    /// outside a traced attempt).
+    static let traceMetadataProvider = Logger.MetadataProvider {
+        guard let identity = ServiceContext.current?.spanIdentity else { return [:] }
+        return ["trace_id": "\(identity.traceIDHex)", "span_id": "\(identity.spanIDHex)", "trace_flags": "\(identity.flagsHex)"]
     }
 }

@@ -11,12 +11,13 @@ struct OTLPReceiver {
     let port: Int
     let output: String
 
-    static func start(directory: URL) async throws -> OTLPReceiver {
+    /// `refusing`: the first that many requests are answered 503, unrecorded (`refused()` counts them).
+    static func start(directory: URL, refusing: Int = 0) async throws -> OTLPReceiver {
         let output = directory.appendingPathComponent("spans-\(UUID().uuidString.prefix(6)).jsonl").path
         let stdout = output + ".out"
         let process = try ChildProcess.spawn(
             ProjectPaths.venvBin.appendingPathComponent("python").path,
-            [ProjectPaths.scripts.appendingPathComponent("test/otlp_receiver.py").path, output], stdout: stdout, stderr: stdout)
+            [ProjectPaths.scripts.appendingPathComponent("test/otlp_receiver.py").path, output, "--refuse", String(refusing)], stdout: stdout, stderr: stdout)
         var port = 0
         _ = await eventually(.seconds(20)) {
             port = Int(((try? String(contentsOfFile: stdout, encoding: .utf8)) ?? "").split(whereSeparator: \.isNewline).first ?? "") ?? 0
@@ -30,10 +31,10 @@ struct OTLPReceiver {
     }
 
     /// A receiver writing into a fresh test folder; `stop(removing:)` ends it and removes the folder.
-    static func start(folder: String) async throws -> (OTLPReceiver, URL) {
+    static func start(folder: String, refusing: Int = 0) async throws -> (OTLPReceiver, URL) {
         let scratch = try makeTestDirectory(folder)
         do {
-            return (try await start(directory: scratch), scratch)
+            return (try await start(directory: scratch, refusing: refusing), scratch)
         } catch {
             try? FileManager.default.removeItem(at: scratch)
             throw error
@@ -46,6 +47,9 @@ struct OTLPReceiver {
     }
 
     var endpoint: String { "http://127.0.0.1:\(port)" }
+
+    /// Requests answered 503 so far.
+    func refused() -> Int { Int((try? String(contentsOfFile: output + ".refused", encoding: .utf8)) ?? "") ?? 0 }
 
     func spans() -> [Span] {
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
@@ -63,6 +67,15 @@ struct OTLPReceiver {
         var service: String { (raw["resource"] as? [String: Any])?["service.name"] as? String ?? "" }
         var links: [[String: String]] { raw["links"] as? [[String: String]] ?? [] }
         var statusCode: Int { (raw["status"] as? [String: Any])?["code"] as? Int ?? 0 }
+        var statusMessage: String { (raw["status"] as? [String: Any])?["message"] as? String ?? "" }
+        var traceState: String { raw["trace_state"] as? String ?? "" }
+        var resource: [String: Any] { raw["resource"] as? [String: Any] ?? [:] }
+        var headers: [String: String] { raw["headers"] as? [String: String] ?? [:] }
+        var contentEncoding: String { raw["content_encoding"] as? String ?? "" }
+        var events: [String] { raw["events"] as? [String] ?? [] }
+        var eventAttributes: [[String: Any]] { raw["event_attributes"] as? [[String: Any]] ?? [] }
+        var start: Int { raw["start_ns"] as? Int ?? 0 }
+        var end: Int { raw["end_ns"] as? Int ?? 0 }
         func string(_ name: String) -> String? { attributes[name] as? String }
         func int(_ name: String) -> Int? { (attributes[name] as? Int) ?? (attributes[name] as? String).flatMap { Int($0) } }
     }
