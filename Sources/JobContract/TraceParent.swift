@@ -13,7 +13,13 @@ public struct TraceParent: Sendable, Hashable {
     public let flags: UInt8
 
     public var version: String { Self.hex(UInt64(versionNumber), digits: 2) }
-    public var traceID: String { Self.hex(traceHigh, digits: 16) + Self.hex(traceLow, digits: 16) }
+    public var traceID: String {
+        String(unsafeUninitializedCapacity: 32) { buffer in
+            Self.writeHex(traceHigh, digits: 16, into: buffer, at: 0)
+            Self.writeHex(traceLow, digits: 16, into: buffer, at: 16)
+            return 32
+        }
+    }
     public var parentSpanID: String { Self.hex(parentSpan, digits: 16) }
 
     /// The producer recorded this trace (flag bit 0): its sampling decision, which the worker follows.
@@ -79,15 +85,18 @@ public struct TraceParent: Sendable, Hashable {
         return value
     }
 
-    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
-
     /// `value`'s lowest `digits` hex digits, lower case, zero-padded.
     public static func hex(_ value: UInt64, digits count: Int) -> String {
         String(unsafeUninitializedCapacity: count) { buffer in
-            for index in 0..<count {
-                buffer[index] = digits[Int((value >> UInt64(4 * (count - 1 - index))) & 0xF)]
-            }
+            writeHex(value, digits: count, into: buffer, at: 0)
             return count
+        }
+    }
+
+    private static func writeHex(_ value: UInt64, digits count: Int, into buffer: UnsafeMutableBufferPointer<UInt8>, at start: Int) {
+        for index in 0..<count {
+            let nibble = UInt8(truncatingIfNeeded: value >> UInt64(4 * (count - 1 - index))) & 0xF
+            buffer[start + index] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
         }
     }
 

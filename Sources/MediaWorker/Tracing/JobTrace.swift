@@ -73,7 +73,7 @@ public struct JobTrace: Sendable {
         guard let span else { return }
         var attributes = [WorkerSpan.Attribute(TraceAttributes.outcome, .string(outcome))]
         if let failure { attributes.append(WorkerSpan.Attribute(TraceAttributes.errorType, .string(failure.code))) }
-        span.set(attributes)
+        span.append(attributes)
         // Success leaves the status unset, as the specification asks of instrumentation.
         if let failure {
             span.setStatus(SpanStatus(code: .error, message: "\(failure.code): \(failure.message)"))

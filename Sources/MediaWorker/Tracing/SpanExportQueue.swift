@@ -25,14 +25,23 @@ final class SpanExportQueue: Sendable {
         }
     }
 
+    /// Everything queued, swapped into `spans` (emptied first, its capacity kept and handed back to
+    /// the queue: a batch's arrays are reused, not allocated and page-faulted every tick); returns
+    /// how many spans were dropped since the last take.
+    func takeAll(into spans: inout [FinishedSpan]) -> Int {
+        spans.removeAll(keepingCapacity: true)
+        return state.withLock { state in
+            swap(&state.spans, &spans)
+            let dropped = state.dropped
+            state.dropped = 0
+            return dropped
+        }
+    }
+
     /// Everything queued, and how many spans were dropped since the last take.
     func takeAll() -> (spans: [FinishedSpan], dropped: Int) {
-        state.withLock { state in
-            let taken = (state.spans, state.dropped)
-            state.spans = []
-            state.spans.reserveCapacity(min(taken.0.count, capacity))
-            state.dropped = 0
-            return taken
-        }
+        var spans: [FinishedSpan] = []
+        let dropped = takeAll(into: &spans)
+        return (spans, dropped)
     }
 }

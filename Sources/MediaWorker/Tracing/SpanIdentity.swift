@@ -66,15 +66,22 @@ final class SpanIDGenerator: Sendable {
 
     /// A non-zero 64-bit id.
     func next() -> UInt64 {
+        state.withLock { Self.nonZero(&$0) }
+    }
+
+    /// A new trace's ids (its two halves and its first span's) under one lock.
+    func nextTrace() -> (high: UInt64, low: UInt64, span: UInt64) {
+        state.withLock { (Self.nonZero(&$0), Self.nonZero(&$0), Self.nonZero(&$0)) }
+    }
+
+    private static func nonZero(_ state: inout UInt64) -> UInt64 {
         while true {
-            let value = state.withLock { state -> UInt64 in
-                state &+= 0x9E37_79B9_7F4A_7C15
-                var z = state
-                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-                return z ^ (z >> 31)
-            }
-            if value != 0 { return value }
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            if z != 0 { return z }
         }
     }
 }

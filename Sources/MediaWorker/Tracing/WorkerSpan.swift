@@ -79,6 +79,15 @@ final class WorkerSpan: Span, Sendable {
         }
     }
 
+    /// Adds attributes the span does not have yet (names set once, such as the attempt's
+    /// outcome), without looking for the same name.
+    func append(_ attributes: [Attribute]) {
+        guard queue != nil else { return }
+        state.withLock { state in
+            if !state.ended { state.attributes += attributes }
+        }
+    }
+
     /// Sets these attributes (replacing any of the same name) under one lock.
     func set(_ attributes: [Attribute]) {
         guard queue != nil else { return }

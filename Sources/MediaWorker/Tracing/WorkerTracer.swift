@@ -23,14 +23,9 @@ struct WorkerTracer: Tracer {
     ) -> WorkerSpan {
         var spanContext = context()
         let parent = spanContext.spanIdentity
-        var traceHigh = parent?.traceHigh ?? 0, traceLow = parent?.traceLow ?? 0
-        if parent == nil {
-            traceHigh = ids.next()
-            traceLow = ids.next()
-        }
+        let (traceHigh, traceLow, spanID) = parent.map { ($0.traceHigh, $0.traceLow, ids.next()) } ?? ids.nextTrace()
         let sampled = sampler.shouldSample(traceHigh: traceHigh, traceLow: traceLow, parent: parent)
-        let flags: UInt8 = sampled ? 1 : 0
-        let identity = SpanIdentity(traceHigh: traceHigh, traceLow: traceLow, spanID: ids.next(), flags: flags, traceState: parent?.traceState)
+        let identity = SpanIdentity(traceHigh: traceHigh, traceLow: traceLow, spanID: spanID, flags: sampled ? 1 : 0, traceState: parent?.traceState)
         spanContext.spanIdentity = identity
         return WorkerSpan(
             context: spanContext, identity: identity, parentSpanID: parent?.spanID ?? 0, name: operationName, kind: kind,

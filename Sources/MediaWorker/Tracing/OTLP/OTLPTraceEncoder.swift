@@ -6,6 +6,13 @@ import Tracing
 enum OTLPTraceEncoder {
     static func request(_ spans: some Collection<FinishedSpan>, resource: [(String, String)], scope: (name: String, version: String)) -> [UInt8] {
         var request = ProtobufWriter(capacity: 64 * 1024 + spans.count * 400)
+        write(spans, resource: resource, scope: scope, into: &request)
+        return request.bytes
+    }
+
+    /// The same, into `request` (cleared first; the exporter reuses one writer's buffer).
+    static func write(_ spans: some Collection<FinishedSpan>, resource: [(String, String)], scope: (name: String, version: String), into request: inout ProtobufWriter) {
+        request.clear()
         request.message(1) { resourceSpans in
             resourceSpans.message(1) { resourceMessage in
                 for (key, value) in resource {
@@ -22,7 +29,6 @@ enum OTLPTraceEncoder {
                 }
             }
         }
-        return request.bytes
     }
 
     // Span: trace_id 1, span_id 2, trace_state 3, parent_span_id 4, name 5, kind 6,
@@ -111,6 +117,11 @@ struct ProtobufWriter {
 
     init(capacity: Int = 0) {
         bytes.reserveCapacity(capacity)
+    }
+
+    /// Empty, keeping the buffer.
+    mutating func clear() {
+        bytes.removeAll(keepingCapacity: true)
     }
 
     private mutating func raw(_ value: UInt64) {
