@@ -67,7 +67,10 @@ public final class MotoServer: Sendable {
             name: "moto_server", executable: motoServer, arguments: ["-H", "127.0.0.1", "-p", String(port)],
             environment: serverEnvironment, directory: directory)
         do {
-            let deadline = ContinuousClock.now + .seconds(30)
+            // Ready is an event (its process listens), failure another (it exits); the deadline only
+            // bounds a server that hangs. moto imports for seconds idle, and past 30 s on a loaded
+            // machine (seen in CI: the banner written, the port not yet listed when 30 s ran out).
+            let deadline = ContinuousClock.now + .seconds(180)
             // Listening itself: a port taken by another test's server meanwhile would also accept.
             while !process.listens(on: port) {
                 guard process.isRunning, ContinuousClock.now < deadline else {

@@ -81,7 +81,8 @@ public final class RedisSentinelGroup: Sendable {
 
     /// Sentinels know the master and its replica, and the replica has synced.
     private func waitUntilWatching() async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
+        // A bound for a group that never settles, not a measure of speed: a loaded machine slows it.
+        let deadline = ContinuousClock.now + .seconds(90)
         while ContinuousClock.now < deadline {
             let named = await namedMasterPorts()
             let replication = (try? await replica.cli(["INFO", "replication"])) ?? ""

@@ -93,7 +93,9 @@ public final class RedisServer: Sendable {
         if options.unixSocket { arguments += ["--unixsocket", unixSocketPath, "--unixsocketperm", "700"] }
         let server = try ManagedServerProcess(name: "redis-server", executable: executable, arguments: arguments, directory: directory)
         process.withLock { $0 = server }
-        let deadline = ContinuousClock.now + .seconds(10)
+        // Ready and exited are events; the deadline only bounds a hang (generous: each check
+        // starts a redis-cli, slow on a loaded machine).
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             guard server.isRunning else { break }
             if await answers(as: server) { return }

@@ -7,16 +7,17 @@ import Tracing
 ///
 /// Ours rather than swift-otel's: with swift-otel each span crossed an `AsyncStream` and an
 /// actor, drew its ids from the system's generator under a lock and became SwiftProtobuf
-/// messages before encoding: about 44 µs more worker CPU per traced no-op job, against about
-/// 12 µs here; its processor, exporter and id generator are not public to replace. Here a span
-/// ends into a locked array the exporter empties on its schedule (docs/benchmarks.md, tracing).
+/// messages before encoding: 30–49 µs more worker CPU per traced no-op job, against 4–8 µs
+/// here; its processor, exporter and id generator are not public to replace. Here a span
+/// is encoded as it ends into a locked buffer the exporter empties on its schedule
+/// (docs/benchmarks.md, tracing).
 enum TracingBackend {
     static func make(_ settings: TracingSettings, workerID: String, logger: Logger) throws(ConfigurationError) -> (tracer: JobTracer, service: any Service)? {
         guard settings.enabled else { return nil }
         let export = settings.export
         let client = try OTLPSpanExporter.clientConfiguration(export)
-        let queue = SpanExportQueue(capacity: export.maxQueueSize)
-        let tracer = WorkerTracer(sampler: export.sampler, queue: queue)
+        let queue = SpanExportQueue(capacity: export.maxQueueSize, batchSize: export.maxExportBatchSize)
+        let tracer = WorkerTracer(sampler: export.sampler, sink: queue)
         let exporter = OTLPSpanExporter(
             settings: export, queue: queue, resource: export.resource(workerID: workerID).map { ($0.key, $0.value) }, client: client, logger: logger)
         return (JobTracer(tracer: tracer, producerSpan: settings.producerSpan), exporter)

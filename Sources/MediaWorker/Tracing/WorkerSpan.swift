@@ -2,8 +2,8 @@ import Synchronization
 import Tracing
 
 /// A span as `WorkerTracer` starts it. A sampled span gathers its name, attributes, events,
-/// links and status under one lock and, when it ends, goes to the export queue as a
-/// `FinishedSpan`; a sampled-out one only carries its identity (for the parts it hands it on to).
+/// links and status under one lock and, when it ends, goes to its sink as a
+/// `FinishedSpan` (the export queue encodes it at once); a sampled-out one only carries its identity (for the parts it hands it on to).
 /// Attributes are kept as a short list, not `SpanAttributes`' dictionary: a span has about ten,
 /// and hashing each name per job cost more than the rest of the span.
 final class WorkerSpan: Span, Sendable {
@@ -23,7 +23,7 @@ final class WorkerSpan: Span, Sendable {
     private let parentSpanID: UInt64
     private let kind: SpanKind
     private let start: UInt64
-    private let queue: SpanExportQueue?
+    private let sink: (any SpanSink)?
     private let state: Mutex<State>
 
     struct State {
@@ -35,13 +35,13 @@ final class WorkerSpan: Span, Sendable {
         var ended = false
     }
 
-    init(context: ServiceContext, identity: SpanIdentity, parentSpanID: UInt64, name: String, kind: SpanKind, start: UInt64, queue: SpanExportQueue?) {
+    init(context: ServiceContext, identity: SpanIdentity, parentSpanID: UInt64, name: String, kind: SpanKind, start: UInt64, sink: (any SpanSink)?) {
         self.context = context
         self.identity = identity
         self.parentSpanID = parentSpanID
         self.kind = kind
         self.start = start
-        self.queue = queue
+        self.sink = sink
         state = Mutex(State(name: name))
     }
 
@@ -57,7 +57,7 @@ final class WorkerSpan: Span, Sendable {
             return all
         }
         set {
-            guard queue != nil else { return }
+            guard sink != nil else { return }
             var list: [Attribute] = []
             newValue.forEach { list.append(Attribute($0, $1)) }
             state.withLock { if !$0.ended { $0.attributes = list } }
@@ -67,7 +67,7 @@ final class WorkerSpan: Span, Sendable {
     /// Reads and writes the attributes under one lock (the protocol's default takes two, and a
     /// `set` between them would be lost).
     func updateAttributes(_ update: (inout SpanAttributes) -> Void) {
-        guard queue != nil else { return }
+        guard sink != nil else { return }
         state.withLock { state in
             guard !state.ended else { return }
             var all: SpanAttributes = [:]
@@ -82,7 +82,7 @@ final class WorkerSpan: Span, Sendable {
     /// Adds attributes the span does not have yet (names set once, such as the attempt's
     /// outcome), without looking for the same name.
     func append(_ attributes: [Attribute]) {
-        guard queue != nil else { return }
+        guard sink != nil else { return }
         state.withLock { state in
             if !state.ended { state.attributes += attributes }
         }
@@ -90,7 +90,7 @@ final class WorkerSpan: Span, Sendable {
 
     /// Sets these attributes (replacing any of the same name) under one lock.
     func set(_ attributes: [Attribute]) {
-        guard queue != nil else { return }
+        guard sink != nil else { return }
         state.withLock { state in
             guard !state.ended else { return }
             // The attempt's first list goes in as it is.
@@ -108,10 +108,10 @@ final class WorkerSpan: Span, Sendable {
         }
     }
 
-    var isRecording: Bool { queue != nil && !state.withLock { $0.ended } }
+    var isRecording: Bool { sink != nil && !state.withLock { $0.ended } }
 
     func setStatus(_ status: SpanStatus) {
-        guard queue != nil else { return }
+        guard sink != nil else { return }
         state.withLock { state in
             // The specification: Ok is final; Unset never overrides.
             guard !state.ended, state.status?.code != .ok else { return }
@@ -120,14 +120,14 @@ final class WorkerSpan: Span, Sendable {
     }
 
     func addEvent(_ event: SpanEvent) {
-        guard queue != nil else { return }
+        guard sink != nil else { return }
         state.withLock { state in
             if !state.ended, state.events.count < FinishedSpan.limit { state.events.append(event) }
         }
     }
 
     func recordError<Instant: TracerInstant>(_ error: any Error, attributes: SpanAttributes, at instant: @autoclosure () -> Instant) {
-        guard queue != nil else { return }
+        guard sink != nil else { return }
         // The semantic conventions' exception event.
         var eventAttributes = attributes
         eventAttributes["exception.type"] = "\(type(of: error))"
@@ -144,14 +144,14 @@ final class WorkerSpan: Span, Sendable {
 
     /// A link to the span `identity` names (a producer's, read from its `traceparent`).
     func addLink(to identity: SpanIdentity, attributes: [Attribute] = []) {
-        guard queue != nil else { return }
+        guard sink != nil else { return }
         state.withLock { state in
             if !state.ended, state.links.count < FinishedSpan.limit { state.links.append(FinishedSpan.Link(identity: identity, attributes: attributes)) }
         }
     }
 
     func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
-        guard let queue else { return }
+        guard let sink else { return }
         let end = instant().nanosecondsSinceEpoch
         let taken: State? = state.withLock { state in
             guard !state.ended else { return nil }
@@ -164,7 +164,7 @@ final class WorkerSpan: Span, Sendable {
             return taken
         }
         guard let taken else { return }
-        queue.append(FinishedSpan(
+        sink.record(FinishedSpan(
             identity: identity, parentSpanID: parentSpanID, name: taken.name, kind: kind, start: start, end: max(end, start),
             attributes: taken.attributes, events: taken.events,
             links: taken.links,

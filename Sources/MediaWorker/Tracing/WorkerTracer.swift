@@ -3,17 +3,17 @@ import Tracing
 /// The worker's tracer: W3C Trace Context in and out, the configured sampler, spans queued for
 /// the OTLP exporter when they end. Built for a span per job at tens of thousands of jobs a
 /// second: ids from one seeded generator, a span's state under one lock, no task or actor hop
-/// per span (the exporter takes what queued on its own schedule).
+/// per span (it is encoded as it ends; the exporter takes what queued on its own schedule).
 struct WorkerTracer: Tracer {
     typealias Span = WorkerSpan
 
     let sampler: TraceSampler
-    let queue: SpanExportQueue
+    let sink: any SpanSink
     let ids: SpanIDGenerator
 
-    init(sampler: TraceSampler, queue: SpanExportQueue, ids: SpanIDGenerator = SpanIDGenerator()) {
+    init(sampler: TraceSampler, sink: any SpanSink, ids: SpanIDGenerator = SpanIDGenerator()) {
         self.sampler = sampler
-        self.queue = queue
+        self.sink = sink
         self.ids = ids
     }
 
@@ -29,7 +29,7 @@ struct WorkerTracer: Tracer {
         spanContext.spanIdentity = identity
         return WorkerSpan(
             context: spanContext, identity: identity, parentSpanID: parent?.spanID ?? 0, name: operationName, kind: kind,
-            start: instant().nanosecondsSinceEpoch, queue: sampled ? queue : nil)
+            start: instant().nanosecondsSinceEpoch, sink: sampled ? sink : nil)
     }
 
     /// Spans go out on the exporter's schedule and when it stops.

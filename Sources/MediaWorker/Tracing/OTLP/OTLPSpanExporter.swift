@@ -22,8 +22,7 @@ struct OTLPSpanExporter: Service {
     /// What one tick works in, kept from tick to tick: buffers of a megabyte allocated afresh
     /// five times a second cost the worker thousands of page faults a second.
     struct Buffers {
-        var spans: [FinishedSpan] = []
-        var encoded = ProtobufWriter()
+        var request = ProtobufWriter()
         var body = ByteBuffer()
     }
 
@@ -45,30 +44,27 @@ struct OTLPSpanExporter: Service {
     }
 
     private func exportQueued(_ http: HTTPClient, _ health: inout ExportHealth, _ buffers: inout Buffers, draining: Bool) async {
-        let dropped = queue.takeAll(into: &buffers.spans)
-        let spans = buffers.spans
+        let (batches, dropped) = queue.takeBatches()
+        defer { queue.recycle(batches) }
         if dropped > 0 {
             logger.warning("spans dropped: the export queue was full", metadata: ["dropped": "\(dropped)", "queue_size": "\(queue.capacity)"])
         }
         let drainDeadline = ContinuousClock.now + settings.exportTimeout
-        var start = spans.startIndex
-        while start < spans.endIndex {
-            let end = min(start + settings.maxExportBatchSize, spans.endIndex)
-            OTLPTraceEncoder.write(spans[start..<end], resource: resource, scope: ("media-worker", MediaWorkerVersion.current), into: &buffers.encoded)
+        for (index, batch) in batches.enumerated() {
+            OTLPTraceEncoder.write(encodedSpans: batch.bytes, resource: resource, scope: ("media-worker", MediaWorkerVersion.current), into: &buffers.request)
             buffers.body.clear()
-            if settings.gzip, let compressed = GzipBody.compress(buffers.encoded.bytes) {
+            if settings.gzip, let compressed = GzipBody.compress(buffers.request.bytes) {
                 buffers.body.writeBytes(compressed)
             } else {
-                buffers.body.writeBytes(buffers.encoded.bytes)
+                buffers.body.writeBytes(buffers.request.bytes)
             }
             let deadline = draining ? drainDeadline : ContinuousClock.now + settings.exportTimeout
             let outcome = await post(buffers.body, http, deadline: deadline)
             if draining, case .failed = outcome {
-                health.note(outcome, spans: spans.endIndex - start)
+                health.note(outcome, spans: batches[index...].reduce(0) { $0 + $1.count })
                 return
             }
-            health.note(outcome, spans: end - start)
-            start = end
+            health.note(outcome, spans: batch.count)
         }
     }
 

@@ -2,16 +2,12 @@ import Tracing
 
 /// The body of an OTLP/HTTP trace export: an `ExportTraceServiceRequest` in protobuf's binary
 /// form (opentelemetry-proto `collector/trace/v1`, `trace/v1`, `common/v1`, `resource/v1`),
-/// written field by field: one resource, one instrumentation scope, the batch's spans.
+/// written field by field: one resource, one instrumentation scope, the batch's spans (each
+/// encoded when it ended).
 enum OTLPTraceEncoder {
-    static func request(_ spans: some Collection<FinishedSpan>, resource: [(String, String)], scope: (name: String, version: String)) -> [UInt8] {
-        var request = ProtobufWriter(capacity: 64 * 1024 + spans.count * 400)
-        write(spans, resource: resource, scope: scope, into: &request)
-        return request.bytes
-    }
-
-    /// The same, into `request` (cleared first; the exporter reuses one writer's buffer).
-    static func write(_ spans: some Collection<FinishedSpan>, resource: [(String, String)], scope: (name: String, version: String), into request: inout ProtobufWriter) {
+    /// The request around spans already encoded as `ScopeSpans` field 2 (`SpanExportQueue`),
+    /// into `request` (cleared first; the exporter reuses one writer's buffer).
+    static func write(encodedSpans: [UInt8], resource: [(String, String)], scope: (name: String, version: String), into request: inout ProtobufWriter) {
         request.clear()
         request.message(1) { resourceSpans in
             resourceSpans.message(1) { resourceMessage in
@@ -24,9 +20,7 @@ enum OTLPTraceEncoder {
                     instrumentationScope.string(1, scope.name)
                     instrumentationScope.string(2, scope.version)
                 }
-                for span in spans {
-                    scopeSpans.message(2) { encode(span, into: &$0) }
-                }
+                scopeSpans.bytes.append(contentsOf: encodedSpans)
             }
         }
     }
@@ -113,7 +107,7 @@ enum OTLPTraceEncoder {
 
 /// Protocol Buffers' binary encoding, the few wire types OTLP uses, into one growing buffer.
 struct ProtobufWriter {
-    private(set) var bytes: [UInt8] = []
+    var bytes: [UInt8] = []
 
     init(capacity: Int = 0) {
         bytes.reserveCapacity(capacity)
