@@ -60,7 +60,7 @@ struct RedisSentinelTests {
     }
 
     @Test("a switch the sentinels make (SENTINEL FAILOVER) moves an idle client on +switch-master: its next write never meets the old master",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(4)))
     func switchMasterMessage() async throws {
         try await RedisSentinelGroup.with { group in
             let client = RedisClient(url: try RedisURL(parsing: group.url))

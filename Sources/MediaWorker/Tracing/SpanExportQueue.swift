@@ -36,15 +36,16 @@ final class SpanExportQueue: SpanSink {
     }
 
     func record(_ span: FinishedSpan) {
+        // Encoded outside the lock: other threads ending spans do not wait for it, and an
+        // attribute's `description` (arbitrary code) never runs under the lock.
+        var encoded = ProtobufWriter(capacity: 512)
+        encoded.message(2) { OTLPTraceEncoder.encode(span, into: &$0) }
         state.withLock { state in
             guard state.queued < capacity else {
                 state.dropped += 1
                 return
             }
-            var writer = ProtobufWriter()
-            swap(&writer.bytes, &state.open.bytes)
-            writer.message(2) { OTLPTraceEncoder.encode(span, into: &$0) }
-            swap(&writer.bytes, &state.open.bytes)
+            state.open.bytes += encoded.bytes
             state.open.count += 1
             state.queued += 1
             if state.open.count >= batchSize {
@@ -70,11 +71,17 @@ final class SpanExportQueue: SpanSink {
         }
     }
 
-    /// Gives sent batches' buffers back (emptied, their capacity kept): a megabyte allocated
-    /// afresh five times a second costs the worker thousands of page faults a second.
-    func recycle(_ batches: [Batch]) {
-        var buffers = batches.map(\.bytes)
-        for index in buffers.indices { buffers[index].removeAll(keepingCapacity: true) }
+    /// Takes sent batches' buffers back (moved out of `batches`, emptied, their capacity kept):
+    /// a megabyte allocated afresh five times a second costs the worker thousands of page faults.
+    func recycle(_ batches: inout [Batch]) {
+        var buffers: [[UInt8]] = []
+        for index in batches.indices.prefix(4) {
+            var buffer: [UInt8] = []
+            swap(&buffer, &batches[index].bytes)
+            buffer.removeAll(keepingCapacity: true)
+            buffers.append(buffer)
+        }
+        batches = []
         state.withLock { state in
             state.spare += buffers.prefix(max(0, 4 - state.spare.count))
         }

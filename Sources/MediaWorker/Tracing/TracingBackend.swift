@@ -7,7 +7,7 @@ import Tracing
 ///
 /// Ours rather than swift-otel's: with swift-otel each span crossed an `AsyncStream` and an
 /// actor, drew its ids from the system's generator under a lock and became SwiftProtobuf
-/// messages before encoding: 30–49 µs more worker CPU per traced no-op job, against 4–8 µs
+/// messages before encoding: 30–49 µs more worker CPU per traced no-op job, against 2–8 µs
 /// here; its processor, exporter and id generator are not public to replace. Here a span
 /// is encoded as it ends into a locked buffer the exporter empties on its schedule
 /// (docs/benchmarks.md, tracing).

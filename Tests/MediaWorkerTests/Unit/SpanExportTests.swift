@@ -165,11 +165,15 @@ struct SpanExportTests {
         let queue = SpanExportQueue(capacity: 10, batchSize: 4)
         let queued = WorkerTracer(sampler: .standard, sink: queue)
         for index in 0..<12 { queued.startSpan("s\(index)", context: .topLevel, ofKind: .internal).end() }
-        let full = queue.takeBatches()
+        var full = queue.takeBatches()
         #expect(full.batches.map(\.count) == [4, 4, 2] && full.dropped == 2)
-        queue.recycle(full.batches)
-        queued.startSpan("after", context: .topLevel, ofKind: .internal).end()
-        #expect(queue.takeBatches().batches.map(\.count) == [1])
+        // Recycled buffers come back empty: spans of one size fill a batch of four with four
+        // times one span's bytes, not with what the buffer held before.
+        queue.recycle(&full.batches)
+        for _ in 0..<5 { queued.startSpan("after", context: .topLevel, ofKind: .internal).end() }
+        let again = queue.takeBatches().batches
+        #expect(again.map(\.count) == [4, 1])
+        #expect(again.count == 2 && again[0].bytes.count == 4 * again[1].bytes.count && again[1].bytes.count > 50)
     }
 
     @Test("a collector receives every field (gzip bodies): ids, parent, kind, times, attributes of each type, events, links, status, trace state, resource, headers")

@@ -44,8 +44,8 @@ struct OTLPSpanExporter: Service {
     }
 
     private func exportQueued(_ http: HTTPClient, _ health: inout ExportHealth, _ buffers: inout Buffers, draining: Bool) async {
-        let (batches, dropped) = queue.takeBatches()
-        defer { queue.recycle(batches) }
+        var (batches, dropped) = queue.takeBatches()
+        defer { queue.recycle(&batches) }
         if dropped > 0 {
             logger.warning("spans dropped: the export queue was full", metadata: ["dropped": "\(dropped)", "queue_size": "\(queue.capacity)"])
         }

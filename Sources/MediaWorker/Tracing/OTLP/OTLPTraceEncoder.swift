@@ -6,23 +6,28 @@ import Tracing
 /// encoded when it ended).
 enum OTLPTraceEncoder {
     /// The request around spans already encoded as `ScopeSpans` field 2 (`SpanExportQueue`),
-    /// into `request` (cleared first; the exporter reuses one writer's buffer).
+    /// into `request` (cleared first; the exporter reuses one writer's buffer). The lengths are
+    /// known before the spans are copied, so the batch is copied once and never moved.
     static func write(encodedSpans: [UInt8], resource: [(String, String)], scope: (name: String, version: String), into request: inout ProtobufWriter) {
-        request.clear()
-        request.message(1) { resourceSpans in
-            resourceSpans.message(1) { resourceMessage in
-                for (key, value) in resource {
-                    resourceMessage.message(1) { keyValue(key, .string(value), into: &$0) }
-                }
-            }
-            resourceSpans.message(2) { scopeSpans in
-                scopeSpans.message(1) { instrumentationScope in
-                    instrumentationScope.string(1, scope.name)
-                    instrumentationScope.string(2, scope.version)
-                }
-                scopeSpans.bytes.append(contentsOf: encodedSpans)
+        var resourceMessage = ProtobufWriter()
+        resourceMessage.message(1) { attributes in
+            for (key, value) in resource {
+                attributes.message(1) { keyValue(key, .string(value), into: &$0) }
             }
         }
+        var scopeHeader = ProtobufWriter()
+        scopeHeader.message(1) { instrumentationScope in
+            instrumentationScope.string(1, scope.name)
+            instrumentationScope.string(2, scope.version)
+        }
+        let scopeSpansLength = scopeHeader.bytes.count + encodedSpans.count
+        let resourceSpansLength = resourceMessage.bytes.count + ProtobufWriter.lengthDelimitedHeaderSize(field: 2, length: scopeSpansLength) + scopeSpansLength
+        request.clear()
+        request.lengthDelimitedHeader(field: 1, length: resourceSpansLength)
+        request.bytes += resourceMessage.bytes
+        request.lengthDelimitedHeader(field: 2, length: scopeSpansLength)
+        request.bytes += scopeHeader.bytes
+        request.bytes += encodedSpans
     }
 
     // Span: trace_id 1, span_id 2, trace_state 3, parent_span_id 4, name 5, kind 6,
@@ -167,8 +172,21 @@ struct ProtobufWriter {
         withUnsafeBytes(of: id.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
+    /// The key and length of a length-delimited field whose body follows.
+    mutating func lengthDelimitedHeader(field: Int, length: Int) {
+        key(field, wireType: 2)
+        raw(UInt64(length))
+    }
+
+    /// How many bytes `lengthDelimitedHeader` writes.
+    static func lengthDelimitedHeaderSize(field: Int, length: Int) -> Int {
+        var header = ProtobufWriter()
+        header.lengthDelimitedHeader(field: field, length: length)
+        return header.bytes.count
+    }
+
     /// A nested message, written in place after a one-byte length; a body of 128 bytes or
-    /// more moves over to make room for its longer length (once per span, once per batch).
+    /// more moves over to make room for its longer length (a span's few hundred bytes).
     mutating func message(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
         key(field, wireType: 2)
         let lengthAt = bytes.count
