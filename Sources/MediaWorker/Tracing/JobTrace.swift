@@ -50,9 +50,7 @@ public struct JobTrace: Sendable {
     ) async rethrows -> T {
         guard let tracer, let span, span.isRecording else { return try await body(ChildSpan(span: nil)) }
         let child = tracer.startSpan(name, context: span.context, ofKind: .internal)
-        var list: [WorkerSpan.Attribute] = []
-        attributes.forEach { list.append(WorkerSpan.Attribute($0, $1)) }
-        child.set(list)
+        child.set(WorkerSpan.Attribute.list(attributes))
         defer { child.end() }
         do {
             return try await body(ChildSpan(span: child))

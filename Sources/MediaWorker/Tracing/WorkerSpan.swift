@@ -16,6 +16,20 @@ final class WorkerSpan: Span, Sendable {
             self.key = key
             self.value = value
         }
+
+        /// The list form of the API's dictionary.
+        static func list(_ attributes: SpanAttributes) -> [Attribute] {
+            var list: [Attribute] = []
+            attributes.forEach { list.append(Attribute($0, $1)) }
+            return list
+        }
+
+        /// The API's dictionary of a list.
+        static func dictionary(_ list: [Attribute]) -> SpanAttributes {
+            var all: SpanAttributes = [:]
+            for attribute in list { all[attribute.key] = attribute.value }
+            return all
+        }
     }
 
     let context: ServiceContext
@@ -51,15 +65,10 @@ final class WorkerSpan: Span, Sendable {
     }
 
     var attributes: SpanAttributes {
-        get {
-            var all: SpanAttributes = [:]
-            for attribute in state.withLock({ $0.attributes }) { all[attribute.key] = attribute.value }
-            return all
-        }
+        get { Attribute.dictionary(state.withLock { $0.attributes }) }
         set {
             guard sink != nil else { return }
-            var list: [Attribute] = []
-            newValue.forEach { list.append(Attribute($0, $1)) }
+            let list = Attribute.list(newValue)
             state.withLock { if !$0.ended { $0.attributes = list } }
         }
     }
@@ -70,12 +79,9 @@ final class WorkerSpan: Span, Sendable {
         guard sink != nil else { return }
         state.withLock { state in
             guard !state.ended else { return }
-            var all: SpanAttributes = [:]
-            for attribute in state.attributes { all[attribute.key] = attribute.value }
+            var all = Attribute.dictionary(state.attributes)
             update(&all)
-            var list: [Attribute] = []
-            all.forEach { list.append(Attribute($0, $1)) }
-            state.attributes = list
+            state.attributes = Attribute.list(all)
         }
     }
 
@@ -137,9 +143,7 @@ final class WorkerSpan: Span, Sendable {
 
     func addLink(_ link: SpanLink) {
         guard let identity = link.context.spanIdentity else { return }
-        var attributes: [Attribute] = []
-        link.attributes.forEach { attributes.append(Attribute($0, $1)) }
-        addLink(to: identity, attributes: attributes)
+        addLink(to: identity, attributes: Attribute.list(link.attributes))
     }
 
     /// A link to the span `identity` names (a producer's, read from its `traceparent`).
