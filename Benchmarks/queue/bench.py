@@ -10,8 +10,9 @@ Prints the figures, the ratios and each worker's peak memory (VmHWM / ru_maxrss)
 
 The cost model: for every run of ours, per no-op job, the Redis commands executed (INFO
 commandstats: scripts' inner calls included, the benchmark's own polling left out), Redis CPU
-microseconds (used_cpu_sys + used_cpu_user), round trips from the worker (its
-mw_redis_round_trips_total) and bytes into and out of Redis (the producer's push included);
+microseconds (used_cpu_sys + used_cpu_user), the worker's own CPU microseconds (user + system,
+all threads, from /proc), round trips from the worker (its mw_redis_round_trips_total) and bytes
+into and out of Redis (the producer's push included);
 and the same for a transcode's queue traffic. `--baseline REF` builds another revision into a
 scratch folder and runs both in the same sitting, alternating, so a regression is a ratio.
 Then how it scales: the growth table (jobs waiting, finished and dead: throughput and Redis
@@ -125,6 +126,8 @@ class Cost:
         self.round_trips = round_trips / jobs if round_trips is not None else float("nan")
         self.bytes_in = window["in"] / jobs
         self.bytes_out = window["out"] / jobs
+        # The worker's own CPU (user + system, all threads) per job, when the run measured it.
+        self.worker_cpu_us = float("nan")
 
 
 def worker_counter(http_port, name):
@@ -209,9 +212,14 @@ def ours_throughput(r, binary, port, concurrency, jobs, workdir, name=None):
     worker = OurWorker(binary, port, concurrency, workdir, name=name)
     worker.wait_ready()
     trips_before = worker_counter(worker.http_port, "mw_redis_round_trips_total")
-    elapsed, measured = measured_drain(r, [json.dumps({"id": f"t{i}", "type": "noop"}) for i in range(jobs)], jobs, 300)
+    payloads = [json.dumps({"id": f"t{i}", "type": "noop"}) for i in range(jobs)]
+    cpu_before = worker.cpu_seconds()
+    elapsed, measured = measured_drain(r, payloads, jobs, 300)
+    worker_cpu_us = (worker.cpu_seconds() - cpu_before) / jobs * 1e6
     trips = round_trips(trips_before, worker_counter(worker.http_port, "mw_redis_round_trips_total"))
-    return jobs / elapsed, worker.stop(), Cost(measured, jobs, trips)
+    cost = Cost(measured, jobs, trips)
+    cost.worker_cpu_us = worker_cpu_us
+    return jobs / elapsed, worker.stop(), cost
 
 
 def tracing_rows(r, binaries, port, jobs, workdir, repeat):
@@ -619,10 +627,11 @@ SimpleWorker([Queue('lat', connection=r)], connection=r).work(max_jobs={jobs}, l
 
 def print_costs(runs):
     """The cost model: one row per run, then the commands per job by name."""
-    print(f"{'cost per no-op job':36}{'jobs/s':>9}{'RSS MB':>8}{'commands':>10}{'Redis CPU µs':>14}{'in scripts':>12}{'round trips':>13}{'bytes in':>10}{'bytes out':>10}")
+    print(f"{'cost per no-op job':36}{'jobs/s':>9}{'RSS MB':>8}{'commands':>10}{'Redis CPU µs':>14}{'in scripts':>12}{'worker CPU µs':>15}"
+          f"{'round trips':>13}{'bytes in':>10}{'bytes out':>10}")
     for label, rate, peak, cost in runs:
-        print(f"{label:36}{rate:>9.0f}{peak:>8.1f}{cost.commands:>10.1f}{cost.cpu_us:>14.1f}{cost.script_us:>12.1f}{cost.round_trips:>13.2f}"
-              f"{cost.bytes_in:>10.0f}{cost.bytes_out:>10.0f}")
+        print(f"{label:36}{rate:>9.0f}{peak:>8.1f}{cost.commands:>10.1f}{cost.cpu_us:>14.1f}{cost.script_us:>12.1f}{cost.worker_cpu_us:>15.1f}"
+              f"{cost.round_trips:>13.2f}{cost.bytes_in:>10.0f}{cost.bytes_out:>10.0f}")
     names = sorted({name for *_, cost in runs for name in cost.by_command}, key=lambda n: -max(c.by_command.get(n, 0) for *_, c in runs))
     print()
     print(f"{'commands per job, by name (µs)':36}" + "".join(f"{label[-24:]:>26}" for label, *_ in runs))

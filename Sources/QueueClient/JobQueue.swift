@@ -36,6 +36,8 @@ public struct JobQueue: Sendable {
     public let client: RedisClient
     /// Who makes the changes (worker id, or "cli"): recorded in events and leases.
     public let actor: String
+    /// Ends of jobs reported together go in one call (shared by copies of this value).
+    let completions = CompletionGroup()
 
     public init(name: String, options: QueueOptions = QueueOptions(), client: RedisClient, actor: String) {
         self.name = name
@@ -223,24 +225,57 @@ public struct JobQueue: Sendable {
     }
 
     /// Completes the job (publishing its output version and appending its per-asset events, see
-    /// `Publication`) and, in the same round trip, takes up to `thenFetch` next jobs.
+    /// `Publication`) and, in the same round trip, takes up to `thenFetch` next jobs. Jobs of this
+    /// queue that end at about the same time share one call (`CompletionGroup`).
     public func complete(
         id: String, token: String, dataJSON: String, publication: Publication? = nil, thenFetch: Int, traceID: String? = nil
     ) async throws(RedisError) -> (accepted: Bool, next: FetchResult?) {
-        var arguments = [id, token, "completed", dataJSON] + fetchArguments(thenFetch, always: true)
-        arguments += [publication?.version ?? "", String(publication?.grace.milliseconds ?? 0), String(publication?.assets.count ?? 0)]
-        for asset in publication?.assets ?? [] { arguments += [asset.type, asset.dataJSON] }
-        let strings = try await run(.finish, arguments, traceID: traceID).array?.map { $0.string ?? "" } ?? []
-        if strings.first == "1" { await waitForReplicas() }
-        return (strings.first == "1", thenFetch > 0 ? try parseFetch(strings.dropFirst()) : nil)
+        let report = CompletionGroup.Report(id: id, token: token, outcome: "completed", dataJSON: dataJSON, traceID: traceID,
+                                            publication: publication, fetch: thenFetch)
+        let answer = try await completions.report(report) { (group) throws(RedisError) in try await finishGroup(group) }
+        return (answer.accepted, answer.next)
     }
 
     /// Ends a job whose cancellation its worker has seen. False: stale token.
     public func acknowledgeCancel(id: String, token: String, dataJSON: String = "{}", traceID: String? = nil) async throws(RedisError) -> Bool {
-        let accepted = try await run(.finish, [id, token, "canceled", dataJSON] + fetchArguments(0, always: true) + ["", "0", "0"],
-                                     traceID: traceID).array?.first?.integer == 1
-        if accepted { await waitForReplicas() }
-        return accepted
+        let report = CompletionGroup.Report(id: id, token: token, outcome: "canceled", dataJSON: dataJSON, traceID: traceID,
+                                            publication: nil, fetch: 0)
+        return try await completions.report(report) { (group) throws(RedisError) in try await finishGroup(group) }.accepted
+    }
+
+    /// One `finish` call for a group of reports: each report's answer, in order. The jobs
+    /// fetched are handed to the reports that asked for one, in order.
+    func finishGroup(_ group: [CompletionGroup.Report]) async throws(RedisError) -> [Result<CompletionGroup.Answer, RedisError>] {
+        let fetch = group.reduce(0) { $0 + $1.fetch }
+        var arguments = [String(group.count)] + fetchArguments(fetch, always: true)
+        for report in group {
+            let publication = report.publication
+            arguments += [report.id, report.token, report.outcome, report.dataJSON, report.traceID ?? "",
+                          publication?.version ?? "", String(publication?.grace.milliseconds ?? 0), String(publication?.assets.count ?? 0)]
+            for asset in publication?.assets ?? [] { arguments += [asset.type, asset.dataJSON] }
+        }
+        let reply = try await run(.finish, arguments)
+        guard let items = reply.array, items.count >= group.count else { throw .unexpectedReply("finish answered \(reply)") }
+        var fetched = fetch > 0 ? try parseFetch(items.dropFirst(group.count).map { $0.string ?? "" }[...]) : nil
+        // One WAIT for the group, before any report of it is answered (and before the next
+        // group is sent: reports ending meanwhile join that one, however long the WAIT takes).
+        if items.prefix(group.count).contains(where: { $0.integer == 1 }) { await waitForReplicas() }
+        var answers: [Result<CompletionGroup.Answer, RedisError>] = []
+        for (index, report) in group.enumerated() {
+            let item = items[index]
+            if item.integer == nil, let message = item.string {
+                answers.append(.failure(.server(message)))
+                continue
+            }
+            var next: FetchResult?
+            if report.fetch > 0, let all = fetched {
+                let count = min(report.fetch, all.deliveries.count)
+                next = FetchResult(deliveries: Array(all.deliveries.prefix(count)), moreWaiting: all.moreWaiting, nextWake: all.nextWake)
+                fetched?.deliveries.removeFirst(count)
+            }
+            answers.append(.success(CompletionGroup.Answer(accepted: item.integer == 1, next: next)))
+        }
+        return answers
     }
 
     /// After a terminal transition: `WAIT` for `options.waitReplicas` replicas on the connection

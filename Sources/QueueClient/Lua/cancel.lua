@@ -20,7 +20,8 @@ elseif state == 'waiting' then
 elseif state == 'delayed' or state == 'failed' then
   redis.call('ZREM', base .. 'scheduled', id)
 elseif state == 'active' then
-  redis.call('HSET', key, 'cancel', 1)
+  -- When it was asked, on the server's clock: how long the stop took shows in the record.
+  redis.call('HSET', key, 'cancel', 1, 'cancel_requested_at', now_text)
   return 'cancel_requested'
 else
   return 'already_' .. state

@@ -141,9 +141,11 @@ end
 -- Per-minute counts of finished jobs (and retried attempts), kept 8 days in one hash per
 -- day: the dashboard's throughput history survives restarts of everything but Redis.
 -- The day's key gets its expiry with each minute's first count, not with every job.
-local function count_minute(what)
+-- `count`: jobs counted at once (1 unless given).
+local function count_minute(what, count)
+  count = count or 1
   local day_key = base .. 'minutes:' .. string.format('%d', math.floor(now / 86400000))
-  if redis.call('HINCRBY', day_key, string.format('%d', math.floor(now / 60000)) .. ':' .. what, '1') == 1 then
+  if redis.call('HINCRBY', day_key, string.format('%d', math.floor(now / 60000)) .. ':' .. what, string.format('%d', count)) == count then
     redis.call('PEXPIRE', day_key, 8 * 86400000)
   end
 end
@@ -246,14 +248,22 @@ end
 -- `known` may carry what the caller has read of the job already, saving the reads:
 -- { version = <its version field>, parent = ..., children = ... } (false: none), and the
 -- token of the delivery that ends it.
-local function make_terminal(id, state, extra, known)
+-- `ended`, for jobs that are not parts: a table the caller gathers the ended ids in, by state;
+-- its `end_all` then moves them all out of `active` and into the state's set and counts them in
+-- one command each, instead of three per job.
+local function make_terminal(id, state, extra, known, ended)
   local key = job_key(id)
   if not known or known.version ~= false then trash_version_of(id, now) end
   local fields = { 'HSET', key, 'state', state, 'finished_at', now_text, 'lease_until', '0' }
   if extra then for _, value in ipairs(extra) do fields[#fields + 1] = value end end
   redis.call(unpack(fields))
-  redis.call('ZREM', base .. 'active', id)
-  redis.call('ZADD', base .. state, now_text, id)
+  if ended then
+    ended[state] = ended[state] or {}
+    ended[state][#ended[state] + 1] = id
+  else
+    redis.call('ZREM', base .. 'active', id)
+    redis.call('ZADD', base .. state, now_text, id)
+  end
   local ttl = state == 'dead' and dead_retention_ms or retention_ms
   local ttl_text = state == 'dead' and ARGV[7] or ARGV[6]
   -- A worker's finish (its fencing token known) lets up to 32 aged ids go once in 16 tokens:
@@ -279,7 +289,22 @@ local function make_terminal(id, state, extra, known)
     end
     redis.call('ZREM', base .. 'parents', id)
   end
-  if not graph[1] then count_minute(state) end
+  if not graph[1] and not ended then count_minute(state) end
+end
+
+-- The ids `make_terminal` gathered in `ended` (none of them a part): out of `active`, into their
+-- state's set at this time, and counted.
+local function end_all(ended)
+  for state, ids in pairs(ended) do
+    redis.call('ZREM', base .. 'active', unpack(ids))
+    local scored = { 'ZADD', base .. state }
+    for _, id in ipairs(ids) do
+      scored[#scored + 1] = now_text
+      scored[#scored + 1] = id
+    end
+    redis.call(unpack(scored))
+    count_minute(state, #ids)
+  end
 end
 
 -- Removes one claimed item, found by the SHA-1 of its bytes, from a claimed list: the head
@@ -620,7 +645,8 @@ elseif state == 'waiting' then
 elseif state == 'delayed' or state == 'failed' then
   redis.call('ZREM', base .. 'scheduled', id)
 elseif state == 'active' then
-  redis.call('HSET', key, 'cancel', 1)
+  -- When it was asked, on the server's clock: how long the stop took shows in the record.
+  redis.call('HSET', key, 'cancel', 1, 'cancel_requested_at', now_text)
   return 'cancel_requested'
 else
   return 'already_' .. state
@@ -777,86 +803,102 @@ return out
 """###)
     /// `Sources/QueueClient/Lua/finish.lua`
     static let finish = QueueScripts.assemble(name: "finish", includes: [EmbeddedLua.graph, EmbeddedLua.take], body: ###"""
-local id, token = ARGV[8], ARGV[9]
-local key = job_key(id)
-local out = { 0 }
-local job = redis.call('HMGET', key, 'state', 'token', 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id', 'ended_by', 'version',
-  'parent', 'children', 'event_ids')
-if job[1] == 'active' and job[2] == token and job[10] then
-  -- A part of a split job: its folder becomes part of the parent's version (published or
-  -- deleted with it, so its own record goes); its completion is the parent's per-asset
-  -- event; the last one starts the parent's next stage. A late part (its parent ended or
-  -- split anew) touches nothing of the parent: its folder is trash for the janitor.
-  local live = live_parent(id)
-  if ARGV[10] == 'completed' then
-    local version = ARGV[15]
-    if live and version ~= '' and job[9] == version then
-      redis.call('DEL', base .. 'version:' .. version)
-      redis.call('HSET', key, 'version', '')
-    end
-    make_terminal(id, 'completed', { 'result', ARGV[11], 'ended_by', token })
-    if live then
-      local at = 18
-      for _ = 1, tonumber(ARGV[17]) do
-        emit(ARGV[at], live, ARGV[at + 1])
-        at = at + 2
+local out = {}
+-- Ended jobs that are not parts, by state: moved and counted together after the loop.
+local ended = {}
+
+local function finish_one(at)
+  local id, token, outcome, data = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
+  local version, assets = ARGV[at + 5], tonumber(ARGV[at + 7])
+  event_trace = ARGV[at + 4]
+  if #event_trace ~= 32 or string.find(event_trace, '[^0-9a-f]') then event_trace = nil end
+  local key = job_key(id)
+  local job = redis.call('HMGET', key, 'state', 'token', 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id', 'ended_by', 'version',
+    'parent', 'children', 'event_ids')
+  if job[1] == 'active' and job[2] == token and job[10] then
+    -- A part of a split job: its folder becomes part of the parent's version (published or
+    -- deleted with it, so its own record goes); its completion is the parent's per-asset
+    -- event; the last one starts the parent's next stage. A late part (its parent ended or
+    -- split anew) touches nothing of the parent: its folder is trash for the janitor.
+    local live = live_parent(id)
+    if outcome == 'completed' then
+      if live and version ~= '' and job[9] == version then
+        redis.call('DEL', base .. 'version:' .. version)
+        redis.call('HSET', key, 'version', '')
       end
-      part_done(id)
+      make_terminal(id, 'completed', { 'result', data, 'ended_by', token })
+      if live then
+        local asset_at = at + 8
+        for _ = 1, assets do
+          emit(ARGV[asset_at], live, ARGV[asset_at + 1])
+          asset_at = asset_at + 2
+        end
+        part_done(id)
+      end
+    else
+      make_terminal(id, 'canceled', { 'ended_by', token })
+      emit_end(id, 'Canceled', '"was":"active"')
     end
-  else
-    make_terminal(id, 'canceled', { 'ended_by', token })
-    emit_end(id, 'Canceled', '"was":"active"')
-  end
-  out[1] = 1
-elseif job[1] == 'active' and job[2] == token then
-  local known = { job[3], job[4], job[5], job[6], job[7] }
-  if ARGV[10] == 'completed' then
-    local version = ARGV[15]
-    if version ~= '' then
-      if job[9] ~= version then return redis.error_reply('ERR version ' .. version .. ' is not the one this delivery opened') end
-      local version_key = base .. 'version:' .. version
-      local written = redis.call('HMGET', version_key, 'slot', 'url', 'master')
-      local slot_key = base .. 'slot:' .. written[1]
-      local previous = redis.call('HGET', slot_key, 'current')
-      redis.call('HSET', version_key, 'state', 'published', 'published_at', now)
-      redis.call('HSET', slot_key, 'current', version, 'url', written[2], 'master', written[3], 'job', id,
-        'published_at', now, 'publishing', '', 'publishing_until', 0)
-      redis.call('PERSIST', slot_key)
-      if previous and previous ~= version then
-        local previous_key = base .. 'version:' .. previous
-        if redis.call('HGET', previous_key, 'state') == 'published' then
-          redis.call('HSET', previous_key, 'state', 'trash', 'trashed_at', now, 'superseded_by', version)
-          redis.call('ZADD', base .. 'trash', now + tonumber(ARGV[16]), previous)
+    return 1
+  elseif job[1] == 'active' and job[2] == token then
+    local known = { job[3], job[4], job[5], job[6], job[7] }
+    if outcome == 'completed' then
+      if version ~= '' then
+        if job[9] ~= version then return 'ERR version ' .. version .. ' is not the one this delivery opened' end
+        local version_key = base .. 'version:' .. version
+        local written = redis.call('HMGET', version_key, 'slot', 'url', 'master')
+        local slot_key = base .. 'slot:' .. written[1]
+        local previous = redis.call('HGET', slot_key, 'current')
+        redis.call('HSET', version_key, 'state', 'published', 'published_at', now)
+        redis.call('HSET', slot_key, 'current', version, 'url', written[2], 'master', written[3], 'job', id,
+          'published_at', now, 'publishing', '', 'publishing_until', 0)
+        redis.call('PERSIST', slot_key)
+        if previous and previous ~= version then
+          local previous_key = base .. 'version:' .. previous
+          if redis.call('HGET', previous_key, 'state') == 'published' then
+            redis.call('HSET', previous_key, 'state', 'trash', 'trashed_at', now, 'superseded_by', version)
+            redis.call('ZADD', base .. 'trash', now + tonumber(ARGV[at + 6]), previous)
+          end
         end
       end
+      -- The events first, so their stream ids go into the one HSET that ends the job.
+      local ids = job[12]
+      local asset_at = at + 8
+      for _ = 1, assets do
+        ids = with_event_id(ids, emit_raw(ARGV[asset_at], id, ARGV[asset_at + 1], known))
+        asset_at = asset_at + 2
+      end
+      ids = with_event_id(ids, emit_raw(outcome_event(job[5], 'Completed'), id, data, known))
+      -- Nothing left to trash when the version was just published or none was opened.
+      local left = nil
+      if version ~= '' or not job[9] or job[9] == '' then left = false end
+      local fields = { 'result', data, 'ended_by', token, 'event_ids', ids }
+      if version ~= '' then fields[#fields + 1] = 'version'; fields[#fields + 1] = '' end
+      make_terminal(id, 'completed', fields, { version = left, parent = false, children = job[11] or false, token = token }, ended)
+    else
+      local ids = with_event_id(job[12], emit_raw(outcome_event(job[5], 'Canceled'), id, data, known))
+      make_terminal(id, 'canceled', { 'ended_by', token, 'event_ids', ids }, { parent = false, children = job[11] or false, token = token }, ended)
     end
-    -- The events first, so their stream ids go into the one HSET that ends the job.
-    local ids = job[12]
-    local at = 18
-    for _ = 1, tonumber(ARGV[17]) do
-      ids = with_event_id(ids, emit_raw(ARGV[at], id, ARGV[at + 1], known))
-      at = at + 2
-    end
-    ids = with_event_id(ids, emit_raw(outcome_event(job[5], 'Completed'), id, ARGV[11], known))
-    -- Nothing left to trash when the version was just published or none was opened.
-    local left = nil
-    if version ~= '' or not job[9] or job[9] == '' then left = false end
-    local fields = { 'result', ARGV[11], 'ended_by', token, 'event_ids', ids }
-    if version ~= '' then fields[#fields + 1] = 'version'; fields[#fields + 1] = '' end
-    make_terminal(id, 'completed', fields, { version = left, parent = false, children = job[11] or false, token = token })
-  else
-    local ids = with_event_id(job[12], emit_raw(outcome_event(job[5], 'Canceled'), id, ARGV[11], known))
-    make_terminal(id, 'canceled', { 'ended_by', token, 'event_ids', ids }, { parent = false, children = job[11] or false, token = token })
+    return 1
+  elseif job[8] == token and (job[1] == 'completed' or job[1] == 'canceled') then
+    -- This delivery ended it itself: a retry after a lost reply gets the same answer.
+    return 1
   end
-  out[1] = 1
-elseif job[8] == token and (job[1] == 'completed' or job[1] == 'canceled') then
-  -- This delivery ended it itself: a retry after a lost reply gets the same answer.
-  out[1] = 1
+  return 0
 end
-local fetch_max = tonumber(ARGV[12] or '0') or 0
+
+local at = 12
+for index = 1, tonumber(ARGV[8]) do
+  out[index] = finish_one(at)
+  at = at + 8 + tonumber(ARGV[at + 7]) * 2
+end
+end_all(ended)
+-- The jobs taken next start traces of their own: their JobStarted events carry none of these.
+event_trace = nil
+local fetch_max = tonumber(ARGV[9]) or 0
 if fetch_max > 0 then
-  promote_and_recover(tonumber(ARGV[14]), tonumber(ARGV[13]))
-  take_waiting(fetch_max, tonumber(ARGV[13]), out)
+  promote_and_recover(tonumber(ARGV[11]), tonumber(ARGV[10]))
+  take_waiting(fetch_max, tonumber(ARGV[10]), out)
 end
 return out
 """###)

@@ -142,9 +142,11 @@ end
 -- Per-minute counts of finished jobs (and retried attempts), kept 8 days in one hash per
 -- day: the dashboard's throughput history survives restarts of everything but Redis.
 -- The day's key gets its expiry with each minute's first count, not with every job.
-local function count_minute(what)
+-- `count`: jobs counted at once (1 unless given).
+local function count_minute(what, count)
+  count = count or 1
   local day_key = base .. 'minutes:' .. string.format('%d', math.floor(now / 86400000))
-  if redis.call('HINCRBY', day_key, string.format('%d', math.floor(now / 60000)) .. ':' .. what, '1') == 1 then
+  if redis.call('HINCRBY', day_key, string.format('%d', math.floor(now / 60000)) .. ':' .. what, string.format('%d', count)) == count then
     redis.call('PEXPIRE', day_key, 8 * 86400000)
   end
 end
@@ -247,14 +249,22 @@ end
 -- `known` may carry what the caller has read of the job already, saving the reads:
 -- { version = <its version field>, parent = ..., children = ... } (false: none), and the
 -- token of the delivery that ends it.
-local function make_terminal(id, state, extra, known)
+-- `ended`, for jobs that are not parts: a table the caller gathers the ended ids in, by state;
+-- its `end_all` then moves them all out of `active` and into the state's set and counts them in
+-- one command each, instead of three per job.
+local function make_terminal(id, state, extra, known, ended)
   local key = job_key(id)
   if not known or known.version ~= false then trash_version_of(id, now) end
   local fields = { 'HSET', key, 'state', state, 'finished_at', now_text, 'lease_until', '0' }
   if extra then for _, value in ipairs(extra) do fields[#fields + 1] = value end end
   redis.call(unpack(fields))
-  redis.call('ZREM', base .. 'active', id)
-  redis.call('ZADD', base .. state, now_text, id)
+  if ended then
+    ended[state] = ended[state] or {}
+    ended[state][#ended[state] + 1] = id
+  else
+    redis.call('ZREM', base .. 'active', id)
+    redis.call('ZADD', base .. state, now_text, id)
+  end
   local ttl = state == 'dead' and dead_retention_ms or retention_ms
   local ttl_text = state == 'dead' and ARGV[7] or ARGV[6]
   -- A worker's finish (its fencing token known) lets up to 32 aged ids go once in 16 tokens:
@@ -280,7 +290,22 @@ local function make_terminal(id, state, extra, known)
     end
     redis.call('ZREM', base .. 'parents', id)
   end
-  if not graph[1] then count_minute(state) end
+  if not graph[1] and not ended then count_minute(state) end
+end
+
+-- The ids `make_terminal` gathered in `ended` (none of them a part): out of `active`, into their
+-- state's set at this time, and counted.
+local function end_all(ended)
+  for state, ids in pairs(ended) do
+    redis.call('ZREM', base .. 'active', unpack(ids))
+    local scored = { 'ZADD', base .. state }
+    for _, id in ipairs(ids) do
+      scored[#scored + 1] = now_text
+      scored[#scored + 1] = id
+    end
+    redis.call(unpack(scored))
+    count_minute(state, #ids)
+  end
 end
 
 -- Removes one claimed item, found by the SHA-1 of its bytes, from a claimed list: the head
