@@ -244,19 +244,20 @@ public struct JobQueue: Sendable {
     }
 
     /// One `finish` call for a group of reports: each report's answer, in order. The jobs
-    /// fetched are handed to the reports that asked for one, in order.
+    /// fetched are handed to the reports that asked for one, in order (the script takes none
+    /// for a report it answers with an error, so none is left over).
     func finishGroup(_ group: [CompletionGroup.Report]) async throws(RedisError) -> [Result<CompletionGroup.Answer, RedisError>] {
-        let fetch = group.reduce(0) { $0 + $1.fetch }
-        var arguments = [String(group.count)] + fetchArguments(fetch, always: true)
+        var arguments = [String(group.count), String(options.lease.milliseconds), String(options.maxStalls)]
         for report in group {
             let publication = report.publication
-            arguments += [report.id, report.token, report.outcome, report.dataJSON, report.traceID ?? "",
+            arguments += [report.id, report.token, report.outcome, report.dataJSON, report.traceID ?? "", String(report.fetch),
                           publication?.version ?? "", String(publication?.grace.milliseconds ?? 0), String(publication?.assets.count ?? 0)]
             for asset in publication?.assets ?? [] { arguments += [asset.type, asset.dataJSON] }
         }
         let reply = try await run(.finish, arguments)
         guard let items = reply.array, items.count >= group.count else { throw .unexpectedReply("finish answered \(reply)") }
-        var fetched = fetch > 0 ? try parseFetch(items.dropFirst(group.count).map { $0.string ?? "" }[...]) : nil
+        // The fetch reply follows when any lane asked (and its job was not answered with an error).
+        var fetched = items.count > group.count ? try parseFetch(items.dropFirst(group.count).map { $0.string ?? "" }[...]) : nil
         // One WAIT for the group, before any report of it is answered (and before the next
         // group is sent: reports ending meanwhile join that one, however long the WAIT takes).
         if items.prefix(group.count).contains(where: { $0.integer == 1 }) { await waitForReplicas() }
@@ -315,8 +316,8 @@ public struct JobQueue: Sendable {
         return (outcome, thenFetch > 0 ? try parseFetch(parts.dropFirst(2)) : nil)
     }
 
-    private func fetchArguments(_ count: Int, always: Bool = false) -> [String] {
-        count > 0 || always ? [String(count), String(options.lease.milliseconds), String(options.maxStalls)] : []
+    private func fetchArguments(_ count: Int) -> [String] {
+        count > 0 ? [String(count), String(options.lease.milliseconds), String(options.maxStalls)] : []
     }
 
     /// Hands a running job back to the front of waiting at once (shutdown). False: stale token.

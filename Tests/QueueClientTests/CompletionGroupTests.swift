@@ -156,7 +156,7 @@ struct CompletionGroupTests {
     @Test("one call ending several jobs judges each alone, gives each event its own trace, and hands each next job out once")
     func oneCallForSeveralJobs() async throws {
         try await base.withQueue { queue, _ in
-            for id in ["j1", "j2", "j3", "j4", "j5", "j6", "j7"] { try await base.add(queue, base.job(id)) }
+            for id in ["j1", "j2", "j3", "j4", "j5", "j6", "j7", "j8", "j9"] { try await base.add(queue, base.job(id)) }
             let taken = try await queue.fetch(max: 5).deliveries
             #expect(taken.map(\.id) == ["j1", "j2", "j3", "j4", "j5"])
             let trace = String(repeating: "ab", count: 16)
@@ -177,12 +177,14 @@ struct CompletionGroupTests {
             #expect(throws: RedisError.self) { try answers[2].get() }
             #expect(try answers[3].get().accepted && answers[3].get().next == nil)
             #expect(try answers[4].get().accepted)
-            // Four asked for a next job and two were waiting: the first two askers got one each.
+            // Three lanes asked (the refused version's takes nothing, its caller hands nothing
+            // on) and four jobs were waiting: one each, in order, and the fourth stays waiting.
             let handed = try answers.compactMap { try? $0.get() }.flatMap { $0.next?.deliveries.map(\.id) ?? [] }
-            #expect(handed == ["j6", "j7"])
+            #expect(handed == ["j6", "j7", "j8"])
             #expect(try answers[0].get().next?.deliveries.map(\.id) == ["j6"])
             #expect(try answers[1].get().next?.deliveries.map(\.id) == ["j7"])
-            #expect(try answers[4].get().next?.deliveries.isEmpty == true)
+            #expect(try answers[4].get().next?.deliveries.map(\.id) == ["j8"])
+            #expect(try await queue.record(id: "j9")?.state == .waiting, "no job taken for a lane that gets no reply")
 
             for (id, state) in [("j1", JobState.completed), ("j2", .active), ("j3", .active), ("j4", .completed), ("j5", .completed)] {
                 #expect(try await queue.record(id: id)?.state == state, "\(id)")
@@ -196,9 +198,40 @@ struct CompletionGroupTests {
             #expect(completed.first { $0["job_id"] as? String == "j1" }?["trace_id"] as? String == trace)
             #expect(completed.filter { $0["job_id"] as? String != "j1" }.allSatisfy { $0["trace_id"] == nil },
                     "a job's event carries its own attempt's trace, not another's in the same call")
-            let started = events.filter { ($0["type"] as? String) == "JobStarted" && ["j6", "j7"].contains($0["job_id"] as? String ?? "") }
-            #expect(started.count == 2)
+            let started = events.filter { ($0["type"] as? String) == "JobStarted" && ["j6", "j7", "j8"].contains($0["job_id"] as? String ?? "") }
+            #expect(started.count == 3)
             #expect(started.allSatisfy { $0["trace_id"] == nil }, "a job taken next starts no trace of the jobs that ended")
+            // The ended ones left the active set and entered the completed one, all in this call.
+            let active = Set((try await queue.client.command(["ZRANGE", queue.keyBase + "active", "0", "-1"]).array ?? []).compactMap(\.string))
+            #expect(active == ["j2", "j3", "j6", "j7", "j8"])
+            let done = Set((try await queue.client.command(["ZRANGE", queue.keyBase + "completed", "0", "-1"]).array ?? []).compactMap(\.string))
+            #expect(done == ["j1", "j4", "j5"])
+        }
+    }
+
+    @Test("an error raised while ending one job answers that job alone: the others of the call end in full")
+    func errorInOneJob() async throws {
+        try await base.withQueue { queue, _ in
+            for id in ["e1", "e2", "e3"] { try await base.add(queue, base.job(id)) }
+            let taken = try await queue.fetch(max: 3).deliveries
+            #expect(taken.count == 3)
+            // e2's version record loses its slot: publishing it raises an error inside the script.
+            let record = OutputVersionRecord(id: "v-e2", url: "file:///out/v-e2/", slot: "slot-e2", stableMaster: nil)
+            #expect(try await queue.openVersion(id: "e2", token: taken[1].token, version: record))
+            try await queue.client.command(["HDEL", queue.keyBase + "version:v-e2", "slot"])
+            let answers = try await queue.finishGroup(taken.map { delivery in
+                CompletionGroup.Report(id: delivery.id, token: delivery.token, outcome: "completed", dataJSON: "{}", traceID: nil,
+                                       publication: delivery.id == "e2" ? Publication(version: "v-e2", grace: .zero) : nil, fetch: 0)
+            })
+            #expect(try answers[0].get().accepted)
+            #expect(throws: RedisError.self) { try answers[1].get() }
+            #expect(try answers[2].get().accepted)
+            for id in ["e1", "e3"] {
+                #expect(try await queue.record(id: id)?.state == .completed, "\(id)")
+                #expect(try await queue.client.command(["ZSCORE", queue.keyBase + "completed", id]).string != nil, "\(id) in the completed set")
+                #expect(try await queue.client.command(["ZSCORE", queue.keyBase + "active", id]).string == nil, "\(id) out of the active set")
+            }
+            #expect(try await queue.record(id: "e2")?.state == .active, "the job whose end failed is untouched: its lease decides")
         }
     }
 

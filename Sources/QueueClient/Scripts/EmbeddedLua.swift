@@ -372,7 +372,7 @@ local function cancel_parts(parent)
       redis.call('ZREM', base .. 'scheduled', child)
       make_terminal(child, 'canceled')
     elseif job[1] == 'active' then
-      redis.call('HSET', key, 'cancel', 1)
+      redis.call('HSET', key, 'cancel', 1, 'cancel_requested_at', now_text)
     end
   end
   redis.call('DEL', base .. 'graph:' .. parent)
@@ -809,7 +809,7 @@ local ended = {}
 
 local function finish_one(at)
   local id, token, outcome, data = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
-  local version, assets = ARGV[at + 5], tonumber(ARGV[at + 7])
+  local version, assets = ARGV[at + 6], tonumber(ARGV[at + 8])
   event_trace = ARGV[at + 4]
   if #event_trace ~= 32 or string.find(event_trace, '[^0-9a-f]') then event_trace = nil end
   local key = job_key(id)
@@ -828,7 +828,7 @@ local function finish_one(at)
       end
       make_terminal(id, 'completed', { 'result', data, 'ended_by', token })
       if live then
-        local asset_at = at + 8
+        local asset_at = at + 9
         for _ = 1, assets do
           emit(ARGV[asset_at], live, ARGV[asset_at + 1])
           asset_at = asset_at + 2
@@ -857,13 +857,13 @@ local function finish_one(at)
           local previous_key = base .. 'version:' .. previous
           if redis.call('HGET', previous_key, 'state') == 'published' then
             redis.call('HSET', previous_key, 'state', 'trash', 'trashed_at', now, 'superseded_by', version)
-            redis.call('ZADD', base .. 'trash', now + tonumber(ARGV[at + 6]), previous)
+            redis.call('ZADD', base .. 'trash', now + tonumber(ARGV[at + 7]), previous)
           end
         end
       end
       -- The events first, so their stream ids go into the one HSET that ends the job.
       local ids = job[12]
-      local asset_at = at + 8
+      local asset_at = at + 9
       for _ = 1, assets do
         ids = with_event_id(ids, emit_raw(ARGV[asset_at], id, ARGV[asset_at + 1], known))
         asset_at = asset_at + 2
@@ -887,18 +887,24 @@ local function finish_one(at)
   return 0
 end
 
-local at = 12
+local at = 11
+local fetch_max = 0
 for index = 1, tonumber(ARGV[8]) do
-  out[index] = finish_one(at)
-  at = at + 8 + tonumber(ARGV[at + 7]) * 2
+  -- An error ending one job (a missing record's field, say) answers that job alone: the jobs
+  -- ended before it in this call are moved by end_all all the same.
+  local ok, answer = pcall(finish_one, at)
+  if not ok then answer = 'ERR ' .. tostring(type(answer) == 'table' and answer.err or answer) end
+  out[index] = answer
+  -- A job answered with an error takes nothing next: its caller gets no reply to hand on.
+  if type(answer) ~= 'string' then fetch_max = fetch_max + tonumber(ARGV[at + 5]) end
+  at = at + 9 + tonumber(ARGV[at + 8]) * 2
 end
 end_all(ended)
 -- The jobs taken next start traces of their own: their JobStarted events carry none of these.
 event_trace = nil
-local fetch_max = tonumber(ARGV[9]) or 0
 if fetch_max > 0 then
-  promote_and_recover(tonumber(ARGV[11]), tonumber(ARGV[10]))
-  take_waiting(fetch_max, tonumber(ARGV[10]), out)
+  promote_and_recover(tonumber(ARGV[10]), tonumber(ARGV[9]))
+  take_waiting(fetch_max, tonumber(ARGV[9]), out)
 end
 return out
 """###)

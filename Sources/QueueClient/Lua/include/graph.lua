@@ -47,7 +47,7 @@ local function cancel_parts(parent)
       redis.call('ZREM', base .. 'scheduled', child)
       make_terminal(child, 'canceled')
     elseif job[1] == 'active' then
-      redis.call('HSET', key, 'cancel', 1)
+      redis.call('HSET', key, 'cancel', 1, 'cancel_requested_at', now_text)
     end
   end
   redis.call('DEL', base .. 'graph:' .. parent)
