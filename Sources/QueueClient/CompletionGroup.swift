@@ -42,10 +42,10 @@ final class CompletionGroup: Sendable {
     }
 
     /// Calls out at once. One: while it runs, every lane that ends waits and rides in the next
-    /// call. Measured at concurrency 8 (no-op jobs, 2 cores): one call out made groups of about
-    /// four (six once the leader yields first), 16 Redis commands and 0.26 round trips per job;
-    /// two or four out made groups of two (18–23 commands, 0.4 round trips) and were slower than
-    /// no grouping at all.
+    /// call. Measured at concurrency 8 (no-op jobs, 2 cores, before the leader's yield): one call
+    /// out made groups of about four, 16 Redis commands and 0.26 round trips per job; two or four
+    /// out made groups of two (18–23 commands, 0.4 round trips) and were slower than no grouping
+    /// at all.
     let maxInFlight: Int
     /// Jobs per call: bounds one script's run (and its reply) however many lanes end.
     let maxGroup: Int
@@ -88,7 +88,7 @@ final class CompletionGroup: Sendable {
         // Leading: this report and those waiting (up to the group's bound) go in one call.
         // One yield first: the lanes that the previous call's answers resumed reach their own
         // reports and ride along (at concurrency 8, groups of about six jobs instead of four:
-        // 0.15–0.17 calls per job instead of 0.26, and less CPU per job for the worker and Redis).
+        // about 0.17 calls per job instead of 0.26, and less CPU per job for the worker and Redis).
         await Task.yield()
         let riders = state.withLock { state in
             let count = min(state.waiting.count, maxGroup - 1)
