@@ -383,7 +383,7 @@ static mw_status run(mw_compose_job *job, char *message, size_t message_size) {
             while (next_key_s <= time_s + 0.5 / fps) next_key_s += gop_s;
         }
         frame->sample_aspect_ratio = (AVRational){1, 1};
-        status = mw_rung_push_frame(&job->rung, frame);
+        status = mw_rung_push_frame(&job->rung, frame, NULL);
         av_frame_free(&frame);
         if (status == MW_E_CANCELED) return MW_E_CANCELED;
         if (status != MW_OK) return mw_fail(message, message_size, status, "cannot queue a frame");

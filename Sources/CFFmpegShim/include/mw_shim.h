@@ -66,6 +66,10 @@ void mw_cancel_token_free(mw_cancel_token *token);
  * (its SVT_LOG variable, unless already set): call it at start-up, before other threads. */
 void mw_log_set_level(int level);
 
+/* Turns transparent huge pages off for this process and its children (prctl PR_SET_THP_DISABLE):
+ * 0, or the errno. See mw_huge_pages.c for why. */
+int mw_disable_transparent_huge_pages(void);
+
 /* ---- probe ---- */
 
 #define MW_MAX_STREAMS 64
@@ -326,8 +330,13 @@ typedef struct mw_hls_settings {
     double target_duration_s;    /* default 6 */
     int32_t audio_muxed;         /* 0: one shared audio rendition; 1: audio in every variant */
     int32_t part;                /* mw_package_part, default MW_PART_WHOLE */
-    double range_start_s;        /* MW_PART_VIDEO_RANGE: a multiple of target_duration_s */
+    double range_start_s;        /* MW_PART_VIDEO_RANGE: a multiple of target_duration_s, unless range_anywhere */
     double range_end_s;          /* MW_PART_VIDEO_RANGE: <= 0 for the end of the input */
+    int32_t range_anywhere;      /* 1: the range may start at any time (a per-title sample: a package of its own,
+                                  * not a part that must line up with others) */
+    int32_t judge_psnr;          /* 1: every video rung's luma compared, in the pass, with the source frame it was
+                                  * encoded from, both at the largest rung's size (bicubic), as the quality meter
+                                  * does: mw_rendition_info.judged_frames and judged_mse_y_sum */
     double timeline_offset_s;    /* > 0: this offset instead of the one computed (parts must agree) */
     /* Audio renditions: 0 = the source's best audio stream; else these source stream indices,
      * the first the main one (muxed into variants, "audio/"), the others "audio-1/", "audio-2/"...
@@ -395,6 +404,9 @@ typedef struct mw_rendition_info {
     char language[16];           /* its language tag (e.g. "eng"), "" when none */
     char name[64];               /* its title tag, "" when none */
     int32_t is_default;          /* the source marks it default */
+    /* video, with mw_hls_settings.judge_psnr: the frames compared and their luma MSEs summed */
+    int32_t judged_frames;
+    double judged_mse_y_sum;
 } mw_rendition_info;
 
 #define MW_MAX_RENDITIONS 24

@@ -109,6 +109,7 @@ mw_status mw_rung_open(mw_rung *rung, int width, int height, AVRational frame_ra
 
 static void item_free(mw_rung_item *item) {
     av_frame_free(&item->frame);
+    av_frame_free(&item->reference);
     av_packet_free(&item->audio);
 }
 
@@ -145,10 +146,13 @@ static int pop_item(mw_rung *rung, mw_rung_item *item) {
     return 1;
 }
 
-mw_status mw_rung_push_frame(mw_rung *rung, const AVFrame *frame) {
-    AVFrame *copy = av_frame_clone(frame);
-    if (!copy) return MW_E_OUT_OF_MEMORY;
-    return push_item(rung, (mw_rung_item){.frame = copy});
+mw_status mw_rung_push_frame(mw_rung *rung, const AVFrame *frame, const AVFrame *reference) {
+    mw_rung_item item = {.frame = av_frame_clone(frame), .reference = reference ? av_frame_clone(reference) : NULL};
+    if (!item.frame || (reference && !item.reference)) {
+        item_free(&item);
+        return MW_E_OUT_OF_MEMORY;
+    }
+    return push_item(rung, item);
 }
 
 mw_status mw_rung_push_audio(mw_rung *rung, const AVPacket *packet) {
@@ -263,13 +267,22 @@ static mw_status drain_encoder(mw_rung *rung) {
         int ret = avcodec_receive_packet(rung->encoder, rung->packet);
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return MW_OK;
         if (ret < 0) return fail(rung, MW_E_ENCODER_FAILED, "encoding failed", ret);
+        /* Judged before it is written: the muxer may take the packet or change its timestamps. */
+        if (rung->judge) {
+            mw_status judged = mw_rung_judge_packet(rung->judge, rung->packet, rung->message, sizeof(rung->message));
+            if (judged != MW_OK) {
+                av_packet_unref(rung->packet);
+                rung->status = judged;
+                return judged;
+            }
+        }
         mw_status status = write_video(rung, rung->packet);
         av_packet_unref(rung->packet);
         if (status != MW_OK) return status;
     }
 }
 
-static mw_status encode_frame(mw_rung *rung, AVFrame *frame) {
+static mw_status encode_frame(mw_rung *rung, AVFrame *frame, const AVFrame *reference) {
     AVFrame *input = frame;
     if (frame->width != rung->width || frame->height != rung->height || frame->format != AV_PIX_FMT_YUV420P) {
         rung->scaler = sws_getCachedContext(rung->scaler, frame->width, frame->height, frame->format, rung->width, rung->height,
@@ -289,9 +302,13 @@ static mw_status encode_frame(mw_rung *rung, AVFrame *frame) {
     }
     input->sample_aspect_ratio = (AVRational){1, 1};
     /* The next smaller rung scales from this picture, not from the source: fewer filter taps. */
-    if (rung->child && mw_rung_push_frame(rung->child, input) != MW_OK) {
+    if (rung->child && mw_rung_push_frame(rung->child, input, reference) != MW_OK) {
         if (atomic_load(rung->abort)) return MW_E_CANCELED;
         return fail(rung, MW_E_OUT_OF_MEMORY, "cannot hand a frame to the next rung", 0);
+    }
+    if (rung->judge && reference) {
+        mw_status expected = mw_rung_judge_expect(rung->judge, reference, rung->message, sizeof(rung->message));
+        if (expected != MW_OK) return rung->status = expected;
     }
     int ret = avcodec_send_frame(rung->encoder, input);
     if (ret < 0) return fail(rung, MW_E_ENCODER_FAILED, "encoding failed", ret);
@@ -315,8 +332,9 @@ static void *rung_main(void *opaque) {
     mw_rung_item item;
     while (rung->status == MW_OK && pop_item(rung, &item)) {
         if (item.frame) {
-            mw_status status = encode_frame(rung, item.frame);
+            mw_status status = encode_frame(rung, item.frame, item.reference);
             av_frame_free(&item.frame);
+            av_frame_free(&item.reference);
             if (status == MW_E_CANCELED) break;
         } else if (item.audio) {
             keep_audio(rung, item.audio);
@@ -328,7 +346,10 @@ static void *rung_main(void *opaque) {
         } else {
             int ret = avcodec_send_frame(rung->encoder, NULL);
             if (ret < 0) fail(rung, MW_E_ENCODER_FAILED, "encoding failed", ret);
-            else if (drain_encoder(rung) == MW_OK) flush_interleaved(rung, 1);
+            else if (drain_encoder(rung) == MW_OK && flush_interleaved(rung, 1) == MW_OK && rung->judge) {
+                mw_status judged = mw_rung_judge_packet(rung->judge, NULL, rung->message, sizeof(rung->message));
+                if (judged != MW_OK) rung->status = judged;
+            }
             break;
         }
     }
@@ -399,6 +420,8 @@ void mw_rung_close(mw_rung *rung) {
     av_freep(&rung->pending_audio);
     for (int i = 0; i < rung->pending_video_count; i++) av_packet_free(&rung->pending_video[i]);
     av_freep(&rung->pending_video);
+    if (rung->judge) mw_rung_judge_close(rung->judge);
+    av_freep(&rung->judge);
     mw_packager_close(&rung->packager);
     avcodec_free_context(&rung->encoder);
     sws_freeContext(rung->scaler);

@@ -5,13 +5,15 @@
 #define MW_RUNG_H
 
 #include "package/mw_packager.h"
+#include "transcode/mw_rung_judge.h"
 #include <pthread.h>
 #include <stdatomic.h>
 
 #define MW_RUNG_QUEUE_CAPACITY 8
 
 typedef struct mw_rung_item {
-    AVFrame *frame;    /* a video frame, or */
+    AVFrame *frame;    /* a video frame (with `reference`, the source frame to judge it against, when judging), or */
+    AVFrame *reference;
     AVPacket *audio;   /* an audio packet; both NULL: end of input, unless */
     int watermark;     /* set: no audio before `audio_until_s` is coming */
     double audio_until_s;
@@ -30,6 +32,7 @@ typedef struct mw_rung {
     struct SwsContext *scaler;
     AVFrame *scaled;
     struct mw_rung *child;     /* the next smaller rung, fed this rung's scaled pictures */
+    mw_rung_judge *judge;      /* NULL unless the encode is judged in the pass (mw_rung_judge_open'ed) */
     AVPacket *packet;
     mw_packager packager;
     AVRational audio_time_base;
@@ -69,8 +72,9 @@ mw_status mw_rung_open(mw_rung *rung, int width, int height, AVRational frame_ra
 /* Starts the rung's thread; its packager must be open. */
 mw_status mw_rung_start(mw_rung *rung, double segment_s, double first_cut_s, AVRational audio_time_base, char *message, size_t message_size);
 
-/* Queues a reference to `frame` (blocking while the queue is full). */
-mw_status mw_rung_push_frame(mw_rung *rung, const AVFrame *frame);
+/* Queues a reference to `frame` (blocking while the queue is full), and to `reference` (the
+ * source frame at the judge's size, NULL when the rung is not judged). */
+mw_status mw_rung_push_frame(mw_rung *rung, const AVFrame *frame, const AVFrame *reference);
 mw_status mw_rung_push_audio(mw_rung *rung, const AVPacket *packet);
 
 /* Tells the rung that no audio before `until_s` (output time) will come: video up to then

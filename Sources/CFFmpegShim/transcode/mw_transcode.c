@@ -14,6 +14,7 @@
 #include <libavfilter/buffersink.h>
 #include <libavutil/avstring.h>
 #include <libavutil/cpu.h>
+#include <libswscale/swscale.h>
 
 void mw_encode_settings_init_default(mw_encode_settings *settings) {
     if (!settings) return;
@@ -92,10 +93,41 @@ struct mw_transcode_job {
     int qc_on;
     mw_preview_tap preview;          /* the animated preview, when asked */
     int preview_on;
+    int judge_on;                    /* hls->judge_psnr: each rung compared with the source in the pass */
+    int judge_width, judge_height;   /* at the largest rung's size */
+    struct SwsContext *judge_scaler; /* the source to that size, when it differs */
 };
 
 static int stop_requested(mw_transcode_job *job) {
     return atomic_load(&job->abort) || mw_interrupt_check(&job->interrupt);
+}
+
+/* The source frame as the judges compare with it: 4:2:0 at the largest rung's size (bicubic, as
+ * the quality meter scales it), shared when it already is. A new picture each frame: the rungs
+ * hold it until their encoders give that frame back. */
+static mw_status judge_reference(mw_transcode_job *job, const AVFrame *frame, AVFrame **reference, char *message, size_t message_size) {
+    AVFrame *made = av_frame_alloc();
+    if (!made) return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
+    if (frame->width == job->judge_width && frame->height == job->judge_height && frame->format == AV_PIX_FMT_YUV420P) {
+        if (av_frame_ref(made, frame) < 0) {
+            av_frame_free(&made);
+            return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
+        }
+    } else {
+        job->judge_scaler = sws_getCachedContext(job->judge_scaler, frame->width, frame->height, frame->format, job->judge_width,
+                                                 job->judge_height, AV_PIX_FMT_YUV420P, SWS_BICUBIC, NULL, NULL, NULL);
+        made->format = AV_PIX_FMT_YUV420P;
+        made->width = job->judge_width;
+        made->height = job->judge_height;
+        if (!job->judge_scaler || av_frame_get_buffer(made, 0) < 0) {
+            av_frame_free(&made);
+            return mw_fail(message, message_size, MW_E_INTERNAL, "cannot scale the source to compare it");
+        }
+        sws_scale(job->judge_scaler, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height, made->data, made->linesize);
+    }
+    made->pts = frame->pts;
+    *reference = made;
+    return MW_OK;
 }
 
 /* Forces keyframes by time: every GOP, and on the first frame of every segment (where the
@@ -130,12 +162,19 @@ static mw_status distribute_frame(void *opaque, AVFrame *frame, char *message, s
         frame->pict_type = AV_PICTURE_TYPE_I;
         while (job->next_key_s <= time_s + half) job->next_key_s += job->settings->gop_s;
     }
+    AVFrame *reference = NULL;
+    if (job->judge_on) {
+        mw_status made = judge_reference(job, frame, &reference, message, message_size);
+        if (made != MW_OK) return made;
+    }
     for (int i = 0; i < job->rung_count; i++) {
         if (job->rung_has_parent[i]) continue;
-        mw_status status = mw_rung_push_frame(&job->rungs[i], frame);
+        mw_status status = mw_rung_push_frame(&job->rungs[i], frame, reference);
+        if (status != MW_OK) av_frame_free(&reference);
         if (status == MW_E_CANCELED) return MW_E_CANCELED;   /* a rung failed; its message wins */
         if (status != MW_OK) return mw_fail(message, message_size, status, "cannot queue a frame");
     }
+    av_frame_free(&reference);
     return MW_OK;
 }
 
@@ -413,6 +452,21 @@ static mw_status prepare(mw_transcode_job *job, const mw_video_rung *specs, int 
         job->tail_to_s = job->duration_s + 0.05;
     }
     link_rungs(job);
+    if (job->hls && job->hls->judge_psnr) {
+        /* Judged at the largest rung's picture: every rung is compared as a player shows it there. */
+        for (int i = 0; i < job->rung_count; i++) {
+            if ((int64_t)job->rungs[i].width * job->rungs[i].height > (int64_t)job->judge_width * job->judge_height) {
+                job->judge_width = job->rungs[i].width;
+                job->judge_height = job->rungs[i].height;
+            }
+        }
+        for (int i = 0; status == MW_OK && i < job->rung_count; i++) {
+            job->rungs[i].judge = av_mallocz(sizeof(mw_rung_judge));
+            if (!job->rungs[i].judge) return mw_fail(message, message_size, MW_E_OUT_OF_MEMORY, "out of memory");
+            status = mw_rung_judge_open(job->rungs[i].judge, job->rungs[i].encoder, job->judge_width, job->judge_height, message, message_size);
+        }
+        job->judge_on = status == MW_OK && job->rung_count > 0;
+    }
     for (int i = 0; status == MW_OK && i < job->rung_count; i++) {
         job->rungs[i].tail_from_s = job->tail_from_s;
         job->rungs[i].tail_to_s = job->tail_to_s;
@@ -583,6 +637,8 @@ static void cleanup(mw_transcode_job *job) {
     if (job->video_open) mw_video_chain_close(&job->video);
     if (job->audio_open) mw_audio_chain_close(&job->audio);
     if (job->qc_on) mw_qc_close(&job->qc);
+    sws_freeContext(job->judge_scaler);
+    job->judge_scaler = NULL;
     if (job->preview_on) mw_preview_tap_close(&job->preview);
     avformat_close_input(&job->format);
 }
@@ -598,6 +654,10 @@ static void describe_video(const mw_transcode_job *job, int i, mw_rendition_info
     info->fps_den = job->video.frame_rate.den;
     info->audio_channels = info->has_audio ? job->audio.encoder->ch_layout.nb_channels : 0;
     info->audio_wait_peak_s = job->rungs[i].audio_wait_peak_s;
+    if (job->rungs[i].judge) {
+        info->judged_frames = (int32_t)job->rungs[i].judge->frames;
+        info->judged_mse_y_sum = job->rungs[i].judge->mse_y_sum;
+    }
     if (job->kind != MW_PACKAGE_MP4_FILE) {
         snprintf(info->playlist, sizeof(info->playlist), "%s/index.m3u8", job->rung_names[i]);
         snprintf(info->iframe_playlist, sizeof(info->iframe_playlist), "%s/iframes.m3u8", job->rung_names[i]);
@@ -668,7 +728,7 @@ mw_status mw_package_hls(const char *input, const char *output_dir, const mw_vid
     job.forced_offset_s = hls.timeline_offset_s;
     if (job.part == MW_PART_VIDEO_RANGE) {
         double segments = hls.range_start_s / hls.target_duration_s;
-        if (job.kind != MW_PACKAGE_HLS_FMP4 || hls.range_start_s < 0 || fabs(segments - round(segments)) > 1e-6
+        if (job.kind != MW_PACKAGE_HLS_FMP4 || hls.range_start_s < 0 || (!hls.range_anywhere && fabs(segments - round(segments)) > 1e-6)
             || (hls.range_end_s > 0 && hls.range_end_s <= hls.range_start_s)) {
             cleanup(&job);
             return mw_fail(message, message_size, MW_E_INVALID_ARGUMENT,

@@ -62,6 +62,9 @@ public struct HLSSettings: Sendable, Equatable {
         /// The video frames in [start, end) for every rung (fMP4 only), segments numbered from
         /// `start` (a multiple of the target duration); `end` nil: to the end of the input.
         case videoRange(start: Double, end: Double?)
+        /// The video frames in [start, end) for every rung (fMP4 only), starting at any time: a
+        /// per-title analysis's sample, a package of its own that no other part lines up with.
+        case videoSample(start: Double, end: Double)
         /// The audio rendition alone.
         case audio
     }
@@ -81,6 +84,10 @@ public struct HLSSettings: Sendable, Equatable {
     public var audioStreams: [Int] = []
     /// Quality control on the decode (nil: none). Not with a stream copy: nothing is decoded.
     public var qualityControl: QualityControlOptions?
+    /// Every video rendition's luma compared in the pass with the source frames it was encoded
+    /// from, both at the largest rendition's size (bicubic): `HLSRendition.judgedFrames` and
+    /// `judgedMSESum`, what `QualityMeter` would measure on the package afterwards.
+    public var judgePSNR = false
     /// One linear gain per audio rendition (loudness normalisation), in `audioStreams`' order.
     public var audioGainsDB: [Double] = []
     /// A limiter's ceiling (dBFS) per audio rendition after its gain, nil for none (dynamic loudness correction).
@@ -118,10 +125,16 @@ public struct HLSSettings: Sendable, Equatable {
             value.part = Int32(MW_PART_VIDEO_RANGE.rawValue)
             value.range_start_s = start
             value.range_end_s = end ?? 0
+        case .videoSample(let start, let end):
+            value.part = Int32(MW_PART_VIDEO_RANGE.rawValue)
+            value.range_start_s = start
+            value.range_end_s = end
+            value.range_anywhere = 1
         case .audio:
             value.part = Int32(MW_PART_AUDIO.rawValue)
         }
         value.timeline_offset_s = timelineOffsetSeconds ?? 0
+        value.judge_psnr = judgePSNR ? 1 : 0
         if let qualityControl { value.qc = qualityControl.shimValue }
         withUnsafeMutableBytes(of: &value.audio_gain_db) { buffer in
             let slots = buffer.bindMemory(to: Double.self)

@@ -27,6 +27,10 @@ public struct HLSRendition: Sendable, Equatable, Codable {
     /// Audio: the source stream's language and title tags.
     public var language: String? = nil
     public var name: String? = nil
+    /// Video packaged with `HLSSettings.judgePSNR`: the frames compared in the pass and their luma
+    /// MSEs summed (not encoded: what a per-title analysis reads, not part of any event).
+    public var judgedFrames = 0
+    public var judgedMSESum = 0.0
 
     enum CodingKeys: String, CodingKey {
         case kind, playlist, width, height, codecs
@@ -80,6 +84,8 @@ extension HLSRendition {
         segmentCount = Int(raw.segment_count)
         durationSeconds = raw.duration_s
         audioWaitPeakSeconds = raw.audio_wait_peak_s > 0 ? raw.audio_wait_peak_s : nil
+        judgedFrames = Int(raw.judged_frames)
+        judgedMSESum = raw.judged_mse_y_sum
         let language = cString(raw.language), name = cString(raw.name)
         self.language = kind == .audio && !language.isEmpty ? language : nil
         self.name = kind == .audio && !name.isEmpty ? name : nil

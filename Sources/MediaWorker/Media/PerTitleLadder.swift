@@ -117,37 +117,38 @@ public enum PerTitleLadder {
         return top && targetGiven ? [center - 6, center, center + 6] : [center, center + 6]
     }
 
-    /// Sample windows: whole multiples of the sample length spread over the title, about 5 %
+    /// Sample windows: spread over the title at whole multiples of the sample length, about 5 %
     /// of it, two at least (one for a title shorter than two samples). With the source's keyframe
-    /// times, each window moves to the first whole multiple at least `keyframeLead` after the
-    /// keyframe after it when that decodes a second or more less on the way in: a sample 6 s
-    /// after the last keyframe of a long-GOP source decodes those 6 s three times (the sample's
-    /// encode and the two measuring threads; a 60 s film-grain title's analysis went from 8.8 s to 6.7 s).
+    /// times, each window starts `keyframeLead` after the last keyframe at least that long before
+    /// its place (moving back by less than a GOP): the sample's encode then decodes about a second
+    /// before the window and no more. On a 60 s noise title whose keyframes fall at scene cuts, a
+    /// window 0.9 s after a keyframe made the encode seek a second back to the keyframe 9 s earlier:
+    /// 9 s decoded to encode 2 (2.5 s of a 12 s analysis).
     public static func samples(duration: Double, keyframes: [Double] = []) -> [(start: Double, duration: Double)] {
         let length = sampleSeconds
         let available = max(1, Int((duration / length).rounded(.down)))
         let wanted = min(available, max(2, Int((duration * 0.05 / length).rounded())))
-        var slots = (0..<wanted).map { min(available - 1, Int((Double($0) + 0.5) * Double(available) / Double(wanted))) }
-        let keys = keyframes.filter { $0 >= 0 }.sorted()
-        if !keys.isEmpty {
-            // The decoding a window at `slot` costs before its first frame (from the keyframe at or before it, less the measuring's lead).
-            func lead(_ slot: Int) -> Double {
-                let start = Double(slot) * length
-                return start - (keys.last { $0 <= start - keyframeLead } ?? 0)
+        let slots = Array(Set((0..<wanted).map { min(available - 1, Int((Double($0) + 0.5) * Double(available) / Double(wanted))) })).sorted()
+        // Decode times: with B-frames the first keyframe's is a frame or two before zero.
+        let keys = keyframes.map { max(0, $0) }.sorted()
+        var starts: [Double] = []
+        for place in slots.map({ Double($0) * length }) {
+            var start = place
+            if place >= keyframeLead, let key = keys.last(where: { $0 <= place - keyframeLead }) {
+                // Tenths of a second, rounded up (less a hair of floating-point error): the lead stays at least `keyframeLead`.
+                start = ((key + keyframeLead) * 10 - 1e-6).rounded(.up) / 10
             }
-            slots = slots.map { slot in
-                guard let next = keys.first(where: { $0 > Double(slot) * length - keyframeLead }) else { return slot }
-                let moved = Int(((next + keyframeLead) / length).rounded(.up))
-                // Only for a gain of a second or more: samples stay spread where a short GOP makes any window cheap.
-                return moved < available && lead(moved) <= lead(slot) - length / 2 ? moved : slot
-            }
+            // Windows never overlap: where a GOP longer than the spacing would put two on one keyframe, the later stays in place.
+            if let last = starts.last, start < last + length { start = place }
+            if starts.last.map({ start >= $0 + length }) ?? true { starts.append(start) }
         }
-        return Array(Set(slots)).sorted().map { (Double($0) * length, min(length, max(0.5, duration - Double($0) * length))) }
+        return starts.map { ($0, min(length, max(0.5, duration - $0))) }
     }
 
-    /// How far after a keyframe (its decode time, as indexes list it) a sample starts at least: the
-    /// measuring seeks half a second before a window, and presentation runs a few frames behind decoding.
-    static let keyframeLead = 0.6
+    /// How far after a keyframe (its decode time, as indexes list it) a sample starts: the sample's
+    /// encode seeks a second before its range (mw_transcode.c, so a B-frame shown before the range's
+    /// first frame cannot hide it) and must land on that keyframe.
+    static let keyframeLead = 1.1
 
     /// The source's keyframe times from its container's index (none for MPEG-TS, or on any failure:
     /// the samples then stay where they are).
@@ -166,7 +167,7 @@ public enum PerTitleLadder {
     }
 
     /// Encodes the samples in every box × CRF of `codec`, and as the fixed ladder's top rung
-    /// (capped, at the default CRF), and measures them all at the largest picture's size.
+    /// (capped, at the default CRF), each judged in the same pass at the largest picture's size.
     /// Returns the CRF points and the fixed top rung's point.
     public static func measure(
         input: String, boxes: [VideoRung], codec: VideoCodec, samples: [(start: Double, duration: Double)], settings: EncodeSettings,
@@ -179,14 +180,18 @@ public enum PerTitleLadder {
             }
         } + [top.encoded(with: codec)]
         var bits = [Double](repeating: 0, count: candidates.count), seconds = bits
-        var measured: [SegmentQuality] = []
+        var squaredErrors = bits, frames = [Int](repeating: 0, count: candidates.count)
         var sizes: [(width: Int, height: Int)] = Array(repeating: (0, 0), count: candidates.count)
-        var folders = [String](repeating: "", count: candidates.count)
         for (number, sample) in samples.enumerated() {
             var hls = HLSSettings()
             hls.packaging = .encode
             hls.targetDurationSeconds = sampleSeconds
-            hls.part = .videoRange(start: sample.start, end: sample.start + sample.duration)
+            hls.part = .videoSample(start: sample.start, end: sample.start + sample.duration)
+            // Measured as it is encoded: each candidate decoded again in its own thread and compared
+            // with the frames the encode was given, at the largest candidate's size. Measuring the
+            // written samples afterwards decoded the source twice more (once per measuring thread):
+            // a third of the analysis on the noise source.
+            hls.judgePSNR = true
             let directory = workDirectory + "/sample-\(number)"
             let package = try await HLSPackager.package(input: input, outputDirectory: directory, rungs: candidates, settings: settings,
                                                         hls: hls, limits: limits)
@@ -197,21 +202,17 @@ public enum PerTitleLadder {
             for (index, rendition) in video.enumerated() {
                 bits[index] += Double(rendition.averageBitrate) * rendition.durationSeconds
                 seconds[index] += rendition.durationSeconds
+                squaredErrors[index] += rendition.judgedMSESum
+                frames[index] += rendition.judgedFrames
                 sizes[index] = (rendition.width ?? 0, rendition.height ?? 0)
-                folders[index] = QualityMeter.folder(of: rendition)
             }
-            let largest = video.max { ($0.width ?? 0) * ($0.height ?? 0) < ($1.width ?? 0) * ($1.height ?? 0) }
-            measured += try await QualityMeter.measure(
-                input: input, directory: directory, renditions: package.renditions, fraction: 1, settings: settings,
-                timelineOffset: package.timelineOffsetSeconds, firstStart: sample.start,
-                compareAt: largest.map { ($0.width ?? 0, $0.height ?? 0) }, psnrOnly: true, parallel: measuringThreads, limits: limits)
             try? FileManager.default.removeItem(atPath: directory)
         }
-        let report = QualityReport(sample: 1, segments: measured)
         let points: [RateQualityPoint] = candidates.enumerated().compactMap { index, candidate in
-            guard seconds[index] > 0, let quality = report.renditions.first(where: { $0.rendition == folders[index] }) else { return nil }
+            guard seconds[index] > 0, frames[index] > 0 else { return nil }
             return RateQualityPoint(codec: codec, box: candidate, width: sizes[index].width, height: sizes[index].height,
-                                    crf: candidate.crf ?? mw_default_crf(Int32(codec.shimCodec.rawValue)), bitrate: bits[index] / seconds[index], psnrY: quality.psnrY)
+                                    crf: candidate.crf ?? mw_default_crf(Int32(codec.shimCodec.rawValue)), bitrate: bits[index] / seconds[index],
+                                    psnrY: SegmentQuality.psnr(meanSquaredError: squaredErrors[index] / Double(frames[index])))
         }
         // The last candidate is the fixed top rung (capped): not a point of a CRF curve.
         let fixedTop = points.last { $0.box.maxBitrate != nil }
@@ -453,9 +454,6 @@ public enum PerTitleLadder {
                             chosen: chosen, fixedPredicted: fixedPredicted, decisions: decisions,
                             probeSeconds: (ContinuousClock.now - started).seconds)
     }
-
-    /// Threads measuring the samples: the renditions are shared out, each thread decoding the source itself.
-    static var measuringThreads: Int { max(1, min(4, ProcessInfo.processInfo.activeProcessorCount)) }
 }
 
 extension VideoCodec {

@@ -25,13 +25,22 @@ struct QualityReportTests {
         #expect(PerTitleLadder.samples(duration: 600).count == 15)
         #expect(PerTitleLadder.samples(duration: 1.5).map(\.start) == [0])
         #expect(PerTitleLadder.samples(duration: 1.5).first?.duration == 1.5)
-        // A long-GOP source (keyframes every 8.3 s, as x264's default makes at 30 fps): the window at 14 s
-        // (5.7 s after a keyframe) moves to 18 s (1.4 s after the one at 16.6); the one at 44 s (2.5 s after
-        // 41.5) stays, the next keyframe saving too little. Keyframes every 2 s change nothing.
+        // Each window starts 1.1 s after the last keyframe at least that long before its place (the
+        // sample's encode seeks 1 s back: it lands on that keyframe and decodes 1.1 s before the window). Keyframes every 8.3 s (x264's default at 30 fps): 14 s and 44 s
+        // move back to 9.4 s and 42.6 s; every 2 s: 13.1 s and 43.1 s; at scene cuts (the quality
+        // benchmark's noise): 44 s moves back to 37.9 s, 1.1 s after the keyframe at 36.8 s (the old rule
+        // moved it on to 46 s, 0.9 s after the one at 45.1 s, and the encode's one-second seek landed
+        // 9 s back at 36.8 s), and 14 s to 12.1 s.
         let longGOP = stride(from: 0.0, to: 60, by: 8.3).map { $0 }
         #expect(PerTitleLadder.samples(duration: 60).map(\.start) == [14, 44])
-        #expect(PerTitleLadder.samples(duration: 60, keyframes: longGOP).map(\.start) == [18, 44])
-        #expect(PerTitleLadder.samples(duration: 60, keyframes: stride(from: 0.0, to: 60, by: 2).map { $0 }).map(\.start) == [14, 44])
+        #expect(PerTitleLadder.samples(duration: 60, keyframes: longGOP).map(\.start) == [9.4, 42.6])
+        #expect(PerTitleLadder.samples(duration: 60, keyframes: stride(from: 0.0, to: 60, by: 2).map { $0 }).map(\.start) == [13.1, 43.1])
+        let sceneCuts = [0, 1.57, 3.93, 6.83, 8.8, 11, 13.03, 15.8, 17.67, 19.67, 21.53, 23.67, 25.43, 27.8, 29.73, 32.37, 34.87, 36.8, 45.1, 47.8]
+        #expect(PerTitleLadder.samples(duration: 60, keyframes: sceneCuts).map(\.start) == [12.1, 37.9])
+        // Two windows on one keyframe (a GOP longer than their spacing): the later stays in place.
+        #expect(PerTitleLadder.samples(duration: 8, keyframes: [0]).map(\.start) == [1.1, 6])
+        // An index's decode times put the first keyframe two B-frames before zero: it counts as zero.
+        #expect(PerTitleLadder.samples(duration: 8, keyframes: [-0.067, 3.97]).map(\.start) == [1.1, 5.1])
     }
 
     @Test("the keyframe times come from the container's index: an MP4's sync samples, none for MPEG-TS, none for a file that is not there")
@@ -197,6 +206,51 @@ struct QualityReportTests {
         }
     }
 
+    @Test("an encode judged in its own pass agrees with the quality meter reading the package afterwards, frame for frame, for a sample starting between segments")
+    func judgedInThePass() async throws {
+        try await withTestDirectory("quality-judged") { directory in
+            for (number, name) in ["quality-noise.mp4", "quality-still.mp4"].enumerated() {
+                let source = try ProjectPaths.fixture(name)
+                var hls = HLSSettings()
+                hls.packaging = .encode
+                hls.targetDurationSeconds = 2
+                hls.part = .videoSample(start: 2.3, end: 4.3)
+                hls.judgePSNR = true
+                let package = try await HLSPackager.package(input: source, outputDirectory: directory + "/p\(number)", rungs: boxes([540, 360, 234]), hls: hls)
+                let video = package.renditions.filter { $0.kind == .video }
+                #expect(video.count == 3)
+                let measured = try await QualityMeter.measure(input: source, directory: package.directory, renditions: package.renditions, fraction: 1,
+                                                              settings: EncodeSettings(), timelineOffset: package.timelineOffsetSeconds, firstStart: 2.3,
+                                                              compareAt: (960, 540), psnrOnly: true, limits: MediaLimits())
+                let report = QualityReport(sample: 1, segments: measured)
+                for rendition in video {
+                    let folder = QualityMeter.folder(of: rendition)
+                    let afterwards = try #require(report.renditions.first { $0.rendition == folder })
+                    // Two seconds at 30 fps, every frame compared once, at the largest rung's size.
+                    #expect(rendition.judgedFrames == 60 && afterwards.frames == 60, "\(name) \(folder): \(rendition.judgedFrames), \(afterwards.frames)")
+                    let judged = SegmentQuality.psnr(meanSquaredError: rendition.judgedMSESum / Double(max(rendition.judgedFrames, 1)))
+                    #expect(abs(judged - afterwards.psnrY) < 0.005, "\(name) \(folder): in the pass \(judged), afterwards \(afterwards.psnrY)")
+                }
+                // The two sources differ as their pictures do: the comparison is not a constant.
+                if number == 0 { #expect(report.renditions[0].psnrY < 40) } else { #expect(report.renditions[0].psnrY > 45) }
+            }
+            // Not asked: nothing judged. A split part's range still has to start on a segment boundary.
+            let source = try ProjectPaths.fixture("quality-still.mp4")
+            var plain = HLSSettings()
+            plain.packaging = .encode
+            plain.targetDurationSeconds = 2
+            let package = try await HLSPackager.package(input: source, outputDirectory: directory + "/plain", rungs: boxes([360]), hls: plain)
+            #expect(package.renditions.filter { $0.kind == .video }.allSatisfy { $0.judgedFrames == 0 })
+            plain.part = .videoRange(start: 2.3, end: 4.3)
+            do {
+                _ = try await HLSPackager.package(input: source, outputDirectory: directory + "/range", rungs: boxes([360]), hls: plain)
+                Issue.record("a range starting between segments was packaged")
+            } catch let error as MediaError {
+                #expect(error.code == .invalidArgument, "\(error)")
+            }
+        }
+    }
+
     @Test("every codec: a per-title ladder per codec (AV1 beside H.264), each with its own target, and the quality report measures the AV1 rungs too")
     func perTitleCodecs() async throws {
         try await withTestDirectory("per-title-codecs") { directory in
@@ -234,7 +288,12 @@ struct QualityReportTests {
                 let choice = try await PerTitleLadder.plan(input: source, info: info, boxes: boxes([540, 360, 234]), codecs: [.h264], targetPSNR: nil,
                                                            settings: EncodeSettings(), workDirectory: directory + "/probe\(number)", limits: MediaLimits())
                 ladders[name] = choice
-                #expect(choice.points.count == 6 && choice.samples.map(\.start) == [2, 6])
+                // 1.1 s after the last keyframe before each place (2 s and 6 s), by the index's decode
+                // times: the still and low-motion fixtures have one keyframe, at 0 (the second window stays
+                // in place rather than overlap the first); noise's scene cuts add 1.47, 3.97 and 6.87 s.
+                let expected: [Double] = name == "quality-noise.mp4" ? [1.1, 5.1] : [1.1, 6]
+                #expect(choice.points.count == 6)
+                #expect(choice.samples.map(\.start) == expected, "\(name): \(choice.samples)")
                 #expect(!FileManager.default.fileExists(atPath: directory + "/probe\(number)"), "probe encodes are removed")
                 let target = try #require(choice.targetPSNR[.h264])
                 // Without a target: the fixed ladder's top rung on the same samples.

@@ -14,6 +14,9 @@ struct DaemonTests {
             defer { worker.process.signal(SIGKILL) }
 
             #expect(await eventually { try worker.get("/healthz").status == 200 }, "\(worker.logText)")
+            // Transparent huge pages off by default (MW_TRANSPARENT_HUGE_PAGES): the kernel's own word on the process.
+            let procStatus = try String(contentsOfFile: "/proc/\(worker.process.pid)/status", encoding: .utf8)
+            #expect(procStatus.split(separator: "\n").contains { $0.hasPrefix("THP_enabled:") && $0.hasSuffix("0") }, "\(procStatus)")
             #expect(await eventually { try worker.get("/readyz").status == 200 })
             #expect(try worker.get("/readyz").body.contains("\"ready\":true"))
             #expect(await eventually { try worker.get("/metrics").body.contains("mw_redis_up 1") })
