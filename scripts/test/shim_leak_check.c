@@ -114,6 +114,33 @@ static void transcodes(const mw_limits *limits) {
     EXPECT(mw_measure_quality(fixture("short-0.5s.mp4"), out("ladder"), targets, 2, &segment, 1, 0, result.timeline_offset_s, 1, 0, limits,
                               stop, samples, message, sizeof(message)), MW_E_CANCELED);
     mw_cancel_token_free(stop);
+    /* A per-title sample: a range off the segment grid, every rung judged in the pass; then the same
+     * cancelled a third of the way, source frames held by the judges and the rungs' queues. */
+    {
+        mw_hls_settings sample;
+        mw_hls_settings_init_default(&sample);
+        sample.target_duration_s = 2;
+        sample.part = MW_PART_VIDEO_RANGE;
+        sample.range_start_s = 2.3;
+        sample.range_end_s = 4.3;
+        sample.range_anywhere = 1;
+        sample.judge_psnr = 1;
+        mkdir(out("judged"), 0755);
+        EXPECT(mw_package_hls(fixture("h264-aac-1080p30-10s.mp4"), out("judged"), rungs, 2, &settings, &sample, limits, NULL, NULL, NULL,
+                              &result, message, sizeof(message)), MW_OK);
+        for (int i = 0; i < result.rendition_count; i++)
+            if (result.renditions[i].kind == MW_RENDITION_VIDEO && result.renditions[i].judged_frames != 60) {
+                fprintf(stderr, "judged sample: rendition %d judged %d frames, not 60\n", i, result.renditions[i].judged_frames);
+                failures++;
+            }
+        mw_cancel_token *halfway = mw_cancel_token_new();
+        mkdir(out("judged-cancelled"), 0755);
+        sample.range_start_s = 0.7;
+        sample.range_end_s = 9.7;
+        EXPECT(mw_package_hls(fixture("h264-aac-1080p30-10s.mp4"), out("judged-cancelled"), rungs, 2, &settings, &sample, limits, halfway,
+                              cancel_at_a_third, halfway, &result, message, sizeof(message)), MW_E_CANCELED);
+        mw_cancel_token_free(halfway);
+    }
     mkdir(out("ts"), 0755);
     hls.segment_format = MW_SEGMENTS_TS;
     hls.audio_muxed = 1;

@@ -10,12 +10,15 @@ struct QueueProcessTests {
     @Test("a worker killed with SIGKILL mid-job loses nothing: the job completes once, elsewhere")
     func sigkillMidJob() async throws {
         try await withWorkers(count: 2) { _, workers, probe, _ in
-            try await probe.push(#"{"id":"long","type":"noop","options":{"duration_ms":2500}}"#)
+            // 8 s: the kill must land while the job runs. With 2.5 s, a loaded machine (CI beside a
+            // CPU burner) once saw the job active, then took so long to send the kill that the owner
+            // had already finished it: completed by w0, never stalled.
+            try await probe.push(#"{"id":"long","type":"noop","options":{"duration_ms":8000}}"#)
             #expect(await eventually { try await probe.queue.record(id: "long")?.state == .active })
             let owner = try #require(try await probe.queue.record(id: "long")?.fields["worker"])
             let victim = try #require(workers.first { $0.id == owner })
             victim.process.signal(SIGKILL)
-            #expect(await eventually(.seconds(20)) { try await probe.queue.record(id: "long")?.state == .completed })
+            #expect(await eventually(.seconds(45)) { try await probe.queue.record(id: "long")?.state == .completed })
             let record = try #require(try await probe.queue.record(id: "long"))
             #expect(record.fields["worker"] != owner)
             #expect(try await probe.terminalEvents()["long"] == ["NoopCompleted"])
