@@ -127,47 +127,14 @@ public enum QualityMeter {
     /// `directory` (all renditions share their segment boundaries, so the same segments of each).
     /// Each is compared at its own size, or at `compareAt` (scaled up to it, as a player shows a
     /// small rung full screen: what makes renditions of different sizes comparable). `psnrOnly`:
-    /// no SSIM (its sums stay 0), for the per-title analysis, which reads PSNR alone.
+    /// no SSIM (its sums stay 0), where PSNR alone is read.
     public static func measure(
         input: String, directory: String, renditions: [HLSRendition], fraction: Double, settings: EncodeSettings,
         timelineOffset: Double, firstStart: Double = 0, compareAt: (width: Int, height: Int)? = nil, psnrOnly: Bool = false,
-        parallel: Int = 1, limits: MediaLimits
+        limits: MediaLimits
     ) async throws(MediaError) -> [SegmentQuality] {
         let video = renditions.filter { $0.kind == .video && $0.width != nil && $0.height != nil }
         guard let first = video.first, fraction > 0, video.count < Int(MW_MAX_RENDITIONS) else { return [] }
-        if parallel > 1, video.count > 1 {
-            // The renditions shared out over threads by picture area. Each thread decodes the source
-            // itself: usually cheap beside the scaling and comparing it splits, though a heavy source
-            // (film grain at CRF 10 decodes at 12 ms a frame) pays for it once per thread.
-            var groups = [[HLSRendition]](repeating: [], count: min(parallel, video.count)), load = [Int](repeating: 0, count: groups.count)
-            for rendition in video.sorted(by: { ($0.width ?? 0) * ($0.height ?? 0) > ($1.width ?? 0) * ($1.height ?? 0) }) {
-                let lightest = load.indices.min { load[$0] < load[$1] }!
-                groups[lightest].append(rendition)
-                load[lightest] += compareAt.map { $0.width * $0.height } ?? (rendition.width ?? 0) * (rendition.height ?? 0)
-            }
-            let measured: [[SegmentQuality]]
-            do {
-                measured = try await withThrowingTaskGroup(of: [SegmentQuality].self) { group in
-                    for share in groups {
-                        group.addTask {
-                            try await measure(input: input, directory: directory, renditions: share, fraction: fraction, settings: settings,
-                                              timelineOffset: timelineOffset, firstStart: firstStart, compareAt: compareAt, psnrOnly: psnrOnly,
-                                              parallel: 1, limits: limits)
-                        }
-                    }
-                    return try await group.reduce(into: []) { $0.append($1) }
-                }
-            } catch let error as MediaError {
-                throw error
-            } catch {
-                throw MediaError(code: .internal, message: "measuring: \(error)")
-            }
-            // In the renditions' own order, as one call would give them.
-            let order = Dictionary(uniqueKeysWithValues: video.enumerated().map { (folder(of: $0.element), $0.offset) })
-            return measured.flatMap { $0 }.sorted {
-                (order[$0.rendition] ?? 0, $0.startSeconds) < (order[$1.rendition] ?? 0, $1.startSeconds)
-            }
-        }
         guard let playlist = try? String(contentsOfFile: directory + "/" + first.playlist, encoding: .utf8) else {
             throw MediaError(code: .internal, message: "cannot read \(first.playlist) to measure it")
         }
