@@ -99,6 +99,30 @@ public enum CancelOutcome: String, Sendable, Equatable {
 /// A job's stored record, as `status` shows it.
 public struct JobRecord: Sendable, Equatable {
     public var fields: [String: String]
+
+    /// Fields a new job's hash leaves out while they hold their first value (every field is a
+    /// step of a linear search in Redis's small-hash encoding, paid at each transition), and the
+    /// field whose value stands in for an absent one (`run_at`: when it was created; `allowance`:
+    /// its first `max_attempts`).
+    static let defaults: [String: String] = ["stalls": "0", "history": "[]", "cancel": "0", "worker": "", "token": "0"]
+    static let standIns: [String: String] = ["run_at": "created_at", "allowance": "max_attempts"]
+
+    public init(fields: [String: String]) {
+        self.fields = fields
+    }
+
+    /// The record as stored, with what the hash leaves out filled in: the same fields whatever
+    /// wrote it. `lease_until` is the job's score in the active set while it runs (the hash
+    /// keeps no copy: a heartbeat moves the score alone), 0 otherwise.
+    init(stored: [String: String], id: String, queue: String, leaseUntil: String?) {
+        var fields = stored
+        fields["id"] = fields["id"] ?? id
+        fields["queue"] = fields["queue"] ?? queue
+        fields["lease_until"] = fields["state"] == "active" ? leaseUntil ?? "0" : "0"
+        for (name, value) in Self.defaults where fields[name] == nil { fields[name] = value }
+        for (name, from) in Self.standIns where fields[name] == nil { fields[name] = fields[from] }
+        self.fields = fields
+    }
     public var id: String { fields["id"] ?? "" }
     public var state: JobState? { fields["state"].flatMap(JobState.init(rawValue:)) }
     public var type: String { fields["type"] ?? "" }

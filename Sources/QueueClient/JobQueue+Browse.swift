@@ -53,11 +53,14 @@ extension JobQueue {
     public func summaries(_ ids: [String]) async throws(RedisError) -> [JobSummary] {
         guard !ids.isEmpty else { return [] }
         let replies = try await client.pipeline(ids.map { ["HMGET", jobKey($0)] + JobSummary.fieldNames })
-        return replies.compactMap { reply in
+        return zip(ids, replies).compactMap { id, reply in
             let values = (reply.array ?? []).map(\.string)
-            guard values.first.flatMap({ $0 }) != nil else { return nil }
             var fields: [String: String] = [:]
             for (name, value) in zip(JobSummary.fieldNames, values) { if let value { fields[name] = value } }
+            // Every record has a state; a new job's hash has no `id` field (its key names it).
+            guard fields["state"] != nil else { return nil }
+            fields["id"] = fields["id"] ?? id
+            fields["worker"] = fields["worker"] ?? ""
             return JobSummary(fields: fields)
         }
     }

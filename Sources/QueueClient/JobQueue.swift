@@ -335,12 +335,12 @@ public struct JobQueue: Sendable {
     }
 
     public func record(id: String) async throws(RedisError) -> JobRecord? {
-        let reply = try await client.command(["HGETALL", jobKey(id)])
-        let items = (reply.array ?? []).map { $0.string ?? "" }
+        let replies = try await client.pipeline([["HGETALL", jobKey(id)], ["ZSCORE", keyBase + "active", id]])
+        let items = (replies[0].array ?? []).map { $0.string ?? "" }
         guard !items.isEmpty else { return nil }
         var fields: [String: String] = [:]
         for index in stride(from: 0, to: items.count - 1, by: 2) { fields[items[index]] = items[index + 1] }
-        return JobRecord(fields: fields)
+        return JobRecord(stored: fields, id: id, queue: name, leaseUntil: replies[1].string)
     }
 
     /// Dead jobs, newest first.

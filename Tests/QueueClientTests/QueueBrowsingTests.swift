@@ -55,6 +55,48 @@ struct QueueBrowsingTests {
         }
     }
 
+    @Test("a new job's hash leaves out the fields at their first value and keeps no lease; the record read back has them all")
+    func recordDefaults() async throws {
+        try await withQueue { queue in
+            var job = NewJob(id: "j1", type: "noop", payload: "{}")
+            job.maxAttempts = 3
+            try await add(queue, [job])
+            func stored() async throws -> [String: String] {
+                let items = (try await queue.client.command(["HGETALL", queue.keyBase + "job:j1"]).array ?? []).compactMap(\.string)
+                return Dictionary(uniqueKeysWithValues: stride(from: 0, to: items.count - 1, by: 2).map { (items[$0], items[$0 + 1]) })
+            }
+            // Each field is a step of Redis's linear search in a small hash, at every transition.
+            let left = ["id", "queue", "stalls", "history", "cancel", "worker", "lease_until", "token", "allowance", "run_at"]
+            let raw = try await stored()
+            #expect(left.filter { raw[$0] != nil }.isEmpty, "\(raw.keys.sorted())")
+            var record = try #require(try await queue.record(id: "j1"))
+            #expect(record.fields["id"] == "j1" && record.fields["queue"] == "q" && record.fields["stalls"] == "0")
+            #expect(record.fields["history"] == "[]" && record.fields["cancel"] == "0" && record.fields["worker"] == "")
+            #expect(record.fields["lease_until"] == "0" && record.fields["token"] == "0" && record.fields["allowance"] == "3")
+            #expect(record.fields["run_at"] == record.fields["created_at"])
+
+            // Running: the lease is the job's score in the active set, moved by a heartbeat alone.
+            let delivery = try #require(try await queue.fetch(max: 1).deliveries.first)
+            let active = queue.keyBase + "active"
+            let leased = try #require(try await queue.client.command(["ZSCORE", active, "j1"]).string)
+            record = try #require(try await queue.record(id: "j1"))
+            #expect(record.fields["lease_until"] == leased && record.fields["worker"] == "w")
+            let storedActive = try await stored()
+            #expect(storedActive["lease_until"] == nil)
+            try await queue.client.command(["ZADD", active, "XX", "1", "j1"])
+            let beat = try await queue.heartbeat([(delivery.id, delivery.token)])
+            #expect(beat == [.held])
+            let extended = try #require(try await queue.client.command(["ZSCORE", active, "j1"]).string)
+            let afterBeat = try await queue.record(id: "j1")
+            #expect((Int64(extended) ?? 0) > 1 && afterBeat?.fields["lease_until"] == extended)
+
+            let completed = try await queue.complete(id: delivery.id, token: delivery.token, dataJSON: "{}")
+            #expect(completed)
+            record = try #require(try await queue.record(id: "j1"))
+            #expect(record.fields["state"] == "completed" && record.fields["lease_until"] == "0" && record.fields["id"] == "j1")
+        }
+    }
+
     @Test("search by job id, file_id, movie id given by the producer and movie id read from the object")
     func search() async throws {
         try await withQueue { queue in

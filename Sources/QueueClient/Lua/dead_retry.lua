@@ -13,10 +13,11 @@ if job[2] == '0' or job[5] then return 0 end  -- an invalid item, or a part (ret
 redis.call('HDEL', key, 'graph', 'children', 'pending', 'work_total', 'work_done', 'stage', 'progress_at',
   'split_attempt', 'part_count', 'ranked_remaining')
 local attempts = tonumber(job[3]) or 0
+-- A job's first max_attempts is its allowance; the hash keeps it once max_attempts moves on.
 local allowance = tonumber(job[4]) or tonumber(job[2])
 redis.call('ZREM', base .. 'dead', id)
 redis.call('PERSIST', key)
-redis.call('HSET', key, 'max_attempts', attempts + allowance, 'stalls', 0, 'finished_at', '', 'ended_by', '')
+redis.call('HSET', key, 'max_attempts', attempts + allowance, 'allowance', allowance, 'stalls', 0, 'finished_at', '', 'ended_by', '')
 make_waiting(id, redis.call('HGET', key, 'priority'), false)
 emit('JobRequeued', id, '{"attempts":' .. attempts .. ',"max_attempts":' .. (attempts + allowance) .. '}')
 wake()

@@ -33,7 +33,7 @@ if ARGV[12] == '1' and attempts < max_attempts then
   if cancel_if_requested(id, token) then return then_fetch({ 'canceled', '' }) end
   trash_attempt_version(id, now)
   local retry_at = now + tonumber(ARGV[13])
-  redis.call('HSET', key, 'state', 'failed', 'run_at', retry_at, 'worker', '', 'lease_until', 0, 'ended_by', token)
+  redis.call('HSET', key, 'state', 'failed', 'run_at', retry_at, 'worker', '', 'ended_by', token)
   redis.call('ZREM', base .. 'active', id)
   redis.call('ZADD', base .. 'scheduled', retry_at, id)
   redis.call('HINCRBY', base .. 'stats', 'retries', 1)

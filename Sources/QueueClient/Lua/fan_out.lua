@@ -28,13 +28,13 @@ for _ = 1, tonumber(ARGV[11]) do
   local fields = { 'HSET', job_key(child), 'id', child, 'type', child_type, 'queue', queue, 'priority', job[1],
     'attempts', 0, 'max_attempts', job[2], 'allowance', job[2], 'stalls', 0, 'token', 0, 'created_at', now, 'run_at', now,
     'timeout_s', job[3], 'payload', payload, 'metadata', job[4], 'history', '[]', 'cancel', 0, 'worker', '',
-    'lease_until', 0, 'parent', id, 'asset', asset, 'work_ms', work, 'split_attempt', job[9] }
+    'parent', id, 'asset', asset, 'work_ms', work, 'split_attempt', job[9] }
   if job[5] then fields[#fields + 1] = 'file_id'; fields[#fields + 1] = job[5] end
   if job[6] then fields[#fields + 1] = 'meta_movie_id'; fields[#fields + 1] = job[6] end
   redis.call(unpack(fields))
 end
 redis.call('HSET', key, 'state', 'waiting_children', 'children', cjson.encode(children), 'pending', #children,
-  'work_total', total, 'work_done', 0, 'graph', 1, 'stage', 'parts', 'worker', '', 'lease_until', 0, 'progress_at', 0,
+  'work_total', total, 'work_done', 0, 'graph', 1, 'stage', 'parts', 'worker', '', 'progress_at', 0,
   'split', ARGV[10], 'split_attempt', job[9], 'part_count', #children, 'ranked_remaining', total)
 redis.call('ZREM', base .. 'active', id)
 redis.call('DEL', base .. 'graph:' .. id)

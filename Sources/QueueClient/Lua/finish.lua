@@ -32,16 +32,22 @@ local function finish_one(at)
   event_trace = ARGV[at + 4]
   if #event_trace ~= 32 or string.find(event_trace, '[^0-9a-f]') then event_trace = nil end
   local key = job_key(id)
-  local job = redis.call('HMGET', key, 'state', 'token', 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id', 'ended_by', 'version',
-    'parent', 'children', 'event_ids')
-  if job[1] == 'active' and job[2] == token and job[10] then
+  local job = redis.call('HMGET', key, 'state', 'token', 'attempts', 'metadata', 'type', 'version', 'parent', 'children', 'event_ids')
+  -- What only some jobs have is read only for them: every field looked up that a hash lacks
+  -- is a search of all of it.
+  local file_id, meta_movie_id = false, false
+  if job[1] == 'active' and transcode_types[job[5]] then
+    local ids = redis.call('HMGET', key, 'file_id', 'meta_movie_id')
+    file_id, meta_movie_id = ids[1], ids[2]
+  end
+  if job[1] == 'active' and job[2] == token and job[7] then
     -- A part of a split job: its folder becomes part of the parent's version (published or
     -- deleted with it, so its own record goes); its completion is the parent's per-asset
     -- event; the last one starts the parent's next stage. A late part (its parent ended or
     -- split anew) touches nothing of the parent: its folder is trash for the janitor.
     local live = live_parent(id)
     if outcome == 'completed' then
-      if live and version ~= '' and job[9] == version then
+      if live and version ~= '' and job[6] == version then
         redis.call('DEL', base .. 'version:' .. version)
         redis.call('HSET', key, 'version', '')
       end
@@ -60,10 +66,9 @@ local function finish_one(at)
     end
     return 1
   elseif job[1] == 'active' and job[2] == token then
-    local known = { job[3], job[4], job[5], job[6], job[7] }
     if outcome == 'completed' then
       if version ~= '' then
-        if job[9] ~= version then return 'ERR version ' .. version .. ' is not the one this delivery opened' end
+        if job[6] ~= version then return 'ERR version ' .. version .. ' is not the one this delivery opened' end
         local version_key = base .. 'version:' .. version
         local written = redis.call('HMGET', version_key, 'slot', 'url', 'master')
         local slot_key = base .. 'slot:' .. written[1]
@@ -81,25 +86,25 @@ local function finish_one(at)
         end
       end
       -- The events first, so their stream ids go into the one HSET that ends the job.
-      local ids = job[12]
+      local ids = job[9]
       local asset_at = at + 9
       for _ = 1, assets do
-        ids = with_event_id(ids, emit_raw(ARGV[asset_at], id, ARGV[asset_at + 1], known))
+        ids = with_event_id(ids, append_event(ARGV[asset_at], id, ARGV[asset_at + 1], job[3], job[4], job[5], file_id, meta_movie_id))
         asset_at = asset_at + 2
       end
-      ids = with_event_id(ids, emit_raw(outcome_event(job[5], 'Completed'), id, data, known))
+      ids = with_event_id(ids, append_event(outcome_event(job[5], 'Completed'), id, data, job[3], job[4], job[5], file_id, meta_movie_id))
       -- Nothing left to trash when the version was just published or none was opened.
       local left = nil
-      if version ~= '' or not job[9] or job[9] == '' then left = false end
+      if version ~= '' or not job[6] or job[6] == '' then left = false end
       local fields = { 'result', data, 'ended_by', token, 'event_ids', ids }
       if version ~= '' then fields[#fields + 1] = 'version'; fields[#fields + 1] = '' end
-      make_terminal(id, 'completed', fields, { version = left, parent = false, children = job[11] or false, token = token }, ended)
+      make_terminal(id, 'completed', fields, { version = left, parent = false, children = job[8] or false, token = token }, ended)
     else
-      local ids = with_event_id(job[12], emit_raw(outcome_event(job[5], 'Canceled'), id, data, known))
-      make_terminal(id, 'canceled', { 'ended_by', token, 'event_ids', ids }, { parent = false, children = job[11] or false, token = token }, ended)
+      local ids = with_event_id(job[9], append_event(outcome_event(job[5], 'Canceled'), id, data, job[3], job[4], job[5], file_id, meta_movie_id))
+      make_terminal(id, 'canceled', { 'ended_by', token, 'event_ids', ids }, { parent = false, children = job[8] or false, token = token }, ended)
     end
     return 1
-  elseif job[8] == token and (job[1] == 'completed' or job[1] == 'canceled') then
+  elseif (job[1] == 'completed' or job[1] == 'canceled') and redis.call('HGET', key, 'ended_by') == token then
     -- This delivery ended it itself: a retry after a lost reply gets the same answer.
     return 1
   end

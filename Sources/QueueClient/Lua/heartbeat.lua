@@ -6,10 +6,11 @@ local lease_ms = tonumber(ARGV[8])
 local results = {}
 for i = 9, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  if holds_lease(id, token) then
+  -- The lease is the job's score in `active` alone (the record keeps no copy to update).
+  local job = redis.call('HMGET', job_key(id), 'state', 'token', 'cancel')
+  if job[1] == 'active' and job[2] == token then
     redis.call('ZADD', base .. 'active', 'XX', now + lease_ms, id)
-    redis.call('HSET', job_key(id), 'lease_until', now + lease_ms)
-    results[#results + 1] = redis.call('HGET', job_key(id), 'cancel') == '1' and 2 or 1
+    results[#results + 1] = job[3] == '1' and 2 or 1
   else
     results[#results + 1] = 0
   end

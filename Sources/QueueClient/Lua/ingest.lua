@@ -49,7 +49,8 @@ for _ = 1, items do
   for _ = 1, count do
     local id = ARGV[at]
     local key = job_key(id)
-    local held = redis.call('HMGET', key, 'state', 'max_attempts')
+    -- As a rule the id is new: one EXISTS, its record read only when it is not.
+    local held = redis.call('EXISTS', key) == 1 and redis.call('HMGET', key, 'state', 'max_attempts') or {}
     if held[1] == 'dead' and held[2] == '0' then
       redis.call('ZREM', base .. 'dead', id)
       redis.call('DEL', key)
@@ -65,23 +66,23 @@ for _ = 1, items do
       if tonumber(ARGV[at + 10]) > 0 then run_at = now + tonumber(ARGV[at + 10]) end
       local file_id, movie_id = ARGV[at + 8], ARGV[at + 9]
       local delayed = run_at > now
-      local known = { 0, ARGV[at + 7], job_type, file_id ~= '' and file_id or false, false }
       local entry
       if delayed then
         redis.call('ZADD', base .. 'scheduled', run_at, id)
-        entry = emit_raw('JobDelayed', id, '{"run_at":"' .. iso8601(run_at) .. '"}', known)
+        entry = append_event('JobDelayed', id, '{"run_at":"' .. iso8601(run_at) .. '"}', '0', ARGV[at + 7], job_type, file_id ~= '' and file_id)
         results[#results + 1] = 'delayed'
       else
         queued[priority] = queued[priority] or { 'RPUSH', base .. 'wait:' .. priority }
         queued[priority][#queued[priority] + 1] = id
-        entry = emit_raw('JobQueued', id, '{"priority":' .. cjson.encode(priority) .. '}', known)
+        entry = append_event('JobQueued', id, '{"priority":"' .. priority .. '"}', '0', ARGV[at + 7], job_type, file_id ~= '' and file_id)
         results[#results + 1] = 'queued'
       end
-      local fields = { 'HSET', key, 'id', id, 'type', job_type, 'queue', queue, 'priority', priority,
-        'attempts', '0', 'max_attempts', ARGV[at + 3], 'allowance', ARGV[at + 3], 'stalls', '0', 'token', '0', 'created_at', now_text,
-        'run_at', delayed and string.format('%d', run_at) or now_text, 'timeout_s', ARGV[at + 5], 'payload', ARGV[at + 6],
-        'metadata', ARGV[at + 7], 'history', '[]', 'cancel', '0', 'worker', '', 'lease_until', '0',
-        'state', delayed and 'delayed' or 'waiting', 'event_ids', entry }
+      -- The fields read at every transition first (a small hash is a list searched from its
+      -- head); fields at their default (stalls, history, cancel, worker, ...) are left out.
+      local fields = { 'HSET', key, 'state', delayed and 'delayed' or 'waiting', 'attempts', '0', 'type', job_type,
+        'metadata', ARGV[at + 7], 'event_ids', entry, 'max_attempts', ARGV[at + 3], 'payload', ARGV[at + 6],
+        'timeout_s', ARGV[at + 5], 'created_at', now_text, 'priority', priority }
+      if delayed then fields[#fields + 1] = 'run_at'; fields[#fields + 1] = string.format('%d', run_at) end
       if file_id ~= '' then fields[#fields + 1] = 'file_id'; fields[#fields + 1] = file_id end
       if movie_id ~= '' then fields[#fields + 1] = 'movie_id'; fields[#fields + 1] = movie_id end
       redis.call(unpack(fields))

@@ -84,40 +84,42 @@ local function outcome_event(job_type, outcome)
   return (type_names[job_type] or 'Job') .. outcome
 end
 
--- A JSON string of an id or event type: ids and types are plain as a rule (job ids are
--- [A-Za-z0-9._:-], parts add ~) and are quoted as they are; anything else goes to cjson.
-local function json_name(text)
-  if string.find(text, '[^%w%._:~-]') then return cjson.encode(text) end
-  return '"' .. text .. '"'
-end
+-- Job types whose events carry file_id and meta_movie_id.
+local transcode_types = { transcode = true, transcode_chunk = true, transcode_audio = true }
 
 -- What every event of this call shares, made on the first one.
 local event_queue, event_worker = nil, nil
 
 -- Appends one event to the queue's stream, in the envelope of the design, and returns its
 -- stream id: the job's metadata is copied in, and transcode events carry file_id and meta_movie_id
--- (and trace_id, when the calling attempt has a trace).
--- data_json is raw JSON text, inserted as is. `known` may carry the job's
--- { attempts, metadata, type, file_id, meta_movie_id } when the caller has read them.
--- `known` may also carry, 6th, the parent of a part of a split job (named as parent_id).
-local function emit_raw(event_type, id, data_json, known)
-  local job = known or redis.call('HMGET', job_key(id), 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id', 'parent')
+-- (and trace_id, when the calling attempt has a trace); a part's events name its parent as
+-- parent_id. data_json is raw JSON text, inserted as is; attempt is its decimal text. The event
+-- type is one of ours (never a producer's text): it is quoted as it is. The hot transitions pass
+-- what they have read of the job; `emit_raw` reads it.
+local function append_event(event_type, id, data_json, attempt, metadata, job_type, file_id, meta_movie_id, parent)
   if not event_queue then
     event_queue = ',"queue":' .. cjson.encode(queue) .. ',"occurred_at":"' .. occurred_at .. '","attempt":'
     event_worker = ',"worker_id":' .. cjson.encode(actor) .. ',"metadata":'
   end
-  local attempt = tonumber(job[1]) or 0
-  local parts = { '{"event_id":"', event_id(), '","type":', json_name(event_type),
-    ',"job_id":', json_name(id), event_queue, string.format('%d', attempt), event_worker, job[2] or '{}' }
-  if job[6] then parts[#parts + 1] = ',"parent_id":' .. cjson.encode(job[6]) end
-  if event_trace then parts[#parts + 1] = ',"trace_id":"' .. event_trace .. '"' end
-  if job[3] and string.sub(job[3], 1, 9) == 'transcode' then
-    parts[#parts + 1] = ',"file_id":' .. (job[4] and cjson.encode(job[4]) or 'null')
-    parts[#parts + 1] = ',"meta_movie_id":' .. (job[5] and cjson.encode(job[5]) or 'null')
+  -- One concatenation (Lua joins a chain of `..` in one step): no table per event.
+  local tail = ''
+  if parent then tail = ',"parent_id":' .. cjson.encode(parent) end
+  if event_trace then tail = tail .. ',"trace_id":"' .. event_trace .. '"' end
+  if transcode_types[job_type] then
+    tail = tail .. ',"file_id":' .. (file_id and cjson.encode(file_id) or 'null') ..
+      ',"meta_movie_id":' .. (meta_movie_id and cjson.encode(meta_movie_id) or 'null')
   end
-  parts[#parts + 1] = ',"data":' .. (data_json or '{}') .. '}'
+  local event = '{"event_id":"' .. event_id() .. '","type":"' .. event_type .. '","job_id":' .. cjson.encode(id) ..
+    event_queue .. (attempt or '0') .. event_worker .. (metadata or '{}') .. tail .. ',"data":' .. (data_json or '{}') .. '}'
   return redis.call('XADD', base .. 'events', 'MAXLEN', '~', events_maxlen, '*',
-    'type', event_type, 'job_id', id, 'event', table.concat(parts))
+    'type', event_type, 'job_id', id, 'event', event)
+end
+
+-- `known` may carry the job's { attempts, metadata, type, file_id, meta_movie_id, parent } when
+-- the caller has read them.
+local function emit_raw(event_type, id, data_json, known)
+  local job = known or redis.call('HMGET', job_key(id), 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id', 'parent')
+  return append_event(event_type, id, data_json, job[1], job[2], job[3], job[4], job[5], job[6])
 end
 
 -- The job remembers its events' stream ids: its page reads them without scanning the
@@ -195,7 +197,7 @@ end
 
 local function make_waiting(id, priority, at_front)
   local key = job_key(id)
-  redis.call('HSET', key, 'state', 'waiting', 'worker', '', 'lease_until', 0)
+  redis.call('HSET', key, 'state', 'waiting', 'worker', '')
   if redis.call('HEXISTS', key, 'parent') == 1 then
     redis.call('ZADD', base .. 'wait:' .. priority .. ':graph', graph_score(key), id)
   elseif at_front then
@@ -254,9 +256,11 @@ end
 local function make_terminal(id, state, extra, known, ended)
   local key = job_key(id)
   if not known or known.version ~= false then trash_version_of(id, now) end
-  local fields = { 'HSET', key, 'state', state, 'finished_at', now_text, 'lease_until', '0' }
-  if extra then for _, value in ipairs(extra) do fields[#fields + 1] = value end end
-  redis.call(unpack(fields))
+  if extra then
+    redis.call('HSET', key, 'state', state, 'finished_at', now_text, unpack(extra))
+  else
+    redis.call('HSET', key, 'state', state, 'finished_at', now_text)
+  end
   if ended then
     ended[state] = ended[state] or {}
     ended[state][#ended[state] + 1] = id
@@ -271,17 +275,21 @@ local function make_terminal(id, state, extra, known, ended)
   -- bounded whoever calls fetch, without a ZCOUNT on every job.
   local token = known and tonumber(known.token)
   if not token then prune_finished(state, ttl, 2) elseif token % 16 == 0 then prune_finished(state, ttl, 32) end
-  local graph = known and { known.parent, known.children } or redis.call('HMGET', key, 'parent', 'children')
-  if graph[1] and live_parent(id) then
+  local parent, children
+  if known then parent, children = known.parent, known.children else
+    local graph = redis.call('HMGET', key, 'parent', 'children')
+    parent, children = graph[1], graph[2]
+  end
+  if parent and live_parent(id) then
     -- A live part's record is what its parent's stitch reads: it lives as long as the
     -- parent's attempt, and expires with the parent.
     redis.call('PERSIST', key)
   else
     redis.call('PEXPIRE', key, ttl_text)
   end
-  if graph[2] then
+  if children then
     -- A split job's ended parts go with it; a part still running gets its expiry when it ends.
-    for _, child in ipairs(cjson.decode(graph[2])) do
+    for _, child in ipairs(cjson.decode(children)) do
       local child_state = redis.call('HGET', job_key(child), 'state')
       if child_state == 'completed' or child_state == 'dead' or child_state == 'canceled' then
         redis.call('PEXPIRE', job_key(child), ttl)
@@ -289,7 +297,7 @@ local function make_terminal(id, state, extra, known, ended)
     end
     redis.call('ZREM', base .. 'parents', id)
   end
-  if not graph[1] and not ended then count_minute(state) end
+  if not parent and not ended then count_minute(state) end
 end
 
 -- The ids `make_terminal` gathered in `ended` (none of them a part): out of `active`, into their
@@ -571,16 +579,15 @@ local function take_waiting(max_jobs, lease_ms, out)
       if job[1] == 'waiting' then
         local token = string.format('%d', last_token - #ids + index)
         local attempt = string.format('%d', (tonumber(job[11]) or 0) + 1)
-        local entry = emit_raw('JobStarted', id, '{}', { attempt, job[5], job[3], job[7], job[9], job[13] })
+        local entry = append_event('JobStarted', id, '{}', attempt, job[5], job[3], job[7], job[9], job[13])
         redis.call('HSET', key, 'state', 'active', 'token', token, 'worker', actor, 'attempts', attempt,
-          'lease_until', lease_text, 'started_at', now_text, 'event_ids', with_event_id(job[14], entry))
+          'started_at', now_text, 'event_ids', with_event_id(job[14], entry))
         leases[#leases + 1] = lease_text
         leases[#leases + 1] = id
-        out[#out + 1] = id
-        out[#out + 1] = token
-        out[#out + 1] = attempt
-        for f = 2, 10 do out[#out + 1] = job[f] or '' end
-        out[#out + 1] = job[12] or ''
+        local n = #out
+        out[n + 1], out[n + 2], out[n + 3] = id, token, attempt
+        for f = 2, 10 do out[n + 2 + f] = job[f] or '' end
+        out[n + 13] = job[12] or ''
         taken = taken + 1
       end
     end
@@ -694,10 +701,11 @@ if job[2] == '0' or job[5] then return 0 end  -- an invalid item, or a part (ret
 redis.call('HDEL', key, 'graph', 'children', 'pending', 'work_total', 'work_done', 'stage', 'progress_at',
   'split_attempt', 'part_count', 'ranked_remaining')
 local attempts = tonumber(job[3]) or 0
+-- A job's first max_attempts is its allowance; the hash keeps it once max_attempts moves on.
 local allowance = tonumber(job[4]) or tonumber(job[2])
 redis.call('ZREM', base .. 'dead', id)
 redis.call('PERSIST', key)
-redis.call('HSET', key, 'max_attempts', attempts + allowance, 'stalls', 0, 'finished_at', '', 'ended_by', '')
+redis.call('HSET', key, 'max_attempts', attempts + allowance, 'allowance', allowance, 'stalls', 0, 'finished_at', '', 'ended_by', '')
 make_waiting(id, redis.call('HGET', key, 'priority'), false)
 emit('JobRequeued', id, '{"attempts":' .. attempts .. ',"max_attempts":' .. (attempts + allowance) .. '}')
 wake()
@@ -732,7 +740,7 @@ if ARGV[12] == '1' and attempts < max_attempts then
   if cancel_if_requested(id, token) then return then_fetch({ 'canceled', '' }) end
   trash_attempt_version(id, now)
   local retry_at = now + tonumber(ARGV[13])
-  redis.call('HSET', key, 'state', 'failed', 'run_at', retry_at, 'worker', '', 'lease_until', 0, 'ended_by', token)
+  redis.call('HSET', key, 'state', 'failed', 'run_at', retry_at, 'worker', '', 'ended_by', token)
   redis.call('ZREM', base .. 'active', id)
   redis.call('ZADD', base .. 'scheduled', retry_at, id)
   redis.call('HINCRBY', base .. 'stats', 'retries', 1)
@@ -771,13 +779,13 @@ for _ = 1, tonumber(ARGV[11]) do
   local fields = { 'HSET', job_key(child), 'id', child, 'type', child_type, 'queue', queue, 'priority', job[1],
     'attempts', 0, 'max_attempts', job[2], 'allowance', job[2], 'stalls', 0, 'token', 0, 'created_at', now, 'run_at', now,
     'timeout_s', job[3], 'payload', payload, 'metadata', job[4], 'history', '[]', 'cancel', 0, 'worker', '',
-    'lease_until', 0, 'parent', id, 'asset', asset, 'work_ms', work, 'split_attempt', job[9] }
+    'parent', id, 'asset', asset, 'work_ms', work, 'split_attempt', job[9] }
   if job[5] then fields[#fields + 1] = 'file_id'; fields[#fields + 1] = job[5] end
   if job[6] then fields[#fields + 1] = 'meta_movie_id'; fields[#fields + 1] = job[6] end
   redis.call(unpack(fields))
 end
 redis.call('HSET', key, 'state', 'waiting_children', 'children', cjson.encode(children), 'pending', #children,
-  'work_total', total, 'work_done', 0, 'graph', 1, 'stage', 'parts', 'worker', '', 'lease_until', 0, 'progress_at', 0,
+  'work_total', total, 'work_done', 0, 'graph', 1, 'stage', 'parts', 'worker', '', 'progress_at', 0,
   'split', ARGV[10], 'split_attempt', job[9], 'part_count', #children, 'ranked_remaining', total)
 redis.call('ZREM', base .. 'active', id)
 redis.call('DEL', base .. 'graph:' .. id)
@@ -813,16 +821,22 @@ local function finish_one(at)
   event_trace = ARGV[at + 4]
   if #event_trace ~= 32 or string.find(event_trace, '[^0-9a-f]') then event_trace = nil end
   local key = job_key(id)
-  local job = redis.call('HMGET', key, 'state', 'token', 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id', 'ended_by', 'version',
-    'parent', 'children', 'event_ids')
-  if job[1] == 'active' and job[2] == token and job[10] then
+  local job = redis.call('HMGET', key, 'state', 'token', 'attempts', 'metadata', 'type', 'version', 'parent', 'children', 'event_ids')
+  -- What only some jobs have is read only for them: every field looked up that a hash lacks
+  -- is a search of all of it.
+  local file_id, meta_movie_id = false, false
+  if job[1] == 'active' and transcode_types[job[5]] then
+    local ids = redis.call('HMGET', key, 'file_id', 'meta_movie_id')
+    file_id, meta_movie_id = ids[1], ids[2]
+  end
+  if job[1] == 'active' and job[2] == token and job[7] then
     -- A part of a split job: its folder becomes part of the parent's version (published or
     -- deleted with it, so its own record goes); its completion is the parent's per-asset
     -- event; the last one starts the parent's next stage. A late part (its parent ended or
     -- split anew) touches nothing of the parent: its folder is trash for the janitor.
     local live = live_parent(id)
     if outcome == 'completed' then
-      if live and version ~= '' and job[9] == version then
+      if live and version ~= '' and job[6] == version then
         redis.call('DEL', base .. 'version:' .. version)
         redis.call('HSET', key, 'version', '')
       end
@@ -841,10 +855,9 @@ local function finish_one(at)
     end
     return 1
   elseif job[1] == 'active' and job[2] == token then
-    local known = { job[3], job[4], job[5], job[6], job[7] }
     if outcome == 'completed' then
       if version ~= '' then
-        if job[9] ~= version then return 'ERR version ' .. version .. ' is not the one this delivery opened' end
+        if job[6] ~= version then return 'ERR version ' .. version .. ' is not the one this delivery opened' end
         local version_key = base .. 'version:' .. version
         local written = redis.call('HMGET', version_key, 'slot', 'url', 'master')
         local slot_key = base .. 'slot:' .. written[1]
@@ -862,25 +875,25 @@ local function finish_one(at)
         end
       end
       -- The events first, so their stream ids go into the one HSET that ends the job.
-      local ids = job[12]
+      local ids = job[9]
       local asset_at = at + 9
       for _ = 1, assets do
-        ids = with_event_id(ids, emit_raw(ARGV[asset_at], id, ARGV[asset_at + 1], known))
+        ids = with_event_id(ids, append_event(ARGV[asset_at], id, ARGV[asset_at + 1], job[3], job[4], job[5], file_id, meta_movie_id))
         asset_at = asset_at + 2
       end
-      ids = with_event_id(ids, emit_raw(outcome_event(job[5], 'Completed'), id, data, known))
+      ids = with_event_id(ids, append_event(outcome_event(job[5], 'Completed'), id, data, job[3], job[4], job[5], file_id, meta_movie_id))
       -- Nothing left to trash when the version was just published or none was opened.
       local left = nil
-      if version ~= '' or not job[9] or job[9] == '' then left = false end
+      if version ~= '' or not job[6] or job[6] == '' then left = false end
       local fields = { 'result', data, 'ended_by', token, 'event_ids', ids }
       if version ~= '' then fields[#fields + 1] = 'version'; fields[#fields + 1] = '' end
-      make_terminal(id, 'completed', fields, { version = left, parent = false, children = job[11] or false, token = token }, ended)
+      make_terminal(id, 'completed', fields, { version = left, parent = false, children = job[8] or false, token = token }, ended)
     else
-      local ids = with_event_id(job[12], emit_raw(outcome_event(job[5], 'Canceled'), id, data, known))
-      make_terminal(id, 'canceled', { 'ended_by', token, 'event_ids', ids }, { parent = false, children = job[11] or false, token = token }, ended)
+      local ids = with_event_id(job[9], append_event(outcome_event(job[5], 'Canceled'), id, data, job[3], job[4], job[5], file_id, meta_movie_id))
+      make_terminal(id, 'canceled', { 'ended_by', token, 'event_ids', ids }, { parent = false, children = job[8] or false, token = token }, ended)
     end
     return 1
-  elseif job[8] == token and (job[1] == 'completed' or job[1] == 'canceled') then
+  elseif (job[1] == 'completed' or job[1] == 'canceled') and redis.call('HGET', key, 'ended_by') == token then
     -- This delivery ended it itself: a retry after a lost reply gets the same answer.
     return 1
   end
@@ -914,10 +927,11 @@ local lease_ms = tonumber(ARGV[8])
 local results = {}
 for i = 9, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  if holds_lease(id, token) then
+  -- The lease is the job's score in `active` alone (the record keeps no copy to update).
+  local job = redis.call('HMGET', job_key(id), 'state', 'token', 'cancel')
+  if job[1] == 'active' and job[2] == token then
     redis.call('ZADD', base .. 'active', 'XX', now + lease_ms, id)
-    redis.call('HSET', job_key(id), 'lease_until', now + lease_ms)
-    results[#results + 1] = redis.call('HGET', job_key(id), 'cancel') == '1' and 2 or 1
+    results[#results + 1] = job[3] == '1' and 2 or 1
   else
     results[#results + 1] = 0
   end
@@ -959,7 +973,8 @@ for _ = 1, items do
   for _ = 1, count do
     local id = ARGV[at]
     local key = job_key(id)
-    local held = redis.call('HMGET', key, 'state', 'max_attempts')
+    -- As a rule the id is new: one EXISTS, its record read only when it is not.
+    local held = redis.call('EXISTS', key) == 1 and redis.call('HMGET', key, 'state', 'max_attempts') or {}
     if held[1] == 'dead' and held[2] == '0' then
       redis.call('ZREM', base .. 'dead', id)
       redis.call('DEL', key)
@@ -975,23 +990,23 @@ for _ = 1, items do
       if tonumber(ARGV[at + 10]) > 0 then run_at = now + tonumber(ARGV[at + 10]) end
       local file_id, movie_id = ARGV[at + 8], ARGV[at + 9]
       local delayed = run_at > now
-      local known = { 0, ARGV[at + 7], job_type, file_id ~= '' and file_id or false, false }
       local entry
       if delayed then
         redis.call('ZADD', base .. 'scheduled', run_at, id)
-        entry = emit_raw('JobDelayed', id, '{"run_at":"' .. iso8601(run_at) .. '"}', known)
+        entry = append_event('JobDelayed', id, '{"run_at":"' .. iso8601(run_at) .. '"}', '0', ARGV[at + 7], job_type, file_id ~= '' and file_id)
         results[#results + 1] = 'delayed'
       else
         queued[priority] = queued[priority] or { 'RPUSH', base .. 'wait:' .. priority }
         queued[priority][#queued[priority] + 1] = id
-        entry = emit_raw('JobQueued', id, '{"priority":' .. cjson.encode(priority) .. '}', known)
+        entry = append_event('JobQueued', id, '{"priority":"' .. priority .. '"}', '0', ARGV[at + 7], job_type, file_id ~= '' and file_id)
         results[#results + 1] = 'queued'
       end
-      local fields = { 'HSET', key, 'id', id, 'type', job_type, 'queue', queue, 'priority', priority,
-        'attempts', '0', 'max_attempts', ARGV[at + 3], 'allowance', ARGV[at + 3], 'stalls', '0', 'token', '0', 'created_at', now_text,
-        'run_at', delayed and string.format('%d', run_at) or now_text, 'timeout_s', ARGV[at + 5], 'payload', ARGV[at + 6],
-        'metadata', ARGV[at + 7], 'history', '[]', 'cancel', '0', 'worker', '', 'lease_until', '0',
-        'state', delayed and 'delayed' or 'waiting', 'event_ids', entry }
+      -- The fields read at every transition first (a small hash is a list searched from its
+      -- head); fields at their default (stalls, history, cancel, worker, ...) are left out.
+      local fields = { 'HSET', key, 'state', delayed and 'delayed' or 'waiting', 'attempts', '0', 'type', job_type,
+        'metadata', ARGV[at + 7], 'event_ids', entry, 'max_attempts', ARGV[at + 3], 'payload', ARGV[at + 6],
+        'timeout_s', ARGV[at + 5], 'created_at', now_text, 'priority', priority }
+      if delayed then fields[#fields + 1] = 'run_at'; fields[#fields + 1] = string.format('%d', run_at) end
       if file_id ~= '' then fields[#fields + 1] = 'file_id'; fields[#fields + 1] = file_id end
       if movie_id ~= '' then fields[#fields + 1] = 'movie_id'; fields[#fields + 1] = movie_id end
       redis.call(unpack(fields))

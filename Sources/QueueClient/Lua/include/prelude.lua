@@ -85,40 +85,42 @@ local function outcome_event(job_type, outcome)
   return (type_names[job_type] or 'Job') .. outcome
 end
 
--- A JSON string of an id or event type: ids and types are plain as a rule (job ids are
--- [A-Za-z0-9._:-], parts add ~) and are quoted as they are; anything else goes to cjson.
-local function json_name(text)
-  if string.find(text, '[^%w%._:~-]') then return cjson.encode(text) end
-  return '"' .. text .. '"'
-end
+-- Job types whose events carry file_id and meta_movie_id.
+local transcode_types = { transcode = true, transcode_chunk = true, transcode_audio = true }
 
 -- What every event of this call shares, made on the first one.
 local event_queue, event_worker = nil, nil
 
 -- Appends one event to the queue's stream, in the envelope of the design, and returns its
 -- stream id: the job's metadata is copied in, and transcode events carry file_id and meta_movie_id
--- (and trace_id, when the calling attempt has a trace).
--- data_json is raw JSON text, inserted as is. `known` may carry the job's
--- { attempts, metadata, type, file_id, meta_movie_id } when the caller has read them.
--- `known` may also carry, 6th, the parent of a part of a split job (named as parent_id).
-local function emit_raw(event_type, id, data_json, known)
-  local job = known or redis.call('HMGET', job_key(id), 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id', 'parent')
+-- (and trace_id, when the calling attempt has a trace); a part's events name its parent as
+-- parent_id. data_json is raw JSON text, inserted as is; attempt is its decimal text. The event
+-- type is one of ours (never a producer's text): it is quoted as it is. The hot transitions pass
+-- what they have read of the job; `emit_raw` reads it.
+local function append_event(event_type, id, data_json, attempt, metadata, job_type, file_id, meta_movie_id, parent)
   if not event_queue then
     event_queue = ',"queue":' .. cjson.encode(queue) .. ',"occurred_at":"' .. occurred_at .. '","attempt":'
     event_worker = ',"worker_id":' .. cjson.encode(actor) .. ',"metadata":'
   end
-  local attempt = tonumber(job[1]) or 0
-  local parts = { '{"event_id":"', event_id(), '","type":', json_name(event_type),
-    ',"job_id":', json_name(id), event_queue, string.format('%d', attempt), event_worker, job[2] or '{}' }
-  if job[6] then parts[#parts + 1] = ',"parent_id":' .. cjson.encode(job[6]) end
-  if event_trace then parts[#parts + 1] = ',"trace_id":"' .. event_trace .. '"' end
-  if job[3] and string.sub(job[3], 1, 9) == 'transcode' then
-    parts[#parts + 1] = ',"file_id":' .. (job[4] and cjson.encode(job[4]) or 'null')
-    parts[#parts + 1] = ',"meta_movie_id":' .. (job[5] and cjson.encode(job[5]) or 'null')
+  -- One concatenation (Lua joins a chain of `..` in one step): no table per event.
+  local tail = ''
+  if parent then tail = ',"parent_id":' .. cjson.encode(parent) end
+  if event_trace then tail = tail .. ',"trace_id":"' .. event_trace .. '"' end
+  if transcode_types[job_type] then
+    tail = tail .. ',"file_id":' .. (file_id and cjson.encode(file_id) or 'null') ..
+      ',"meta_movie_id":' .. (meta_movie_id and cjson.encode(meta_movie_id) or 'null')
   end
-  parts[#parts + 1] = ',"data":' .. (data_json or '{}') .. '}'
+  local event = '{"event_id":"' .. event_id() .. '","type":"' .. event_type .. '","job_id":' .. cjson.encode(id) ..
+    event_queue .. (attempt or '0') .. event_worker .. (metadata or '{}') .. tail .. ',"data":' .. (data_json or '{}') .. '}'
   return redis.call('XADD', base .. 'events', 'MAXLEN', '~', events_maxlen, '*',
-    'type', event_type, 'job_id', id, 'event', table.concat(parts))
+    'type', event_type, 'job_id', id, 'event', event)
+end
+
+-- `known` may carry the job's { attempts, metadata, type, file_id, meta_movie_id, parent } when
+-- the caller has read them.
+local function emit_raw(event_type, id, data_json, known)
+  local job = known or redis.call('HMGET', job_key(id), 'attempts', 'metadata', 'type', 'file_id', 'meta_movie_id', 'parent')
+  return append_event(event_type, id, data_json, job[1], job[2], job[3], job[4], job[5], job[6])
 end
 
 -- The job remembers its events' stream ids: its page reads them without scanning the
@@ -196,7 +198,7 @@ end
 
 local function make_waiting(id, priority, at_front)
   local key = job_key(id)
-  redis.call('HSET', key, 'state', 'waiting', 'worker', '', 'lease_until', 0)
+  redis.call('HSET', key, 'state', 'waiting', 'worker', '')
   if redis.call('HEXISTS', key, 'parent') == 1 then
     redis.call('ZADD', base .. 'wait:' .. priority .. ':graph', graph_score(key), id)
   elseif at_front then
@@ -255,9 +257,11 @@ end
 local function make_terminal(id, state, extra, known, ended)
   local key = job_key(id)
   if not known or known.version ~= false then trash_version_of(id, now) end
-  local fields = { 'HSET', key, 'state', state, 'finished_at', now_text, 'lease_until', '0' }
-  if extra then for _, value in ipairs(extra) do fields[#fields + 1] = value end end
-  redis.call(unpack(fields))
+  if extra then
+    redis.call('HSET', key, 'state', state, 'finished_at', now_text, unpack(extra))
+  else
+    redis.call('HSET', key, 'state', state, 'finished_at', now_text)
+  end
   if ended then
     ended[state] = ended[state] or {}
     ended[state][#ended[state] + 1] = id
@@ -272,17 +276,21 @@ local function make_terminal(id, state, extra, known, ended)
   -- bounded whoever calls fetch, without a ZCOUNT on every job.
   local token = known and tonumber(known.token)
   if not token then prune_finished(state, ttl, 2) elseif token % 16 == 0 then prune_finished(state, ttl, 32) end
-  local graph = known and { known.parent, known.children } or redis.call('HMGET', key, 'parent', 'children')
-  if graph[1] and live_parent(id) then
+  local parent, children
+  if known then parent, children = known.parent, known.children else
+    local graph = redis.call('HMGET', key, 'parent', 'children')
+    parent, children = graph[1], graph[2]
+  end
+  if parent and live_parent(id) then
     -- A live part's record is what its parent's stitch reads: it lives as long as the
     -- parent's attempt, and expires with the parent.
     redis.call('PERSIST', key)
   else
     redis.call('PEXPIRE', key, ttl_text)
   end
-  if graph[2] then
+  if children then
     -- A split job's ended parts go with it; a part still running gets its expiry when it ends.
-    for _, child in ipairs(cjson.decode(graph[2])) do
+    for _, child in ipairs(cjson.decode(children)) do
       local child_state = redis.call('HGET', job_key(child), 'state')
       if child_state == 'completed' or child_state == 'dead' or child_state == 'canceled' then
         redis.call('PEXPIRE', job_key(child), ttl)
@@ -290,7 +298,7 @@ local function make_terminal(id, state, extra, known, ended)
     end
     redis.call('ZREM', base .. 'parents', id)
   end
-  if not graph[1] and not ended then count_minute(state) end
+  if not parent and not ended then count_minute(state) end
 end
 
 -- The ids `make_terminal` gathered in `ended` (none of them a part): out of `active`, into their

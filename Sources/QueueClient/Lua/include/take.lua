@@ -82,16 +82,15 @@ local function take_waiting(max_jobs, lease_ms, out)
       if job[1] == 'waiting' then
         local token = string.format('%d', last_token - #ids + index)
         local attempt = string.format('%d', (tonumber(job[11]) or 0) + 1)
-        local entry = emit_raw('JobStarted', id, '{}', { attempt, job[5], job[3], job[7], job[9], job[13] })
+        local entry = append_event('JobStarted', id, '{}', attempt, job[5], job[3], job[7], job[9], job[13])
         redis.call('HSET', key, 'state', 'active', 'token', token, 'worker', actor, 'attempts', attempt,
-          'lease_until', lease_text, 'started_at', now_text, 'event_ids', with_event_id(job[14], entry))
+          'started_at', now_text, 'event_ids', with_event_id(job[14], entry))
         leases[#leases + 1] = lease_text
         leases[#leases + 1] = id
-        out[#out + 1] = id
-        out[#out + 1] = token
-        out[#out + 1] = attempt
-        for f = 2, 10 do out[#out + 1] = job[f] or '' end
-        out[#out + 1] = job[12] or ''
+        local n = #out
+        out[n + 1], out[n + 2], out[n + 3] = id, token, attempt
+        for f = 2, 10 do out[n + 2 + f] = job[f] or '' end
+        out[n + 13] = job[12] or ''
         taken = taken + 1
       end
     end
