@@ -96,6 +96,11 @@ struct OutputVersionQueueTests {
             let delivery = try #require(try await queue.fetch(max: 1).deliveries.first)
             #expect(try await queue.openVersion(id: "k1", token: delivery.token, version: version("vk")))
             #expect(try await queue.beginPublishing(id: "k1", token: delivery.token) == .ok)
+            // An event type goes into the event's JSON as it is: anything but a plain name is
+            // refused before the job is touched.
+            let quoted = Publication(version: "vk", grace: .seconds(1), assets: [Publication.AssetEvent(type: #"Key"Ready"#, dataJSON: "{}")])
+            await #expect(throws: RedisError.self) { try await queue.complete(id: "k1", token: delivery.token, dataJSON: "{}", publication: quoted) }
+            #expect(try await queue.record(id: "k1")?.state == .active)
             let assets = (0..<3).map { Publication.AssetEvent(type: "KeyframeReady", dataJSON: #"{"index":\#($0)}"#) }
             let publication = Publication(version: "vk", grace: .seconds(1), assets: assets)
             #expect(try await queue.complete(id: "k1", token: delivery.token, dataJSON: #"{"count":3}"#, publication: publication))

@@ -31,12 +31,17 @@ local function finish_one(at)
   local version, assets = ARGV[at + 6], tonumber(ARGV[at + 8])
   event_trace = ARGV[at + 4]
   if #event_trace ~= 32 or string.find(event_trace, '[^0-9a-f]') then event_trace = nil end
+  -- Event types go into the JSON as they are: a caller's must be plain names (checked before
+  -- anything is written).
+  for asset_at = at + 9, at + 7 + assets * 2, 2 do
+    if not string.find(ARGV[asset_at], '^%a%w*$') then return 'ERR event type ' .. cjson.encode(ARGV[asset_at]) .. ' is not a plain name' end
+  end
   local key = job_key(id)
   local job = redis.call('HMGET', key, 'state', 'token', 'attempts', 'metadata', 'type', 'version', 'parent', 'children', 'event_ids')
   -- What only some jobs have is read only for them: every field looked up that a hash lacks
   -- is a search of all of it.
   local file_id, meta_movie_id = false, false
-  if job[1] == 'active' and transcode_types[job[5]] then
+  if job[1] == 'active' and job[2] == token and not job[7] and transcode_types[job[5]] then
     local ids = redis.call('HMGET', key, 'file_id', 'meta_movie_id')
     file_id, meta_movie_id = ids[1], ids[2]
   end
