@@ -60,7 +60,7 @@ extension JobQueue {
             // Every record has a state; a new job's hash has no `id` field (its key names it).
             guard fields["state"] != nil else { return nil }
             fields["id"] = fields["id"] ?? id
-            fields["worker"] = fields["worker"] ?? ""
+            for name in JobSummary.fieldNames where fields[name] == nil { fields[name] = JobRecord.defaults[name] }
             return JobSummary(fields: fields)
         }
     }

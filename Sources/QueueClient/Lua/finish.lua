@@ -40,12 +40,13 @@ local function finish_one(at)
   local job = redis.call('HMGET', key, 'state', 'token', 'attempts', 'metadata', 'type', 'version', 'parent', 'children', 'event_ids')
   -- What only some jobs have is read only for them: every field looked up that a hash lacks
   -- is a search of all of it.
+  local holds = job[1] == 'active' and job[2] == token
   local file_id, meta_movie_id = false, false
-  if job[1] == 'active' and job[2] == token and not job[7] and transcode_types[job[5]] then
+  if holds and not job[7] and transcode_types[job[5]] then
     local ids = redis.call('HMGET', key, 'file_id', 'meta_movie_id')
     file_id, meta_movie_id = ids[1], ids[2]
   end
-  if job[1] == 'active' and job[2] == token and job[7] then
+  if holds and job[7] then
     -- A part of a split job: its folder becomes part of the parent's version (published or
     -- deleted with it, so its own record goes); its completion is the parent's per-asset
     -- event; the last one starts the parent's next stage. A late part (its parent ended or
@@ -70,7 +71,7 @@ local function finish_one(at)
       emit_end(id, 'Canceled', '"was":"active"')
     end
     return 1
-  elseif job[1] == 'active' and job[2] == token then
+  elseif holds then
     if outcome == 'completed' then
       if version ~= '' then
         if job[6] ~= version then return 'ERR version ' .. version .. ' is not the one this delivery opened' end
