@@ -117,6 +117,11 @@ struct ProcessCommand: AsyncParsableCommand {
             let failure = JobFailure(error)
             emit("\(typeName)Failed", .object(["error_code": .string(failure.code), "message": .string(failure.message),
                                                "retryable": .bool(failure.retryable)]))
+        } catch is CancellationError {
+            // Ctrl-C or SIGTERM: what the docs promise, not an internal error (the media steps turn
+            // their own MEDIA_CANCELED into a task cancellation for the daemon).
+            emit("\(typeName)Failed", .object(["error_code": .string(MediaError.Code.canceled.rawValue), "message": .string("interrupted"),
+                                               "retryable": .bool(!MediaError.Code.canceled.isPermanent)]))
         } catch {
             emit("\(typeName)Failed", .object(["error_code": .string("JOB_INTERNAL"), "message": .string("\(error)"), "retryable": .bool(true)]))
         }

@@ -76,6 +76,13 @@ struct QueueProbe {
         await connection.close()
     }
 
+    /// Redis's clock in milliseconds (`TIME`): the clock the records' times are on.
+    func redisMilliseconds() async throws -> Int64 {
+        let time = (try await queue.client.command(["TIME"]).array ?? []).compactMap(\.string)
+        guard time.count == 2, let seconds = Int64(time[0]), let micros = Int64(time[1]) else { throw TestFailure("TIME replied \(time)") }
+        return seconds * 1000 + micros / 1000
+    }
+
     func events() async throws -> [[String: Any]] {
         let reply = try await queue.client.command(["XRANGE", queue.eventsKey, "-", "+"])
         return (reply.array ?? []).compactMap { entry in
