@@ -30,9 +30,13 @@ struct RedisClusterTests {
 
     /// Claims, ingests, fetches and completes until `done` says stop; every failure (a node lost,
     /// a redirection that has not settled) is retried after a pause, as a worker does.
-    static func consume(_ queue: JobQueue, worker: String, pace: Duration = .zero, until done: @Sendable () -> Bool) async {
+    static func consume(_ queue: JobQueue, worker: String, pace: Duration = .zero, gate: KillGate? = nil, until done: @Sendable () -> Bool) async {
         // Cancelled (another task of the test failed): stop at once, sleeps would not wait.
         while !done() && !Task.isCancelled {
+            if gate?.holding == true {
+                try? await Task.sleep(for: .milliseconds(20))
+                continue
+            }
             do {
                 let items = try await queue.claim(max: 20, worker: worker)
                 for item in items {
@@ -51,6 +55,7 @@ struct RedisClusterTests {
                     _ = try await withRedisRetry(until: .now + .seconds(30)) { () async throws(RedisError) -> Bool in
                         try await queue.complete(id: delivery.id, token: delivery.token, dataJSON: "{}")
                     }
+                    gate?.completed()
                 }
                 if items.isEmpty && fetched.deliveries.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
             } catch {
@@ -134,6 +139,7 @@ struct RedisClusterTests {
         // The failover queue's consumers wait until every push is in, so its master is killed
         // while it still has work however slow the pushes (WAIT 1 each) are on a loaded machine.
         let failoverQueueMayRun = Flag()
+        let failoverGate = KillGate(holdAt: perQueue / 2)
         defer { stop.set() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             // Every job is pushed (and on a replica) before the master is killed.
@@ -150,7 +156,7 @@ struct RedisClusterTests {
                         while index == 1 && !failoverQueueMayRun.isSet && !stop.isSet { try await Task.sleep(for: .milliseconds(50)) }
                         let own = RedisClient(url: try RedisURL(parsing: cluster.url))
                         await Self.consume(JobQueue(name: queue.name, options: options, client: own, actor: "w\(worker)"), worker: "w\(worker)",
-                                           pace: .milliseconds(40), until: { stop.isSet })
+                                           pace: .milliseconds(40), gate: index == 1 ? failoverGate : nil, until: { stop.isSet })
                         await own.close()
                     }
                 }
@@ -171,18 +177,19 @@ struct RedisClusterTests {
             trace("resharded")
             try await pushed
             trace("pushed")
-            // Failover: the second queue's master dies once its consumers are under way (2 consumers
-            // at 40 ms a job need at least 4 s for its 200 jobs); its replica takes over after the
-            // node timeout.
+            // Failover: the second queue's master dies once its consumers are under way, and before
+            // they have ended half its jobs (they hold there until the kill); its replica takes over
+            // after the node timeout.
             failoverQueueMayRun.set()
-            let underWay = ContinuousClock.now + .seconds(30)
-            while ContinuousClock.now < underWay, try await Self.terminalCounts(queues[1]).count < 10 {
+            let underWay = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < underWay, failoverGate.completedCount < 10 {
                 try await Task.sleep(for: .milliseconds(50))
             }
             let victim = try await cluster.master(of: ClusterSlots.slot(of: names[1]))
             let endedBeforeKill = try await Self.terminalCounts(queues[1]).count
-            #expect(endedBeforeKill < perQueue, "the kill must come while the queue still has work")
+            #expect(endedBeforeKill >= 10 && endedBeforeKill < perQueue, "the kill must come while the queue is under way and still has work")
             await victim.crash()
+            failoverGate.killed()
             let failedOver = ContinuousClock.now + .seconds(60)
             while ContinuousClock.now < failedOver, (try? await cluster.master(of: ClusterSlots.slot(of: names[1])).port).map({ $0 == victim.port }) ?? true {
                 try await Task.sleep(for: .milliseconds(200))
@@ -212,6 +219,19 @@ struct RedisClusterTests {
 }
 
 /// A flag set once, read from any task.
+/// Keeps work for a kill by construction, not by a window a loaded machine could close: the
+/// consumers hold (fetch nothing) once `holdAt` jobs are completed until the kill is done, so at
+/// most `holdAt` plus their batches in hand have ended when it comes.
+final class KillGate: Sendable {
+    let holdAt: Int
+    private let state = Mutex((completed: 0, killed: false))
+    init(holdAt: Int) { self.holdAt = holdAt }
+    var holding: Bool { state.withLock { $0.completed >= holdAt && !$0.killed } }
+    var completedCount: Int { state.withLock { $0.completed } }
+    func completed() { state.withLock { $0.completed += 1 } }
+    func killed() { state.withLock { $0.killed = true } }
+}
+
 final class Flag: Sendable {
     private let value = Mutex(false)
     var isSet: Bool { value.withLock { $0 } }

@@ -23,20 +23,25 @@ struct RedisSentinelTests {
             let total = 200
             try await RedisClusterTests.push(queue, ids: (0..<total).map { "s-\($0)" })
             let stop = Flag()
+            // The consumers hold at half the jobs until the kill: it comes while work is left, however
+            // a loaded machine delays this task.
+            let gate = KillGate(holdAt: total / 2)
             defer { stop.set() }
             try await withThrowingTaskGroup(of: Void.self) { consumers in
                 for worker in 0..<2 {
                     consumers.addTask {
                         let own = RedisClient(url: url)
                         await RedisClusterTests.consume(JobQueue(name: "s", options: options, client: own, actor: "w\(worker)"), worker: "w\(worker)",
-                                                        pace: .milliseconds(40), until: { stop.isSet })
+                                                        pace: .milliseconds(40), gate: gate, until: { stop.isSet })
                         await own.close()
                     }
                 }
-                try await Task.sleep(for: .seconds(1))
+                let underWay = ContinuousClock.now + .seconds(60)
+                while ContinuousClock.now < underWay, gate.completedCount < 10 { try await Task.sleep(for: .milliseconds(50)) }
                 let endedBeforeKill = try await RedisClusterTests.terminalCounts(queue).count
-                #expect(endedBeforeKill < total, "the kill must come while the queue still has work")
+                #expect(endedBeforeKill >= 10 && endedBeforeKill < total, "the kill must come while the queue is under way and still has work")
                 await group.master.crash()
+                gate.killed()
                 let promoted = ContinuousClock.now + .seconds(60)
                 while ContinuousClock.now < promoted, await group.namedMasterPorts().contains(where: { $0 != group.replica.port }) {
                     try await Task.sleep(for: .milliseconds(200))
