@@ -24,7 +24,8 @@ public final class FaultProxy: Sendable {
             name: "fault_proxy", executable: python,
             arguments: [ProjectPaths.scripts.appendingPathComponent("test/fault_proxy.py").path, String(port), "127.0.0.1:\(upstreamPort)"],
             environment: [:], directory: try makeTestDirectory("fault-proxy"))
-        let deadline = ContinuousClock.now + .seconds(15)
+        // Bounds a hang only (as the other test servers' deadlines): a loaded machine may take long to start Python.
+        let deadline = ContinuousClock.now + .seconds(90)
         while !LoopbackPort.accepts(port) {
             guard process.isRunning, ContinuousClock.now < deadline else {
                 await process.stop()

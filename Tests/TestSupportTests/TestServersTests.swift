@@ -45,13 +45,14 @@ struct TestServersTests {
             name: "redis-server", executable: try ProjectPaths.tool("redis-server", package: "redis-server"),
             arguments: ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--dir", directory.path],
             directory: directory, parentPID: parent.processIdentifier)
-        var deadline = ContinuousClock.now + .seconds(10)
+        // Deadlines that bound a hang only: a loaded machine can take seconds to start or reap a process.
+        var deadline = ContinuousClock.now + .seconds(60)
         while !LoopbackPort.accepts(port) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
         #expect(LoopbackPort.accepts(port), "redis-server did not start: \(server.logTail())")
 
         kill(parent.processIdentifier, SIGKILL)
         parent.waitUntilExit()  // reaped: a zombie would still answer kill -0
-        deadline = ContinuousClock.now + .seconds(5)
+        deadline = ContinuousClock.now + .seconds(30)
         while server.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
         #expect(!server.isRunning)
         #expect(!LoopbackPort.accepts(port))

@@ -39,15 +39,16 @@ struct WorkerProcess {
     }
 
     /// Waits until the worker reports ready.
-    func waitUntilReady(timeout: Duration = .seconds(20)) async -> Bool {
+    func waitUntilReady(timeout: Duration = .seconds(60)) async -> Bool {
         await eventually(timeout) { try get("/readyz").status == 200 }
     }
 
     var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 }
 
-/// Polls until `condition` holds or `timeout` passes.
-func eventually(_ timeout: Duration = .seconds(10), every interval: Duration = .milliseconds(100), _ condition: () async throws -> Bool) async -> Bool {
+/// Polls until `condition` holds or `timeout` passes. The default bounds a hang, not a speed: it
+/// returns as soon as the condition holds, and a loaded CI machine can stall a step for 20 s.
+func eventually(_ timeout: Duration = .seconds(60), every interval: Duration = .milliseconds(100), _ condition: () async throws -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if (try? await condition()) == true { return true }
