@@ -218,7 +218,6 @@ struct RedisClusterTests {
     }
 }
 
-/// A flag set once, read from any task.
 /// Keeps work for a kill by construction, not by a window a loaded machine could close: the
 /// consumers hold (fetch nothing) once `holdAt` jobs are completed until the kill is done, so at
 /// most `holdAt` plus their batches in hand have ended when it comes.
@@ -232,6 +231,7 @@ final class KillGate: Sendable {
     func killed() { state.withLock { $0.killed = true } }
 }
 
+/// A flag set once, read from any task.
 final class Flag: Sendable {
     private let value = Mutex(false)
     var isSet: Bool { value.withLock { $0 } }

@@ -110,20 +110,21 @@ struct ProcessCommand: AsyncParsableCommand {
             for asset in result.assets { emit(asset.type, asset.data) }
             emit("\(typeName)Completed", result.data)
             return true
-        } catch let failure as JobFailure {
-            emit("\(typeName)Failed", .object(["error_code": .string(failure.code), "message": .string(failure.message),
-                                               "retryable": .bool(failure.retryable)]))
-        } catch let error as StorageError {
-            let failure = JobFailure(error)
-            emit("\(typeName)Failed", .object(["error_code": .string(failure.code), "message": .string(failure.message),
-                                               "retryable": .bool(failure.retryable)]))
-        } catch is CancellationError {
-            // Ctrl-C or SIGTERM: what the docs promise, not an internal error (the media steps turn
-            // their own MEDIA_CANCELED into a task cancellation for the daemon).
-            emit("\(typeName)Failed", .object(["error_code": .string(MediaError.Code.canceled.rawValue), "message": .string("interrupted"),
-                                               "retryable": .bool(!MediaError.Code.canceled.isPermanent)]))
         } catch {
-            emit("\(typeName)Failed", .object(["error_code": .string("JOB_INTERNAL"), "message": .string("\(error)"), "retryable": .bool(true)]))
+            // Ctrl-C or SIGTERM at any step (download, encode, upload, stable names): the
+            // documented MEDIA_CANCELED, whatever error the interrupted step turned it into.
+            let failure: JobFailure
+            if Task.isCancelled || error is CancellationError {
+                failure = JobFailure(MediaError(code: .canceled, message: "interrupted"))
+            } else if let error = error as? JobFailure {
+                failure = error
+            } else if let error = error as? StorageError {
+                failure = JobFailure(error)
+            } else {
+                failure = JobFailure(code: "JOB_INTERNAL", message: "\(error)", retryable: true)
+            }
+            emit("\(typeName)Failed", .object(["error_code": .string(failure.code), "message": .string(failure.message),
+                                               "retryable": .bool(failure.retryable)]))
         }
         if let version = await reporter.recordedVersion {
             do {

@@ -291,9 +291,9 @@ struct PublicationTests {
             #expect(versions() == [first, second])
             #expect(try String(contentsOfFile: files + "/hls/master.m3u8", encoding: .utf8).contains("../v/\(second)/"))
             // ...the first is trash due the grace period after it was superseded (Redis's clock)...
-            let trashed = try await probe.queue.client.command(["HGET", probe.queue.keyBase + "version:" + first, "trashed_at"]).string
-            let due = try await probe.queue.client.command(["ZSCORE", probe.queue.keyBase + "trash", first]).string
-            #expect(trashed.flatMap { Int64($0) }.map { $0 + 10_000 } == due.flatMap { Int64($0) }, "trashed at \(String(describing: trashed)), due \(String(describing: due))")
+            let trashed = try #require(try await probe.queue.client.command(["HGET", probe.queue.keyBase + "version:" + first, "trashed_at"]).string.flatMap { Int64($0) })
+            let due = try #require(try await probe.queue.client.command(["ZSCORE", probe.queue.keyBase + "trash", first]).string.flatMap { Int64($0) })
+            #expect(due == trashed + 10_000, "trashed at \(trashed), due \(due)")
             // ...and goes once it is over.
             #expect(await eventually(.seconds(60)) { versions() == [second] }, "\(versions())")
             #expect(try await judgeHLS(files + "/hls/master.m3u8").errors.isEmpty)

@@ -179,7 +179,8 @@ struct QueueProcessTests {
 
     @Test("several queues: the first named is served first when slots are scarce; progress is throttled")
     func queuePrecedence() async throws {
-        try await withWorkers(count: 1, environment: fastWorkerSettings.merging(["MW_QUEUES": "urgent,default"]) { $1 }) { redis, _, probe, _ in
+        // A lease far longer than the blocker's stay: it must not be recovered while it holds the slot.
+        try await withWorkers(count: 1, environment: fastWorkerSettings.merging(["MW_QUEUES": "urgent,default", "MW_LEASE_S": "30"]) { $1 }) { redis, _, probe, _ in
             let urgent = try QueueProbe(redisURL: redis.url, queue: "urgent")
             // The one slot is held by a blocker until all six jobs wait in their queues; then the
             // blocker is canceled and the slot is free with both queues full. Events, not a window
